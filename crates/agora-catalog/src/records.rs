@@ -1,0 +1,66 @@
+//! The rows of the catalog, as plain data.
+
+use agora_model::Name;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct DomainRecord {
+    pub name: Name,
+    pub owner: Name,
+    pub description: String,
+    pub created_at: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct PrincipalRecord {
+    pub name: Name,
+    /// SHA-256 of the API token, hex. The token itself is never stored.
+    pub token_hash: String,
+    pub is_admin: bool,
+    pub created_at: String,
+}
+
+/// A product as the catalog keeps it: the contract document and what search needs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProductRecord {
+    pub domain: Name,
+    pub name: Name,
+    pub contract_id: String,
+    pub version: String,
+    pub status: String,
+    pub description: String,
+    /// The contract exactly as applied.
+    pub contract_yaml: String,
+    /// The SQL names of the product's tables.
+    pub tables: Vec<Name>,
+    /// Column names and descriptions, for search.
+    pub search_columns: String,
+    /// Tags of the contract, its tables and columns, for search.
+    pub search_tags: String,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct IngestRecord {
+    pub domain: Name,
+    pub product: Name,
+    pub table: Name,
+    pub table_version: i64,
+    pub rows_accepted: i64,
+    pub rows_quarantined: i64,
+    pub source: String,
+    pub input_sha256: String,
+    pub principal: Name,
+    pub at: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SearchHit {
+    pub domain: Name,
+    pub product: Name,
+    pub description: String,
+    /// Lower is better (SQLite FTS5 bm25).
+    pub rank: f64,
+    /// The matching text with the matched words in `[brackets]`.
+    pub snippet: String,
+}
