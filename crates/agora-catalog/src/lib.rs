@@ -42,8 +42,11 @@ pub trait Catalog: Send + Sync {
 
     /// Creates or replaces a product, its tables and its search entry, in one transaction.
     async fn put_product(&self, product: &ProductRecord) -> Result<(), CatalogError>;
-    async fn product(&self, domain: &Name, name: &Name)
-    -> Result<Option<ProductRecord>, CatalogError>;
+    async fn product(
+        &self,
+        domain: &Name,
+        name: &Name,
+    ) -> Result<Option<ProductRecord>, CatalogError>;
     async fn products(&self) -> Result<Vec<ProductRecord>, CatalogError>;
 
     async fn put_grant(&self, grant: &Grant) -> Result<(), CatalogError>;

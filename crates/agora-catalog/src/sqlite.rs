@@ -6,7 +6,9 @@ use std::str::FromStr;
 use agora_model::{Access, Grant, GrantTarget, Name};
 use async_trait::async_trait;
 use sqlx::Row;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
+};
 
 use crate::{
     Catalog, CatalogError, DomainRecord, IngestRecord, PrincipalRecord, ProductRecord, SearchHit,
@@ -79,19 +81,23 @@ fn grant_from_row(row: &SqliteRow) -> Result<Grant, CatalogError> {
 impl SqliteCatalog {
     async fn product_from_row(&self, row: &SqliteRow) -> Result<ProductRecord, CatalogError> {
         let (domain, product) = (name(row, "domain")?, name(row, "name")?);
-        let tables = sqlx::query("SELECT name FROM product_tables WHERE domain = ? AND product = ? ORDER BY rowid")
-            .bind(domain.as_str())
-            .bind(product.as_str())
-            .fetch_all(&self.pool)
-            .await?
-            .iter()
-            .map(|r| name(r, "name"))
-            .collect::<Result<Vec<_>, _>>()?;
-        let search = sqlx::query("SELECT columns, tags FROM product_search WHERE domain = ? AND product = ?")
-            .bind(domain.as_str())
-            .bind(product.as_str())
-            .fetch_optional(&self.pool)
-            .await?;
+        let tables = sqlx::query(
+            "SELECT name FROM product_tables WHERE domain = ? AND product = ? ORDER BY rowid",
+        )
+        .bind(domain.as_str())
+        .bind(product.as_str())
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(|r| name(r, "name"))
+        .collect::<Result<Vec<_>, _>>()?;
+        let search = sqlx::query(
+            "SELECT columns, tags FROM product_search WHERE domain = ? AND product = ?",
+        )
+        .bind(domain.as_str())
+        .bind(product.as_str())
+        .fetch_optional(&self.pool)
+        .await?;
         let (search_columns, search_tags) = match search {
             Some(r) => (r.try_get("columns")?, r.try_get("tags")?),
             None => (String::new(), String::new()),
@@ -116,20 +122,22 @@ impl SqliteCatalog {
 #[async_trait]
 impl Catalog for SqliteCatalog {
     async fn create_domain(&self, d: &DomainRecord) -> Result<(), CatalogError> {
-        sqlx::query("INSERT INTO domains (name, owner, description, created_at) VALUES (?, ?, ?, ?)")
-            .bind(d.name.as_str())
-            .bind(d.owner.as_str())
-            .bind(&d.description)
-            .bind(&d.created_at)
-            .execute(&self.pool)
-            .await
-            .map_err(|e| match is_unique_violation(&e) {
-                true => CatalogError::AlreadyExists {
-                    what: "domain",
-                    name: d.name.to_string(),
-                },
-                false => e.into(),
-            })?;
+        sqlx::query(
+            "INSERT INTO domains (name, owner, description, created_at) VALUES (?, ?, ?, ?)",
+        )
+        .bind(d.name.as_str())
+        .bind(d.owner.as_str())
+        .bind(&d.description)
+        .bind(&d.created_at)
+        .execute(&self.pool)
+        .await
+        .map_err(|e| match is_unique_violation(&e) {
+            true => CatalogError::AlreadyExists {
+                what: "domain",
+                name: d.name.to_string(),
+            },
+            false => e.into(),
+        })?;
         Ok(())
     }
 
@@ -151,20 +159,22 @@ impl Catalog for SqliteCatalog {
     }
 
     async fn create_principal(&self, p: &PrincipalRecord) -> Result<(), CatalogError> {
-        sqlx::query("INSERT INTO principals (name, token_hash, is_admin, created_at) VALUES (?, ?, ?, ?)")
-            .bind(p.name.as_str())
-            .bind(&p.token_hash)
-            .bind(p.is_admin)
-            .bind(&p.created_at)
-            .execute(&self.pool)
-            .await
-            .map_err(|e| match is_unique_violation(&e) {
-                true => CatalogError::AlreadyExists {
-                    what: "principal",
-                    name: p.name.to_string(),
-                },
-                false => e.into(),
-            })?;
+        sqlx::query(
+            "INSERT INTO principals (name, token_hash, is_admin, created_at) VALUES (?, ?, ?, ?)",
+        )
+        .bind(p.name.as_str())
+        .bind(&p.token_hash)
+        .bind(p.is_admin)
+        .bind(&p.created_at)
+        .execute(&self.pool)
+        .await
+        .map_err(|e| match is_unique_violation(&e) {
+            true => CatalogError::AlreadyExists {
+                what: "principal",
+                name: p.name.to_string(),
+            },
+            false => e.into(),
+        })?;
         Ok(())
     }
 
@@ -245,7 +255,11 @@ impl Catalog for SqliteCatalog {
         Ok(())
     }
 
-    async fn product(&self, domain: &Name, n: &Name) -> Result<Option<ProductRecord>, CatalogError> {
+    async fn product(
+        &self,
+        domain: &Name,
+        n: &Name,
+    ) -> Result<Option<ProductRecord>, CatalogError> {
         let row = sqlx::query("SELECT * FROM products WHERE domain = ? AND name = ?")
             .bind(domain.as_str())
             .bind(n.as_str())
@@ -294,13 +308,15 @@ impl Catalog for SqliteCatalog {
     }
 
     async fn grants_of(&self, principal: &Name) -> Result<Vec<Grant>, CatalogError> {
-        sqlx::query("SELECT * FROM grants WHERE principal = ? ORDER BY domain, product, table_name, access")
-            .bind(principal.as_str())
-            .fetch_all(&self.pool)
-            .await?
-            .iter()
-            .map(grant_from_row)
-            .collect()
+        sqlx::query(
+            "SELECT * FROM grants WHERE principal = ? ORDER BY domain, product, table_name, access",
+        )
+        .bind(principal.as_str())
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(grant_from_row)
+        .collect()
     }
 
     async fn record_ingest(&self, i: &IngestRecord) -> Result<(), CatalogError> {
@@ -320,29 +336,36 @@ impl Catalog for SqliteCatalog {
         Ok(())
     }
 
-    async fn ingests(&self, domain: &Name, product: &Name, limit: u32) -> Result<Vec<IngestRecord>, CatalogError> {
-        sqlx::query("SELECT * FROM ingests WHERE domain = ? AND product = ? ORDER BY id DESC LIMIT ?")
-            .bind(domain.as_str())
-            .bind(product.as_str())
-            .bind(limit)
-            .fetch_all(&self.pool)
-            .await?
-            .iter()
-            .map(|r| {
-                Ok(IngestRecord {
-                    domain: name(r, "domain")?,
-                    product: name(r, "product")?,
-                    table: name(r, "table_name")?,
-                    table_version: r.try_get("table_version")?,
-                    rows_accepted: r.try_get("rows_accepted")?,
-                    rows_quarantined: r.try_get("rows_quarantined")?,
-                    source: r.try_get("source")?,
-                    input_sha256: r.try_get("input_sha256")?,
-                    principal: name(r, "principal")?,
-                    at: r.try_get("at")?,
-                })
+    async fn ingests(
+        &self,
+        domain: &Name,
+        product: &Name,
+        limit: u32,
+    ) -> Result<Vec<IngestRecord>, CatalogError> {
+        sqlx::query(
+            "SELECT * FROM ingests WHERE domain = ? AND product = ? ORDER BY id DESC LIMIT ?",
+        )
+        .bind(domain.as_str())
+        .bind(product.as_str())
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(|r| {
+            Ok(IngestRecord {
+                domain: name(r, "domain")?,
+                product: name(r, "product")?,
+                table: name(r, "table_name")?,
+                table_version: r.try_get("table_version")?,
+                rows_accepted: r.try_get("rows_accepted")?,
+                rows_quarantined: r.try_get("rows_quarantined")?,
+                source: r.try_get("source")?,
+                input_sha256: r.try_get("input_sha256")?,
+                principal: name(r, "principal")?,
+                at: r.try_get("at")?,
             })
-            .collect()
+        })
+        .collect()
     }
 
     async fn search(&self, query: &str, limit: u32) -> Result<Vec<SearchHit>, CatalogError> {
@@ -447,8 +470,22 @@ mod tests {
             .await
             .unwrap();
         }
-        c.put_product(&product("sales", "orders", "Orders placed", "order_id amount")).await.unwrap();
-        c.put_product(&product("customers", "profiles", "Customer master data", "customer_id email full_name")).await.unwrap();
+        c.put_product(&product(
+            "sales",
+            "orders",
+            "Orders placed",
+            "order_id amount",
+        ))
+        .await
+        .unwrap();
+        c.put_product(&product(
+            "customers",
+            "profiles",
+            "Customer master data",
+            "customer_id email full_name",
+        ))
+        .await
+        .unwrap();
         let hits = c.search("customer email", 10).await.unwrap();
         assert_eq!(hits[0].product.as_str(), "profiles");
         assert!(hits.iter().all(|h| h.product.as_str() != "orders"));

@@ -1,1 +1,437 @@
-fn main() {}
+//! `agora`: the command line of an Agora mesh. Each command parses its flags, calls one
+//! `agora_mesh::Mesh` operation and prints the result; errors become one line on stderr and a
+//! non-zero exit code (2 bad input, 3 not found, 4 denied, 5 conflict, 1 anything else).
+
+mod progress;
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use agora_mesh::output::{OutputFormat, write_results};
+use agora_mesh::{ErrorKind, IngestOptions, InputFormat, Mesh, MeshError, Source};
+use agora_model::Principal;
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "agora",
+    version,
+    about = "Agora: a data mesh of governed data products"
+)]
+struct Cli {
+    /// The mesh directory.
+    #[arg(long, global = true, env = "AGORA_DATA", default_value = "agora-data")]
+    data: PathBuf,
+    /// Act as this principal instead of the mesh administrator.
+    #[arg(long = "as", global = true, value_name = "PRINCIPAL")]
+    as_principal: Option<String>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create an empty mesh.
+    Init,
+    /// Create a demo mesh with three domains and generated data, then show a tour.
+    Demo {
+        /// Number of orders to generate (customers and shipments scale with it).
+        #[arg(long, default_value_t = 200_000)]
+        rows: usize,
+    },
+    /// Manage domains.
+    #[command(subcommand)]
+    Domain(DomainCommand),
+    /// Manage principals.
+    #[command(subcommand)]
+    Principal(PrincipalCommand),
+    /// Give a principal read or write access to a product (all its tables) or one table.
+    Grant {
+        principal: String,
+        access: String,
+        target: String,
+    },
+    /// Take a grant back.
+    Revoke {
+        principal: String,
+        access: String,
+        target: String,
+    },
+    /// Manage data products.
+    #[command(subcommand)]
+    Product(ProductCommand),
+    /// Ingest a CSV, JSON lines, Parquet or Arrow file (or `-` for stdin) into `domain.table`.
+    Ingest {
+        table: String,
+        file: String,
+        /// csv, json, parquet or arrow; by default the file extension decides.
+        #[arg(long)]
+        format: Option<String>,
+    },
+    /// Run a SQL query; tables are `domain.table`.
+    Sql {
+        query: String,
+        /// table, csv, json or parquet.
+        #[arg(long, default_value = "table")]
+        format: String,
+        /// Read the tables as of this Delta version (time travel).
+        #[arg(long)]
+        version: Option<u64>,
+    },
+    /// Find products by name, description, columns and tags.
+    Search { query: String },
+    /// Serve the HTTP API and the PostgreSQL wire protocol.
+    Serve {
+        #[arg(long, default_value = "127.0.0.1:8765")]
+        http: SocketAddr,
+        #[arg(long, default_value = "127.0.0.1:6543")]
+        pg: SocketAddr,
+    },
+}
+
+#[derive(Subcommand)]
+enum DomainCommand {
+    Create {
+        name: String,
+        #[arg(long)]
+        owner: String,
+        #[arg(long, default_value = "")]
+        description: String,
+    },
+    List,
+}
+
+#[derive(Subcommand)]
+enum PrincipalCommand {
+    /// Create a principal and print its API token (shown only once).
+    Create { name: String },
+    /// Show a principal's grants.
+    Grants { name: String },
+}
+
+#[derive(Subcommand)]
+enum ProductCommand {
+    /// Create or update a product from an ODCS v3 contract.
+    Apply {
+        contract: PathBuf,
+        /// The domain, when the contract has no `domain` field.
+        #[arg(long)]
+        domain: Option<String>,
+    },
+    List,
+    /// Contract, schema, owner, versions, row counts, last ingests.
+    Show {
+        product: String,
+    },
+}
+
+fn main() -> ExitCode {
+    // Quiet by default: errors reach the user through the one-line message below, and the
+    // libraries' own logs are for debugging (AGORA_LOG=debug).
+    let filter = tracing_subscriber::EnvFilter::try_from_env("AGORA_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("agora_server=warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(match e.kind() {
+                ErrorKind::BadInput => 2,
+                ErrorKind::NotFound => 3,
+                ErrorKind::Denied | ErrorKind::Unauthenticated => 4,
+                ErrorKind::Conflict => 5,
+                ErrorKind::Internal => 1,
+            })
+        }
+    }
+}
+
+fn print(text: impl std::fmt::Display) -> Result<(), MeshError> {
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{text}").map_err(|e| MeshError::Internal(format!("writing to stdout: {e}")))
+}
+
+async fn actor(mesh: &Mesh, cli_as: &Option<String>) -> Result<Principal, MeshError> {
+    match cli_as {
+        Some(name) => mesh.principal(name).await,
+        None => Ok(Principal::admin()),
+    }
+}
+
+async fn run(cli: Cli) -> Result<(), MeshError> {
+    let data = cli.data.clone();
+    match cli.command {
+        Command::Init => {
+            let (_, token) = Mesh::init(&data).await?;
+            print(format!("Created an empty mesh in {}", data.display()))?;
+            print(format!("Administrator API token (shown once): {token}"))?;
+            return Ok(());
+        }
+        Command::Demo { rows } => {
+            let tour = Mesh::demo(&data, rows).await?;
+            print(format!("Demo mesh created in {}\n", data.display()))?;
+            for step in tour.steps {
+                print(format!("== {}\n{}", step.title, step.body))?;
+            }
+            print(format!(
+                "Try it yourself:\n  agora --data {d} sql \"select region, sum(amount) from sales.orders group by 1\"\n  agora --data {d} --as bob sql \"select * from customers.profiles\"\n  agora --data {d} serve   # then: PGPASSWORD={t} psql -h 127.0.0.1 -p 6543 -U bob agora",
+                d = data.display(),
+                t = tour.analyst_token
+            ))?;
+            return Ok(());
+        }
+        _ => {}
+    }
+    let mesh = Mesh::open(&data).await?;
+    let me = actor(&mesh, &cli.as_principal).await?;
+    match cli.command {
+        Command::Init | Command::Demo { .. } => unreachable!("handled before the mesh is opened"),
+        Command::Domain(DomainCommand::Create {
+            name,
+            owner,
+            description,
+        }) => {
+            let d = mesh.create_domain(&me, &name, &owner, &description).await?;
+            print(format!("Created domain {} (owner {})", d.name, d.owner))
+        }
+        Command::Domain(DomainCommand::List) => {
+            for d in mesh.domains().await? {
+                print(format!(
+                    "{:<16} owner {:<12} {}",
+                    d.name.as_str(),
+                    d.owner.as_str(),
+                    d.description
+                ))?;
+            }
+            Ok(())
+        }
+        Command::Principal(PrincipalCommand::Create { name }) => {
+            let token = mesh.create_principal(&me, &name).await?;
+            print(format!(
+                "Created principal {name}\nAPI token (shown once; also the Postgres password): {token}"
+            ))
+        }
+        Command::Principal(PrincipalCommand::Grants { name }) => {
+            for g in mesh.grants_of(&name).await? {
+                print(format!("{} {} on {}", g.principal, g.access, g.target))?;
+            }
+            Ok(())
+        }
+        Command::Grant {
+            principal,
+            access,
+            target,
+        } => {
+            let g = mesh
+                .set_grant(&me, &principal, &access, &target, false)
+                .await?;
+            print(format!(
+                "Granted {} {} on {}",
+                g.principal, g.access, g.target
+            ))
+        }
+        Command::Revoke {
+            principal,
+            access,
+            target,
+        } => {
+            let g = mesh
+                .set_grant(&me, &principal, &access, &target, true)
+                .await?;
+            print(format!(
+                "Revoked {} {} on {}",
+                g.principal, g.access, g.target
+            ))
+        }
+        Command::Product(ProductCommand::Apply { contract, domain }) => {
+            let yaml = std::fs::read_to_string(&contract).map_err(|source| MeshError::Io {
+                path: contract.display().to_string(),
+                source,
+            })?;
+            let r = mesh
+                .apply_contract(&me, &yaml, domain.as_deref())
+                .await
+                .map_err(|e| match e {
+                    MeshError::Contract(m) => MeshError::BadInput {
+                        source_name: contract.display().to_string(),
+                        message: m.to_string(),
+                    },
+                    other => other,
+                })?;
+            for w in &r.warnings {
+                eprintln!("warning: {}: {w}", contract.display());
+            }
+            let verb = if r.created { "Created" } else { "Updated" };
+            print(format!(
+                "{verb} product {}.{} v{} (tables: {})",
+                r.domain,
+                r.product,
+                r.version,
+                r.tables
+                    .iter()
+                    .map(|t| format!("{}.{t}", r.domain))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))?;
+            for c in &r.changes {
+                print(format!("  {}", c.description))?;
+            }
+            Ok(())
+        }
+        Command::Product(ProductCommand::List) => {
+            for p in mesh.products().await? {
+                print(format!(
+                    "{}.{:<16} v{:<8} {:<10} {}",
+                    p.domain,
+                    p.name.as_str(),
+                    p.version,
+                    p.status,
+                    p.description
+                ))?;
+            }
+            Ok(())
+        }
+        Command::Product(ProductCommand::Show { product }) => {
+            let d = mesh.product_details(&product).await?;
+            let r = &d.record;
+            print(format!(
+                "{}.{}  v{}  ({})  owner: {}",
+                r.domain, r.name, r.version, r.status, d.owner
+            ))?;
+            if !r.description.is_empty() {
+                print(format!("  {}", r.description))?;
+            }
+            for t in &d.tables {
+                print(format!(
+                    "\ntable {}  version {}  rows {}  quarantined {}",
+                    t.table,
+                    t.version.map_or("-".to_string(), |v| v.to_string()),
+                    t.rows,
+                    t.quarantined_rows
+                ))?;
+                for (name, ty, required) in &t.columns {
+                    print(format!(
+                        "  {name:<24} {ty:<32}{}",
+                        if *required { " required" } else { "" }
+                    ))?;
+                }
+                for v in &t.history {
+                    print(format!(
+                        "  version {:<4} {}",
+                        v.version,
+                        v.operation.as_deref().unwrap_or("")
+                    ))?;
+                }
+            }
+            if !d.ingests.is_empty() {
+                print("\nlast ingests:")?;
+                for i in &d.ingests {
+                    print(format!(
+                        "  {} {} → version {}: {} accepted, {} quarantined, from {} by {}",
+                        i.at,
+                        i.table,
+                        i.table_version,
+                        i.rows_accepted,
+                        i.rows_quarantined,
+                        i.source,
+                        i.principal
+                    ))?;
+                }
+            }
+            print(format!("\ncontract:\n{}", r.contract_yaml.trim_end()))
+        }
+        Command::Ingest {
+            table,
+            file,
+            format,
+        } => {
+            let format = format.as_deref().map(InputFormat::parse).transpose()?;
+            let source = if file == "-" {
+                Source::Stdin
+            } else {
+                Source::File(PathBuf::from(&file))
+            };
+            let bar = progress::for_file(&file);
+            let options = IngestOptions {
+                format,
+                progress: bar.as_ref().map(progress::callback),
+            };
+            let report = mesh.ingest(&me, &table, source, options).await;
+            if let Some(bar) = bar {
+                bar.finish_and_clear();
+            }
+            let r = report?;
+            print(format!(
+                "Ingested {} into {}: {} rows read, {} accepted, {} quarantined → version {}",
+                r.source,
+                r.table,
+                r.rows_read,
+                r.rows_accepted,
+                r.rows_quarantined,
+                r.version.map_or("-".to_string(), |v| v.to_string())
+            ))?;
+            for (reason, n) in &r.quarantine_reasons {
+                print(format!("  quarantined {n} × {reason}"))?;
+            }
+            Ok(())
+        }
+        Command::Sql {
+            query,
+            format,
+            version,
+        } => {
+            let format = OutputFormat::parse(&format)?;
+            let session = mesh.session(&me, version).await?;
+            let df = session.sql(&query).await?;
+            let mut out = std::io::BufWriter::new(std::io::stdout());
+            write_results(df, format, &mut out).await?;
+            out.flush()
+                .map_err(|e| MeshError::Internal(format!("writing to stdout: {e}")))
+        }
+        Command::Search { query } => {
+            for h in mesh.search(&query, 20).await? {
+                print(format!(
+                    "{}.{:<16} {}",
+                    h.domain,
+                    h.product.as_str(),
+                    h.snippet
+                ))?;
+            }
+            Ok(())
+        }
+        Command::Serve { http, pg } => {
+            let server = agora_server::Server::bind(mesh, http, pg)
+                .await
+                .map_err(|e| MeshError::Internal(format!("cannot listen on {http} / {pg}: {e}")))?;
+            print(format!("Agora is serving the mesh in {}", data.display()))?;
+            print(format!(
+                "  HTTP API  http://{}/api/v1 (OpenAPI: /api/openapi.json)",
+                server.http_addr()
+            ))?;
+            print(format!(
+                "  Postgres  postgresql://{}/agora (user = principal, password = API token)",
+                server.pg_addr()
+            ))?;
+            server
+                .run()
+                .await
+                .map_err(|e| MeshError::Internal(format!("server stopped: {e}")))
+        }
+    }
+}

@@ -1,1 +1,145 @@
-//! placeholder
+//! An Agora mesh in a directory, and the operations every interface (CLI, HTTP, Postgres wire)
+//! shares: domains, principals and grants, products from contracts, the write path (ingest) and
+//! the read path (governed SQL).
+//!
+//! A mesh directory holds `catalog.db` (SQLite, see `agora-catalog`), `tables/` and
+//! `quarantine/` (Delta Lake, see `agora-storage`). Two directories never share anything.
+//!
+//! The **write path** ([`Mesh::ingest`]) is a pipeline: decode the source into Arrow batches →
+//! [`ingest::BatchStage`]s (validation against the contract today; classification and quality
+//! checks plug in as further stages) → stream accepted rows into the product's Delta table and
+//! rejected rows, with their reason and position, into its quarantine table → one Delta commit
+//! each → one catalog record of the ingest (where the ledger entry will be written).
+//!
+//! The **read path** ([`Mesh::session`]) builds an `agora_query::GovernedSession` for the
+//! principal, so every interface gets the same answer and the same refusals.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), agora_mesh::MeshError> {
+//! use agora_mesh::Mesh;
+//! let mesh = Mesh::open("agora-data".as_ref()).await?;
+//! let admin = agora_model::Principal::admin();
+//! let session = mesh.session(&admin, None).await?;
+//! let df = session.sql("select count(*) from sales.orders").await?;
+//! # Ok(()) }
+//! ```
+
+mod auth;
+pub mod demo;
+mod domains;
+mod error;
+pub mod ingest;
+pub mod output;
+mod products;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use agora_catalog::{Catalog, PrincipalRecord, SqliteCatalog};
+use agora_model::{Principal, TableRef};
+use agora_query::{GovernedSession, MeshTable};
+use agora_storage::TableStore;
+
+pub use error::{ErrorKind, MeshError};
+pub use ingest::{IngestOptions, IngestReport, InputFormat, Source};
+pub use products::{ApplyReport, ProductDetails, TableDetails};
+
+/// The catalog file inside a mesh directory; its presence marks a mesh.
+const CATALOG_FILE: &str = "catalog.db";
+
+/// An open mesh.
+#[derive(Clone)]
+pub struct Mesh {
+    dir: PathBuf,
+    catalog: Arc<dyn Catalog>,
+    store: TableStore,
+}
+
+impl Mesh {
+    /// Creates an empty mesh in `dir`; returns it with the administrator's API token, which is
+    /// shown only this once.
+    pub async fn init(dir: &Path) -> Result<(Mesh, String), MeshError> {
+        if dir.join(CATALOG_FILE).exists() {
+            return Err(MeshError::MeshExists {
+                dir: dir.display().to_string(),
+            });
+        }
+        std::fs::create_dir_all(dir).map_err(|source| MeshError::Io {
+            path: dir.display().to_string(),
+            source,
+        })?;
+        let mesh = Self::connect(dir).await?;
+        let token = auth::new_token();
+        let admin = Principal::admin();
+        mesh.catalog
+            .create_principal(&PrincipalRecord {
+                name: admin.name,
+                token_hash: auth::token_hash(&token),
+                is_admin: true,
+                created_at: now(),
+            })
+            .await?;
+        Ok((mesh, token))
+    }
+
+    /// Opens the mesh in `dir`.
+    pub async fn open(dir: &Path) -> Result<Mesh, MeshError> {
+        if !dir.join(CATALOG_FILE).exists() {
+            return Err(MeshError::NotAMesh {
+                dir: dir.display().to_string(),
+            });
+        }
+        Self::connect(dir).await
+    }
+
+    async fn connect(dir: &Path) -> Result<Mesh, MeshError> {
+        let catalog = SqliteCatalog::open(&dir.join(CATALOG_FILE)).await?;
+        Ok(Mesh {
+            dir: dir.to_path_buf(),
+            catalog: Arc::new(catalog),
+            store: TableStore::new(dir),
+        })
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// A read-only SQL session for `principal`; `as_of` reads tables at that Delta version.
+    pub async fn session(
+        &self,
+        principal: &Principal,
+        as_of: Option<u64>,
+    ) -> Result<GovernedSession, MeshError> {
+        let viewer = self.viewer(principal).await?;
+        let tables = self.mesh_tables().await?;
+        Ok(GovernedSession::new(
+            self.store.clone(),
+            viewer,
+            tables,
+            as_of,
+        )?)
+    }
+
+    async fn mesh_tables(&self) -> Result<Vec<MeshTable>, MeshError> {
+        Ok(self
+            .catalog
+            .products()
+            .await?
+            .into_iter()
+            .flat_map(|p| {
+                p.tables.into_iter().map(move |t| MeshTable {
+                    table: TableRef {
+                        domain: p.domain.clone(),
+                        table: t,
+                    },
+                    product: p.name.clone(),
+                })
+            })
+            .collect())
+    }
+}
+
+pub(crate) fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}

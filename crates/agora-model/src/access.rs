@@ -60,8 +60,15 @@ impl fmt::Display for Access {
 /// What a grant covers: a whole product (all its tables) or one table of it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum GrantTarget {
-    Product { domain: Name, product: Name },
-    Table { domain: Name, product: Name, table: Name },
+    Product {
+        domain: Name,
+        product: Name,
+    },
+    Table {
+        domain: Name,
+        product: Name,
+        table: Name,
+    },
 }
 
 impl GrantTarget {

@@ -31,7 +31,12 @@ impl ColumnType {
                 physical.unwrap_or("-")
             )),
         };
-        (ColumnType { arrow: DataType::Utf8 }, warning)
+        (
+            ColumnType {
+                arrow: DataType::Utf8,
+            },
+            warning,
+        )
     }
 
     /// Whether changing from `self` to `new` keeps every stored value readable without loss.
@@ -75,8 +80,9 @@ fn from_physical(physical: &str) -> Option<DataType> {
     };
     Some(match base {
         "varchar" | "char" | "nvarchar" | "nchar" | "text" | "string" | "character varying"
-        | "uuid" | "json" | "jsonb" | "time" | "list" | "array" | "struct" | "object"
-        | "map" => DataType::Utf8,
+        | "uuid" | "json" | "jsonb" | "time" | "list" | "array" | "struct" | "object" | "map" => {
+            DataType::Utf8
+        }
         "tinyint" | "byte" | "int8_t" => DataType::Int8,
         "smallint" | "int2" | "short" => DataType::Int16,
         "int" | "integer" | "int4" => DataType::Int32,
@@ -86,7 +92,11 @@ fn from_physical(physical: &str) -> Option<DataType> {
         "decimal" | "numeric" | "number" => decimal(args)?,
         "bool" | "boolean" => DataType::Boolean,
         "date" => DataType::Date32,
-        "timestamp" | "timestamptz" | "timestamp_ntz" | "datetime" | "timestamp with time zone"
+        "timestamp"
+        | "timestamptz"
+        | "timestamp_ntz"
+        | "datetime"
+        | "timestamp with time zone"
         | "timestamp without time zone" => timestamp(),
         "binary" | "bytea" | "blob" | "varbinary" => DataType::Binary,
         _ => return None,
@@ -119,7 +129,10 @@ mod tests {
     fn physical_type_wins_then_logical() {
         let r = |l, p| ColumnType::resolve(l, p).0.arrow;
         assert_eq!(r(Some("string"), Some("varchar(18)")), DataType::Utf8);
-        assert_eq!(r(Some("number"), Some("decimal(12,2)")), DataType::Decimal128(12, 2));
+        assert_eq!(
+            r(Some("number"), Some("decimal(12,2)")),
+            DataType::Decimal128(12, 2)
+        );
         assert_eq!(r(Some("integer"), Some("int")), DataType::Int32);
         assert_eq!(r(Some("integer"), None), DataType::Int64);
         assert_eq!(r(Some("date"), Some("weird")), DataType::Date32);

@@ -73,7 +73,9 @@ pub struct ContractTable {
 
 impl ContractTable {
     pub fn column(&self, sql_name: &str) -> Option<&ContractColumn> {
-        self.columns.iter().find(|c| c.sql_name.as_str() == sql_name)
+        self.columns
+            .iter()
+            .find(|c| c.sql_name.as_str() == sql_name)
     }
 }
 
@@ -93,7 +95,11 @@ impl SemVer {
         let major = parts.next()?.ok()?;
         let minor = parts.next().unwrap_or(Ok(0)).ok()?;
         let patch = parts.next().unwrap_or(Ok(0)).ok()?;
-        parts.next().is_none().then_some(SemVer { major, minor, patch })
+        parts.next().is_none().then_some(SemVer {
+            major,
+            minor,
+            patch,
+        })
     }
 }
 
@@ -170,7 +176,10 @@ impl Contract {
                     .iter()
                     .filter(|t| t.columns.is_empty())
                     .map(|t| {
-                        format!("schema object `{}` has no properties: no table is created", t.name)
+                        format!(
+                            "schema object `{}` has no properties: no table is created",
+                            t.name
+                        )
                     }),
             )
             .collect();
@@ -193,11 +202,16 @@ impl Contract {
 
     /// The tables of the product: schema objects that have at least one property.
     pub fn tables(&self) -> Vec<&ContractTable> {
-        self.tables.iter().filter(|t| !t.columns.is_empty()).collect()
+        self.tables
+            .iter()
+            .filter(|t| !t.columns.is_empty())
+            .collect()
     }
 
     pub fn table(&self, sql_name: &str) -> Option<&ContractTable> {
-        self.tables().into_iter().find(|t| t.sql_name.as_str() == sql_name)
+        self.tables()
+            .into_iter()
+            .find(|t| t.sql_name.as_str() == sql_name)
     }
 
     /// Compares the schema of `self` (stored) with `new`, table by table and column by column.
@@ -223,7 +237,11 @@ impl Contract {
                     }),
                     Some(new_c) if new_c.column_type != old_c.column_type => {
                         let breaking = !old_c.column_type.widens_to(&new_c.column_type);
-                        let how = if breaking { "narrowed or changed" } else { "widened" };
+                        let how = if breaking {
+                            "narrowed or changed"
+                        } else {
+                            "widened"
+                        };
                         changes.push(SchemaChange {
                             table: t.clone(),
                             description: format!(
@@ -315,7 +333,9 @@ fn parse_contract(root: &Obj) -> Result<Contract, ModelError> {
             ..Default::default()
         },
         Some(_) => {
-            let d = root.object("description")?.expect("INVARIANT: checked non-null above");
+            let d = root
+                .object("description")?
+                .expect("INVARIANT: checked non-null above");
             let desc = Description {
                 purpose: d.opt_str("purpose")?,
                 usage: d.opt_str("usage")?,
@@ -525,7 +545,10 @@ impl<'a> Obj<'a> {
         self.opt_str(key)?
             .filter(|s| !s.trim().is_empty())
             .ok_or_else(|| {
-                ModelError::InvalidContract(format!("required field {} is missing", self.field(key)))
+                ModelError::InvalidContract(format!(
+                    "required field {} is missing",
+                    self.field(key)
+                ))
             })
     }
 
@@ -707,15 +730,18 @@ servers:
 
     #[test]
     fn every_odcs_example_parses() {
-        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/conformance/odcs/examples");
+        let dir = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../../shared/conformance/odcs/examples"
+        );
         let Ok(entries) = std::fs::read_dir(dir) else {
             panic!("conformance examples not found at {dir}");
         };
         for entry in entries {
             let path = entry.unwrap().path();
             let yaml = std::fs::read_to_string(&path).unwrap();
-            let parsed = Contract::from_yaml(&yaml)
-                .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            let parsed =
+                Contract::from_yaml(&yaml).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
             parsed.contract.product_name().unwrap();
         }
     }

@@ -21,7 +21,9 @@ pub enum ModelError {
     #[error("invalid contract: {0}")]
     InvalidContract(String),
     /// A contract change that would break readers of existing data.
-    #[error("breaking change to {product} refused: {changes}; bump the contract's major version (now {version}) to allow it")]
+    #[error(
+        "breaking change to {product} refused: {changes}; bump the contract's major version (now {version}) to allow it"
+    )]
     BreakingChange {
         product: String,
         version: String,

@@ -26,7 +26,7 @@ mod contract;
 mod error;
 mod name;
 
-pub use access::{Access, Grant, GrantTarget, Principal, ADMIN};
+pub use access::{ADMIN, Access, Grant, GrantTarget, Principal};
 pub use column_type::ColumnType;
 pub use contract::{
     Contract, ContractColumn, ContractTable, Description, ParsedContract, SchemaChange, SemVer,

@@ -1,1 +1,33 @@
-//! placeholder
+//! The governed query layer: every read of a data product goes through a [`GovernedSession`].
+//!
+//! A session is a DataFusion `SessionContext` for one principal in which each product table is
+//! the SQL table `domain.table` (the domain is the SQL schema). Tables are opened lazily from
+//! Delta Lake when a query names them. Before a plan runs, [`check_grants`] walks the logical
+//! plan (subqueries included) and refuses any scan of a product the principal may not read; the
+//! same check is installed as a DataFusion analyzer rule, so plans built through the DataFrame
+//! API are checked too. This is the one place where the governance issue adds masking and row
+//! filters (as further logical-plan rewrites).
+//!
+//! Sessions only read: DDL, DML and `SET`-style statements are refused, so SQL cannot create
+//! external tables over arbitrary files or write with `COPY`.
+//!
+//! ```no_run
+//! # async fn demo(viewer: agora_query::Viewer, tables: Vec<agora_query::MeshTable>) -> Result<(), agora_query::QueryError> {
+//! let store = agora_storage::TableStore::new("agora-data".as_ref());
+//! let session = agora_query::GovernedSession::new(store, viewer, tables, None)?;
+//! let df = session.sql("select count(*) from sales.orders").await?;
+//! let batches = df.collect().await.map_err(agora_query::QueryError::from_datafusion)?;
+//! # Ok(()) }
+//! ```
+
+mod domain_schema;
+mod error;
+mod grant_check;
+mod session;
+
+pub use error::{PermissionDenied, QueryError};
+pub use grant_check::check_grants;
+pub use session::{GovernedSession, MeshTable, Viewer};
+
+/// Re-exported so that upper crates use exactly the DataFusion version the layer uses.
+pub use datafusion;

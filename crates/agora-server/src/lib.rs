@@ -1,1 +1,57 @@
-//! placeholder
+//! Agora's network interfaces, in one process: the HTTP API ([`http`], axum, OpenAPI document
+//! at `/api/openapi.json`, bearer tokens) and the PostgreSQL wire protocol ([`postgres`], on
+//! pgwire, the API token as password). Both act through `agora_mesh::Mesh`, so both get the
+//! same governed answers as the CLI.
+//!
+//! ```no_run
+//! # async fn demo(mesh: agora_mesh::Mesh) -> std::io::Result<()> {
+//! let server = agora_server::Server::bind(mesh, "127.0.0.1:8765".parse().unwrap(), "127.0.0.1:6543".parse().unwrap()).await?;
+//! println!("HTTP on {}, Postgres on {}", server.http_addr(), server.pg_addr());
+//! server.run().await
+//! # }
+//! ```
+
+pub mod http;
+pub mod postgres;
+
+use std::net::SocketAddr;
+
+use agora_mesh::Mesh;
+use tokio::net::TcpListener;
+
+/// Both listeners, bound and ready to serve.
+pub struct Server {
+    mesh: Mesh,
+    http: TcpListener,
+    pg: TcpListener,
+}
+
+impl Server {
+    /// Binds both addresses (port 0 picks a free port).
+    pub async fn bind(mesh: Mesh, http: SocketAddr, pg: SocketAddr) -> std::io::Result<Server> {
+        let http = TcpListener::bind(http).await?;
+        let pg = TcpListener::bind(pg).await?;
+        Ok(Server { mesh, http, pg })
+    }
+
+    pub fn http_addr(&self) -> SocketAddr {
+        self.http
+            .local_addr()
+            .expect("INVARIANT: a bound listener has an address")
+    }
+
+    pub fn pg_addr(&self) -> SocketAddr {
+        self.pg
+            .local_addr()
+            .expect("INVARIANT: a bound listener has an address")
+    }
+
+    /// Serves until the process stops or either listener fails.
+    pub async fn run(self) -> std::io::Result<()> {
+        let app = http::router(self.mesh.clone());
+        let http = async move { axum::serve(self.http, app).await };
+        let pg = postgres::serve(self.mesh, self.pg);
+        tokio::try_join!(http, pg)?;
+        Ok(())
+    }
+}

@@ -1,1 +1,30 @@
-//! placeholder
+//! Where product data lives: one Delta Lake table per product table, plus a quarantine table
+//! for the rows that failed validation, on a local directory (delta-rs over `object_store`).
+//!
+//! Layout under the mesh directory:
+//! `tables/<domain>/<table>/` (the product table) and `quarantine/<domain>/<table>/`.
+//!
+//! Writes stream: an [`Appender`] encodes batches into Parquet files as they arrive and makes
+//! them visible with a single Delta commit in [`Appender::commit`]. Files written before a
+//! crash are never referenced by the log, so the table stays at its previous version.
+//!
+//! ```no_run
+//! # async fn demo(batch: arrow::record_batch::RecordBatch) -> Result<(), agora_storage::StorageError> {
+//! use agora_storage::{TableStore, TableKind};
+//! let store = TableStore::new("agora-data".as_ref());
+//! let table_ref = agora_model::TableRef::parse("sales.orders").unwrap();
+//! let table = store.ensure(&table_ref, TableKind::Product, batch.schema()).await?;
+//! let mut appender = store.appender(table)?;
+//! appender.write(batch).await?;
+//! let version = appender.commit().await?;
+//! # Ok(()) }
+//! ```
+
+mod error;
+mod table_store;
+
+pub use error::StorageError;
+pub use table_store::{Appender, TableKind, TableStore, VersionInfo};
+
+/// Re-exported so that upper crates use exactly the Delta Lake version storage uses.
+pub use deltalake;

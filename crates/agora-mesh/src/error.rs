@@ -1,0 +1,102 @@
+use agora_catalog::CatalogError;
+use agora_model::ModelError;
+use agora_query::QueryError;
+use agora_storage::StorageError;
+use thiserror::Error;
+
+/// What kind of failure an error is, so that every interface maps it the same way (the CLI to
+/// an exit code, the server to an HTTP status).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// The caller's input is wrong: fix it and retry.
+    BadInput,
+    NotFound,
+    /// Authenticated but not allowed.
+    Denied,
+    /// No or wrong credentials.
+    Unauthenticated,
+    /// The request conflicts with the state of the mesh (already exists, breaking change).
+    Conflict,
+    /// Agora or its environment failed.
+    Internal,
+}
+
+/// Errors of mesh operations. Every message names what went wrong and where.
+#[derive(Debug, Error)]
+pub enum MeshError {
+    #[error("no mesh at {dir}: run `agora init` first, or point --data / AGORA_DATA at a mesh")]
+    NotAMesh { dir: String },
+    #[error("a mesh already exists at {dir}")]
+    MeshExists { dir: String },
+    #[error("unknown {what} `{name}`{hint}")]
+    NotFound {
+        what: &'static str,
+        name: String,
+        hint: String,
+    },
+    #[error("permission denied: {principal} may not {action}")]
+    Denied { principal: String, action: String },
+    #[error("invalid or unknown API token")]
+    BadToken,
+    #[error("{source_name}: {message}")]
+    BadInput {
+        source_name: String,
+        message: String,
+    },
+    #[error(transparent)]
+    Contract(#[from] ModelError),
+    #[error(transparent)]
+    Catalog(#[from] CatalogError),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    #[error(transparent)]
+    Query(#[from] QueryError),
+    #[error("{path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl MeshError {
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            MeshError::NotAMesh { .. } | MeshError::NotFound { .. } => ErrorKind::NotFound,
+            MeshError::MeshExists { .. } => ErrorKind::Conflict,
+            MeshError::Denied { .. } => ErrorKind::Denied,
+            MeshError::BadToken => ErrorKind::Unauthenticated,
+            MeshError::BadInput { .. } => ErrorKind::BadInput,
+            MeshError::Contract(ModelError::BreakingChange { .. }) => ErrorKind::Conflict,
+            MeshError::Contract(_) => ErrorKind::BadInput,
+            MeshError::Catalog(CatalogError::AlreadyExists { .. }) => ErrorKind::Conflict,
+            MeshError::Query(QueryError::PermissionDenied(_)) => ErrorKind::Denied,
+            MeshError::Query(e) if e.is_user_error() => ErrorKind::BadInput,
+            MeshError::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
+                ErrorKind::NotFound
+            }
+            MeshError::Io { .. } => ErrorKind::BadInput,
+            MeshError::Catalog(_)
+            | MeshError::Storage(_)
+            | MeshError::Query(_)
+            | MeshError::Internal(_) => ErrorKind::Internal,
+        }
+    }
+
+    pub(crate) fn bad_input(source_name: impl Into<String>, message: impl Into<String>) -> Self {
+        MeshError::BadInput {
+            source_name: source_name.into(),
+            message: message.into(),
+        }
+    }
+
+    pub(crate) fn not_found(what: &'static str, name: impl ToString) -> Self {
+        MeshError::NotFound {
+            what,
+            name: name.to_string(),
+            hint: String::new(),
+        }
+    }
+}

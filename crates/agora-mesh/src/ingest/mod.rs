@@ -1,0 +1,367 @@
+//! The write path: decode → stages (validation; classification and quality plug in here) →
+//! streaming writes → one Delta commit for the product table (and one for its quarantine) →
+//! one catalog record of the ingest.
+
+mod decode;
+mod validate;
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use agora_catalog::IngestRecord;
+use agora_model::{Access, Principal, TableRef};
+use agora_storage::{Appender, TableKind};
+use arrow::record_batch::RecordBatch;
+use bytes::Bytes;
+use sha2::{Digest, Sha256};
+use tokio::sync::mpsc;
+
+pub use decode::InputFormat;
+use decode::RawBatch;
+pub use validate::{QUARANTINE_INGEST, QUARANTINE_REASON, QUARANTINE_ROW, QUARANTINE_SOURCE};
+
+use crate::products::table_schema;
+use crate::{Mesh, MeshError};
+
+/// Where ingested data comes from.
+pub enum Source {
+    File(PathBuf),
+    Stdin,
+    /// A request body (HTTP).
+    Bytes {
+        name: String,
+        bytes: Bytes,
+    },
+    /// Batches already in memory (the demo, tests of the pipeline).
+    Batches {
+        name: String,
+        batches: Vec<RecordBatch>,
+    },
+}
+
+impl Source {
+    fn name(&self) -> String {
+        match self {
+            Source::File(p) => p.display().to_string(),
+            Source::Stdin => "<stdin>".into(),
+            Source::Bytes { name, .. } | Source::Batches { name, .. } => name.clone(),
+        }
+    }
+}
+
+/// How to ingest.
+#[derive(Default, Clone)]
+pub struct IngestOptions {
+    /// The input format; by default the file extension decides.
+    pub format: Option<InputFormat>,
+    /// Called with the number of bytes read so far, for a progress bar.
+    pub progress: Option<Arc<dyn Fn(u64) + Send + Sync>>,
+}
+
+/// What an ingest did.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct IngestReport {
+    pub table: String,
+    pub product: String,
+    pub source: String,
+    /// The product table's Delta version after the ingest.
+    pub version: Option<u64>,
+    pub rows_read: u64,
+    pub rows_accepted: u64,
+    pub rows_quarantined: u64,
+    /// The most frequent reasons rows were quarantined, with their counts.
+    pub quarantine_reasons: Vec<(String, u64)>,
+    pub input_sha256: String,
+}
+
+/// A batch on its way through the stages.
+pub struct StagedBatch {
+    raw: RawBatch,
+    /// Rows that passed every stage so far, in the product's schema.
+    pub accepted: Option<RecordBatch>,
+    /// Rows that failed, in the quarantine schema.
+    pub rejected: Option<RecordBatch>,
+}
+
+/// One step of the write path between decoding and committing. Validation is the first; the
+/// classification and quality components add theirs.
+pub trait BatchStage: Send {
+    fn name(&self) -> &'static str;
+    fn apply(&mut self, batch: StagedBatch) -> Result<StagedBatch, MeshError>;
+}
+
+/// Counts and hashes the bytes of a source as they are read.
+struct Tap<R> {
+    inner: R,
+    hasher: Sha256,
+    read: Arc<AtomicU64>,
+}
+
+impl<R: Read> Read for Tap<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.read.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+type Emitted = Result<RawBatch, MeshError>;
+
+/// Reads the whole source in a blocking thread, sending raw batches; returns the SHA-256.
+fn decode_source(
+    source: Source,
+    format: InputFormat,
+    table: agora_model::ContractTable,
+    read: Arc<AtomicU64>,
+    tx: mpsc::Sender<Emitted>,
+) -> Result<String, MeshError> {
+    let name = source.name();
+    let send = |batch: RawBatch| {
+        tx.blocking_send(Ok(batch))
+            .map_err(|_| MeshError::Internal("the ingest stopped while decoding".into()))
+    };
+    let reader: Box<dyn Read + Send> = match source {
+        Source::Batches { batches, .. } => {
+            let mut first_row = 1;
+            let mut hasher = Sha256::new();
+            for b in batches {
+                let batch = decode::typed_batch(&name, b, &table)?;
+                let rows = batch.num_rows() as u64;
+                for column in batch.columns() {
+                    for buffer in column.to_data().buffers() {
+                        hasher.update(buffer.as_slice());
+                    }
+                }
+                send(RawBatch { batch, first_row })?;
+                first_row += rows;
+            }
+            return Ok(hex::encode(hasher.finalize()));
+        }
+        Source::File(path) => {
+            Box::new(std::fs::File::open(&path).map_err(|source| MeshError::Io {
+                path: path.display().to_string(),
+                source,
+            })?)
+        }
+        Source::Stdin => Box::new(std::io::stdin()),
+        Source::Bytes { bytes, .. } => Box::new(std::io::Cursor::new(bytes)),
+    };
+    let mut tap = Tap {
+        inner: reader,
+        hasher: Sha256::new(),
+        read,
+    };
+    match format {
+        InputFormat::Csv => decode::csv(&name, &mut tap, &table, send)?,
+        InputFormat::Json => decode::json_lines(&name, &mut tap, &table, send)?,
+        InputFormat::Parquet | InputFormat::ArrowIpc => {
+            // Both need the whole input: Parquet keeps its footer at the end.
+            let mut all = Vec::new();
+            tap.read_to_end(&mut all)
+                .map_err(|e| MeshError::bad_input(&name, format!("cannot read: {e}")))?;
+            let bytes = Bytes::from(all);
+            let batches: Box<dyn Iterator<Item = Result<RecordBatch, arrow::error::ArrowError>>> =
+                if format == InputFormat::Parquet {
+                    Box::new(
+                        parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
+                            bytes,
+                        )
+                        .and_then(|b| b.with_batch_size(decode::BATCH_ROWS).build())
+                        .map_err(|e| {
+                            MeshError::bad_input(&name, format!("not a readable Parquet file: {e}"))
+                        })?,
+                    )
+                } else {
+                    Box::new(
+                        arrow::ipc::reader::StreamReader::try_new(
+                            std::io::Cursor::new(bytes),
+                            None,
+                        )
+                        .map_err(|e| {
+                            MeshError::bad_input(&name, format!("not an Arrow IPC stream: {e}"))
+                        })?,
+                    )
+                };
+            let mut first_row = 1;
+            for b in batches {
+                let b = b.map_err(|e| MeshError::bad_input(&name, e.to_string()))?;
+                let batch = decode::typed_batch(&name, b, &table)?;
+                let rows = batch.num_rows() as u64;
+                send(RawBatch { batch, first_row })?;
+                first_row += rows;
+            }
+        }
+    }
+    Ok(hex::encode(tap.hasher.finalize()))
+}
+
+impl Mesh {
+    /// Ingests `source` into the product table `table` (`domain.table`) as `actor`.
+    pub async fn ingest(
+        &self,
+        actor: &Principal,
+        table: &str,
+        source: Source,
+        options: IngestOptions,
+    ) -> Result<IngestReport, MeshError> {
+        let table_ref = TableRef::parse(table)?;
+        let (product, contract_table) = self.product_of_table(&table_ref).await?;
+        let viewer = self.viewer(actor).await?;
+        if !viewer.may(
+            Access::Write,
+            &table_ref.domain,
+            &product.name,
+            &table_ref.table,
+        ) {
+            return Err(MeshError::Denied {
+                principal: actor.name.to_string(),
+                action: format!(
+                    "write to {table_ref} (product {}.{})",
+                    product.domain, product.name
+                ),
+            });
+        }
+        let source_name = source.name();
+        let format = match (&source, options.format) {
+            (_, Some(f)) => f,
+            (Source::Batches { .. }, None) => InputFormat::ArrowIpc,
+            _ => InputFormat::from_file_name(&source_name).ok_or_else(|| {
+                MeshError::bad_input(
+                    &source_name,
+                    "cannot tell the format from the name: pass --format csv|json|parquet|arrow",
+                )
+            })?,
+        };
+        let span = tracing::info_span!("ingest", table = %table_ref, principal = %actor.name, source = %source_name);
+        let _guard = span.enter();
+
+        let schema = table_schema(&contract_table);
+        let product_table = self
+            .store
+            .ensure(&table_ref, TableKind::Product, schema.clone())
+            .await?;
+        let mut accepted_writer = self.store.appender(product_table)?;
+        let mut quarantine_writer: Option<Appender> = None;
+        let ingest_id = format!("{}-{:08x}", crate::now(), rand::random::<u32>());
+        let mut stages: Vec<Box<dyn BatchStage>> = vec![Box::new(validate::Validation::new(
+            contract_table.clone(),
+            schema,
+            ingest_id,
+            source_name.clone(),
+        ))];
+
+        let read = Arc::new(AtomicU64::new(0));
+        let (tx, mut rx) = mpsc::channel::<Emitted>(4);
+        let decoder = {
+            let read = read.clone();
+            let table = contract_table.clone();
+            tokio::task::spawn_blocking(move || decode_source(source, format, table, read, tx))
+        };
+
+        let (mut rows_read, mut rows_accepted, mut rows_quarantined) = (0u64, 0u64, 0u64);
+        let mut reasons: BTreeMap<String, u64> = BTreeMap::new();
+        while let Some(raw) = rx.recv().await {
+            let raw = raw?;
+            rows_read += raw.batch.num_rows() as u64;
+            let mut staged = StagedBatch {
+                raw,
+                accepted: None,
+                rejected: None,
+            };
+            for stage in &mut stages {
+                staged = stage.apply(staged)?;
+            }
+            if let Some(accepted) = staged.accepted.filter(|b| b.num_rows() > 0) {
+                rows_accepted += accepted.num_rows() as u64;
+                accepted_writer.write(accepted).await?;
+            }
+            if let Some(rejected) = staged.rejected.filter(|b| b.num_rows() > 0) {
+                rows_quarantined += rejected.num_rows() as u64;
+                count_reasons(&rejected, &mut reasons);
+                if quarantine_writer.is_none() {
+                    let q = self
+                        .store
+                        .ensure(&table_ref, TableKind::Quarantine, rejected.schema())
+                        .await?;
+                    quarantine_writer = Some(self.store.appender(q)?.with_schema_merge());
+                }
+                if let Some(w) = quarantine_writer.as_mut() {
+                    w.write(rejected).await?;
+                }
+            }
+            if let Some(progress) = &options.progress {
+                progress(read.load(Ordering::Relaxed));
+            }
+        }
+        let input_sha256 = decoder
+            .await
+            .map_err(|e| MeshError::Internal(format!("the decoder thread failed: {e}")))??;
+
+        // Quarantine first: if the process dies between the two commits, the rejected rows are
+        // kept and the product is still at its previous version — nothing is lost either way.
+        if let Some(q) = quarantine_writer {
+            q.commit().await?;
+        }
+        let version = if rows_accepted > 0 {
+            Some(accepted_writer.commit().await?)
+        } else {
+            self.store
+                .open(&table_ref, TableKind::Product)
+                .await?
+                .and_then(|t| t.version())
+        };
+        self.catalog
+            .record_ingest(&IngestRecord {
+                domain: table_ref.domain.clone(),
+                product: product.name.clone(),
+                table: table_ref.table.clone(),
+                table_version: version.unwrap_or(0) as i64,
+                rows_accepted: rows_accepted as i64,
+                rows_quarantined: rows_quarantined as i64,
+                source: source_name.clone(),
+                input_sha256: input_sha256.clone(),
+                principal: actor.name.clone(),
+                at: crate::now(),
+            })
+            .await?;
+        let mut quarantine_reasons: Vec<(String, u64)> = reasons.into_iter().collect();
+        quarantine_reasons.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        quarantine_reasons.truncate(5);
+        Ok(IngestReport {
+            table: table_ref.to_string(),
+            product: format!("{}.{}", product.domain, product.name),
+            source: source_name,
+            version,
+            rows_read,
+            rows_accepted,
+            rows_quarantined,
+            quarantine_reasons,
+            input_sha256,
+        })
+    }
+}
+
+/// Tallies reasons by their shape: the first reason of a row, without the offending value.
+fn count_reasons(rejected: &RecordBatch, into: &mut BTreeMap<String, u64>) {
+    let Some(reasons) = rejected
+        .column_by_name(QUARANTINE_REASON)
+        .and_then(|c| c.as_any().downcast_ref::<arrow::array::StringArray>())
+    else {
+        return;
+    };
+    for reason in reasons.iter().flatten() {
+        let first = reason.split("; ").next().unwrap_or(reason);
+        let shape = match first.split_once(": `") {
+            Some((column, rest)) => match rest.split_once("` ") {
+                Some((_, what)) => format!("{column}: {what}"),
+                None => first.to_string(),
+            },
+            None => first.to_string(),
+        };
+        *into.entry(shape).or_default() += 1;
+    }
+}

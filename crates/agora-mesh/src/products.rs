@@ -1,0 +1,332 @@
+//! Data products from data contracts: apply (create, evolve, refuse breaking changes) and show.
+
+use std::sync::Arc;
+
+use agora_catalog::{IngestRecord, ProductRecord};
+use agora_model::{Contract, ContractTable, ModelError, Name, Principal, SchemaChange, TableRef};
+use agora_storage::{TableKind, VersionInfo};
+use arrow::datatypes::{Field, Schema, SchemaRef};
+
+use crate::{Mesh, MeshError};
+
+/// What `product apply` did.
+#[derive(Debug, Clone)]
+pub struct ApplyReport {
+    pub domain: Name,
+    pub product: Name,
+    pub version: String,
+    pub created: bool,
+    pub tables: Vec<Name>,
+    pub changes: Vec<SchemaChange>,
+    pub warnings: Vec<String>,
+}
+
+/// One table of a product, as `product show` reports it.
+#[derive(Debug, Clone)]
+pub struct TableDetails {
+    pub table: TableRef,
+    pub columns: Vec<(String, String, bool)>,
+    pub version: Option<u64>,
+    pub rows: u64,
+    pub quarantined_rows: u64,
+    pub history: Vec<VersionInfo>,
+}
+
+/// A product with its contract, tables and recent ingests.
+#[derive(Debug, Clone)]
+pub struct ProductDetails {
+    pub record: ProductRecord,
+    pub owner: Name,
+    pub tables: Vec<TableDetails>,
+    pub ingests: Vec<IngestRecord>,
+}
+
+/// The Arrow schema of a contract table: every column nullable (required-ness is checked by
+/// validation, so that adding columns to a table with data never fails).
+pub(crate) fn table_schema(table: &ContractTable) -> SchemaRef {
+    Arc::new(Schema::new(
+        table
+            .columns
+            .iter()
+            .map(|c| Field::new(c.sql_name.as_str(), c.column_type.arrow.clone(), true))
+            .collect::<Vec<_>>(),
+    ))
+}
+
+impl Mesh {
+    /// Creates or updates the product a contract describes. `domain` overrides the contract's
+    /// `domain` field (some contracts have none).
+    pub async fn apply_contract(
+        &self,
+        actor: &Principal,
+        yaml: &str,
+        domain: Option<&str>,
+    ) -> Result<ApplyReport, MeshError> {
+        let parsed = Contract::from_yaml(yaml)?;
+        let contract = parsed.contract;
+        let domain_raw = domain
+            .map(str::to_string)
+            .or_else(|| contract.domain.clone())
+            .ok_or_else(|| {
+                ModelError::InvalidContract(
+                    "the contract has no `domain`: add one or pass --domain".into(),
+                )
+            })?;
+        let domain = Name::normalize("domain", &domain_raw)?;
+        self.domain(&domain).await?;
+        self.require_owner(actor, &domain, "apply contracts")
+            .await?;
+        let product = contract.product_name()?;
+        let tables = contract.tables();
+        if tables.is_empty() {
+            return Err(ModelError::InvalidContract(
+                "the contract's `schema` defines no table with properties".into(),
+            )
+            .into());
+        }
+
+        let existing = self.catalog.product(&domain, &product).await?;
+        let mut changes = Vec::new();
+        let mut rewrite = Vec::new();
+        if let Some(old) = &existing {
+            let old_contract = Contract::from_yaml(&old.contract_yaml)?.contract;
+            changes = old_contract.schema_changes(&contract);
+            let major_bump = contract.semver.major > old_contract.semver.major;
+            let mut blocking = Vec::new();
+            for change in changes.iter().filter(|c| c.breaking) {
+                let t = TableRef {
+                    domain: domain.clone(),
+                    table: Name::strict("table", &change.table)?,
+                };
+                let has_data = self
+                    .store
+                    .open(&t, TableKind::Product)
+                    .await?
+                    .is_some_and(|d| d.version().unwrap_or(0) > 0);
+                if has_data && !major_bump {
+                    blocking.push(change.description.clone());
+                } else if contract.table(&change.table).is_some() && !rewrite.contains(&t) {
+                    rewrite.push(t);
+                }
+            }
+            if !blocking.is_empty() {
+                return Err(ModelError::BreakingChange {
+                    product: format!("{domain}.{product}"),
+                    version: old_contract.version.clone(),
+                    changes: blocking.join("; "),
+                }
+                .into());
+            }
+        }
+        self.check_table_names_free(&domain, &product, &tables)
+            .await?;
+
+        for table in &tables {
+            let t = TableRef {
+                domain: domain.clone(),
+                table: table.sql_name.clone(),
+            };
+            if rewrite.contains(&t) {
+                self.store.replace(&t, table_schema(table)).await?;
+            } else {
+                self.store
+                    .ensure(&t, TableKind::Product, table_schema(table))
+                    .await?;
+            }
+        }
+
+        let now = crate::now();
+        let columns_text = tables
+            .iter()
+            .flat_map(|t| &t.columns)
+            .map(|c| {
+                format!(
+                    "{} {}",
+                    c.sql_name.as_str().replace('_', " "),
+                    c.description.as_deref().unwrap_or("")
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(" ");
+        let tags_text = contract
+            .tags
+            .iter()
+            .chain(tables.iter().flat_map(|t| &t.tags))
+            .chain(
+                tables
+                    .iter()
+                    .flat_map(|t| t.columns.iter().flat_map(|c| &c.tags)),
+            )
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(" ");
+        let description = [
+            contract.description.text(),
+            tables
+                .iter()
+                .filter_map(|t| t.description.clone())
+                .collect::<Vec<_>>()
+                .join(" "),
+        ]
+        .join(" ")
+        .trim()
+        .to_string();
+        let record = ProductRecord {
+            domain: domain.clone(),
+            name: product.clone(),
+            contract_id: contract.id.clone(),
+            version: contract.version.clone(),
+            status: contract.status.clone(),
+            description,
+            contract_yaml: yaml.to_string(),
+            tables: tables.iter().map(|t| t.sql_name.clone()).collect(),
+            search_columns: columns_text,
+            search_tags: tags_text,
+            created_at: existing
+                .as_ref()
+                .map_or_else(|| now.clone(), |e| e.created_at.clone()),
+            updated_at: now,
+        };
+        self.catalog.put_product(&record).await?;
+        Ok(ApplyReport {
+            domain,
+            product,
+            version: contract.version,
+            created: existing.is_none(),
+            tables: record.tables,
+            changes,
+            warnings: parsed.warnings,
+        })
+    }
+
+    /// Refuses a contract whose table names another product of the domain already uses.
+    async fn check_table_names_free(
+        &self,
+        domain: &Name,
+        product: &Name,
+        tables: &[&ContractTable],
+    ) -> Result<(), MeshError> {
+        for other in self.catalog.products().await? {
+            if &other.domain != domain || &other.name == product {
+                continue;
+            }
+            if let Some(t) = tables.iter().find(|t| other.tables.contains(&t.sql_name)) {
+                return Err(MeshError::bad_input(
+                    "contract",
+                    format!(
+                        "table `{domain}.{}` already belongs to product {domain}.{}; rename the schema object",
+                        t.sql_name, other.name
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Looks a product up by `domain.product`.
+    pub async fn product(&self, reference: &str) -> Result<ProductRecord, MeshError> {
+        let (domain, product) = reference
+            .split_once('.')
+            .ok_or_else(|| MeshError::bad_input(reference, "expected `domain.product`"))?;
+        let domain = Name::strict("domain", domain)?;
+        let product = Name::strict("product", product)?;
+        self.catalog
+            .product(&domain, &product)
+            .await?
+            .ok_or_else(|| MeshError::NotFound {
+                what: "product",
+                name: reference.to_string(),
+                hint: ": list products with `agora product list`".into(),
+            })
+    }
+
+    pub async fn products(&self) -> Result<Vec<ProductRecord>, MeshError> {
+        Ok(self.catalog.products().await?)
+    }
+
+    /// The product a table belongs to.
+    pub(crate) async fn product_of_table(
+        &self,
+        t: &TableRef,
+    ) -> Result<(ProductRecord, ContractTable), MeshError> {
+        let record = self
+            .catalog
+            .products()
+            .await?
+            .into_iter()
+            .find(|p| p.domain == t.domain && p.tables.contains(&t.table))
+            .ok_or_else(|| MeshError::NotFound {
+                what: "table",
+                name: t.to_string(),
+                hint: ": apply a contract that defines it first".into(),
+            })?;
+        let contract = Contract::from_yaml(&record.contract_yaml)?.contract;
+        let table = contract.table(t.table.as_str()).cloned().ok_or_else(|| {
+            MeshError::Internal(format!("catalog lists {t} but its contract does not"))
+        })?;
+        Ok((record, table))
+    }
+
+    /// Contract, schema, owner, versions, row counts and last ingests of a product.
+    pub async fn product_details(&self, reference: &str) -> Result<ProductDetails, MeshError> {
+        let record = self.product(reference).await?;
+        let owner = self.domain(&record.domain).await?.owner;
+        let contract = Contract::from_yaml(&record.contract_yaml)?.contract;
+        let mut tables = Vec::new();
+        for t in contract.tables() {
+            let table_ref = TableRef {
+                domain: record.domain.clone(),
+                table: t.sql_name.clone(),
+            };
+            let delta = self.store.open(&table_ref, TableKind::Product).await?;
+            let rows = match &delta {
+                Some(d) => count_rows(d)?,
+                None => 0,
+            };
+            let quarantined_rows = match self.store.open(&table_ref, TableKind::Quarantine).await? {
+                Some(q) => count_rows(&q)?,
+                None => 0,
+            };
+            tables.push(TableDetails {
+                columns: t
+                    .columns
+                    .iter()
+                    .map(|c| {
+                        (
+                            c.sql_name.to_string(),
+                            c.column_type.arrow.to_string(),
+                            c.required,
+                        )
+                    })
+                    .collect(),
+                version: delta.as_ref().and_then(|d| d.version()),
+                rows,
+                quarantined_rows,
+                history: self.store.history(&table_ref, 5).await?,
+                table: table_ref,
+            });
+        }
+        let ingests = self
+            .catalog
+            .ingests(&record.domain, &record.name, 5)
+            .await?;
+        Ok(ProductDetails {
+            record,
+            owner,
+            tables,
+            ingests,
+        })
+    }
+}
+
+/// Rows of a Delta table from the `numRecords` statistics of its files (no data is read).
+fn count_rows(table: &agora_storage::deltalake::DeltaTable) -> Result<u64, MeshError> {
+    let snapshot = table
+        .snapshot()
+        .map_err(|e| MeshError::Internal(format!("reading table statistics: {e}")))?;
+    Ok(snapshot
+        .log_data()
+        .iter()
+        .map(|f| f.num_records().unwrap_or(0) as u64)
+        .sum())
+}

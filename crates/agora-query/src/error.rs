@@ -1,0 +1,60 @@
+use datafusion::error::DataFusionError;
+use thiserror::Error;
+
+/// A principal tried to read a product without a grant.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+#[error(
+    "permission denied: {principal} may not read product {domain}.{product} (table {domain}.{table}); ask an owner of domain {domain} for a grant"
+)]
+pub struct PermissionDenied {
+    pub principal: String,
+    pub domain: String,
+    pub product: String,
+    pub table: String,
+}
+
+/// Errors of the query layer.
+#[derive(Debug, Error)]
+pub enum QueryError {
+    #[error(transparent)]
+    PermissionDenied(#[from] PermissionDenied),
+    /// SQL that does not parse or does not plan (unknown table or column, bad types, …).
+    #[error("SQL error: {0}")]
+    Sql(String),
+    /// A statement the read-only layer does not run.
+    #[error("only queries are allowed here: {0}")]
+    NotAQuery(String),
+    /// A failure while executing a valid plan.
+    #[error("query failed: {0}")]
+    Execution(String),
+}
+
+impl QueryError {
+    /// Classifies a DataFusion error, finding a [`PermissionDenied`] wherever it is wrapped.
+    pub fn from_datafusion(e: DataFusionError) -> Self {
+        if let DataFusionError::External(inner) = e.find_root()
+            && let Some(denied) = inner.downcast_ref::<PermissionDenied>()
+        {
+            return QueryError::PermissionDenied(denied.clone());
+        }
+        let message = e.strip_backtrace();
+        match e.find_root() {
+            DataFusionError::SQL(..)
+            | DataFusionError::Plan(_)
+            | DataFusionError::SchemaError(..) => {
+                if message.contains("not supported") && message.contains("SQLOptions") {
+                    QueryError::NotAQuery(message)
+                } else {
+                    QueryError::Sql(message)
+                }
+            }
+            DataFusionError::NotImplemented(_) => QueryError::Sql(message),
+            _ => QueryError::Execution(message),
+        }
+    }
+
+    /// Whether the error is the user's (bad SQL, no grant) rather than the system's.
+    pub fn is_user_error(&self) -> bool {
+        !matches!(self, QueryError::Execution(_))
+    }
+}

@@ -1,0 +1,136 @@
+//! A DataFusion session for one principal over the tables of the mesh.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use agora_model::{Access, Grant, Name, Principal, TableRef};
+use agora_storage::TableStore;
+use datafusion::catalog::{CatalogProvider, MemoryCatalogProvider};
+use datafusion::execution::SessionStateBuilder;
+use datafusion::prelude::{DataFrame, SQLOptions, SessionConfig, SessionContext};
+
+use crate::QueryError;
+use crate::domain_schema::DomainSchema;
+use crate::grant_check::{GrantCheckRule, check_grants};
+
+/// The SQL catalog name of the mesh (`agora.sales.orders` is `sales.orders`).
+const CATALOG: &str = "agora";
+
+/// Who is reading, and what they may read.
+#[derive(Debug, Clone)]
+pub struct Viewer {
+    pub principal: Principal,
+    pub grants: Vec<Grant>,
+    /// Domains this principal owns: owners read and write all their domain's products.
+    pub owned_domains: Vec<Name>,
+}
+
+impl Viewer {
+    pub fn may(&self, access: Access, domain: &Name, product: &Name, table: &Name) -> bool {
+        self.principal.is_admin
+            || self.owned_domains.contains(domain)
+            || self
+                .grants
+                .iter()
+                .any(|g| g.covers(domain, product, table, access))
+    }
+}
+
+/// A table of the mesh and the product it belongs to.
+#[derive(Debug, Clone)]
+pub struct MeshTable {
+    pub table: TableRef,
+    pub product: Name,
+}
+
+/// A read-only DataFusion session that enforces one principal's grants.
+pub struct GovernedSession {
+    ctx: SessionContext,
+    viewer: Arc<Viewer>,
+    products: Arc<HashMap<(Name, Name), Name>>,
+}
+
+impl GovernedSession {
+    /// Builds a session over `tables`; `as_of` reads every table at that Delta version.
+    pub fn new(
+        store: TableStore,
+        viewer: Viewer,
+        tables: Vec<MeshTable>,
+        as_of: Option<u64>,
+    ) -> Result<Self, QueryError> {
+        let viewer = Arc::new(viewer);
+        let products: Arc<HashMap<(Name, Name), Name>> = Arc::new(
+            tables
+                .iter()
+                .map(|t| {
+                    (
+                        (t.table.domain.clone(), t.table.table.clone()),
+                        t.product.clone(),
+                    )
+                })
+                .collect(),
+        );
+        let config = SessionConfig::new()
+            .with_default_catalog_and_schema(CATALOG, "public")
+            .with_information_schema(true);
+        let state = SessionStateBuilder::new()
+            .with_default_features()
+            .with_config(config)
+            .build();
+        let ctx = SessionContext::new_with_state(state);
+        ctx.add_analyzer_rule(Arc::new(GrantCheckRule {
+            viewer: viewer.clone(),
+            products: products.clone(),
+        }));
+        let catalog = MemoryCatalogProvider::new();
+        let mut by_domain: BTreeMap<Name, BTreeMap<String, TableRef>> = BTreeMap::new();
+        for t in tables {
+            by_domain
+                .entry(t.table.domain.clone())
+                .or_default()
+                .insert(t.table.table.to_string(), t.table);
+        }
+        for (domain, tables) in by_domain {
+            let schema = DomainSchema {
+                store: store.clone(),
+                tables,
+                as_of,
+            };
+            catalog
+                .register_schema(domain.as_str(), Arc::new(schema))
+                .map_err(QueryError::from_datafusion)?;
+        }
+        ctx.register_catalog(CATALOG, Arc::new(catalog));
+        Ok(GovernedSession {
+            ctx,
+            viewer,
+            products,
+        })
+    }
+
+    /// Plans `sql` and checks grants; the returned DataFrame streams when executed.
+    pub async fn sql(&self, sql: &str) -> Result<DataFrame, QueryError> {
+        let options = SQLOptions::new()
+            .with_allow_ddl(false)
+            .with_allow_dml(false)
+            .with_allow_statements(false);
+        let df = self
+            .ctx
+            .sql_with_options(sql, options)
+            .await
+            .map_err(QueryError::from_datafusion)?;
+        check_grants(df.logical_plan(), &self.viewer, &self.products)
+            .map_err(QueryError::from_datafusion)?;
+        Ok(df)
+    }
+
+    pub fn viewer(&self) -> &Viewer {
+        &self.viewer
+    }
+
+    /// The underlying context, for interfaces that need DataFusion directly (the Postgres wire
+    /// protocol's type descriptions). Its plans are still checked by the analyzer rule.
+    pub fn context(&self) -> &SessionContext {
+        &self.ctx
+    }
+}

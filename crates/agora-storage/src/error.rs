@@ -1,0 +1,16 @@
+use thiserror::Error;
+
+/// Errors of the table store.
+#[derive(Debug, Error)]
+pub enum StorageError {
+    #[error("Delta Lake error on {table}: {source}")]
+    Delta {
+        table: String,
+        #[source]
+        source: deltalake::DeltaTableError,
+    },
+    #[error("table {table} has no version {version}")]
+    NoSuchVersion { table: String, version: u64 },
+    #[error("cannot use {path} as a table location: {reason}")]
+    Location { path: String, reason: String },
+}

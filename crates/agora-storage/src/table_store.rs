@@ -1,0 +1,304 @@
+//! Delta tables in a directory: create, evolve, append, open at a version.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use agora_model::TableRef;
+use arrow::datatypes::{Schema, SchemaRef};
+use arrow::record_batch::RecordBatch;
+use deltalake::kernel::StructField;
+use deltalake::kernel::engine::arrow_conversion::TryIntoKernel;
+use deltalake::writer::{DeltaWriter, RecordBatchWriter, WriteMode};
+use deltalake::{DeltaTable, DeltaTableError};
+use futures::StreamExt;
+use url::Url;
+
+use crate::StorageError;
+
+/// Which of a product table's two Delta tables.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TableKind {
+    /// The rows that passed validation: what SQL reads.
+    Product,
+    /// The rows that failed, as text, with the reason and source position.
+    Quarantine,
+}
+
+impl TableKind {
+    fn dir(self) -> &'static str {
+        match self {
+            TableKind::Product => "tables",
+            TableKind::Quarantine => "quarantine",
+        }
+    }
+}
+
+/// One commit of a table's history.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VersionInfo {
+    pub version: u64,
+    pub timestamp_ms: Option<i64>,
+    pub operation: Option<String>,
+}
+
+/// The Delta tables of one mesh directory.
+#[derive(Debug, Clone)]
+pub struct TableStore {
+    root: PathBuf,
+}
+
+fn delta_err(table: &str) -> impl FnOnce(DeltaTableError) -> StorageError + '_ {
+    move |source| StorageError::Delta {
+        table: table.to_string(),
+        source,
+    }
+}
+
+impl TableStore {
+    pub fn new(root: &Path) -> Self {
+        TableStore {
+            root: root.to_path_buf(),
+        }
+    }
+
+    fn location(&self, t: &TableRef, kind: TableKind) -> Result<Url, StorageError> {
+        // Names are strict identifiers (agora_model::Name), so they cannot climb out of the root.
+        let dir = self
+            .root
+            .join(kind.dir())
+            .join(t.domain.as_str())
+            .join(t.table.as_str());
+        std::fs::create_dir_all(&dir).map_err(|e| StorageError::Location {
+            path: dir.display().to_string(),
+            reason: e.to_string(),
+        })?;
+        let dir = dir.canonicalize().map_err(|e| StorageError::Location {
+            path: dir.display().to_string(),
+            reason: e.to_string(),
+        })?;
+        Url::from_directory_path(&dir).map_err(|()| StorageError::Location {
+            path: dir.display().to_string(),
+            reason: "not an absolute path".into(),
+        })
+    }
+
+    /// Opens a table, or `None` if it was never created.
+    pub async fn open(
+        &self,
+        t: &TableRef,
+        kind: TableKind,
+    ) -> Result<Option<DeltaTable>, StorageError> {
+        let name = t.to_string();
+        let table = DeltaTable::try_from_url(self.location(t, kind)?)
+            .await
+            .map_err(delta_err(&name))?;
+        Ok(table.version().is_some().then_some(table))
+    }
+
+    /// Opens a table as it was at `version`.
+    pub async fn open_at(&self, t: &TableRef, version: u64) -> Result<DeltaTable, StorageError> {
+        let name = t.to_string();
+        let mut table = DeltaTable::try_from_url(self.location(t, TableKind::Product)?)
+            .await
+            .map_err(delta_err(&name))?;
+        match table.load_version(version).await {
+            Ok(()) => Ok(table),
+            Err(_) if table.version().is_none_or(|v| v < version) => {
+                Err(StorageError::NoSuchVersion {
+                    table: name,
+                    version,
+                })
+            }
+            Err(e) => Err(delta_err(&name)(e)),
+        }
+    }
+
+    /// Creates the table with `schema` if it does not exist; adds the columns of `schema` it
+    /// lacks if it does. Type changes are the caller's business (see [`TableStore::replace`]).
+    pub async fn ensure(
+        &self,
+        t: &TableRef,
+        kind: TableKind,
+        schema: SchemaRef,
+    ) -> Result<DeltaTable, StorageError> {
+        let name = t.to_string();
+        let err = delta_err(&name);
+        let fields = to_delta_fields(&schema).map_err(err)?;
+        match self.open(t, kind).await? {
+            None => {
+                let table = DeltaTable::try_from_url(self.location(t, kind)?)
+                    .await
+                    .map_err(delta_err(&name))?;
+                table
+                    .create()
+                    .with_table_name(t.table.as_str())
+                    .with_columns(fields)
+                    .await
+                    .map_err(delta_err(&name))
+            }
+            Some(table) => {
+                let existing = table.snapshot().map_err(delta_err(&name))?.schema();
+                let missing: Vec<StructField> = fields
+                    .into_iter()
+                    .filter(|f| existing.field(f.name()).is_none())
+                    .collect();
+                if missing.is_empty() {
+                    return Ok(table);
+                }
+                table
+                    .add_columns()
+                    .with_fields(missing)
+                    .await
+                    .map_err(delta_err(&name))
+            }
+        }
+    }
+
+    /// Replaces the table's schema, keeping its rows: each column of `schema` is read from the
+    /// column of the same name, cast to its new type; columns that are gone are dropped. Used
+    /// when a contract's major version allows a breaking change. One commit; older versions
+    /// stay readable by time travel.
+    pub async fn replace(
+        &self,
+        t: &TableRef,
+        schema: SchemaRef,
+    ) -> Result<DeltaTable, StorageError> {
+        use deltalake::datafusion::prelude::*;
+        use deltalake::operations::write::SchemaMode;
+        use deltalake::protocol::SaveMode;
+        let name = t.to_string();
+        let Some(table) = self.open(t, TableKind::Product).await? else {
+            return self.ensure(t, TableKind::Product, schema).await;
+        };
+        let ctx = SessionContext::new();
+        table
+            .update_datafusion_session(&ctx.state())
+            .map_err(delta_err(&name))?;
+        let provider = table
+            .table_provider()
+            .await
+            .map_err(|e| delta_err(&name)(DeltaTableError::from(e)))?;
+        let df = ctx
+            .read_table(provider)
+            .map_err(|e| delta_err(&name)(DeltaTableError::from(e)))?;
+        let old = df.schema().clone();
+        let exprs: Vec<Expr> = schema
+            .fields()
+            .iter()
+            .map(|f| {
+                let source = if old.has_column_with_unqualified_name(f.name()) {
+                    col(format!("\"{}\"", f.name()))
+                } else {
+                    lit(deltalake::datafusion::scalar::ScalarValue::Null)
+                };
+                cast(source, f.data_type().clone()).alias(f.name())
+            })
+            .collect();
+        let plan = df
+            .select(exprs)
+            .map_err(|e| delta_err(&name)(DeltaTableError::from(e)))?
+            .into_unoptimized_plan();
+        table
+            .write(Vec::new())
+            .with_input_plan(plan)
+            .with_save_mode(SaveMode::Overwrite)
+            .with_schema_mode(SchemaMode::Overwrite)
+            .await
+            .map_err(delta_err(&name))
+    }
+
+    /// Starts a streaming append to `table`.
+    pub fn appender(&self, table: DeltaTable) -> Result<Appender, StorageError> {
+        let name = table.table_url().to_string();
+        let writer = RecordBatchWriter::for_table(&table)
+            .map_err(delta_err(&name))?
+            .with_target_file_size(128 * 1024 * 1024);
+        Ok(Appender {
+            table,
+            writer,
+            name,
+            merge_schema: false,
+        })
+    }
+
+    /// The commits of a table, newest first.
+    pub async fn history(
+        &self,
+        t: &TableRef,
+        limit: usize,
+    ) -> Result<Vec<VersionInfo>, StorageError> {
+        let name = t.to_string();
+        let Some(table) = self.open(t, TableKind::Product).await? else {
+            return Ok(Vec::new());
+        };
+        let commits: Vec<_> = table.history(Some(limit)).collect().await;
+        let mut out = Vec::new();
+        let latest = table.version().unwrap_or(0);
+        for (i, c) in commits.into_iter().enumerate() {
+            let c = c.map_err(delta_err(&name))?;
+            out.push(VersionInfo {
+                version: c
+                    .read_version
+                    .map_or(latest.saturating_sub(i as u64), |v| v + 1),
+                timestamp_ms: c.timestamp,
+                operation: c.operation.clone(),
+            });
+        }
+        Ok(out)
+    }
+}
+
+/// Converts an Arrow schema to Delta columns; all are nullable so that adding a column to a
+/// table with data never fails (required-ness is enforced by validation, not by the file).
+fn to_delta_fields(schema: &Schema) -> Result<Vec<StructField>, DeltaTableError> {
+    schema
+        .fields()
+        .iter()
+        .map(|f| {
+            let f = f.as_ref().clone().with_nullable(true);
+            (&f).try_into_kernel().map_err(DeltaTableError::from)
+        })
+        .collect()
+}
+
+/// A streaming append: Parquet files are written as batches arrive; nothing is visible until
+/// [`Appender::commit`] writes one Delta log entry for all of them.
+pub struct Appender {
+    table: DeltaTable,
+    writer: RecordBatchWriter,
+    name: String,
+    merge_schema: bool,
+}
+
+impl Appender {
+    /// Lets batches add columns the table lacks (used for quarantine tables, whose columns
+    /// follow whatever the source files had).
+    pub fn with_schema_merge(mut self) -> Self {
+        self.merge_schema = true;
+        self
+    }
+
+    pub async fn write(&mut self, batch: RecordBatch) -> Result<(), StorageError> {
+        let mode = if self.merge_schema {
+            WriteMode::MergeSchema
+        } else {
+            WriteMode::Default
+        };
+        self.writer
+            .write_with_mode(batch, mode)
+            .await
+            .map_err(delta_err(&self.name))
+    }
+
+    /// Makes everything written visible in one commit; returns the new table version.
+    pub async fn commit(mut self) -> Result<u64, StorageError> {
+        self.writer
+            .flush_and_commit(&mut self.table)
+            .await
+            .map_err(delta_err(&self.name))
+    }
+
+    pub fn schema(&self) -> Arc<Schema> {
+        self.writer.arrow_schema()
+    }
+}
