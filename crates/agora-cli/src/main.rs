@@ -11,7 +11,7 @@ use std::process::ExitCode;
 
 use agora_mesh::output::{OutputFormat, write_results};
 use agora_mesh::{ErrorKind, IngestOptions, InputFormat, Mesh, MeshError, Source};
-use agora_model::Principal;
+use agora_model::{ModelError, Principal};
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
@@ -268,10 +268,13 @@ async fn run(cli: Cli) -> Result<(), MeshError> {
                 .apply_contract(&me, &yaml, domain.as_deref())
                 .await
                 .map_err(|e| match e {
-                    MeshError::Contract(m) => MeshError::BadInput {
-                        source_name: contract.display().to_string(),
-                        message: m.to_string(),
-                    },
+                    // Name the file in contract errors; a refused breaking change keeps its kind.
+                    MeshError::Contract(m) if !matches!(m, ModelError::BreakingChange { .. }) => {
+                        MeshError::BadInput {
+                            source_name: contract.display().to_string(),
+                            message: m.to_string(),
+                        }
+                    }
                     other => other,
                 })?;
             for w in &r.warnings {

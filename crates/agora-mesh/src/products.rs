@@ -77,13 +77,9 @@ impl Mesh {
         self.require_owner(actor, &domain, "apply contracts")
             .await?;
         let product = contract.product_name()?;
+        // A contract without tables (a Kafka topic described elsewhere, a stub) still makes a
+        // discoverable product; it gets tables when a later version defines them.
         let tables = contract.tables();
-        if tables.is_empty() {
-            return Err(ModelError::InvalidContract(
-                "the contract's `schema` defines no table with properties".into(),
-            )
-            .into());
-        }
 
         let existing = self.catalog.product(&domain, &product).await?;
         let mut changes = Vec::new();

@@ -98,14 +98,15 @@ pub struct TableRef {
 impl TableRef {
     /// Parses `domain.table`, refusing anything that is not two strict identifiers.
     pub fn parse(raw: &str) -> Result<Self, ModelError> {
-        let (domain, table) = raw.split_once('.').ok_or_else(|| ModelError::InvalidName {
+        let invalid = || ModelError::InvalidName {
             what: "table",
             name: raw.to_string(),
-            reason: "expected `domain.table`".into(),
-        })?;
+            reason: "expected `domain.table`, both lower-case identifiers".into(),
+        };
+        let (domain, table) = raw.split_once('.').ok_or_else(invalid)?;
         Ok(TableRef {
-            domain: Name::strict("domain", domain)?,
-            table: Name::strict("table", table)?,
+            domain: Name::strict("domain", domain).map_err(|_| invalid())?,
+            table: Name::strict("table", table).map_err(|_| invalid())?,
         })
     }
 }

@@ -42,7 +42,12 @@ impl QueryError {
             DataFusionError::SQL(..)
             | DataFusionError::Plan(_)
             | DataFusionError::SchemaError(..) => {
-                if message.contains("not supported") && message.contains("SQLOptions") {
+                let refused = [
+                    "DDL not supported",
+                    "DML not supported",
+                    "Statement not supported",
+                ];
+                if refused.iter().any(|r| message.contains(r)) {
                     QueryError::NotAQuery(message)
                 } else {
                     QueryError::Sql(message)

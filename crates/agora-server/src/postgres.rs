@@ -125,7 +125,14 @@ impl StartupHandler for Service {
                         finish_authentication(client, &DefaultServerParameterProvider::default())
                             .await?;
                     }
-                    _ => return Err(PgWireError::InvalidPassword(user)),
+                    other => {
+                        let reason = match other {
+                            Ok(p) => format!("the token belongs to {}", p.name),
+                            Err(e) => e.to_string(),
+                        };
+                        tracing::warn!(%user, %reason, "postgres login refused");
+                        return Err(PgWireError::InvalidPassword(user));
+                    }
                 }
             }
             _ => {}

@@ -6,8 +6,9 @@ pub enum StorageError {
     #[error("Delta Lake error on {table}: {source}")]
     Delta {
         table: String,
+        // Boxed: the Delta error is large, and every Result of the write path carries it.
         #[source]
-        source: deltalake::DeltaTableError,
+        source: Box<deltalake::DeltaTableError>,
     },
     #[error("table {table} has no version {version}")]
     NoSuchVersion { table: String, version: u64 },

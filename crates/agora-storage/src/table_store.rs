@@ -50,7 +50,7 @@ pub struct TableStore {
 fn delta_err(table: &str) -> impl FnOnce(DeltaTableError) -> StorageError + '_ {
     move |source| StorageError::Delta {
         table: table.to_string(),
-        source,
+        source: Box::new(source),
     }
 }
 

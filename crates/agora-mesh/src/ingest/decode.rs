@@ -182,7 +182,11 @@ pub(crate) fn json_lines(
         let value: serde_json::Value = serde_json::from_str(&line).map_err(|e| {
             MeshError::bad_input(
                 source,
-                format!("line {line_no}, column {}: not JSON: {e}", e.column()),
+                format!(
+                    "line {line_no}, column {}: not JSON: {}",
+                    e.column(),
+                    without_position(&e)
+                ),
             )
         })?;
         let serde_json::Value::Object(object) = value else {
@@ -261,6 +265,15 @@ fn finish_text_batch(
     }
     RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays)
         .map_err(|e| MeshError::Internal(format!("building a JSON batch: {e}")))
+}
+
+/// serde_json's message without its own " at line 1 column N" (it only ever sees one line).
+fn without_position(e: &serde_json::Error) -> String {
+    let message = e.to_string();
+    match message.rfind(" at line ") {
+        Some(i) => message[..i].to_string(),
+        None => message,
+    }
 }
 
 fn value_kind(v: &serde_json::Value) -> &'static str {

@@ -136,9 +136,9 @@ impl BatchStage for Validation {
             if let Some(valid) = &column.valid_values {
                 let allowed: HashSet<&str> = valid.iter().map(String::as_str).collect();
                 let canonical = as_text(&value)?;
-                for row in 0..rows {
+                for (row, reason) in reasons.iter_mut().enumerate() {
                     if canonical.is_valid(row) && !allowed.contains(canonical.value(row)) {
-                        reasons[row].push(format!(
+                        reason.push(format!(
                             "`{name}`: `{}` is not one of {}",
                             canonical.value(row),
                             valid.join(", ")
@@ -162,8 +162,8 @@ impl BatchStage for Validation {
                     .expect("INVARIANT: every key column was cast")
                     .1
             };
-            for row in 0..rows {
-                if !reasons[row].is_empty() || columns.iter().any(|&c| canonical(c).is_null(row)) {
+            for (row, reason) in reasons.iter_mut().enumerate() {
+                if !reason.is_empty() || columns.iter().any(|&c| canonical(c).is_null(row)) {
                     continue;
                 }
                 let key = columns
@@ -176,7 +176,7 @@ impl BatchStage for Validation {
                         .iter()
                         .map(|&c| self.table.columns[c].sql_name.as_str())
                         .collect();
-                    reasons[row].push(format!(
+                    reason.push(format!(
                         "duplicate {} `{}` in this ingest",
                         names.join(", "),
                         key.replace('\u{1f}', ", ")

@@ -1,0 +1,341 @@
+//! The user's day on the command line: contract → ingest → query, grants, time travel, search.
+
+use crate::harness::{Mesh, testdata};
+
+#[test]
+fn ingest_validates_quarantines_and_reports() {
+    let mesh = Mesh::with_orders();
+    let out = mesh.ok(&[
+        "ingest",
+        "sales.orders",
+        testdata("orders.csv").to_str().unwrap(),
+    ]);
+    insta::assert_snapshot!("ingest_report", mesh.redact(&out));
+    // Only the valid rows are queryable, with their contract types.
+    assert_eq!(
+        mesh.csv("select order_id, region, amount, status from sales.orders order by order_id"),
+        "order_id,region,amount,status\n1,EMEA,10.5,open\n2,NA,20.0,shipped\n6,NA,4.0,\n"
+    );
+    // Nothing is dropped: every rejected row is in quarantine with its reason and position.
+    let show = mesh.ok(&["product", "show", "sales.orders"]);
+    assert!(show.contains("rows 3  quarantined 4"), "{show}");
+    let quarantine = std::fs::read_dir(mesh.data().join("quarantine/sales/orders"))
+        .unwrap()
+        .count();
+    assert!(
+        quarantine > 1,
+        "the quarantine table has a log and data files"
+    );
+}
+
+#[test]
+fn json_lines_and_stdin_ingest() {
+    let mesh = Mesh::with_orders();
+    let out = mesh.ok(&[
+        "ingest",
+        "sales.orders",
+        testdata("orders.jsonl").to_str().unwrap(),
+    ]);
+    assert!(
+        out.contains("2 rows read, 1 accepted, 1 quarantined"),
+        "{out}"
+    );
+    let csv = std::fs::read(testdata("orders.csv")).unwrap();
+    let run = mesh.run_with_stdin(&["ingest", "sales.orders", "-", "--format", "csv"], &csv);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stdout
+            .contains("7 rows read, 3 accepted, 4 quarantined"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(mesh.csv("select count(*) as n from sales.orders"), "n\n4\n");
+}
+
+#[test]
+fn parquet_round_trip_through_the_query_layer() {
+    let mesh = Mesh::with_orders();
+    mesh.ok(&[
+        "ingest",
+        "sales.orders",
+        testdata("orders.csv").to_str().unwrap(),
+    ]);
+    let file = mesh.dir.path().join("orders.parquet");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_agora"))
+        .args([
+            "--data",
+            mesh.data().to_str().unwrap(),
+            "sql",
+            "select order_id + 100 as order_id, region, amount, status from sales.orders",
+            "--format",
+            "parquet",
+        ])
+        .output()
+        .unwrap();
+    std::fs::write(&file, out.stdout).unwrap();
+    let out = mesh.ok(&["ingest", "sales.orders", file.to_str().unwrap()]);
+    assert!(
+        out.contains("3 rows read, 3 accepted, 0 quarantined"),
+        "{out}"
+    );
+    assert_eq!(mesh.csv("select count(*) as n from sales.orders"), "n\n6\n");
+}
+
+#[test]
+fn grants_decide_who_reads_and_owners_read_their_domain() {
+    let mesh = Mesh::with_orders();
+    mesh.ok(&[
+        "ingest",
+        "sales.orders",
+        testdata("orders.csv").to_str().unwrap(),
+    ]);
+    let q = "select count(*) as n from sales.orders";
+    let denied = mesh.fails(4, &["--as", "bob", "sql", q]);
+    insta::assert_snapshot!("denied_query", denied);
+    // A denied table hidden in a subquery or a join is still denied.
+    mesh.fails(
+        4,
+        &[
+            "--as",
+            "bob",
+            "sql",
+            "select 1 where exists (select 1 from sales.orders)",
+        ],
+    );
+    assert_eq!(
+        mesh.ok(&["--as", "alice", "sql", q, "--format", "csv"]),
+        "n\n3\n"
+    );
+    mesh.ok(&["grant", "bob", "read", "sales.orders"]);
+    assert_eq!(
+        mesh.ok(&["--as", "bob", "sql", q, "--format", "csv"]),
+        "n\n3\n"
+    );
+    // bob may read but not write, and may not grant.
+    mesh.fails(
+        4,
+        &[
+            "--as",
+            "bob",
+            "ingest",
+            "sales.orders",
+            testdata("orders.csv").to_str().unwrap(),
+        ],
+    );
+    mesh.fails(4, &["--as", "bob", "grant", "bob", "write", "sales.orders"]);
+    mesh.ok(&["revoke", "bob", "read", "sales.orders"]);
+    mesh.fails(4, &["--as", "bob", "sql", q]);
+}
+
+#[test]
+fn cross_domain_join_and_output_formats() {
+    let mesh = Mesh::with_orders();
+    mesh.ok(&[
+        "product",
+        "apply",
+        testdata("profiles.yaml").to_str().unwrap(),
+    ]);
+    mesh.ok(&[
+        "ingest",
+        "sales.orders",
+        testdata("orders.csv").to_str().unwrap(),
+    ]);
+    mesh.run_with_stdin(
+        &["ingest", "customers.profiles", "-", "--format", "csv"],
+        b"customer_id,email\n1,ana@example.com\n2,ben@example.com\n",
+    );
+    let join = "select o.order_id, p.email from sales.orders o join customers.profiles p on p.customer_id = o.order_id order by 1";
+    assert_eq!(
+        mesh.csv(join),
+        "order_id,email\n1,ana@example.com\n2,ben@example.com\n"
+    );
+    let json = mesh.ok(&["sql", join, "--format", "json"]);
+    let rows: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(rows[1]["email"], "ben@example.com");
+    let table = mesh.ok(&["sql", join]);
+    insta::assert_snapshot!("table_output", table);
+}
+
+#[test]
+fn time_travel_reads_an_earlier_version() {
+    let mesh = Mesh::with_orders();
+    mesh.ok(&[
+        "ingest",
+        "sales.orders",
+        testdata("orders.csv").to_str().unwrap(),
+    ]);
+    mesh.ok(&[
+        "ingest",
+        "sales.orders",
+        testdata("orders.jsonl").to_str().unwrap(),
+    ]);
+    let q = "select count(*) as n from sales.orders";
+    assert_eq!(mesh.csv(q), "n\n4\n");
+    assert_eq!(
+        mesh.ok(&["sql", q, "--format", "csv", "--version", "1"]),
+        "n\n3\n"
+    );
+    mesh.fails(1, &["sql", q, "--version", "99"]);
+}
+
+#[test]
+fn contracts_evolve_additively_and_refuse_breaking_changes() {
+    let mesh = Mesh::with_orders();
+    mesh.ok(&[
+        "ingest",
+        "sales.orders",
+        testdata("orders.csv").to_str().unwrap(),
+    ]);
+    let original = std::fs::read_to_string(testdata("orders.yaml")).unwrap();
+    let dir = mesh.dir.path();
+
+    let added = original.replace(
+        "      - name: status\n",
+        "      - name: channel\n        logicalType: string\n      - name: status\n",
+    );
+    std::fs::write(dir.join("added.yaml"), &added).unwrap();
+    let out = mesh.ok(&["product", "apply", dir.join("added.yaml").to_str().unwrap()]);
+    assert!(out.contains("column `orders.channel` is added"), "{out}");
+    assert_eq!(
+        mesh.csv("select count(channel) as c, count(*) as n from sales.orders"),
+        "c,n\n0,3\n"
+    );
+
+    let dropped = original.replace("      - name: amount\n        logicalType: number\n", "");
+    std::fs::write(dir.join("dropped.yaml"), &dropped).unwrap();
+    let err = mesh.fails(
+        5,
+        &[
+            "product",
+            "apply",
+            dir.join("dropped.yaml").to_str().unwrap(),
+        ],
+    );
+    assert!(
+        err.contains("column `orders.amount` is dropped") && err.contains("major version"),
+        "{err}"
+    );
+    assert_eq!(
+        mesh.csv("select sum(amount) as s from sales.orders"),
+        "s\n34.5\n"
+    );
+
+    // With a new major version the break is allowed; old versions stay readable.
+    std::fs::write(
+        dir.join("v2.yaml"),
+        dropped.replace("version: 1.0.0", "version: 2.0.0"),
+    )
+    .unwrap();
+    mesh.ok(&["product", "apply", dir.join("v2.yaml").to_str().unwrap()]);
+    assert_eq!(
+        mesh.csv("select * from sales.orders order by order_id limit 1"),
+        "order_id,region,status\n1,EMEA,open\n"
+    );
+    assert_eq!(
+        mesh.ok(&[
+            "sql",
+            "select sum(amount) as s from sales.orders",
+            "--format",
+            "csv",
+            "--version",
+            "1"
+        ]),
+        "s\n34.5\n"
+    );
+}
+
+#[test]
+fn every_odcs_example_contract_applies() {
+    let mesh = Mesh::new();
+    mesh.ok(&["domain", "create", "seller", "--owner", "alice"]);
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/conformance/odcs/examples");
+    let mut applied = 0;
+    for entry in std::fs::read_dir(&dir).expect("the ODCS examples in ../shared/conformance") {
+        let path = entry.unwrap().path();
+        // Each example goes in a mesh of its own: several reuse the same product name.
+        let fresh = Mesh::new();
+        fresh.ok(&["domain", "create", "seller", "--owner", "alice"]);
+        let run = fresh.run(&[
+            "product",
+            "apply",
+            path.to_str().unwrap(),
+            "--domain",
+            "seller",
+        ]);
+        assert_eq!(run.code, 0, "{}: {}", path.display(), run.stderr);
+        assert!(!run.stderr.contains("panicked"));
+        applied += 1;
+    }
+    assert!(applied >= 18, "applied {applied} examples");
+    // A contract's own `domain` wins when no --domain is given.
+    let full = dir.join("all__full-example.odcs.yaml");
+    let run = mesh.run(&["product", "apply", full.to_str().unwrap()]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stdout.contains("Created product seller.my_quantum"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stderr.contains("warning:") && run.stderr.contains("`servers` is kept but not used"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn search_ranks_products_by_meaning_words() {
+    let mesh = Mesh::with_orders();
+    mesh.ok(&[
+        "product",
+        "apply",
+        testdata("profiles.yaml").to_str().unwrap(),
+    ]);
+    let out = mesh.ok(&["search", "customer email"]);
+    let first = out.lines().next().unwrap_or_default();
+    assert!(first.starts_with("customers.profiles"), "{out}");
+}
+
+#[test]
+fn two_meshes_never_mix() {
+    let a = Mesh::with_orders();
+    let b = Mesh::new();
+    a.ok(&[
+        "ingest",
+        "sales.orders",
+        testdata("orders.csv").to_str().unwrap(),
+    ]);
+    let err = b.fails(2, &["sql", "select * from sales.orders"]);
+    assert!(
+        err.contains("sales.orders") && err.contains("not found"),
+        "{err}"
+    );
+}
+
+#[test]
+fn demo_builds_a_mesh_and_tours_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = crate::harness::agora_cmd(&dir.path().join("demo"))
+        .args(["demo", "--rows", "3000"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for expected in [
+        "customers.profiles",
+        "logistics.shipments",
+        "sales.orders",
+        "A cross-domain query",
+        "permission denied: bob may not read product customers.profiles",
+    ] {
+        assert!(
+            stdout.contains(expected),
+            "missing {expected:?} in:\n{stdout}"
+        );
+    }
+}
