@@ -7,6 +7,7 @@
 use agora_mesh::output::{OutputFormat, write_results};
 use agora_mesh::{ErrorKind, IngestOptions, IngestReport, InputFormat, Mesh, MeshError, Source};
 use agora_model::Principal;
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{DefaultBodyLimit, FromRequestParts, Path, Query, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
@@ -129,6 +130,16 @@ impl FromRequestParts<Mesh> for Caller {
 
 type ApiResult<T> = Result<T, ApiError>;
 
+/// Query-string parameters, with a JSON error body when they do not parse.
+fn params<T>(query: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
+    query.map(|Query(p)| p).map_err(|e| {
+        ApiError(MeshError::BadInput {
+            source_name: "query string".into(),
+            message: e.body_text(),
+        })
+    })
+}
+
 #[utoipa::path(get, path = "/api/v1/domains", responses((status = 200, description = "All domains")))]
 async fn list_domains(State(mesh): State<Mesh>, _caller: Caller) -> ApiResult<Json<Value>> {
     let domains = mesh.domains().await?;
@@ -212,9 +223,10 @@ struct ApplyParams {
 async fn apply_contract(
     State(mesh): State<Mesh>,
     Caller(p): Caller,
-    Query(params): Query<ApplyParams>,
+    query: Result<Query<ApplyParams>, QueryRejection>,
     body: Bytes,
 ) -> ApiResult<Json<Value>> {
+    let params = params(query)?;
     let yaml = std::str::from_utf8(&body).map_err(|e| {
         ApiError(MeshError::BadInput {
             source_name: "request body".into(),
@@ -301,8 +313,9 @@ struct SearchParams {
 async fn search(
     State(mesh): State<Mesh>,
     _caller: Caller,
-    Query(params): Query<SearchParams>,
+    query: Result<Query<SearchParams>, QueryRejection>,
 ) -> ApiResult<Json<Value>> {
+    let params = params(query)?;
     let hits = mesh.search(&params.q, 20).await?;
     Ok(Json(json!(hits.iter().map(|h| json!({"product": format!("{}.{}", h.domain, h.product), "description": h.description, "snippet": h.snippet, "rank": h.rank})).collect::<Vec<_>>())))
 }

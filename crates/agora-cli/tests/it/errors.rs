@@ -193,3 +193,43 @@ fn unknown_ingest_format() {
     let err = mesh.fails(2, &["ingest", "sales.orders", file.to_str().unwrap()]);
     assert!(err.contains("pass --format"), "{err}");
 }
+
+#[test]
+fn a_killed_ingest_leaves_the_product_at_its_previous_version() {
+    use std::io::Write;
+    use std::process::Stdio;
+    let mesh = Mesh::with_orders();
+    mesh.ok(&[
+        "ingest",
+        "sales.orders",
+        testdata("orders.csv").to_str().unwrap(),
+    ]);
+    let mut child = crate::harness::agora_cmd(&mesh.data())
+        .args(["ingest", "sales.orders", "-", "--format", "csv"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    writeln!(stdin, "order_id,region,amount,status").unwrap();
+    // Enough rows for several batches to be decoded, validated and written to Parquet files.
+    for i in 100..200_000 {
+        writeln!(stdin, "{i},EMEA,1.0,open").unwrap();
+    }
+    stdin.flush().unwrap();
+    // The input is still open, so the ingest cannot have committed: kill it mid-way.
+    child.kill().unwrap();
+    child.wait().unwrap();
+    drop(stdin);
+    assert_eq!(mesh.csv("select count(*) as n from sales.orders"), "n\n3\n");
+    let show = mesh.ok(&["product", "show", "sales.orders"]);
+    assert!(show.contains("version 1  rows 3"), "{show}");
+    // The next ingest works as if nothing happened.
+    mesh.ok(&[
+        "ingest",
+        "sales.orders",
+        testdata("orders.jsonl").to_str().unwrap(),
+    ]);
+    assert_eq!(mesh.csv("select count(*) as n from sales.orders"), "n\n4\n");
+}

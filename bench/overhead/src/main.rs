@@ -1,0 +1,101 @@
+//! How much the governed query layer costs: each query runs on the same Delta tables through a
+//! plain DataFusion `SessionContext` and through `agora_query::GovernedSession` (as a principal
+//! with a grant, so the grant check walks every plan), alternating, in one process.
+//!
+//! Usage: `agora-bench-overhead MESH_DIR QUERIES_DIR [RUNS]`, where QUERIES_DIR holds
+//! `q1.sql` … files naming tables `domain.table`. Prints one line per query and the total.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use agora_mesh::Mesh;
+use agora_model::{Principal, TableRef};
+use agora_query::datafusion::catalog::{
+    CatalogProvider, MemoryCatalogProvider, MemorySchemaProvider, SchemaProvider,
+};
+use agora_query::datafusion::prelude::{SessionConfig, SessionContext};
+use agora_storage::{TableKind, TableStore};
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args: Vec<String> = std::env::args().collect();
+    let (Some(mesh_dir), Some(queries_dir)) = (args.get(1), args.get(2)) else {
+        eprintln!("usage: agora-bench-overhead MESH_DIR QUERIES_DIR [RUNS]");
+        std::process::exit(2);
+    };
+    let runs: usize = args.get(3).map_or(Ok(5), |r| r.parse())?;
+    let mesh = Mesh::open(mesh_dir.as_ref()).await?;
+    let store = TableStore::new(mesh_dir.as_ref());
+
+    // Plain DataFusion: the same tables, registered directly, no checks.
+    let plain = SessionContext::new_with_config(
+        SessionConfig::new().with_default_catalog_and_schema("agora", "public"),
+    );
+    let catalog = MemoryCatalogProvider::new();
+    for product in mesh.products().await? {
+        let schema = MemorySchemaProvider::new();
+        for table in &product.tables {
+            let t = TableRef {
+                domain: product.domain.clone(),
+                table: table.clone(),
+            };
+            if let Some(delta) = store.open(&t, TableKind::Product).await? {
+                schema.register_table(table.to_string(), delta.table_provider().await?)?;
+            }
+        }
+        catalog.register_schema(product.domain.as_str(), Arc::new(schema))?;
+    }
+    plain.register_catalog("agora", Arc::new(catalog));
+
+    let principal = std::env::var("AGORA_BENCH_PRINCIPAL").unwrap_or_else(|_| "bench".into());
+    let principal = mesh
+        .principal(&principal)
+        .await
+        .unwrap_or_else(|_| Principal::admin());
+    let mut files: Vec<PathBuf> = std::fs::read_dir(queries_dir)?
+        .map(|e| e.map(|e| e.path()))
+        .collect::<Result<_, _>>()?;
+    files.sort_by_key(|p| {
+        p.file_stem()
+            .and_then(|s| s.to_str())
+            .and_then(|s| s.trim_start_matches('q').parse::<u32>().ok())
+    });
+    let (mut total_plain, mut total_governed) = (Duration::ZERO, Duration::ZERO);
+    for file in files {
+        let sql = std::fs::read_to_string(&file)?;
+        let (mut p, mut g) = (Vec::new(), Vec::new());
+        for _ in 0..runs {
+            let start = Instant::now();
+            plain.sql(&sql).await?.collect().await?;
+            p.push(start.elapsed());
+            let start = Instant::now();
+            // A session per query, as every interface builds one per request.
+            let session = mesh.session(&principal, None).await?;
+            session.sql(&sql).await?.collect().await?;
+            g.push(start.elapsed());
+        }
+        let (p, g) = (median(p), median(g));
+        total_plain += p;
+        total_governed += g;
+        println!(
+            "{:<8} plain {:>8.3}s  governed {:>8.3}s  overhead {:>+6.1}%",
+            file.file_stem().and_then(|s| s.to_str()).unwrap_or("?"),
+            p.as_secs_f64(),
+            g.as_secs_f64(),
+            (g.as_secs_f64() / p.as_secs_f64() - 1.0) * 100.0
+        );
+    }
+    println!(
+        "total    plain {:>8.3}s  governed {:>8.3}s  overhead {:>+6.1}%",
+        total_plain.as_secs_f64(),
+        total_governed.as_secs_f64(),
+        (total_governed.as_secs_f64() / total_plain.as_secs_f64() - 1.0) * 100.0
+    );
+    Ok(())
+}

@@ -1,0 +1,157 @@
+#!/usr/bin/env python3
+"""TPC-H benchmarks of Agora against DuckDB, side by side in one run.
+
+    python3 bench/tpch.py [--scale 1] [--runs 3]
+
+What it measures (figures go to docs/benchmarks.md):
+  1. ingest: lineitem as CSV into an Agora product (`agora ingest`, validation and one Delta
+     commit included) against DuckDB copying the same CSV to Parquet; wall time, MB/s and peak
+     resident memory of each process (GNU time).
+  2. queries: the 22 TPC-H queries through `agora sql` (the governed layer, a fresh process per
+     query, as a user runs it) against DuckDB querying Parquet files of the same data; the
+     median of --runs runs each, the ratio per query and the total.
+
+  3. the governed query layer's overhead against plain DataFusion on the same Delta tables, in
+     one process (bench/overhead), as a principal with a grant so the check runs on every plan.
+
+Needs: tpchgen-cli (`cargo install --locked tpchgen-cli`), a release build of agora
+(`cargo build --release -p agora-cli -p agora-bench-overhead`), and DuckDB 1.5.5 with its TPC-H extension from PyPI
+(`pip install duckdb==1.5.5 duckdb-extension-tpch==1.5.5`), which also provides the query texts.
+"""
+import argparse
+import json
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+AGORA = ROOT / "target" / "release" / "agora"
+TABLES = ["region", "nation", "part", "supplier", "partsupp", "customer", "orders", "lineitem"]
+
+
+def run_timed(cmd, **kw):
+    """Runs cmd under GNU time; returns (seconds, peak RSS in MiB, stdout)."""
+    out = subprocess.run(["/usr/bin/time", "-f", "TIME %e %M"] + cmd, capture_output=True, text=True, **kw)
+    if out.returncode != 0:
+        sys.exit(f"failed: {' '.join(map(str, cmd))}\n{out.stderr[-2000:]}")
+    line = [l for l in out.stderr.splitlines() if l.startswith("TIME ")][-1]
+    _, secs, kib = line.split()
+    return float(secs), int(kib) / 1024, out.stdout
+
+
+def generate(scale, data):
+    csv_dir, pq_dir = data / "csv", data / "parquet"
+    if not (csv_dir / "lineitem.csv").exists():
+        subprocess.run(["tpchgen-cli", "-s", str(scale), "--format", "csv", "--output-dir", str(csv_dir)], check=True)
+    if not (pq_dir / "lineitem.parquet").exists():
+        subprocess.run(["tpchgen-cli", "-s", str(scale), "--format", "parquet", "--output-dir", str(pq_dir)], check=True)
+    return csv_dir, pq_dir
+
+
+def agora(mesh, *args):
+    return subprocess.run([str(AGORA), "--data", str(mesh), *args], capture_output=True, text=True, check=True).stdout
+
+
+def qualify(sql):
+    """DuckDB's query texts name tables bare; in Agora they are `tpch.<table>`."""
+    return re.sub(r"\b(" + "|".join(TABLES) + r")\b", r"tpch.\1", sql)
+
+
+def duckdb_queries():
+    import duckdb
+    con = duckdb.connect()
+    con.load_extension("tpch")
+    return dict(con.execute("select query_nr, query from tpch_queries()").fetchall())
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--scale", default="1")
+    ap.add_argument("--runs", type=int, default=3)
+    args = ap.parse_args()
+    data = ROOT / "bench" / "data" / f"sf{args.scale}"
+    data.mkdir(parents=True, exist_ok=True)
+    csv_dir, pq_dir = generate(args.scale, data)
+    results = {"scale": args.scale, "cores": os.cpu_count()}
+
+    # 1. Ingest: the other tables first, untimed; then lineitem, timed.
+    mesh = data / "mesh"
+    shutil.rmtree(mesh, ignore_errors=True)
+    agora(mesh, "init")
+    agora(mesh, "principal", "create", "bench")
+    agora(mesh, "principal", "create", "reader")
+    agora(mesh, "domain", "create", "tpch", "--owner", "bench")
+    agora(mesh, "product", "apply", str(ROOT / "bench" / "tpch" / "tpch.odcs.yaml"))
+    for t in TABLES[:-1]:
+        agora(mesh, "ingest", f"tpch.{t}", str(csv_dir / f"{t}.csv"))
+    agora(mesh, "grant", "reader", "read", "tpch.tpch")
+    lineitem = csv_dir / "lineitem.csv"
+    size_mb = lineitem.stat().st_size / 1e6
+    secs, rss, out = run_timed([str(AGORA), "--data", str(mesh), "ingest", "tpch.lineitem", str(lineitem)])
+    print(out.strip())
+    results["ingest_agora"] = {"seconds": secs, "peak_rss_mib": rss, "mb_per_s": size_mb / secs}
+    duck_copy = (
+        "import duckdb,sys; con=duckdb.connect(); "
+        f"con.execute(\"copy (select * from read_csv('{lineitem}')) to '{data / 'duck_lineitem.parquet'}' (format parquet)\")"
+    )
+    secs, rss, _ = run_timed([sys.executable, "-c", duck_copy])
+    results["ingest_duckdb"] = {"seconds": secs, "peak_rss_mib": rss, "mb_per_s": size_mb / secs}
+    results["lineitem_csv_mb"] = size_mb
+    print(json.dumps({k: results[k] for k in ("ingest_agora", "ingest_duckdb")}, indent=1))
+
+    # 2. The 22 queries.
+    import duckdb
+    queries = duckdb_queries()
+    con = duckdb.connect()
+    for t in TABLES:
+        con.execute(f"create view {t} as select * from read_parquet('{pq_dir / (t + '.parquet')}')")
+    rows = []
+    for nr in sorted(queries):
+        sql = queries[nr]
+        duck, ours = [], []
+        for _ in range(args.runs):
+            start = time.perf_counter()
+            con.execute(sql).fetchall()
+            duck.append(time.perf_counter() - start)
+            start = time.perf_counter()
+            proc = subprocess.run([str(AGORA), "--data", str(mesh), "sql", qualify(sql), "--format", "csv"], capture_output=True, text=True)
+            ours.append(time.perf_counter() - start)
+            if proc.returncode != 0:
+                ours[-1] = float("nan")
+                print(f"Q{nr}: agora failed: {proc.stderr.strip()[:300]}")
+                break
+        row = {"query": nr, "duckdb_s": statistics.median(duck), "agora_s": statistics.median(ours)}
+        row["ratio"] = row["agora_s"] / row["duckdb_s"]
+        rows.append(row)
+        print(f"Q{nr:>2}  duckdb {row['duckdb_s']:7.3f}s  agora {row['agora_s']:7.3f}s  ratio {row['ratio']:6.2f}")
+    ok = [r for r in rows if r["agora_s"] == r["agora_s"]]
+    results["queries"] = rows
+    results["total_duckdb_s"] = sum(r["duckdb_s"] for r in ok)
+    results["total_agora_s"] = sum(r["agora_s"] for r in ok)
+    results["queries_failed"] = [r["query"] for r in rows if r not in ok]
+    print(f"total over {len(ok)} queries: duckdb {results['total_duckdb_s']:.2f}s  agora {results['total_agora_s']:.2f}s  ratio {results['total_agora_s'] / results['total_duckdb_s']:.2f}")
+    # 3. The governed layer against plain DataFusion, in one process, on the same tables.
+    qdir = data / "queries"
+    qdir.mkdir(exist_ok=True)
+    for nr, sql in queries.items():
+        (qdir / f"q{nr}.sql").write_text(qualify(sql))
+    for nr in results["queries_failed"]:
+        (qdir / f"q{nr}.sql").unlink()
+    overhead = subprocess.run([str(ROOT / "target" / "release" / "agora-bench-overhead"), str(mesh), str(qdir), str(args.runs)],
+                              capture_output=True, text=True, check=True, env={**os.environ, "AGORA_BENCH_PRINCIPAL": "reader"})
+    print(overhead.stdout)
+    results["overhead"] = overhead.stdout
+
+    out_file = ROOT / "bench" / "results" / f"tpch-sf{args.scale}.json"
+    out_file.parent.mkdir(exist_ok=True)
+    out_file.write_text(json.dumps(results, indent=1))
+    print(f"wrote {out_file}")
+
+
+if __name__ == "__main__":
+    main()
