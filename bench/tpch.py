@@ -63,9 +63,13 @@ def qualify(sql):
 
 
 def duckdb_queries():
+    """The 22 query texts from DuckDB's TPC-H extension, loaded by path from its PyPI wheel
+    (DuckDB cannot download extensions here)."""
     import duckdb
+    import duckdb_extension_tpch
+    ext = next(Path(duckdb_extension_tpch.__file__).parent.glob("extensions/*/tpch.duckdb_extension"))
     con = duckdb.connect()
-    con.load_extension("tpch")
+    con.execute(f"load '{ext}'")
     return dict(con.execute("select query_nr, query from tpch_queries()").fetchall())
 
 

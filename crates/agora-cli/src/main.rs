@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use agora_mesh::output::{OutputFormat, write_results};
-use agora_mesh::{ErrorKind, IngestOptions, InputFormat, Mesh, MeshError, Source};
+use agora_mesh::{ErrorKind, IngestOptions, InputFormat, Mesh, MeshError, ProductDetails, Source};
 use agora_model::{ModelError, Principal};
 use clap::{Parser, Subcommand};
 
@@ -311,53 +311,7 @@ async fn run(cli: Cli) -> Result<(), MeshError> {
             Ok(())
         }
         Command::Product(ProductCommand::Show { product }) => {
-            let d = mesh.product_details(&product).await?;
-            let r = &d.record;
-            print(format!(
-                "{}.{}  v{}  ({})  owner: {}",
-                r.domain, r.name, r.version, r.status, d.owner
-            ))?;
-            if !r.description.is_empty() {
-                print(format!("  {}", r.description))?;
-            }
-            for t in &d.tables {
-                print(format!(
-                    "\ntable {}  version {}  rows {}  quarantined {}",
-                    t.table,
-                    t.version.map_or("-".to_string(), |v| v.to_string()),
-                    t.rows,
-                    t.quarantined_rows
-                ))?;
-                for (name, ty, required) in &t.columns {
-                    print(format!(
-                        "  {name:<24} {ty:<32}{}",
-                        if *required { " required" } else { "" }
-                    ))?;
-                }
-                for v in &t.history {
-                    print(format!(
-                        "  version {:<4} {}",
-                        v.version,
-                        v.operation.as_deref().unwrap_or("")
-                    ))?;
-                }
-            }
-            if !d.ingests.is_empty() {
-                print("\nlast ingests:")?;
-                for i in &d.ingests {
-                    print(format!(
-                        "  {} {} → version {}: {} accepted, {} quarantined, from {} by {}",
-                        i.at,
-                        i.table,
-                        i.table_version,
-                        i.rows_accepted,
-                        i.rows_quarantined,
-                        i.source,
-                        i.principal
-                    ))?;
-                }
-            }
-            print(format!("\ncontract:\n{}", r.contract_yaml.trim_end()))
+            print_product(&mesh.product_details(&product).await?)
         }
         Command::Ingest {
             table,
@@ -437,4 +391,54 @@ async fn run(cli: Cli) -> Result<(), MeshError> {
                 .map_err(|e| MeshError::Internal(format!("server stopped: {e}")))
         }
     }
+}
+
+/// Prints what `product show` reports: header, tables with columns and versions, ingests, contract.
+fn print_product(d: &ProductDetails) -> Result<(), MeshError> {
+    let r = &d.record;
+    print(format!(
+        "{}.{}  v{}  ({})  owner: {}",
+        r.domain, r.name, r.version, r.status, d.owner
+    ))?;
+    if !r.description.is_empty() {
+        print(format!("  {}", r.description))?;
+    }
+    for t in &d.tables {
+        print(format!(
+            "\ntable {}  version {}  rows {}  quarantined {}",
+            t.table,
+            t.version.map_or("-".to_string(), |v| v.to_string()),
+            t.rows,
+            t.quarantined_rows
+        ))?;
+        for (name, ty, required) in &t.columns {
+            print(format!(
+                "  {name:<24} {ty:<32}{}",
+                if *required { " required" } else { "" }
+            ))?;
+        }
+        for v in &t.history {
+            print(format!(
+                "  version {:<4} {}",
+                v.version,
+                v.operation.as_deref().unwrap_or("")
+            ))?;
+        }
+    }
+    if !d.ingests.is_empty() {
+        print("\nlast ingests:")?;
+        for i in &d.ingests {
+            print(format!(
+                "  {} {} → version {}: {} accepted, {} quarantined, from {} by {}",
+                i.at,
+                i.table,
+                i.table_version,
+                i.rows_accepted,
+                i.rows_quarantined,
+                i.source,
+                i.principal
+            ))?;
+        }
+    }
+    print(format!("\ncontract:\n{}", r.contract_yaml.trim_end()))
 }

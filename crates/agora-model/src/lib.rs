@@ -25,6 +25,7 @@ mod column_type;
 mod contract;
 mod error;
 mod name;
+mod odcs_reader;
 
 pub use access::{ADMIN, Access, Grant, GrantTarget, Principal};
 pub use column_type::ColumnType;
