@@ -73,7 +73,7 @@ enum Command {
     /// Run a SQL query; tables are `domain.table`.
     Sql {
         query: String,
-        /// table, csv, json or parquet.
+        /// table, csv, json, parquet or arrow (an Arrow IPC stream).
         #[arg(long, default_value = "table")]
         format: String,
         /// Read the tables as of this Delta version (time travel).

@@ -1,4 +1,4 @@
-//! Query results in the formats users ask for: a text table, CSV, JSON or Parquet.
+//! Query results in the formats users ask for: a text table, CSV, JSON, Parquet or Arrow IPC.
 
 use std::io::Write;
 
@@ -16,6 +16,8 @@ pub enum OutputFormat {
     /// A JSON array of row objects.
     Json,
     Parquet,
+    /// An Arrow IPC stream.
+    Arrow,
 }
 
 impl OutputFormat {
@@ -25,9 +27,10 @@ impl OutputFormat {
             "csv" => Ok(OutputFormat::Csv),
             "json" => Ok(OutputFormat::Json),
             "parquet" => Ok(OutputFormat::Parquet),
+            "arrow" => Ok(OutputFormat::Arrow),
             other => Err(MeshError::bad_input(
                 "--format",
-                format!("unknown output format `{other}`: use table, csv, json or parquet"),
+                format!("unknown output format `{other}`: use table, csv, json, parquet or arrow"),
             )),
         }
     }
@@ -99,6 +102,15 @@ pub async fn write_results(
                 writer.write(&b).map_err(io)?;
             }
             writer.close().map_err(io)?;
+        }
+        OutputFormat::Arrow => {
+            let mut writer = arrow::ipc::writer::StreamWriter::try_new(out, &schema).map_err(io)?;
+            while let Some(b) = stream.next().await {
+                let b = b.map_err(QueryError::from_datafusion)?;
+                rows += b.num_rows() as u64;
+                writer.write(&b).map_err(io)?;
+            }
+            writer.finish().map_err(io)?;
         }
     }
     Ok(rows)

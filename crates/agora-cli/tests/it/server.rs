@@ -180,6 +180,45 @@ fn http_api_ingests_queries_and_answers_errors_in_json() {
         (Some(3), Some(4))
     );
 
+    // Arrow IPC and JSON lines bodies, the Arrow one made by `agora sql --format arrow`.
+    let arrow = agora_cmd(&mesh.data())
+        .args([
+            "sql",
+            "select order_id + 1000 as order_id, region, amount, status from sales.orders",
+            "--format",
+            "arrow",
+        ])
+        .output()
+        .unwrap();
+    assert!(arrow.status.success());
+    let r = client
+        .post(url("/api/v1/tables/sales/orders/batches"))
+        .bearer_auth(&alice)
+        .header("content-type", "application/vnd.apache.arrow.stream")
+        .body(arrow.stdout)
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let report: serde_json::Value = r.json().unwrap();
+    assert_eq!(report["rows_accepted"].as_u64(), Some(3), "{report}");
+    let jsonl = std::fs::read(testdata("orders.jsonl")).unwrap();
+    let r = client
+        .post(url("/api/v1/tables/sales/orders/batches"))
+        .bearer_auth(&alice)
+        .header("content-type", "application/x-ndjson")
+        .body(jsonl)
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let r = client
+        .post(url("/api/v1/tables/sales/orders/batches"))
+        .bearer_auth(&alice)
+        .header("content-type", "application/vnd.apache.arrow.stream")
+        .body("not arrow")
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 400);
+
     let ragged = std::fs::read(testdata("ragged.csv")).unwrap();
     let r = client
         .post(url("/api/v1/tables/sales/orders/batches"))
@@ -200,7 +239,7 @@ fn http_api_ingests_queries_and_answers_errors_in_json() {
         .unwrap();
     assert_eq!(r.status(), 200);
     let rows: serde_json::Value = r.json().unwrap();
-    assert_eq!(rows[0]["s"], 34.5);
+    assert_eq!(rows[0]["s"], 34.5 * 2.0 + 2.5);
 
     for (body, status) in [
         (r#"{"sql": "selec"}"#, 400),
