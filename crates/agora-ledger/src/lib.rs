@@ -1,9 +1,10 @@
 //! The tamper-evident log under Agora's lineage ledger.
 //!
-//! This first part is the Merkle tree of RFC 9162 (Certificate Transparency v2): leaf and node
-//! hashing, a [`Tree`] that appends leaves and answers inclusion and consistency proofs in
-//! O(log n) node look-ups, and verifiers that need only the proof, the sizes and the roots.
-//! Signed entries, checkpoints, tiles and witnesses build on it.
+//! So far: the Merkle tree of RFC 9162 (Certificate Transparency v2) — leaf and node hashing, a
+//! [`Tree`] that appends leaves and answers inclusion and consistency proofs in O(log n) node
+//! look-ups, and verifiers that need only the proof, the sizes and the roots — and the C2SP
+//! formats that publish it: [`Checkpoint`]s (`tlog-checkpoint`) inside Ed25519 signed notes
+//! ([`sign_note`], [`open_note`]). Signed entries, tiles and witnesses build on these.
 //!
 //! Written here rather than taken from a crate: the maintained Rust implementations either
 //! hash differently (no RFC 9162 domain separation) or bring their own storage; the algorithms
@@ -22,8 +23,12 @@
 //! verify_consistency(2, 3, &consistency, &old_root, &tree.root()).unwrap();
 //! ```
 
+mod checkpoint;
 mod merkle;
+mod note;
 
+pub use checkpoint::{Checkpoint, CheckpointError};
 pub use merkle::{
     Hash, ProofError, Tree, empty_root, leaf_hash, node_hash, verify_consistency, verify_inclusion,
 };
+pub use note::{NoteError, NoteSigner, NoteVerifier, open_note, sign_note};

@@ -1,0 +1,236 @@
+//! C2SP signed notes (<https://c2sp.org/signed-note>) with Ed25519 keys.
+//!
+//! A note is UTF-8 text ending in a newline, then a blank line, then one signature line per
+//! signer: `— <key name> <base64(key ID ‖ signature)>`. The key ID is the first four bytes of
+//! SHA-256(key name ‖ "\n" ‖ 0x01 ‖ public key); verifier keys are written
+//! `<name>+<hex key ID>+<base64(0x01 ‖ public key)>`.
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use ed25519_dalek::{Signature, Signer as _, SigningKey, VerifyingKey};
+use sha2::{Digest, Sha256};
+use thiserror::Error;
+
+/// The signature-type byte of Ed25519 keys in C2SP notes.
+const ED25519: u8 = 0x01;
+const SIGNATURE_PREFIX: &str = "— ";
+
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum NoteError {
+    #[error("invalid key name `{0}`: it must be non-empty, without spaces or `+`")]
+    BadKeyName(String),
+    #[error("malformed verifier key `{0}`")]
+    BadVerifierKey(String),
+    #[error("malformed note: {0}")]
+    Malformed(String),
+    #[error("the note has no valid signature by {0}")]
+    NotSigned(String),
+}
+
+fn key_id(name: &str, public: &VerifyingKey) -> [u8; 4] {
+    let mut h = Sha256::new();
+    h.update(name.as_bytes());
+    h.update(b"\n");
+    h.update([ED25519]);
+    h.update(public.as_bytes());
+    let digest = h.finalize();
+    [digest[0], digest[1], digest[2], digest[3]]
+}
+
+fn check_name(name: &str) -> Result<(), NoteError> {
+    if name.is_empty() || name.contains(char::is_whitespace) || name.contains('+') {
+        return Err(NoteError::BadKeyName(name.to_string()));
+    }
+    Ok(())
+}
+
+/// A named Ed25519 signing key.
+pub struct NoteSigner {
+    name: String,
+    key: SigningKey,
+}
+
+impl NoteSigner {
+    /// A signer from a 32-byte Ed25519 secret.
+    pub fn new(name: &str, secret: [u8; 32]) -> Result<Self, NoteError> {
+        check_name(name)?;
+        Ok(NoteSigner {
+            name: name.to_string(),
+            key: SigningKey::from_bytes(&secret),
+        })
+    }
+
+    /// The matching verifier.
+    pub fn verifier(&self) -> NoteVerifier {
+        let public = self.key.verifying_key();
+        NoteVerifier {
+            name: self.name.clone(),
+            id: key_id(&self.name, &public),
+            public,
+        }
+    }
+
+    /// One signature line for `text`.
+    fn signature_line(&self, text: &str) -> String {
+        let signature = self.key.sign(text.as_bytes());
+        let mut blob = key_id(&self.name, &self.key.verifying_key()).to_vec();
+        blob.extend_from_slice(&signature.to_bytes());
+        format!("{SIGNATURE_PREFIX}{} {}\n", self.name, B64.encode(blob))
+    }
+}
+
+/// A named Ed25519 public key that checks note signatures.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NoteVerifier {
+    pub name: String,
+    id: [u8; 4],
+    public: VerifyingKey,
+}
+
+impl NoteVerifier {
+    /// Parses `<name>+<hex key ID>+<base64(0x01 ‖ public key)>`.
+    pub fn parse(encoded: &str) -> Result<Self, NoteError> {
+        let bad = || NoteError::BadVerifierKey(encoded.to_string());
+        let mut parts = encoded.trim().splitn(3, '+');
+        let (Some(name), Some(id_hex), Some(key_b64)) = (parts.next(), parts.next(), parts.next())
+        else {
+            return Err(bad());
+        };
+        check_name(name).map_err(|_| bad())?;
+        let key = B64.decode(key_b64).map_err(|_| bad())?;
+        let (Some(&ED25519), Ok(bytes)) = (key.first(), <[u8; 32]>::try_from(&key[1..])) else {
+            return Err(bad());
+        };
+        let public = VerifyingKey::from_bytes(&bytes).map_err(|_| bad())?;
+        let id = key_id(name, &public);
+        if id_hex.len() != 8 || !id_hex.eq_ignore_ascii_case(&hex_encode(&id)) {
+            return Err(bad());
+        }
+        Ok(NoteVerifier {
+            name: name.to_string(),
+            id,
+            public,
+        })
+    }
+
+    /// The `<name>+<hex key ID>+<base64 key>` form, to publish.
+    pub fn encode(&self) -> String {
+        let mut key = vec![ED25519];
+        key.extend_from_slice(self.public.as_bytes());
+        format!("{}+{}+{}", self.name, hex_encode(&self.id), B64.encode(key))
+    }
+}
+
+fn hex_encode(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Signs `text` (which must end with a newline) by every signer.
+pub fn sign_note(text: &str, signers: &[&NoteSigner]) -> Result<String, NoteError> {
+    if !text.ends_with('\n') || text.contains("\n\n") {
+        return Err(NoteError::Malformed(
+            "the text must end with a newline and contain no blank line".into(),
+        ));
+    }
+    let mut note = format!("{text}\n");
+    for s in signers {
+        note.push_str(&s.signature_line(text));
+    }
+    Ok(note)
+}
+
+/// Splits a signed note, checks its signatures against `verifiers`, and returns the text and
+/// the names of the verifiers whose signature is valid. Signatures by unknown keys are ignored,
+/// as the format requires; a note no known key signed is an error.
+pub fn open_note(
+    note: &str,
+    verifiers: &[NoteVerifier],
+) -> Result<(String, Vec<String>), NoteError> {
+    let split = note
+        .rfind("\n\n")
+        .ok_or_else(|| NoteError::Malformed("no blank line before the signatures".into()))?;
+    let text = &note[..split + 1];
+    let mut verified = Vec::new();
+    for line in note[split + 2..].lines() {
+        let rest = line
+            .strip_prefix(SIGNATURE_PREFIX)
+            .ok_or_else(|| NoteError::Malformed(format!("`{line}` is not a signature line")))?;
+        let (name, blob) = rest
+            .rsplit_once(' ')
+            .ok_or_else(|| NoteError::Malformed(format!("`{line}` has no signature")))?;
+        let blob = B64
+            .decode(blob)
+            .map_err(|_| NoteError::Malformed(format!("`{line}`: signature is not base64")))?;
+        if blob.len() < 4 {
+            return Err(NoteError::Malformed(format!(
+                "`{line}`: signature too short"
+            )));
+        }
+        let Some(v) = verifiers
+            .iter()
+            .find(|v| v.name == name && v.id[..] == blob[..4])
+        else {
+            continue;
+        };
+        let Ok(signature) = Signature::from_slice(&blob[4..]) else {
+            continue;
+        };
+        if v.public.verify_strict(text.as_bytes(), &signature).is_ok()
+            && !verified.contains(&v.name)
+        {
+            verified.push(v.name.clone());
+        }
+    }
+    if verified.is_empty() {
+        let names: Vec<&str> = verifiers.iter().map(|v| v.name.as_str()).collect();
+        return Err(NoteError::NotSigned(names.join(", ")));
+    }
+    Ok((text.to_string(), verified))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn signer(name: &str, seed: u8) -> NoteSigner {
+        NoteSigner::new(name, [seed; 32]).unwrap()
+    }
+
+    #[test]
+    fn signed_notes_open_with_the_right_key_only() {
+        let log = signer("agora.example/log", 1);
+        let note = sign_note("agora.example/log\n3\nAAAA\n", &[&log]).unwrap();
+        let (text, by) = open_note(&note, &[log.verifier()]).unwrap();
+        assert_eq!(text, "agora.example/log\n3\nAAAA\n");
+        assert_eq!(by, vec!["agora.example/log".to_string()]);
+        let stranger = signer("agora.example/log", 2);
+        assert!(open_note(&note, &[stranger.verifier()]).is_err());
+        let tampered = note.replacen("3\n", "4\n", 1);
+        assert!(open_note(&tampered, &[log.verifier()]).is_err());
+    }
+
+    #[test]
+    fn verifier_keys_round_trip_and_reject_garbage() {
+        let v = signer("witness", 9).verifier();
+        assert_eq!(NoteVerifier::parse(&v.encode()).unwrap(), v);
+        assert!(NoteVerifier::parse("witness+00000000+AQ==").is_err());
+        let wrong_id = v.encode().replacen('+', "+f", 1);
+        assert!(NoteVerifier::parse(&wrong_id).is_err());
+    }
+
+    proptest! {
+        #[test]
+        fn any_change_to_a_signed_note_is_detected(body in "[a-z0-9 ]{1,40}", flip in 0usize..200) {
+            let s = signer("log", 3);
+            let text = format!("{body}\n");
+            let note = sign_note(&text, &[&s]).unwrap();
+            let mut bytes = note.clone().into_bytes();
+            let i = flip % text.len();
+            bytes[i] ^= 0x01;
+            if let Ok(changed) = String::from_utf8(bytes) {
+                prop_assert!(open_note(&changed, &[s.verifier()]).is_err());
+            }
+        }
+    }
+}
