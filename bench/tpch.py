@@ -47,9 +47,9 @@ def run_timed(cmd, **kw):
 def generate(scale, data):
     csv_dir, pq_dir = data / "csv", data / "parquet"
     if not (csv_dir / "lineitem.csv").exists():
-        subprocess.run(["tpchgen-cli", "-s", str(scale), "--format", "csv", "--output-dir", str(csv_dir)], check=True)
+        subprocess.run(["tpchgen-cli", "csv", "-s", str(scale), f"--output-dir={csv_dir}"], check=True)
     if not (pq_dir / "lineitem.parquet").exists():
-        subprocess.run(["tpchgen-cli", "-s", str(scale), "--format", "parquet", "--output-dir", str(pq_dir)], check=True)
+        subprocess.run(["tpchgen-cli", "parquet", "-s", str(scale), f"--output-dir={pq_dir}"], check=True)
     return csv_dir, pq_dir
 
 

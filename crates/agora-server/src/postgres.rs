@@ -11,10 +11,11 @@ use std::sync::Arc;
 
 use agora_mesh::{ErrorKind, Mesh, MeshError};
 use agora_model::Principal;
-use agora_query::datafusion::sql::parser::DFParser;
-use agora_query::datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
 use async_trait::async_trait;
 use datafusion_postgres::arrow_pg::datatypes::df::encode_dataframe;
+use datafusion_postgres::datafusion_pg_catalog::pg_catalog::context::EmptyContextProvider;
+use datafusion_postgres::datafusion_pg_catalog::pg_catalog::setup_pg_catalog;
+use datafusion_postgres::datafusion_pg_catalog::sql::PostgresCompatibilityParser;
 use datafusion_postgres::pgwire;
 use futures::{Sink, SinkExt};
 use pgwire::api::auth::{
@@ -181,9 +182,16 @@ impl SimpleQueryHandler for Service {
             .session(&principal, None)
             .await
             .map_err(pg_error)?;
+        // pg_catalog lets clients (psql's \d, GUI tools) list schemas and tables; it holds
+        // names only, the rows stay behind the grant check.
+        setup_pg_catalog(session.context(), "agora", EmptyContextProvider)
+            .map_err(|e| user_error("XX000", format!("cannot set up pg_catalog: {e}")))?;
         let options = Arc::new(FormatOptions::from_client_metadata(client.metadata()));
         let mut responses = Vec::new();
-        let statements = DFParser::parse_sql_with_dialect(query, &PostgreSqlDialect {})
+        // The compatibility parser rewrites PostgreSQL-only syntax clients send (casts to
+        // regclass, OPERATOR(pg_catalog.~), …) into what DataFusion plans.
+        let statements = PostgresCompatibilityParser::new()
+            .parse(query)
             .map_err(|e| user_error("42601", format!("SQL error: {e}")))?;
         for statement in statements {
             let statement = statement.to_string();

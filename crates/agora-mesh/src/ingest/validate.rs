@@ -68,6 +68,13 @@ impl Validation {
 /// Empty text counts as missing (CSV cannot tell the two apart).
 fn blank_to_null(array: &ArrayRef) -> Result<ArrayRef, MeshError> {
     if let Some(strings) = array.as_any().downcast_ref::<StringArray>() {
+        // Scan first: most columns have no blank value, and then nothing is copied.
+        if !strings
+            .iter()
+            .any(|v| v.is_some_and(|s| s.trim().is_empty()))
+        {
+            return Ok(array.clone());
+        }
         let cleaned: StringArray = strings
             .iter()
             .map(|v| v.filter(|s| !s.trim().is_empty()))
@@ -185,15 +192,18 @@ impl BatchStage for Validation {
             }
         }
 
-        let accepted_mask: BooleanArray = reasons.iter().map(|r| Some(r.is_empty())).collect();
         let accepted = RecordBatch::try_new(self.target.clone(), typed)
             .map_err(|e| MeshError::Internal(format!("building the validated batch: {e}")))?;
-        let accepted = filter_record_batch(&accepted, &accepted_mask)
-            .map_err(|e| MeshError::Internal(format!("filtering accepted rows: {e}")))?;
-        let rejected = if accepted.num_rows() == rows {
-            None
+        let (accepted, rejected) = if reasons.iter().all(Vec::is_empty) {
+            (accepted, None)
         } else {
-            Some(self.quarantine_batch(&reasons, &raws, first_row)?)
+            let accepted_mask: BooleanArray = reasons.iter().map(|r| Some(r.is_empty())).collect();
+            let accepted = filter_record_batch(&accepted, &accepted_mask)
+                .map_err(|e| MeshError::Internal(format!("filtering accepted rows: {e}")))?;
+            (
+                accepted,
+                Some(self.quarantine_batch(&reasons, &raws, first_row)?),
+            )
         };
         Ok(StagedBatch {
             raw: RawBatch {
