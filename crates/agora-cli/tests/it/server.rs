@@ -110,6 +110,11 @@ fn psql_reads_under_the_principals_grants() {
     assert!(ok, "{err}");
     assert_eq!(out, "1|EMEA\n2|NA\n6|NA\n");
 
+    // psql's own catalog queries work: \dt lists the mesh's tables.
+    let (ok, out, err) = psql(&served.pg_port, "carol", &carol, "\\dt");
+    assert!(ok, "{err}");
+    assert!(out.contains("sales|orders|table"), "{out}");
+
     let (ok, _, err) = psql(
         &served.pg_port,
         "dan",
