@@ -21,7 +21,6 @@ Needs: tpchgen-cli (`cargo install --locked tpchgen-cli`), a release build of ag
 import argparse
 import json
 import os
-import re
 import shutil
 import statistics
 import subprocess
@@ -55,11 +54,6 @@ def generate(scale, data):
 
 def agora(mesh, *args):
     return subprocess.run([str(AGORA), "--data", str(mesh), *args], capture_output=True, text=True, check=True).stdout
-
-
-def qualify(sql):
-    """DuckDB's query texts name tables bare; in Agora they are `tpch.<table>`."""
-    return re.sub(r"\b(" + "|".join(TABLES) + r")\b", r"tpch.\1", sql)
 
 
 def duckdb_queries():
@@ -123,7 +117,8 @@ def main():
             con.execute(sql).fetchall()
             duck.append(time.perf_counter() - start)
             start = time.perf_counter()
-            proc = subprocess.run([str(AGORA), "--data", str(mesh), "sql", qualify(sql), "--format", "csv"], capture_output=True, text=True)
+            # DuckDB's texts name tables bare: `--schema tpch` resolves them in the tpch domain.
+            proc = subprocess.run([str(AGORA), "--data", str(mesh), "sql", sql, "--schema", "tpch", "--format", "csv"], capture_output=True, text=True)
             ours.append(time.perf_counter() - start)
             if proc.returncode != 0:
                 ours[-1] = float("nan")
@@ -143,10 +138,10 @@ def main():
     qdir = data / "queries"
     qdir.mkdir(exist_ok=True)
     for nr, sql in queries.items():
-        (qdir / f"q{nr}.sql").write_text(qualify(sql))
+        (qdir / f"q{nr}.sql").write_text(sql)
     for nr in results["queries_failed"]:
         (qdir / f"q{nr}.sql").unlink()
-    overhead = subprocess.run([str(ROOT / "target" / "release" / "agora-bench-overhead"), str(mesh), str(qdir), str(args.runs)],
+    overhead = subprocess.run([str(ROOT / "target" / "release" / "agora-bench-overhead"), str(mesh), "tpch", str(qdir), str(args.runs)],
                               capture_output=True, text=True, check=True, env={**os.environ, "AGORA_BENCH_PRINCIPAL": "reader"})
     print(overhead.stdout)
     results["overhead"] = overhead.stdout

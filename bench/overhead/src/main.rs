@@ -2,15 +2,15 @@
 //! plain DataFusion `SessionContext` and through `agora_query::GovernedSession` (as a principal
 //! with a grant, so the grant check walks every plan), alternating, in one process.
 //!
-//! Usage: `agora-bench-overhead MESH_DIR QUERIES_DIR [RUNS]`, where QUERIES_DIR holds
-//! `q1.sql` … files naming tables `domain.table`. Prints one line per query and the total.
+//! Usage: `agora-bench-overhead MESH_DIR DOMAIN QUERIES_DIR [RUNS]`, where QUERIES_DIR holds
+//! `q1.sql` … files naming the tables of DOMAIN bare. Prints one line per query and the total.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use agora_mesh::Mesh;
-use agora_model::{Principal, TableRef};
+use agora_mesh::{Mesh, SessionOptions};
+use agora_model::{Name, Principal, TableRef};
 use agora_query::datafusion::catalog::{
     CatalogProvider, MemoryCatalogProvider, MemorySchemaProvider, SchemaProvider,
 };
@@ -25,17 +25,19 @@ fn median(mut v: Vec<Duration>) -> Duration {
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
-    let (Some(mesh_dir), Some(queries_dir)) = (args.get(1), args.get(2)) else {
-        eprintln!("usage: agora-bench-overhead MESH_DIR QUERIES_DIR [RUNS]");
+    let (Some(mesh_dir), Some(domain), Some(queries_dir)) = (args.get(1), args.get(2), args.get(3))
+    else {
+        eprintln!("usage: agora-bench-overhead MESH_DIR DOMAIN QUERIES_DIR [RUNS]");
         std::process::exit(2);
     };
-    let runs: usize = args.get(3).map_or(Ok(5), |r| r.parse())?;
+    let runs: usize = args.get(4).map_or(Ok(5), |r| r.parse())?;
+    let domain = Name::strict("domain", domain)?;
     let mesh = Mesh::open(mesh_dir.as_ref()).await?;
     let store = TableStore::new(mesh_dir.as_ref());
 
     // Plain DataFusion: the same tables, registered directly, no checks.
     let plain = SessionContext::new_with_config(
-        SessionConfig::new().with_default_catalog_and_schema("agora", "public"),
+        SessionConfig::new().with_default_catalog_and_schema("agora", domain.as_str()),
     );
     let catalog = MemoryCatalogProvider::new();
     for product in mesh.products().await? {
@@ -76,7 +78,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             p.push(start.elapsed());
             let start = Instant::now();
             // A session per query, as every interface builds one per request.
-            let session = mesh.session(&principal, None).await?;
+            let options = SessionOptions {
+                as_of: None,
+                default_schema: Some(domain.clone()),
+            };
+            let session = mesh.session(&principal, options).await?;
             session.sql(&sql).await?.collect().await?;
             g.push(start.elapsed());
         }

@@ -10,8 +10,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use agora_mesh::output::{OutputFormat, write_results};
-use agora_mesh::{ErrorKind, IngestOptions, InputFormat, Mesh, MeshError, ProductDetails, Source};
-use agora_model::{ModelError, Principal};
+use agora_mesh::{
+    ErrorKind, IngestOptions, InputFormat, Mesh, MeshError, ProductDetails, SessionOptions, Source,
+};
+use agora_model::{ModelError, Name, Principal};
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
@@ -79,6 +81,9 @@ enum Command {
         /// Read the tables as of this Delta version (time travel).
         #[arg(long)]
         version: Option<u64>,
+        /// A domain whose tables the query may name without `domain.` (like search_path).
+        #[arg(long)]
+        schema: Option<String>,
     },
     /// Find products by name, description, columns and tags.
     Search { query: String },
@@ -352,9 +357,14 @@ async fn run(cli: Cli) -> Result<(), MeshError> {
             query,
             format,
             version,
+            schema,
         } => {
             let format = OutputFormat::parse(&format)?;
-            let session = mesh.session(&me, version).await?;
+            let options = SessionOptions {
+                as_of: version,
+                default_schema: schema.map(|s| Name::strict("domain", &s)).transpose()?,
+            };
+            let session = mesh.session(&me, options).await?;
             let df = session.sql(&query).await?;
             let mut out = std::io::BufWriter::new(std::io::stdout());
             write_results(df, format, &mut out).await?;

@@ -294,7 +294,7 @@ impl Mesh {
                      from sales.orders o join logistics.shipments s on s.order_id = o.order_id \
                      where s.delivered_at is not null group by o.region order by orders desc";
         let bob = mesh.principal("bob").await?;
-        let session = mesh.session(&bob, None).await?;
+        let session = mesh.session(&bob, Default::default()).await?;
         let mut out = Vec::new();
         write_results(session.sql(cross).await?, OutputFormat::Table, &mut out).await?;
         steps.push(TourStep {

@@ -19,7 +19,7 @@
 //! use agora_mesh::Mesh;
 //! let mesh = Mesh::open("agora-data".as_ref()).await?;
 //! let admin = agora_model::Principal::admin();
-//! let session = mesh.session(&admin, None).await?;
+//! let session = mesh.session(&admin, Default::default()).await?;
 //! let df = session.sql("select count(*) from sales.orders").await?;
 //! # Ok(()) }
 //! ```
@@ -37,6 +37,7 @@ use std::sync::Arc;
 
 use agora_catalog::{Catalog, PrincipalRecord, SqliteCatalog};
 use agora_model::{Principal, TableRef};
+pub use agora_query::SessionOptions;
 use agora_query::{GovernedSession, MeshTable};
 use agora_storage::TableStore;
 
@@ -105,19 +106,22 @@ impl Mesh {
         &self.dir
     }
 
-    /// A read-only SQL session for `principal`; `as_of` reads tables at that Delta version.
+    /// A read-only SQL session for `principal`.
     pub async fn session(
         &self,
         principal: &Principal,
-        as_of: Option<u64>,
+        options: SessionOptions,
     ) -> Result<GovernedSession, MeshError> {
         let viewer = self.viewer(principal).await?;
         let tables = self.mesh_tables().await?;
+        if let Some(domain) = &options.default_schema {
+            self.domain(domain).await?;
+        }
         Ok(GovernedSession::new(
             self.store.clone(),
             viewer,
             tables,
-            as_of,
+            options,
         )?)
     }
 

@@ -38,6 +38,11 @@ impl QueryError {
             return QueryError::PermissionDenied(denied.clone());
         }
         let message = e.strip_backtrace();
+        // The variant's own prefix says "SQL error"; DataFusion's message may say it too.
+        let message = message
+            .strip_prefix("SQL error: ")
+            .unwrap_or(&message)
+            .to_string();
         match e.find_root() {
             DataFusionError::SQL(..)
             | DataFusionError::Plan(_)

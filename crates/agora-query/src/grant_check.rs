@@ -13,17 +13,18 @@ use datafusion::optimizer::AnalyzerRule;
 use crate::{PermissionDenied, Viewer};
 
 /// Refuses the plan if it scans a product table `viewer` may not read. Tables that are not
-/// products (`information_schema`) are open to everyone.
+/// products (`information_schema`) are open to everyone. A scan keeps the table name as the
+/// SQL wrote it, so a bare name is resolved against the session's `default_schema` here.
 pub fn check_grants(
     plan: &LogicalPlan,
     viewer: &Viewer,
     products: &HashMap<(Name, Name), Name>,
+    default_schema: &str,
 ) -> Result<()> {
     plan.apply_with_subqueries(|node| {
         if let LogicalPlan::TableScan(scan) = node {
-            let (Some(schema), table) = (scan.table_name.schema(), scan.table_name.table()) else {
-                return Ok(TreeNodeRecursion::Continue);
-            };
+            let schema = scan.table_name.schema().unwrap_or(default_schema);
+            let table = scan.table_name.table();
             let (Ok(domain), Ok(table)) =
                 (Name::strict("domain", schema), Name::strict("table", table))
             else {
@@ -50,11 +51,12 @@ pub fn check_grants(
 pub(crate) struct GrantCheckRule {
     pub viewer: Arc<Viewer>,
     pub products: Arc<HashMap<(Name, Name), Name>>,
+    pub default_schema: String,
 }
 
 impl AnalyzerRule for GrantCheckRule {
     fn analyze(&self, plan: LogicalPlan, _config: &ConfigOptions) -> Result<LogicalPlan> {
-        check_grants(&plan, &self.viewer, &self.products)?;
+        check_grants(&plan, &self.viewer, &self.products, &self.default_schema)?;
         Ok(plan)
     }
 

@@ -14,7 +14,7 @@
 //! ```no_run
 //! # async fn demo(viewer: agora_query::Viewer, tables: Vec<agora_query::MeshTable>) -> Result<(), agora_query::QueryError> {
 //! let store = agora_storage::TableStore::new("agora-data".as_ref());
-//! let session = agora_query::GovernedSession::new(store, viewer, tables, None)?;
+//! let session = agora_query::GovernedSession::new(store, viewer, tables, Default::default())?;
 //! let df = session.sql("select count(*) from sales.orders").await?;
 //! let batches = df.collect().await.map_err(agora_query::QueryError::from_datafusion)?;
 //! # Ok(()) }
@@ -27,7 +27,7 @@ mod session;
 
 pub use error::{PermissionDenied, QueryError};
 pub use grant_check::check_grants;
-pub use session::{GovernedSession, MeshTable, Viewer};
+pub use session::{GovernedSession, MeshTable, SessionOptions, Viewer};
 
 /// Re-exported so that upper crates use exactly the DataFusion version the layer uses.
 pub use datafusion;

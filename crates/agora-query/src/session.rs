@@ -15,6 +15,8 @@ use crate::grant_check::{GrantCheckRule, check_grants};
 
 /// The SQL catalog name of the mesh (`agora.sales.orders` is `sales.orders`).
 const CATALOG: &str = "agora";
+/// The schema bare table names resolve to when no default domain is set: it has no tables.
+const DEFAULT_SCHEMA: &str = "public";
 
 /// Who is reading, and what they may read.
 #[derive(Debug, Clone)]
@@ -36,6 +38,16 @@ impl Viewer {
     }
 }
 
+/// How a session reads.
+#[derive(Debug, Clone, Default)]
+pub struct SessionOptions {
+    /// Read every table at this Delta version (time travel).
+    pub as_of: Option<u64>,
+    /// The domain whose tables SQL may name without `domain.` (like PostgreSQL's
+    /// `search_path`); by default every table is named `domain.table`.
+    pub default_schema: Option<Name>,
+}
+
 /// A table of the mesh and the product it belongs to.
 #[derive(Debug, Clone)]
 pub struct MeshTable {
@@ -48,16 +60,21 @@ pub struct GovernedSession {
     ctx: SessionContext,
     viewer: Arc<Viewer>,
     products: Arc<HashMap<(Name, Name), Name>>,
+    default_schema: String,
 }
 
 impl GovernedSession {
-    /// Builds a session over `tables`; `as_of` reads every table at that Delta version.
+    /// Builds a session over `tables`.
     pub fn new(
         store: TableStore,
         viewer: Viewer,
         tables: Vec<MeshTable>,
-        as_of: Option<u64>,
+        options: SessionOptions,
     ) -> Result<Self, QueryError> {
+        let default_schema = options
+            .default_schema
+            .as_ref()
+            .map_or(DEFAULT_SCHEMA.to_string(), Name::to_string);
         let viewer = Arc::new(viewer);
         let products: Arc<HashMap<(Name, Name), Name>> = Arc::new(
             tables
@@ -71,7 +88,7 @@ impl GovernedSession {
                 .collect(),
         );
         let config = SessionConfig::new()
-            .with_default_catalog_and_schema(CATALOG, "public")
+            .with_default_catalog_and_schema(CATALOG, &default_schema)
             .with_information_schema(true);
         let state = SessionStateBuilder::new()
             .with_default_features()
@@ -81,6 +98,7 @@ impl GovernedSession {
         ctx.add_analyzer_rule(Arc::new(GrantCheckRule {
             viewer: viewer.clone(),
             products: products.clone(),
+            default_schema: default_schema.clone(),
         }));
         let catalog = MemoryCatalogProvider::new();
         let mut by_domain: BTreeMap<Name, BTreeMap<String, TableRef>> = BTreeMap::new();
@@ -94,7 +112,7 @@ impl GovernedSession {
             let schema = DomainSchema {
                 store: store.clone(),
                 tables,
-                as_of,
+                as_of: options.as_of,
             };
             catalog
                 .register_schema(domain.as_str(), Arc::new(schema))
@@ -105,6 +123,7 @@ impl GovernedSession {
             ctx,
             viewer,
             products,
+            default_schema,
         })
     }
 
@@ -119,8 +138,13 @@ impl GovernedSession {
             .sql_with_options(sql, options)
             .await
             .map_err(QueryError::from_datafusion)?;
-        check_grants(df.logical_plan(), &self.viewer, &self.products)
-            .map_err(QueryError::from_datafusion)?;
+        check_grants(
+            df.logical_plan(),
+            &self.viewer,
+            &self.products,
+            &self.default_schema,
+        )
+        .map_err(QueryError::from_datafusion)?;
         Ok(df)
     }
 

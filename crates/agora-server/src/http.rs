@@ -5,7 +5,9 @@
 //! conflict); 500 is only for failures of Agora itself.
 
 use agora_mesh::output::{OutputFormat, write_results};
-use agora_mesh::{ErrorKind, IngestOptions, IngestReport, InputFormat, Mesh, MeshError, Source};
+use agora_mesh::{
+    ErrorKind, IngestOptions, IngestReport, InputFormat, Mesh, MeshError, SessionOptions, Source,
+};
 use agora_model::Principal;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{DefaultBodyLimit, FromRequestParts, Path, Query, State};
@@ -297,7 +299,11 @@ struct QueryRequest {
 #[utoipa::path(post, path = "/api/v1/query", request_body = QueryRequest, responses((status = 200, description = "Rows as a JSON array of objects"), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
 async fn query(State(mesh): State<Mesh>, Caller(p): Caller, body: Bytes) -> ApiResult<Response> {
     let req: QueryRequest = parse_json(&body)?;
-    let session = mesh.session(&p, req.version).await?;
+    let options = SessionOptions {
+        as_of: req.version,
+        default_schema: None,
+    };
+    let session = mesh.session(&p, options).await?;
     let df = session.sql(&req.sql).await.map_err(MeshError::from)?;
     let mut out = Vec::new();
     write_results(df, OutputFormat::Json, &mut out).await?;

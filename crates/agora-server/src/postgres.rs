@@ -179,7 +179,7 @@ impl SimpleQueryHandler for Service {
         let _guard = span.enter();
         let session = self
             .mesh
-            .session(&principal, None)
+            .session(&principal, Default::default())
             .await
             .map_err(pg_error)?;
         // pg_catalog lets clients (psql's \d, GUI tools) list schemas and tables; it holds

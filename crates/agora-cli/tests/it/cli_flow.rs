@@ -339,3 +339,39 @@ fn demo_builds_a_mesh_and_tours_it() {
         );
     }
 }
+
+#[test]
+fn a_default_schema_lets_sql_name_tables_bare_and_still_checks_grants() {
+    let mesh = Mesh::with_orders();
+    mesh.ok(&[
+        "ingest",
+        "sales.orders",
+        testdata("orders.csv").to_str().unwrap(),
+    ]);
+    let q = "select count(*) as n from orders";
+    assert_eq!(
+        mesh.ok(&["sql", q, "--schema", "sales", "--format", "csv"]),
+        "n\n3\n"
+    );
+    // Bare names are resolved before the grant check: no way around it.
+    let err = mesh.fails(4, &["--as", "bob", "sql", q, "--schema", "sales"]);
+    assert!(
+        err.contains("bob may not read product sales.orders"),
+        "{err}"
+    );
+    let err = mesh.fails(
+        4,
+        &[
+            "--as",
+            "bob",
+            "sql",
+            "with o as (select * from orders) select count(*) from o",
+            "--schema",
+            "sales",
+        ],
+    );
+    assert!(err.contains("permission denied"), "{err}");
+    mesh.fails(3, &["sql", q, "--schema", "nowhere"]);
+    // Without a default schema a bare name is simply unknown.
+    mesh.fails(2, &["sql", q]);
+}
