@@ -14,6 +14,8 @@ What it measures (figures go to docs/benchmarks.md):
   3. the governed query layer's overhead against plain DataFusion on the same Delta tables, in
      one process (bench/overhead), as a principal with a grant so the check runs on every plan.
 
+AGORA_TARGET=target/debug tries the harness on debug builds (figures are meaningless then).
+
 Needs: tpchgen-cli (`cargo install --locked tpchgen-cli`), a release build of agora
 (`cargo build --release -p agora-cli -p agora-bench-overhead`), and DuckDB 1.5.5 with its TPC-H extension from PyPI
 (`pip install duckdb==1.5.5 duckdb-extension-tpch==1.5.5`), which also provides the query texts.
@@ -29,7 +31,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-AGORA = ROOT / "target" / "release" / "agora"
+TARGET = Path(os.environ.get("AGORA_TARGET", ROOT / "target" / "release"))
+AGORA = TARGET / "agora"
 TABLES = ["region", "nation", "part", "supplier", "partsupp", "customer", "orders", "lineitem"]
 
 
@@ -141,7 +144,7 @@ def main():
         (qdir / f"q{nr}.sql").write_text(sql)
     for nr in results["queries_failed"]:
         (qdir / f"q{nr}.sql").unlink()
-    overhead = subprocess.run([str(ROOT / "target" / "release" / "agora-bench-overhead"), str(mesh), "tpch", str(qdir), str(args.runs)],
+    overhead = subprocess.run([str(TARGET / "agora-bench-overhead"), str(mesh), "tpch", str(qdir), str(args.runs)],
                               capture_output=True, text=True, check=True, env={**os.environ, "AGORA_BENCH_PRINCIPAL": "reader"})
     print(overhead.stdout)
     results["overhead"] = overhead.stdout
