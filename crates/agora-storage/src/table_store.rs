@@ -1,7 +1,8 @@
 //! Delta tables in a directory: create, evolve, append, open at a version.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use agora_model::TableRef;
 use arrow::datatypes::{Schema, SchemaRef};
@@ -42,9 +43,13 @@ pub struct VersionInfo {
 }
 
 /// The Delta tables of one mesh directory.
+///
+/// Opened tables are cached: the next open only reads the log entries written since (by this
+/// process or any other), instead of replaying the log, so a query pays for new commits only.
 #[derive(Debug, Clone)]
 pub struct TableStore {
     root: PathBuf,
+    opened: Arc<Mutex<HashMap<Url, DeltaTable>>>,
 }
 
 fn delta_err(table: &str) -> impl FnOnce(DeltaTableError) -> StorageError + '_ {
@@ -58,7 +63,24 @@ impl TableStore {
     pub fn new(root: &Path) -> Self {
         TableStore {
             root: root.to_path_buf(),
+            opened: Arc::default(),
         }
+    }
+
+    fn cached(&self, url: &Url) -> Option<DeltaTable> {
+        let opened = self
+            .opened
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        opened.get(url).cloned()
+    }
+
+    fn remember(&self, url: Url, table: &DeltaTable) {
+        let mut opened = self
+            .opened
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        opened.insert(url, table.clone());
     }
 
     fn location(&self, t: &TableRef, kind: TableKind) -> Result<Url, StorageError> {
@@ -82,17 +104,31 @@ impl TableStore {
         })
     }
 
-    /// Opens a table, or `None` if it was never created.
+    /// Opens a table at its latest version, or `None` if it was never created.
     pub async fn open(
         &self,
         t: &TableRef,
         kind: TableKind,
     ) -> Result<Option<DeltaTable>, StorageError> {
         let name = t.to_string();
-        let table = DeltaTable::try_from_url(self.location(t, kind)?)
-            .await
-            .map_err(delta_err(&name))?;
-        Ok(table.version().is_some().then_some(table))
+        let url = self.location(t, kind)?;
+        let table = match self.cached(&url) {
+            Some(mut table) => {
+                table
+                    .update_incremental(None)
+                    .await
+                    .map_err(delta_err(&name))?;
+                table
+            }
+            None => DeltaTable::try_from_url(url.clone())
+                .await
+                .map_err(delta_err(&name))?,
+        };
+        if table.version().is_none() {
+            return Ok(None);
+        }
+        self.remember(url, &table);
+        Ok(Some(table))
     }
 
     /// Opens a table as it was at `version`.
