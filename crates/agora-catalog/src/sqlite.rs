@@ -49,8 +49,14 @@ fn name(row: &SqliteRow, column: &str) -> Result<Name, CatalogError> {
     })
 }
 
-fn is_unique_violation(e: &sqlx::Error) -> bool {
-    matches!(e, sqlx::Error::Database(db) if db.is_unique_violation())
+/// Maps a unique-constraint violation to "`what` `name` already exists", other errors as they are.
+fn conflict(what: &'static str, name: String) -> impl FnOnce(sqlx::Error) -> CatalogError {
+    move |e| match &e {
+        sqlx::Error::Database(db) if db.is_unique_violation() => {
+            CatalogError::AlreadyExists { what, name }
+        }
+        _ => e.into(),
+    }
 }
 
 fn grant_from_row(row: &SqliteRow) -> Result<Grant, CatalogError> {
@@ -78,45 +84,45 @@ fn grant_from_row(row: &SqliteRow) -> Result<Grant, CatalogError> {
     })
 }
 
-impl SqliteCatalog {
-    async fn product_from_row(&self, row: &SqliteRow) -> Result<ProductRecord, CatalogError> {
-        let (domain, product) = (name(row, "domain")?, name(row, "name")?);
-        let tables = sqlx::query(
-            "SELECT name FROM product_tables WHERE domain = ? AND product = ? ORDER BY rowid",
-        )
-        .bind(domain.as_str())
-        .bind(product.as_str())
-        .fetch_all(&self.pool)
-        .await?
-        .iter()
-        .map(|r| name(r, "name"))
-        .collect::<Result<Vec<_>, _>>()?;
-        let search = sqlx::query(
-            "SELECT columns, tags FROM product_search WHERE domain = ? AND product = ?",
-        )
-        .bind(domain.as_str())
-        .bind(product.as_str())
-        .fetch_optional(&self.pool)
-        .await?;
-        let (search_columns, search_tags) = match search {
-            Some(r) => (r.try_get("columns")?, r.try_get("tags")?),
-            None => (String::new(), String::new()),
-        };
-        Ok(ProductRecord {
-            domain,
-            name: product,
-            contract_id: row.try_get("contract_id")?,
-            version: row.try_get("version")?,
-            status: row.try_get("status")?,
-            description: row.try_get("description")?,
-            contract_yaml: row.try_get("contract_yaml")?,
-            tables,
-            search_columns,
-            search_tags,
-            created_at: row.try_get("created_at")?,
-            updated_at: row.try_get("updated_at")?,
+/// Products with their table names and search text, in one statement (no query per product:
+/// every query session lists the products). A macro so that the statements stay `&'static str`.
+macro_rules! product_select {
+    () => {
+        "SELECT p.*,
+    COALESCE((SELECT group_concat(t.name, ',' ORDER BY t.rowid) FROM product_tables t
+              WHERE t.domain = p.domain AND t.product = p.name), '') AS table_names,
+    COALESCE(s.columns, '') AS search_columns, COALESCE(s.tags, '') AS search_tags
+    FROM products p LEFT JOIN product_search s ON s.domain = p.domain AND s.product = p.name"
+    };
+}
+
+fn product_from_row(row: &SqliteRow) -> Result<ProductRecord, CatalogError> {
+    let table_names: String = row.try_get("table_names")?;
+    let tables = table_names
+        .split(',')
+        .filter(|t| !t.is_empty())
+        .map(|t| {
+            Name::strict("stored", t).map_err(|e| CatalogError::Corrupt {
+                what: "table name",
+                value: t.to_string(),
+                reason: e.to_string(),
+            })
         })
-    }
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(ProductRecord {
+        domain: name(row, "domain")?,
+        name: name(row, "name")?,
+        contract_id: row.try_get("contract_id")?,
+        version: row.try_get("version")?,
+        status: row.try_get("status")?,
+        description: row.try_get("description")?,
+        contract_yaml: row.try_get("contract_yaml")?,
+        tables,
+        search_columns: row.try_get("search_columns")?,
+        search_tags: row.try_get("search_tags")?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+    })
 }
 
 #[async_trait]
@@ -131,13 +137,7 @@ impl Catalog for SqliteCatalog {
         .bind(&d.created_at)
         .execute(&self.pool)
         .await
-        .map_err(|e| match is_unique_violation(&e) {
-            true => CatalogError::AlreadyExists {
-                what: "domain",
-                name: d.name.to_string(),
-            },
-            false => e.into(),
-        })?;
+        .map_err(conflict("domain", d.name.to_string()))?;
         Ok(())
     }
 
@@ -168,13 +168,7 @@ impl Catalog for SqliteCatalog {
         .bind(&p.created_at)
         .execute(&self.pool)
         .await
-        .map_err(|e| match is_unique_violation(&e) {
-            true => CatalogError::AlreadyExists {
-                what: "principal",
-                name: p.name.to_string(),
-            },
-            false => e.into(),
-        })?;
+        .map_err(conflict("principal", p.name.to_string()))?;
         Ok(())
     }
 
@@ -229,13 +223,10 @@ impl Catalog for SqliteCatalog {
                 .bind(p.name.as_str())
                 .execute(&mut *tx)
                 .await
-                .map_err(|e| match is_unique_violation(&e) {
-                    true => CatalogError::AlreadyExists {
-                        what: "table",
-                        name: format!("{}.{t} (it belongs to another product)", p.domain),
-                    },
-                    false => e.into(),
-                })?;
+                .map_err(conflict(
+                    "table",
+                    format!("{}.{t} (it belongs to another product)", p.domain),
+                ))?;
         }
         sqlx::query("DELETE FROM product_search WHERE domain = ? AND product = ?")
             .bind(p.domain.as_str())
@@ -260,26 +251,24 @@ impl Catalog for SqliteCatalog {
         domain: &Name,
         n: &Name,
     ) -> Result<Option<ProductRecord>, CatalogError> {
-        let row = sqlx::query("SELECT * FROM products WHERE domain = ? AND name = ?")
-            .bind(domain.as_str())
-            .bind(n.as_str())
-            .fetch_optional(&self.pool)
-            .await?;
-        match row {
-            Some(r) => Ok(Some(self.product_from_row(&r).await?)),
-            None => Ok(None),
-        }
+        let row = sqlx::query(concat!(
+            product_select!(),
+            " WHERE p.domain = ? AND p.name = ?"
+        ))
+        .bind(domain.as_str())
+        .bind(n.as_str())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| product_from_row(&r)).transpose()
     }
 
     async fn products(&self) -> Result<Vec<ProductRecord>, CatalogError> {
-        let rows = sqlx::query("SELECT * FROM products ORDER BY domain, name")
+        sqlx::query(concat!(product_select!(), " ORDER BY p.domain, p.name"))
             .fetch_all(&self.pool)
-            .await?;
-        let mut out = Vec::with_capacity(rows.len());
-        for r in &rows {
-            out.push(self.product_from_row(r).await?);
-        }
-        Ok(out)
+            .await?
+            .iter()
+            .map(product_from_row)
+            .collect()
     }
 
     async fn put_grant(&self, g: &Grant) -> Result<(), CatalogError> {

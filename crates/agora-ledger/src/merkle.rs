@@ -184,6 +184,15 @@ fn lsb(x: u64) -> bool {
     x & 1 == 1
 }
 
+/// RFC 9162's "until LSB(fn) is set, or fn is 0, right-shift fn and sn": after hashing with a
+/// left sibling, climb past the levels where the node is the last one and has no sibling.
+fn skip_right_edge(fn_: &mut u64, sn: &mut u64) {
+    while !lsb(*fn_) && *fn_ != 0 {
+        *fn_ >>= 1;
+        *sn >>= 1;
+    }
+}
+
 /// Checks that `leaf` is at `index` in the tree of `size` leaves whose root is `root`
 /// (RFC 9162 2.1.3.2).
 pub fn verify_inclusion(
@@ -207,12 +216,7 @@ pub fn verify_inclusion(
         }
         if lsb(fn_) || fn_ == sn {
             r = node_hash(p, &r).to_vec();
-            if !lsb(fn_) {
-                while !lsb(fn_) && fn_ != 0 {
-                    fn_ >>= 1;
-                    sn >>= 1;
-                }
-            }
+            skip_right_edge(&mut fn_, &mut sn);
         } else {
             r = node_hash(&r, p).to_vec();
         }
@@ -274,12 +278,7 @@ pub fn verify_consistency(
         if lsb(fn_) || fn_ == sn {
             fr = node_hash(c, &fr).to_vec();
             sr = node_hash(c, &sr).to_vec();
-            if !lsb(fn_) {
-                while !lsb(fn_) && fn_ != 0 {
-                    fn_ >>= 1;
-                    sn >>= 1;
-                }
-            }
+            skip_right_edge(&mut fn_, &mut sn);
         } else {
             sr = node_hash(&sr, c).to_vec();
         }

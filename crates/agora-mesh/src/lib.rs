@@ -32,7 +32,7 @@ pub mod ingest;
 pub mod output;
 mod products;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use agora_catalog::{Catalog, PrincipalRecord, SqliteCatalog};
@@ -51,7 +51,6 @@ const CATALOG_FILE: &str = "catalog.db";
 /// An open mesh.
 #[derive(Clone)]
 pub struct Mesh {
-    dir: PathBuf,
     catalog: Arc<dyn Catalog>,
     store: TableStore,
 }
@@ -96,14 +95,9 @@ impl Mesh {
     async fn connect(dir: &Path) -> Result<Mesh, MeshError> {
         let catalog = SqliteCatalog::open(&dir.join(CATALOG_FILE)).await?;
         Ok(Mesh {
-            dir: dir.to_path_buf(),
             catalog: Arc::new(catalog),
             store: TableStore::new(dir),
         })
-    }
-
-    pub fn dir(&self) -> &Path {
-        &self.dir
     }
 
     /// A read-only SQL session for `principal`.

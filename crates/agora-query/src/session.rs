@@ -148,10 +148,6 @@ impl GovernedSession {
         Ok(df)
     }
 
-    pub fn viewer(&self) -> &Viewer {
-        &self.viewer
-    }
-
     /// The underlying context, for interfaces that need DataFusion directly (the Postgres wire
     /// protocol's type descriptions). Its plans are still checked by the analyzer rule.
     pub fn context(&self) -> &SessionContext {

@@ -333,8 +333,4 @@ impl Appender {
             .await
             .map_err(delta_err(&self.name))
     }
-
-    pub fn schema(&self) -> Arc<Schema> {
-        self.writer.arrow_schema()
-    }
 }
