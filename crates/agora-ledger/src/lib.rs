@@ -1,14 +1,23 @@
-//! The tamper-evident log under Agora's lineage ledger.
+//! Agora's tamper-evident ledger: a transparency log in the design of Certificate Transparency,
+//! Go's checksum database and Sigstore Rekor.
 //!
-//! So far: the Merkle tree of RFC 9162 (Certificate Transparency v2) — leaf and node hashing, a
-//! [`Tree`] that appends leaves and answers inclusion and consistency proofs in O(log n) node
-//! look-ups, and verifiers that need only the proof, the sizes and the roots — and the C2SP
-//! formats that publish it: [`Checkpoint`]s (`tlog-checkpoint`) inside Ed25519 signed notes
-//! ([`sign_note`], [`open_note`]). Signed entries, tiles and witnesses build on these.
+//! - [`Entry`]: an event (an ingest commit, a grant, a contract change, …) as RFC 8785
+//!   canonical JSON, signed with Ed25519 by the acting domain's key ([`SignedEntry`]). The log
+//!   registers keys itself: its first entry names the administrator's key ([`genesis`]), and the
+//!   administrator registers each domain's key ([`key_registration`]).
+//! - The Merkle tree of RFC 9162 over the entries ([`leaf_hash`], [`node_hash`]), with
+//!   inclusion and consistency proofs and verifiers that need only the proof, the sizes and the
+//!   roots. Proofs are computed over any [`NodeHashes`]: an in-memory [`Tree`] or the stored
+//!   tiles ([`TiledTree`]).
+//! - [`Log`]: the stored log, laid out as C2SP `tlog-tiles` on a local directory so it can be
+//!   served as static files; durable, crash-safe, batched appends; a C2SP `tlog-checkpoint`
+//!   ([`Checkpoint`]) in an Ed25519 C2SP signed note ([`sign_note`], [`open_note`]) after every
+//!   batch, and the history of every checkpoint.
+//! - [`audit`]: checks a whole log from scratch and names the first bad entry.
 //!
 //! Written here rather than taken from a crate: the maintained Rust implementations either
-//! hash differently (no RFC 9162 domain separation) or bring their own storage; the algorithms
-//! are short and are checked against the transparency-dev conformance vectors.
+//! hash differently (no RFC 9162 domain separation) or bring their own storage and servers; the
+//! algorithms are short and are checked against the transparency-dev conformance vectors.
 //!
 //! ```
 //! use agora_ledger::{Tree, leaf_hash, verify_inclusion, verify_consistency};
@@ -23,12 +32,26 @@
 //! verify_consistency(2, 3, &consistency, &old_root, &tree.root()).unwrap();
 //! ```
 
+mod audit;
 mod checkpoint;
+mod entry;
+mod files;
+mod log;
 mod merkle;
 mod note;
+mod tiles;
 
+pub use audit::{AuditFailure, AuditReport, audit};
 pub use checkpoint::{Checkpoint, CheckpointError};
+pub use entry::{
+    ADMIN_SIGNER, Entry, EntryError, KIND_GENESIS, KIND_KEY, MAX_ENTRY_BYTES, SignedEntry, genesis,
+    key_registration,
+};
+pub use files::LogFiles;
+pub use log::{Appended, Log, LogError, SignedCheckpoint, TiledTree};
 pub use merkle::{
-    Hash, ProofError, Tree, empty_root, leaf_hash, node_hash, verify_consistency, verify_inclusion,
+    Hash, NodeHashes, ProofError, Tree, empty_root, leaf_hash, node_hash, verify_consistency,
+    verify_inclusion,
 };
 pub use note::{NoteError, NoteSigner, NoteVerifier, open_note, sign_note};
+pub use tiles::{TILE_WIDTH, bundle_path, tile_path};

@@ -21,6 +21,8 @@ pub enum ProofError {
     RootMismatch,
     #[error("a leaf hash must be 32 bytes, got {0}")]
     BadLeafHash(usize),
+    #[error("cannot read the tree: {0}")]
+    Storage(String),
 }
 
 /// The hash of an empty tree: SHA-256 of nothing.
@@ -51,11 +53,141 @@ fn split_point(n: u64) -> u64 {
     1 << (63 - (n - 1).leading_zeros())
 }
 
-/// An append-only Merkle tree that keeps every complete subtree's hash: level `k` holds the
-/// hashes of the aligned subtrees of 2^k leaves, so any proof needs O(log n) look-ups.
+/// Where proofs read the hashes of complete subtrees from: an in-memory [`Tree`], or the tiles
+/// of a stored log. `node(level, index)` is the hash of the aligned subtree of `2^level` leaves
+/// starting at leaf `index << level`; it is only asked for subtrees inside the first `size()`
+/// leaves.
+pub trait NodeHashes {
+    fn size(&self) -> u64;
+    fn node(&self, level: u32, index: u64) -> Result<Hash, ProofError>;
+}
+
+fn check_size(src: &impl NodeHashes, size: u64) -> Result<(), ProofError> {
+    if size > src.size() {
+        return Err(ProofError::SizeBeyondLog {
+            requested: size,
+            size: src.size(),
+        });
+    }
+    Ok(())
+}
+
+/// MTH(D[start..start+len]), for the ranges the RFC's recursions produce: `start` is a multiple
+/// of the largest power of two not above `len`.
+fn subtree(src: &impl NodeHashes, start: u64, len: u64) -> Result<Hash, ProofError> {
+    if len.is_power_of_two() {
+        let level = len.trailing_zeros();
+        return src.node(level, start >> level);
+    }
+    let k = split_point(len);
+    Ok(node_hash(
+        &subtree(src, start, k)?,
+        &subtree(src, start + k, len - k)?,
+    ))
+}
+
+/// The root the tree had when it held `size` leaves.
+pub fn root_at(src: &impl NodeHashes, size: u64) -> Result<Hash, ProofError> {
+    check_size(src, size)?;
+    if size == 0 {
+        Ok(empty_root())
+    } else {
+        subtree(src, 0, size)
+    }
+}
+
+/// The inclusion proof of leaf `index` in the tree of `size` leaves (RFC 9162 2.1.3.1).
+pub fn inclusion_proof(
+    src: &impl NodeHashes,
+    index: u64,
+    size: u64,
+) -> Result<Vec<Hash>, ProofError> {
+    check_size(src, size)?;
+    if index >= size {
+        return Err(ProofError::IndexBeyondTree { index, size });
+    }
+    let mut proof = Vec::new();
+    path(src, index, 0, size, &mut proof)?;
+    Ok(proof)
+}
+
+fn path(
+    src: &impl NodeHashes,
+    m: u64,
+    start: u64,
+    n: u64,
+    out: &mut Vec<Hash>,
+) -> Result<(), ProofError> {
+    if n <= 1 {
+        return Ok(());
+    }
+    let k = split_point(n);
+    if m < k {
+        path(src, m, start, k, out)?;
+        out.push(subtree(src, start + k, n - k)?);
+    } else {
+        path(src, m - k, start + k, n - k, out)?;
+        out.push(subtree(src, start, k)?);
+    }
+    Ok(())
+}
+
+/// The consistency proof between the trees of `first` and `second` leaves (RFC 9162 2.1.4.1).
+pub fn consistency_proof(
+    src: &impl NodeHashes,
+    first: u64,
+    second: u64,
+) -> Result<Vec<Hash>, ProofError> {
+    check_size(src, second)?;
+    if first == 0 || first > second {
+        return Err(ProofError::BadSizes { first, second });
+    }
+    let mut proof = Vec::new();
+    subproof(src, first, 0, second, true, &mut proof)?;
+    Ok(proof)
+}
+
+fn subproof(
+    src: &impl NodeHashes,
+    m: u64,
+    start: u64,
+    n: u64,
+    whole: bool,
+    out: &mut Vec<Hash>,
+) -> Result<(), ProofError> {
+    if m == n {
+        if !whole {
+            out.push(subtree(src, start, n)?);
+        }
+        return Ok(());
+    }
+    let k = split_point(n);
+    if m <= k {
+        subproof(src, m, start, k, whole, out)?;
+        out.push(subtree(src, start + k, n - k)?);
+    } else {
+        subproof(src, m - k, start + k, n - k, false, out)?;
+        out.push(subtree(src, start, k)?);
+    }
+    Ok(())
+}
+
+/// An append-only Merkle tree held in memory that keeps every complete subtree's hash: level
+/// `k` holds the hashes of the aligned subtrees of 2^k leaves, so any proof needs O(log n)
+/// look-ups. The stored log reads the same hashes from tiles instead.
 #[derive(Debug, Clone, Default)]
 pub struct Tree {
     levels: Vec<Vec<Hash>>,
+}
+
+impl NodeHashes for Tree {
+    fn size(&self) -> u64 {
+        self.levels.first().map_or(0, |l| l.len() as u64)
+    }
+
+    fn node(&self, level: u32, index: u64) -> Result<Hash, ProofError> {
+        Ok(self.levels[level as usize][index as usize])
+    }
 }
 
 impl Tree {
@@ -65,7 +197,7 @@ impl Tree {
 
     /// Number of leaves.
     pub fn size(&self) -> u64 {
-        self.levels.first().map_or(0, |l| l.len() as u64)
+        NodeHashes::size(self)
     }
 
     /// Appends a leaf hash (see [`leaf_hash`]); returns its index.
@@ -97,86 +229,17 @@ impl Tree {
 
     /// The root the tree had when it held `size` leaves.
     pub fn root_at(&self, size: u64) -> Result<Hash, ProofError> {
-        self.check_size(size)?;
-        Ok(if size == 0 {
-            empty_root()
-        } else {
-            self.subtree(0, size)
-        })
+        root_at(self, size)
     }
 
-    fn check_size(&self, size: u64) -> Result<(), ProofError> {
-        if size > self.size() {
-            return Err(ProofError::SizeBeyondLog {
-                requested: size,
-                size: self.size(),
-            });
-        }
-        Ok(())
-    }
-
-    /// MTH(D[start..start+len]), for the ranges the RFC's recursions produce: `start` is a
-    /// multiple of the largest power of two not above `len`.
-    fn subtree(&self, start: u64, len: u64) -> Hash {
-        if len.is_power_of_two() {
-            let level = len.trailing_zeros() as usize;
-            return self.levels[level][(start >> level) as usize];
-        }
-        let k = split_point(len);
-        node_hash(&self.subtree(start, k), &self.subtree(start + k, len - k))
-    }
-
-    /// The inclusion proof of leaf `index` in the tree of `size` leaves (RFC 9162 2.1.3.1).
+    /// The inclusion proof of leaf `index` in the tree of `size` leaves.
     pub fn inclusion_proof(&self, index: u64, size: u64) -> Result<Vec<Hash>, ProofError> {
-        self.check_size(size)?;
-        if index >= size {
-            return Err(ProofError::IndexBeyondTree { index, size });
-        }
-        let mut proof = Vec::new();
-        self.path(index, 0, size, &mut proof);
-        Ok(proof)
+        inclusion_proof(self, index, size)
     }
 
-    fn path(&self, m: u64, start: u64, n: u64, out: &mut Vec<Hash>) {
-        if n <= 1 {
-            return;
-        }
-        let k = split_point(n);
-        if m < k {
-            self.path(m, start, k, out);
-            out.push(self.subtree(start + k, n - k));
-        } else {
-            self.path(m - k, start + k, n - k, out);
-            out.push(self.subtree(start, k));
-        }
-    }
-
-    /// The consistency proof between the trees of `first` and `second` leaves (RFC 9162 2.1.4.1).
+    /// The consistency proof between the trees of `first` and `second` leaves.
     pub fn consistency_proof(&self, first: u64, second: u64) -> Result<Vec<Hash>, ProofError> {
-        self.check_size(second)?;
-        if first == 0 || first > second {
-            return Err(ProofError::BadSizes { first, second });
-        }
-        let mut proof = Vec::new();
-        self.subproof(first, 0, second, true, &mut proof);
-        Ok(proof)
-    }
-
-    fn subproof(&self, m: u64, start: u64, n: u64, whole: bool, out: &mut Vec<Hash>) {
-        if m == n {
-            if !whole {
-                out.push(self.subtree(start, n));
-            }
-            return;
-        }
-        let k = split_point(n);
-        if m <= k {
-            self.subproof(m, start, k, whole, out);
-            out.push(self.subtree(start + k, n - k));
-        } else {
-            self.subproof(m - k, start + k, n - k, false, out);
-            out.push(self.subtree(start, k));
-        }
+        consistency_proof(self, first, second)
     }
 }
 

@@ -21,6 +21,8 @@ pub enum NoteError {
     BadKeyName(String),
     #[error("malformed verifier key `{0}`")]
     BadVerifierKey(String),
+    #[error("malformed private key (expected PRIVATE+KEY+<name>+<id>+<key>)")]
+    BadSecretKey,
     #[error("malformed note: {0}")]
     Malformed(String),
     #[error("the note has no valid signature by {0}")]
@@ -58,6 +60,58 @@ impl NoteSigner {
             name: name.to_string(),
             key: SigningKey::from_bytes(&secret),
         })
+    }
+
+    /// A signer with a fresh random key.
+    pub fn generate(name: &str) -> Result<Self, NoteError> {
+        Self::new(name, rand::random())
+    }
+
+    /// The key's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The private key in the form Go's `note` package uses:
+    /// `PRIVATE+KEY+<name>+<hex key ID>+<base64(0x01 ‖ secret)>`. Keep it secret.
+    pub fn encode_secret(&self) -> String {
+        let mut key = vec![ED25519];
+        key.extend_from_slice(self.key.as_bytes());
+        let id = key_id(&self.name, &self.key.verifying_key());
+        format!(
+            "PRIVATE+KEY+{}+{}+{}",
+            self.name,
+            hex_encode(&id),
+            B64.encode(key)
+        )
+    }
+
+    /// Parses [`NoteSigner::encode_secret`]'s form.
+    pub fn parse_secret(encoded: &str) -> Result<Self, NoteError> {
+        let bad = || NoteError::BadSecretKey;
+        let rest = encoded
+            .trim()
+            .strip_prefix("PRIVATE+KEY+")
+            .ok_or_else(bad)?;
+        let mut parts = rest.splitn(3, '+');
+        let (Some(name), Some(id_hex), Some(key_b64)) = (parts.next(), parts.next(), parts.next())
+        else {
+            return Err(bad());
+        };
+        let key = B64.decode(key_b64).map_err(|_| bad())?;
+        let (Some(&ED25519), Ok(secret)) = (key.first(), <[u8; 32]>::try_from(&key[1..])) else {
+            return Err(bad());
+        };
+        let signer = NoteSigner::new(name, secret)?;
+        if !id_hex.eq_ignore_ascii_case(&hex_encode(&key_id(name, &signer.key.verifying_key()))) {
+            return Err(bad());
+        }
+        Ok(signer)
+    }
+
+    /// An Ed25519 signature of `message` (used for log entries, outside any note).
+    pub(crate) fn sign_bytes(&self, message: &[u8]) -> [u8; 64] {
+        self.key.sign(message).to_bytes()
     }
 
     /// The matching verifier.
@@ -111,6 +165,17 @@ impl NoteVerifier {
             id,
             public,
         })
+    }
+
+    /// The four-byte key ID, in hex.
+    pub fn key_id(&self) -> String {
+        hex_encode(&self.id)
+    }
+
+    /// Checks an Ed25519 signature of `message` made by [`NoteSigner::sign_bytes`].
+    pub(crate) fn verify_bytes(&self, message: &[u8], signature: &[u8]) -> bool {
+        Signature::from_slice(signature)
+            .is_ok_and(|s| self.public.verify_strict(message, &s).is_ok())
     }
 
     /// The `<name>+<hex key ID>+<base64 key>` form, to publish.
@@ -208,6 +273,16 @@ mod tests {
         assert!(open_note(&note, &[stranger.verifier()]).is_err());
         let tampered = note.replacen("3\n", "4\n", 1);
         assert!(open_note(&tampered, &[log.verifier()]).is_err());
+    }
+
+    #[test]
+    fn secret_keys_round_trip_and_reject_a_wrong_id() {
+        let s = NoteSigner::generate("sales").unwrap();
+        let back = NoteSigner::parse_secret(&s.encode_secret()).unwrap();
+        assert_eq!(back.verifier(), s.verifier());
+        let tampered = s.encode_secret().replacen("+sales+", "+other+", 1);
+        assert!(NoteSigner::parse_secret(&tampered).is_err());
+        assert!(NoteSigner::parse_secret("sales+1234").is_err());
     }
 
     #[test]
