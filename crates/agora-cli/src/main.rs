@@ -2,6 +2,7 @@
 //! `agora_mesh::Mesh` operation and prints the result; errors become one line on stderr and a
 //! non-zero exit code (2 bad input, 3 not found, 4 denied, 5 conflict, 1 anything else).
 
+mod ledger;
 mod progress;
 
 use std::io::Write;
@@ -87,6 +88,9 @@ enum Command {
     },
     /// Find products by name, description, columns and tags.
     Search { query: String },
+    /// The signed, Merkle-logged record of every change: checkpoints, entries, proofs, audit.
+    #[command(subcommand)]
+    Ledger(ledger::LedgerCommand),
     /// Serve the HTTP API and the PostgreSQL wire protocol.
     Serve {
         #[arg(long, default_value = "127.0.0.1:8765")]
@@ -167,7 +171,7 @@ fn main() -> ExitCode {
     }
 }
 
-fn print(text: impl std::fmt::Display) -> Result<(), MeshError> {
+pub(crate) fn print(text: impl std::fmt::Display) -> Result<(), MeshError> {
     let mut out = std::io::stdout().lock();
     writeln!(out, "{text}").map_err(|e| MeshError::Internal(format!("writing to stdout: {e}")))
 }
@@ -201,12 +205,22 @@ async fn run(cli: Cli) -> Result<(), MeshError> {
             ))?;
             return Ok(());
         }
+        Command::Ledger(ledger::LedgerCommand::VerifyProof {
+            file,
+            key,
+            checkpoint,
+        }) => return ledger::verify_proof(&file, &key, checkpoint.as_deref()),
         _ => {}
     }
     let mesh = Mesh::open(&data).await?;
     let me = actor(&mesh, &cli.as_principal).await?;
     match cli.command {
-        Command::Init | Command::Demo { .. } => unreachable!("handled before the mesh is opened"),
+        Command::Init
+        | Command::Demo { .. }
+        | Command::Ledger(ledger::LedgerCommand::VerifyProof { .. }) => {
+            unreachable!("handled before the mesh is opened")
+        }
+        Command::Ledger(command) => ledger::run(&mesh, command).await,
         Command::Domain(DomainCommand::Create {
             name,
             owner,
@@ -340,13 +354,14 @@ async fn run(cli: Cli) -> Result<(), MeshError> {
             }
             let r = report?;
             print(format!(
-                "Ingested {} into {}: {} rows read, {} accepted, {} quarantined → version {}",
+                "Ingested {} into {}: {} rows read, {} accepted, {} quarantined → version {} (ledger entry {})",
                 r.source,
                 r.table,
                 r.rows_read,
                 r.rows_accepted,
                 r.rows_quarantined,
-                r.version.map_or("-".to_string(), |v| v.to_string())
+                r.version.map_or("-".to_string(), |v| v.to_string()),
+                r.ledger_index
             ))?;
             for (reason, n) in &r.quarantine_reasons {
                 print(format!("  quarantined {n} × {reason}"))?;

@@ -39,6 +39,7 @@ mod files;
 mod log;
 mod merkle;
 mod note;
+mod proofs;
 mod tiles;
 
 pub use audit::{AuditFailure, AuditReport, audit};
@@ -54,4 +55,5 @@ pub use merkle::{
     verify_inclusion,
 };
 pub use note::{NoteError, NoteSigner, NoteVerifier, open_note, sign_note};
+pub use proofs::{ConsistencyProof, InclusionProof};
 pub use tiles::{TILE_WIDTH, bundle_path, tile_path};

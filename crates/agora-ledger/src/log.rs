@@ -46,6 +46,10 @@ pub enum LogError {
     Checkpoint(#[from] CheckpointError),
     #[error("no ledger at {0}")]
     Missing(String),
+    #[error(
+        "no checkpoint of exactly {0} entries was published: prove against the latest one or a published size"
+    )]
+    NoCheckpoint(u64),
     #[error("this ledger was opened read-only")]
     ReadOnly,
 }

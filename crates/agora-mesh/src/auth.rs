@@ -11,6 +11,7 @@ use base64::Engine;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
+use crate::ledger::Event;
 use crate::{Mesh, MeshError};
 
 const TOKEN_PREFIX: &str = "agora_";
@@ -40,12 +41,17 @@ impl Mesh {
         let token = new_token();
         self.catalog
             .create_principal(&PrincipalRecord {
-                name,
+                name: name.clone(),
                 token_hash: token_hash(&token),
                 is_admin: false,
                 created_at: crate::now(),
             })
             .await?;
+        self.record(vec![Event::by_admin(
+            "principal.created",
+            serde_json::json!({ "principal": name.as_str() }),
+        )])
+        .await?;
         Ok(token)
     }
 

@@ -4,6 +4,7 @@ use agora_catalog::{DomainRecord, SearchHit};
 use agora_model::{Access, Grant, GrantTarget, Name, Principal};
 
 use crate::auth::require_admin;
+use crate::ledger::Event;
 use crate::{Mesh, MeshError};
 
 impl Mesh {
@@ -23,6 +24,15 @@ impl Mesh {
             created_at: crate::now(),
         };
         self.catalog.create_domain(&record).await?;
+        self.record_domain(
+            &record.name,
+            serde_json::json!({
+                "domain": record.name.as_str(),
+                "owner": record.owner.as_str(),
+                "description": record.description,
+            }),
+        )
+        .await?;
         Ok(record)
     }
 
@@ -118,6 +128,24 @@ impl Mesh {
         } else {
             self.catalog.put_grant(&grant).await?;
         }
+        let body = serde_json::json!({
+            "principal": grant.principal.as_str(),
+            "access": grant.access.as_str(),
+            "target": grant.target.to_string(),
+            "by": actor.name.as_str(),
+        });
+        let kind = if revoke {
+            "grant.revoked"
+        } else {
+            "grant.added"
+        };
+        // The domain signs what its owner does; the administrator signs for itself.
+        let event = if actor.is_admin {
+            Event::by_admin(kind, body)
+        } else {
+            Event::by_domain(kind, grant.target.domain(), body)
+        };
+        self.record(vec![event]).await?;
         Ok(grant)
     }
 

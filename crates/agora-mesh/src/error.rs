@@ -1,4 +1,5 @@
 use agora_catalog::CatalogError;
+use agora_ledger::{LogError, ProofError};
 use agora_model::ModelError;
 use agora_query::QueryError;
 use agora_storage::StorageError;
@@ -57,6 +58,10 @@ pub enum MeshError {
         #[source]
         source: std::io::Error,
     },
+    #[error(transparent)]
+    Ledger(agora_ledger::LogError),
+    #[error("ledger verification failed: {0}")]
+    LedgerAudit(String),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -78,6 +83,14 @@ impl MeshError {
                 ErrorKind::NotFound
             }
             MeshError::Io { .. } => ErrorKind::BadInput,
+            MeshError::Ledger(LogError::Proof(
+                ProofError::IndexBeyondTree { .. } | ProofError::SizeBeyondLog { .. },
+            ))
+            | MeshError::Ledger(LogError::NoCheckpoint(_)) => ErrorKind::NotFound,
+            MeshError::Ledger(LogError::Proof(_) | LogError::Note(_) | LogError::Checkpoint(_)) => {
+                ErrorKind::BadInput
+            }
+            MeshError::Ledger(_) | MeshError::LedgerAudit(_) => ErrorKind::Internal,
             MeshError::Catalog(_)
             | MeshError::Storage(_)
             | MeshError::Query(_)

@@ -3,13 +3,15 @@
 //! the read path (governed SQL).
 //!
 //! A mesh directory holds `catalog.db` (SQLite, see `agora-catalog`), `tables/` and
-//! `quarantine/` (Delta Lake, see `agora-storage`). Two directories never share anything.
+//! `quarantine/` (Delta Lake, see `agora-storage`), `ledger/` (the signed, Merkle-logged record
+//! of every change, see `agora-ledger`) and `keys/` (the keys that sign it). Two directories
+//! never share anything.
 //!
 //! The **write path** ([`Mesh::ingest`]) is a pipeline: decode the source into Arrow batches →
 //! [`ingest::BatchStage`]s (validation against the contract today; classification and quality
 //! checks plug in as further stages) → stream accepted rows into the product's Delta table and
 //! rejected rows, with their reason and position, into its quarantine table → one Delta commit
-//! each → one catalog record of the ingest (where the ledger entry will be written).
+//! each → one catalog record of the ingest → one signed entry in the ledger.
 //!
 //! The **read path** ([`Mesh::session`]) builds an `agora_query::GovernedSession` for the
 //! principal, so every interface gets the same answer and the same refusals.
@@ -29,6 +31,7 @@ pub mod demo;
 mod domains;
 mod error;
 pub mod ingest;
+mod ledger;
 pub mod output;
 mod products;
 
@@ -53,6 +56,7 @@ const CATALOG_FILE: &str = "catalog.db";
 pub struct Mesh {
     catalog: Arc<dyn Catalog>,
     store: TableStore,
+    ledger: Arc<ledger::MeshLedger>,
 }
 
 impl Mesh {
@@ -94,9 +98,16 @@ impl Mesh {
 
     async fn connect(dir: &Path) -> Result<Mesh, MeshError> {
         let catalog = SqliteCatalog::open(&dir.join(CATALOG_FILE)).await?;
+        let ledger = {
+            let dir = dir.to_path_buf();
+            tokio::task::spawn_blocking(move || ledger::MeshLedger::open(&dir))
+                .await
+                .map_err(|e| MeshError::Internal(format!("opening the ledger failed: {e}")))??
+        };
         Ok(Mesh {
             catalog: Arc::new(catalog),
             store: TableStore::new(dir),
+            ledger: Arc::new(ledger),
         })
     }
 

@@ -7,7 +7,9 @@ use agora_model::{Contract, ContractTable, ModelError, Name, Principal, SchemaCh
 use agora_storage::{TableKind, VersionInfo};
 use arrow::datatypes::{Field, Schema, SchemaRef};
 
+use crate::ledger::Event;
 use crate::{Mesh, MeshError};
+use sha2::{Digest, Sha256};
 
 /// What `product apply` did.
 #[derive(Debug, Clone)]
@@ -19,6 +21,8 @@ pub struct ApplyReport {
     pub tables: Vec<Name>,
     pub changes: Vec<SchemaChange>,
     pub warnings: Vec<String>,
+    /// The ledger entry that records the change.
+    pub ledger_index: u64,
 }
 
 /// One table of a product, as `product show` reports it.
@@ -184,7 +188,26 @@ impl Mesh {
             updated_at: now,
         };
         self.catalog.put_product(&record).await?;
+        let appended = self
+            .record(vec![Event::by_domain(
+                "contract.applied",
+                &domain,
+                serde_json::json!({
+                    "product": format!("{domain}.{product}"),
+                    "contract_id": contract.id,
+                    "version": contract.version,
+                    "contract_sha256": hex::encode(Sha256::digest(yaml.as_bytes())),
+                    "tables": record.tables.iter().map(Name::as_str).collect::<Vec<_>>(),
+                    "created": existing.is_none(),
+                    "changes": changes.iter().map(|c| serde_json::json!({
+                        "table": c.table, "change": c.description, "breaking": c.breaking,
+                    })).collect::<Vec<_>>(),
+                    "by": actor.name.as_str(),
+                }),
+            )])
+            .await?;
         Ok(ApplyReport {
+            ledger_index: appended.first_index,
             domain,
             product,
             version: contract.version,

@@ -27,7 +27,7 @@ const MAX_BATCH_BYTES: usize = 1 << 30;
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Agora", description = "Data mesh platform: domains, data products, ingest, governed SQL"),
-    paths(list_domains, create_domain, list_products, show_product, apply_contract, ingest_batch, query, search),
+    paths(list_domains, create_domain, list_products, show_product, apply_contract, ingest_batch, query, search, crate::ledger_api::checkpoint, crate::ledger_api::key, crate::ledger_api::entry, crate::ledger_api::inclusion, crate::ledger_api::consistency),
     components(schemas(CreateDomain, QueryRequest, ErrorBody)),
     modifiers(&BearerAuth)
 )]
@@ -66,6 +66,7 @@ pub fn router(mesh: Mesh) -> Router {
         )
         .route("/api/v1/query", post(query))
         .route("/api/v1/search", get(search))
+        .merge(crate::ledger_api::routes())
         .fallback(|| async {
             ApiError(MeshError::NotFound {
                 what: "route",
@@ -78,12 +79,12 @@ pub fn router(mesh: Mesh) -> Router {
 
 /// The error body of every failed request.
 #[derive(Serialize, utoipa::ToSchema)]
-struct ErrorBody {
+pub(crate) struct ErrorBody {
     error: String,
     kind: String,
 }
 
-struct ApiError(MeshError);
+pub(crate) struct ApiError(pub(crate) MeshError);
 
 impl From<MeshError> for ApiError {
     fn from(e: MeshError) -> Self {
@@ -114,7 +115,7 @@ impl IntoResponse for ApiError {
 }
 
 /// The principal of a request, from `Authorization: Bearer <token>`.
-struct Caller(Principal);
+pub(crate) struct Caller(pub(crate) Principal);
 
 impl FromRequestParts<Mesh> for Caller {
     type Rejection = ApiError;
@@ -130,10 +131,10 @@ impl FromRequestParts<Mesh> for Caller {
     }
 }
 
-type ApiResult<T> = Result<T, ApiError>;
+pub(crate) type ApiResult<T> = Result<T, ApiError>;
 
 /// Query-string parameters, with a JSON error body when they do not parse.
-fn params<T>(query: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
+pub(crate) fn params<T>(query: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
     query.map(|Query(p)| p).map_err(|e| {
         ApiError(MeshError::BadInput {
             source_name: "query string".into(),

@@ -12,6 +12,7 @@
 //! ```
 
 pub mod http;
+mod ledger_api;
 pub mod postgres;
 
 use std::net::SocketAddr;

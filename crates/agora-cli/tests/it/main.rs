@@ -4,4 +4,5 @@
 mod cli_flow;
 mod errors;
 mod harness;
+mod ledger;
 mod server;

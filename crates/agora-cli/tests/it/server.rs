@@ -5,9 +5,9 @@ use std::process::{Child, Command, Stdio};
 
 use crate::harness::{Mesh, agora_cmd, testdata};
 
-struct Served {
+pub struct Served {
     child: Child,
-    http: String,
+    pub http: String,
     pg_port: String,
 }
 
@@ -18,7 +18,7 @@ impl Drop for Served {
     }
 }
 
-fn serve(mesh: &Mesh) -> Served {
+pub fn serve(mesh: &Mesh) -> Served {
     let mut child = agora_cmd(&mesh.data())
         .args(["serve", "--http", "127.0.0.1:0", "--pg", "127.0.0.1:0"])
         .stdout(Stdio::piped())
@@ -55,7 +55,7 @@ fn serve(mesh: &Mesh) -> Served {
     }
 }
 
-fn token(mesh: &Mesh, name: &str) -> String {
+pub fn token(mesh: &Mesh, name: &str) -> String {
     let out = mesh.ok(&["principal", "create", name]);
     out.rsplit(": ").next().unwrap().trim().to_string()
 }

@@ -144,3 +144,49 @@ fn concurrent_writers_in_two_handles_share_one_consistent_log() {
     let report = audit(&f.log, None).unwrap();
     assert_eq!(report.size, 402);
 }
+
+#[test]
+fn proof_bundles_verify_with_the_public_key_alone() {
+    let f = fixture();
+    let entries: Vec<_> = (0..40).map(|i| ingest(&f.sales, i)).collect();
+    let first = f
+        .log
+        .append(&entries[..10])
+        .unwrap()
+        .checkpoint
+        .checkpoint
+        .size;
+    f.log.append(&entries[10..]).unwrap();
+    let key = log_key().verifier();
+
+    let proof = f.log.prove_inclusion(5, None).unwrap();
+    proof.verify(&key).unwrap();
+    let json = serde_json::to_string(&proof).unwrap();
+    let back: agora_ledger::InclusionProof = serde_json::from_str(&json).unwrap();
+    back.verify(&key).unwrap();
+
+    // Against an older published checkpoint too.
+    f.log
+        .prove_inclusion(5, Some(first))
+        .unwrap()
+        .verify(&key)
+        .unwrap();
+    assert!(matches!(
+        f.log.prove_inclusion(5, Some(first + 1)),
+        Err(LogError::NoCheckpoint(_))
+    ));
+
+    let mut changed = proof.clone();
+    changed.entry = changed.entry.replace("\"rows\":103", "\"rows\":104");
+    assert!(changed.verify(&key).is_err());
+    let stranger = agora_ledger::NoteSigner::new("agora.test/log", [8; 32]).unwrap();
+    assert!(proof.verify(&stranger.verifier()).is_err());
+
+    let consistency = f.log.prove_consistency(first, None).unwrap();
+    consistency.verify(&key, None).unwrap();
+    let old = f.log.checkpoint_of_size(Some(first)).unwrap().note;
+    consistency.verify(&key, Some(&old)).unwrap();
+    // An auditor's checkpoint from a different history does not match.
+    let other = f.log.checkpoint_of_size(Some(2)).unwrap().note;
+    assert!(consistency.verify(&key, Some(&other)).is_err());
+}

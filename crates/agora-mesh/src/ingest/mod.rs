@@ -12,6 +12,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use agora_catalog::IngestRecord;
+
+use crate::ledger::Event;
 use agora_model::{Access, Principal, TableRef};
 use agora_storage::{Appender, TableKind};
 use arrow::record_batch::RecordBatch;
@@ -75,6 +77,8 @@ pub struct IngestReport {
     /// The most frequent reasons rows were quarantined, with their counts.
     pub quarantine_reasons: Vec<(String, u64)>,
     pub input_sha256: String,
+    /// The ledger entry that records the ingest.
+    pub ledger_index: u64,
 }
 
 /// A batch on its way through the stages.
@@ -328,6 +332,31 @@ impl Mesh {
                 at: crate::now(),
             })
             .await?;
+        let quarantine_version = match rows_quarantined {
+            0 => None,
+            _ => self
+                .store
+                .open(&table_ref, TableKind::Quarantine)
+                .await?
+                .and_then(|t| t.version()),
+        };
+        let appended = self
+            .record(vec![Event::by_domain(
+                "ingest.committed",
+                &table_ref.domain,
+                serde_json::json!({
+                    "product": format!("{}.{}", product.domain, product.name),
+                    "table": table_ref.to_string(),
+                    "table_version": version,
+                    "rows_accepted": rows_accepted,
+                    "rows_quarantined": rows_quarantined,
+                    "quarantine_version": quarantine_version,
+                    "source": source_name,
+                    "input_sha256": input_sha256,
+                    "by": actor.name.as_str(),
+                }),
+            )])
+            .await?;
         let mut quarantine_reasons: Vec<(String, u64)> = reasons.into_iter().collect();
         quarantine_reasons.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
         quarantine_reasons.truncate(5);
@@ -341,6 +370,7 @@ impl Mesh {
             rows_quarantined,
             quarantine_reasons,
             input_sha256,
+            ledger_index: appended.first_index,
         })
     }
 }

@@ -1,0 +1,148 @@
+//! `agora ledger …`: read the mesh's ledger, prove what it holds, audit it, and check proofs
+//! offline with nothing but the log's public key.
+
+use std::path::{Path, PathBuf};
+
+use agora_ledger::{ConsistencyProof, InclusionProof, NoteVerifier, audit};
+use agora_mesh::{Mesh, MeshError};
+use clap::Subcommand;
+use serde::Deserialize;
+
+use crate::print;
+
+#[derive(Subcommand)]
+pub enum LedgerCommand {
+    /// Print the latest signed checkpoint (C2SP tlog-checkpoint in a signed note).
+    Checkpoint,
+    /// Print the log's public key, which verifies checkpoints and proofs.
+    Key,
+    /// Print one entry.
+    Show { index: u64 },
+    /// List the latest entries: index, time, kind, signer.
+    Tail {
+        #[arg(long, default_value_t = 20)]
+        limit: u64,
+    },
+    /// Print a JSON proof that entry INDEX is in the log.
+    ProveInclusion {
+        index: u64,
+        /// Prove against the published checkpoint of this size (default: the latest).
+        #[arg(long)]
+        size: Option<u64>,
+    },
+    /// Print a JSON proof that the log of SIZE entries extends the one of FIRST entries.
+    ProveConsistency {
+        first: u64,
+        #[arg(long)]
+        size: Option<u64>,
+    },
+    /// Audit the whole log: every hash, every signature, every checkpoint.
+    Verify,
+    /// Check a proof printed by prove-inclusion or prove-consistency, offline.
+    VerifyProof {
+        file: PathBuf,
+        /// The log's public key (`agora ledger key`).
+        #[arg(long)]
+        key: String,
+        /// For a consistency proof: the earlier checkpoint you kept (a signed note file).
+        #[arg(long)]
+        checkpoint: Option<PathBuf>,
+    },
+}
+
+fn to_json(value: &impl serde::Serialize) -> String {
+    serde_json::to_string_pretty(value).expect("INVARIANT: proofs and entries are plain JSON")
+}
+
+pub async fn run(mesh: &Mesh, command: LedgerCommand) -> Result<(), MeshError> {
+    let log = mesh.ledger();
+    match command {
+        LedgerCommand::Checkpoint => {
+            let cp = log.checkpoint().map_err(MeshError::Ledger)?;
+            print(cp.note.trim_end())
+        }
+        LedgerCommand::Key => print(mesh.log_key().encode()),
+        LedgerCommand::Show { index } => {
+            let entry = log.entry(index).map_err(MeshError::Ledger)?;
+            print(to_json(&entry))
+        }
+        LedgerCommand::Tail { limit } => {
+            let size = log.size().map_err(MeshError::Ledger)?;
+            for index in size.saturating_sub(limit)..size {
+                let e = log.entry(index).map_err(MeshError::Ledger)?.entry;
+                print(format!(
+                    "{index:>6}  {}  {:<18} {}",
+                    e.time, e.kind, e.signer
+                ))?;
+            }
+            Ok(())
+        }
+        LedgerCommand::ProveInclusion { index, size } => print(to_json(
+            &log.prove_inclusion(index, size)
+                .map_err(MeshError::Ledger)?,
+        )),
+        LedgerCommand::ProveConsistency { first, size } => print(to_json(
+            &log.prove_consistency(first, size)
+                .map_err(MeshError::Ledger)?,
+        )),
+        LedgerCommand::Verify => {
+            let report = audit(log, None).map_err(|f| MeshError::LedgerAudit(f.to_string()))?;
+            print(format!(
+                "Ledger {} verified: {} entries, {} checkpoints, root {}\n  signers: {}",
+                report.origin,
+                report.size,
+                report.checkpoints,
+                report.root,
+                report.signers.join(", ")
+            ))
+        }
+        LedgerCommand::VerifyProof { .. } => unreachable!("handled without opening the mesh"),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum AnyProof {
+    Inclusion(InclusionProof),
+    Consistency(ConsistencyProof),
+}
+
+fn read(path: &Path) -> Result<String, MeshError> {
+    std::fs::read_to_string(path).map_err(|source| MeshError::Io {
+        path: path.display().to_string(),
+        source,
+    })
+}
+
+/// Checks a proof file with only the public key: no mesh needed.
+pub fn verify_proof(file: &Path, key: &str, checkpoint: Option<&Path>) -> Result<(), MeshError> {
+    let bad = |message: String| MeshError::BadInput {
+        source_name: file.display().to_string(),
+        message,
+    };
+    let key = NoteVerifier::parse(key).map_err(|e| MeshError::BadInput {
+        source_name: "--key".into(),
+        message: e.to_string(),
+    })?;
+    let proof: AnyProof = serde_json::from_str(&read(file)?)
+        .map_err(|e| bad(format!("not an inclusion or consistency proof: {e}")))?;
+    match proof {
+        AnyProof::Inclusion(p) => {
+            p.verify(&key)
+                .map_err(|e| bad(format!("the proof does not verify: {e}")))?;
+            print(format!(
+                "OK: entry {} is in the log of {} entries signed by {}",
+                p.index, p.tree_size, key.name
+            ))
+        }
+        AnyProof::Consistency(p) => {
+            let trusted = checkpoint.map(read).transpose()?;
+            p.verify(&key, trusted.as_deref())
+                .map_err(|e| bad(format!("the proof does not verify: {e}")))?;
+            print(format!(
+                "OK: the log of {} entries extends the log of {} entries ({})",
+                p.second, p.first, key.name
+            ))
+        }
+    }
+}

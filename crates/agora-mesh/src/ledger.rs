@@ -1,0 +1,211 @@
+//! The mesh's lineage ledger: every change to the mesh (domains and their keys, principals,
+//! grants, contracts, ingests) is recorded as an entry signed by the acting domain's key (or the
+//! administrator's) in the `agora-ledger` log under `ledger/`.
+//!
+//! Keys live in `keys/` as C2SP-style private keys, readable only by the mesh's owner (0600):
+//! `log.key` signs checkpoints (its name is the log's origin), `admin.key` signs what the
+//! administrator does, `domain.<name>.key` what a domain does. A production deployment would
+//! hold them in a KMS; the file layout keeps each key separate so that can be swapped in.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use agora_ledger::{
+    ADMIN_SIGNER, Appended, Entry, Log, LogError, NoteSigner, NoteVerifier, SignedEntry, genesis,
+    key_registration,
+};
+use agora_model::Name;
+use serde_json::Value;
+
+use crate::{Mesh, MeshError};
+
+const LEDGER_DIR: &str = "ledger";
+const KEYS_DIR: &str = "keys";
+const LOG_KEY: &str = "log.key";
+
+/// One event to record: its kind, who signs it and its body.
+pub(crate) struct Event {
+    pub kind: &'static str,
+    pub signer: String,
+    pub body: Value,
+}
+
+impl Event {
+    pub(crate) fn by_admin(kind: &'static str, body: Value) -> Self {
+        Event {
+            kind,
+            signer: ADMIN_SIGNER.to_string(),
+            body,
+        }
+    }
+
+    pub(crate) fn by_domain(kind: &'static str, domain: &Name, body: Value) -> Self {
+        Event {
+            kind,
+            signer: domain.to_string(),
+            body,
+        }
+    }
+}
+
+/// The log with the keys that sign for this mesh.
+pub(crate) struct MeshLedger {
+    log: Log,
+    keys: PathBuf,
+    signers: Mutex<HashMap<String, Arc<NoteSigner>>>,
+}
+
+fn key_file(signer: &str) -> String {
+    if signer == ADMIN_SIGNER {
+        "admin.key".to_string()
+    } else {
+        format!("domain.{signer}.key")
+    }
+}
+
+fn io(path: &Path) -> impl Fn(std::io::Error) -> MeshError + '_ {
+    move |source| MeshError::Io {
+        path: path.display().to_string(),
+        source,
+    }
+}
+
+fn write_secret(path: &Path, key: &NoteSigner) -> Result<(), MeshError> {
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(io(path))?;
+    f.write_all(format!("{}\n", key.encode_secret()).as_bytes())
+        .and_then(|()| f.sync_all())
+        .map_err(io(path))
+}
+
+fn read_secret(path: &Path) -> Result<NoteSigner, MeshError> {
+    let text = std::fs::read_to_string(path).map_err(io(path))?;
+    NoteSigner::parse_secret(&text)
+        .map_err(|e| MeshError::Internal(format!("{}: {e}", path.display())))
+}
+
+impl MeshLedger {
+    /// Opens the mesh's ledger, creating its keys and genesis entry the first time (also for
+    /// meshes made before the ledger existed).
+    pub(crate) fn open(mesh_dir: &Path) -> Result<Self, MeshError> {
+        let keys = mesh_dir.join(KEYS_DIR);
+        std::fs::create_dir_all(&keys).map_err(io(&keys))?;
+        let log_key_path = keys.join(LOG_KEY);
+        let fresh = !log_key_path.exists();
+        if fresh {
+            let origin = format!("agora.local/mesh-{:08x}", rand::random::<u32>());
+            let key =
+                NoteSigner::generate(&origin).map_err(|e| MeshError::Internal(e.to_string()))?;
+            write_secret(&log_key_path, &key)?;
+            write_secret(
+                &keys.join(key_file(ADMIN_SIGNER)),
+                &NoteSigner::generate(ADMIN_SIGNER)
+                    .map_err(|e| MeshError::Internal(e.to_string()))?,
+            )?;
+        }
+        let log = Log::open_or_create(mesh_dir.join(LEDGER_DIR), read_secret(&log_key_path)?)?;
+        let ledger = MeshLedger {
+            log,
+            keys,
+            signers: Mutex::default(),
+        };
+        if ledger.log.size()? == 0 {
+            let admin = ledger.signer(ADMIN_SIGNER)?;
+            ledger.log.append(&[genesis(&admin)])?;
+        }
+        Ok(ledger)
+    }
+
+    pub(crate) fn log(&self) -> &Log {
+        &self.log
+    }
+
+    fn signer(&self, name: &str) -> Result<Arc<NoteSigner>, MeshError> {
+        let mut signers = self
+            .signers
+            .lock()
+            .expect("INVARIANT: no panic while holding the key cache");
+        if let Some(s) = signers.get(name) {
+            return Ok(s.clone());
+        }
+        let signer = Arc::new(read_secret(&self.keys.join(key_file(name)))?);
+        signers.insert(name.to_string(), signer.clone());
+        Ok(signer)
+    }
+
+    /// Generates `domain`'s key and returns the entry that registers it.
+    fn register_domain_key(&self, domain: &Name, context: Value) -> Result<SignedEntry, MeshError> {
+        let key = NoteSigner::generate(domain.as_str())
+            .map_err(|e| MeshError::Internal(e.to_string()))?;
+        let path = self.keys.join(key_file(domain.as_str()));
+        if path.exists() {
+            // A key left by a domain creation that failed after writing it: replace it, the
+            // log never registered it.
+            std::fs::remove_file(&path).map_err(io(&path))?;
+        }
+        write_secret(&path, &key)?;
+        let admin = self.signer(ADMIN_SIGNER)?;
+        Ok(key_registration(&admin, &key.verifier(), context))
+    }
+
+    fn sign(&self, event: Event) -> Result<SignedEntry, MeshError> {
+        let key = self.signer(&event.signer)?;
+        Ok(Entry::now(event.kind, &event.signer, event.body).sign(&key))
+    }
+}
+
+impl From<LogError> for MeshError {
+    fn from(e: LogError) -> Self {
+        MeshError::Ledger(e)
+    }
+}
+
+impl Mesh {
+    /// Signs and appends events; returns where they landed once they are durable.
+    pub(crate) async fn record(&self, events: Vec<Event>) -> Result<Appended, MeshError> {
+        let ledger = self.ledger.clone();
+        tokio::task::spawn_blocking(move || {
+            let entries = events
+                .into_iter()
+                .map(|e| ledger.sign(e))
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(ledger.log.append(&entries)?)
+        })
+        .await
+        .map_err(|e| MeshError::Internal(format!("the ledger writer failed: {e}")))?
+    }
+
+    /// Registers a new domain's key and records its creation, in one batch.
+    pub(crate) async fn record_domain(
+        &self,
+        domain: &Name,
+        body: Value,
+    ) -> Result<Appended, MeshError> {
+        let ledger = self.ledger.clone();
+        let domain = domain.clone();
+        tokio::task::spawn_blocking(move || {
+            let registration = ledger.register_domain_key(&domain, body.clone())?;
+            let created = ledger.sign(Event::by_admin("domain.created", body))?;
+            Ok(ledger.log.append(&[registration, created])?)
+        })
+        .await
+        .map_err(|e| MeshError::Internal(format!("the ledger writer failed: {e}")))?
+    }
+
+    /// The mesh's log, to read entries, checkpoints and proofs.
+    pub fn ledger(&self) -> &Log {
+        self.ledger.log()
+    }
+
+    /// The public key that signs the log's checkpoints.
+    pub fn log_key(&self) -> NoteVerifier {
+        self.ledger.log().verifier().clone()
+    }
+}
