@@ -47,7 +47,7 @@ pub fn audit(log: &Log, admin: Option<&NoteVerifier>) -> Result<AuditReport, Aud
     let size = current.checkpoint.size;
     let files = log.files();
     let mut tree = Tree::new();
-    let mut keys: Vec<NoteVerifier> = Vec::new();
+    let mut keys = Keyring::pinned(admin);
 
     for n in 0..size.div_ceil(TILE_WIDTH) {
         let first = n * TILE_WIDTH;
@@ -62,7 +62,7 @@ pub fn audit(log: &Log, admin: Option<&NoteVerifier>) -> Result<AuditReport, Aud
             let index = first + i as u64;
             let entry =
                 SignedEntry::from_leaf(leaf).map_err(|e| fail(Some(index), e.to_string()))?;
-            check_signature(index, &entry, &mut keys, admin)?;
+            keys.observe(index, &entry)?;
             let hash = leaf_hash(leaf);
             if hash != stored[i] {
                 return Err(fail(
@@ -169,62 +169,93 @@ pub fn audit(log: &Log, admin: Option<&NoteVerifier>) -> Result<AuditReport, Aud
         size,
         root: hex::encode(current.checkpoint.root),
         checkpoints: history.len(),
-        signers: keys.into_iter().map(|k| k.name).collect(),
+        signers: keys.signers(),
     })
 }
 
-/// Checks an entry's signature; the genesis entry and key registrations extend `keys`.
-fn check_signature(
-    index: u64,
-    entry: &SignedEntry,
-    keys: &mut Vec<NoteVerifier>,
-    admin: Option<&NoteVerifier>,
-) -> Result<(), AuditFailure> {
-    let body_key = |field: &str| -> Result<NoteVerifier, AuditFailure> {
-        let text = entry.entry.body[field]
-            .as_str()
-            .ok_or_else(|| fail(Some(index), format!("`{field}` is missing")))?;
-        NoteVerifier::parse(text).map_err(|e| fail(Some(index), e.to_string()))
-    };
-    if index == 0 {
-        if entry.entry.kind != KIND_GENESIS || entry.entry.signer != ADMIN_SIGNER {
-            return Err(fail(
-                Some(0),
-                format!("the log must open with a `{KIND_GENESIS}` entry signed by {ADMIN_SIGNER}"),
-            ));
+/// The signers' keys as the log registers them, entry by entry: the genesis entry names the
+/// administrator's key, and key registrations (signed by the administrator) add the others.
+#[derive(Debug, Default)]
+pub struct Keyring {
+    keys: Vec<NoteVerifier>,
+    admin: Option<NoteVerifier>,
+    next: u64,
+}
+
+impl Keyring {
+    /// A keyring that requires the genesis entry to name `admin`.
+    pub fn pinned(admin: Option<&NoteVerifier>) -> Self {
+        Keyring {
+            admin: admin.cloned(),
+            ..Keyring::default()
         }
-        let key = body_key("admin_key")?;
-        if key.name != ADMIN_SIGNER {
-            return Err(fail(
-                Some(0),
-                "the genesis key is not named for the administrator",
-            ));
-        }
-        if admin.is_some_and(|a| *a != key) {
-            return Err(fail(
-                Some(0),
-                "the genesis entry names another administrator key than the one given",
-            ));
-        }
-        keys.push(key);
-    } else if entry.entry.kind == KIND_GENESIS {
-        return Err(fail(Some(index), "a second genesis entry"));
     }
-    entry
-        .verify(keys)
-        .map_err(|e| fail(Some(index), e.to_string()))?;
-    if index > 0 && entry.entry.kind == KIND_KEY {
-        if entry.entry.signer != ADMIN_SIGNER {
+
+    /// Checks the signature of entry `index` (entries must come in log order from 0) and learns
+    /// the keys it registers.
+    pub fn observe(&mut self, index: u64, entry: &SignedEntry) -> Result<(), AuditFailure> {
+        if index != self.next {
             return Err(fail(
                 Some(index),
                 format!(
-                    "only {ADMIN_SIGNER} registers keys, not `{}`",
-                    entry.entry.signer
+                    "keys are learnt in log order: entry {} comes first",
+                    self.next
                 ),
             ));
         }
-        let key = body_key("key")?;
-        keys.push(key);
+        self.next += 1;
+        let body_key = |field: &str| -> Result<NoteVerifier, AuditFailure> {
+            let text = entry.entry.body[field]
+                .as_str()
+                .ok_or_else(|| fail(Some(index), format!("`{field}` is missing")))?;
+            NoteVerifier::parse(text).map_err(|e| fail(Some(index), e.to_string()))
+        };
+        if index == 0 {
+            if entry.entry.kind != KIND_GENESIS || entry.entry.signer != ADMIN_SIGNER {
+                return Err(fail(
+                    Some(0),
+                    format!(
+                        "the log must open with a `{KIND_GENESIS}` entry signed by {ADMIN_SIGNER}"
+                    ),
+                ));
+            }
+            let key = body_key("admin_key")?;
+            if key.name != ADMIN_SIGNER {
+                return Err(fail(
+                    Some(0),
+                    "the genesis key is not named for the administrator",
+                ));
+            }
+            if self.admin.as_ref().is_some_and(|a| *a != key) {
+                return Err(fail(
+                    Some(0),
+                    "the genesis entry names another administrator key than the one given",
+                ));
+            }
+            self.keys.push(key);
+        } else if entry.entry.kind == KIND_GENESIS {
+            return Err(fail(Some(index), "a second genesis entry"));
+        }
+        entry
+            .verify(&self.keys)
+            .map_err(|e| fail(Some(index), e.to_string()))?;
+        if index > 0 && entry.entry.kind == KIND_KEY {
+            if entry.entry.signer != ADMIN_SIGNER {
+                return Err(fail(
+                    Some(index),
+                    format!(
+                        "only {ADMIN_SIGNER} registers keys, not `{}`",
+                        entry.entry.signer
+                    ),
+                ));
+            }
+            self.keys.push(body_key("key")?);
+        }
+        Ok(())
     }
-    Ok(())
+
+    /// Signers with a registered key, in registration order.
+    pub fn signers(&self) -> Vec<String> {
+        self.keys.iter().map(|k| k.name.clone()).collect()
+    }
 }

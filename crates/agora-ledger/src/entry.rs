@@ -64,6 +64,31 @@ impl Entry {
             .expect("INVARIANT: an Entry is plain JSON (strings and a serde_json::Value)")
     }
 
+    /// Signs the entry and returns its stored form directly: the entry is canonicalised once,
+    /// for the signature, and the leaf is assembled around those bytes (RFC 8785 orders the
+    /// envelope's keys `entry` < `key_id` < `signature`).
+    pub fn sign_leaf(self, key: &NoteSigner) -> Result<Leaf, EntryError> {
+        debug_assert_eq!(
+            key.name(),
+            self.signer,
+            "an entry is signed by its own signer"
+        );
+        let canonical = self.canonical();
+        let signature = B64.encode(key.sign_bytes(&canonical));
+        let key_id = key.verifier().key_id();
+        // Hex and base64 are plain ASCII: their JSON strings need no escaping.
+        let mut bytes = Vec::with_capacity(canonical.len() + signature.len() + 48);
+        bytes.extend_from_slice(b"{\"entry\":");
+        bytes.extend_from_slice(&canonical);
+        bytes.extend_from_slice(
+            format!(",\"key_id\":\"{key_id}\",\"signature\":\"{signature}\"}}").as_bytes(),
+        );
+        if bytes.len() > MAX_ENTRY_BYTES {
+            return Err(EntryError::TooLarge(bytes.len()));
+        }
+        Ok(Leaf(bytes))
+    }
+
     /// Signs the entry with `key`, whose name must be the entry's signer.
     pub fn sign(self, key: &NoteSigner) -> SignedEntry {
         debug_assert_eq!(
@@ -103,6 +128,28 @@ pub fn key_registration(
         serde_json::json!({ "signer": key.name, "key": key.encode(), "context": context }),
     )
     .sign(admin)
+}
+
+/// The stored bytes of a signed entry: its canonical JSON, within the size limit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Leaf(Vec<u8>);
+
+impl Leaf {
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+
+    pub(crate) fn into_bytes(self) -> Vec<u8> {
+        self.0
+    }
+}
+
+impl TryFrom<&SignedEntry> for Leaf {
+    type Error = EntryError;
+
+    fn try_from(e: &SignedEntry) -> Result<Leaf, EntryError> {
+        e.to_leaf().map(Leaf)
+    }
 }
 
 /// An [`Entry`] with its signer's Ed25519 signature over the entry's canonical JSON. Its own
@@ -199,6 +246,19 @@ mod tests {
                 signer: "logistics".into()
             })
         );
+    }
+
+    #[test]
+    fn sign_leaf_gives_the_canonical_bytes_of_the_signed_entry() {
+        let k = NoteSigner::new("sales", [4; 32]).unwrap();
+        let e = Entry::now(
+            "x",
+            "sales",
+            json!({"b": [1, 2.5, "é\u{1F600}"], "a": null}),
+        );
+        let leaf = e.clone().sign_leaf(&k).unwrap();
+        assert_eq!(leaf.as_bytes(), e.sign(&k).to_leaf().unwrap());
+        SignedEntry::from_leaf(leaf.as_bytes()).unwrap();
     }
 
     #[test]

@@ -42,11 +42,11 @@ mod note;
 mod proofs;
 mod tiles;
 
-pub use audit::{AuditFailure, AuditReport, audit};
+pub use audit::{AuditFailure, AuditReport, Keyring, audit};
 pub use checkpoint::{Checkpoint, CheckpointError};
 pub use entry::{
-    ADMIN_SIGNER, Entry, EntryError, KIND_GENESIS, KIND_KEY, MAX_ENTRY_BYTES, SignedEntry, genesis,
-    key_registration,
+    ADMIN_SIGNER, Entry, EntryError, KIND_GENESIS, KIND_KEY, Leaf, MAX_ENTRY_BYTES, SignedEntry,
+    genesis, key_registration,
 };
 pub use files::LogFiles;
 pub use log::{Appended, Log, LogError, SignedCheckpoint, TiledTree};

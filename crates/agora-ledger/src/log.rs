@@ -18,7 +18,7 @@ use std::sync::{Condvar, Mutex};
 use thiserror::Error;
 
 use crate::checkpoint::{Checkpoint, CheckpointError};
-use crate::entry::{EntryError, SignedEntry};
+use crate::entry::{EntryError, Leaf, SignedEntry};
 use crate::files::{DurableBatch, LogFiles, append_line};
 use crate::merkle::{
     Hash, NodeHashes, ProofError, consistency_proof, inclusion_proof, leaf_hash, node_hash, root_at,
@@ -188,13 +188,21 @@ impl Log {
     /// Appends signed entries durably; returns once they are covered by a published
     /// checkpoint. Concurrent callers are batched together.
     pub fn append(&self, entries: &[SignedEntry]) -> Result<Appended, LogError> {
+        let leaves = entries
+            .iter()
+            .map(Leaf::try_from)
+            .collect::<Result<Vec<_>, _>>()?;
+        self.append_leaves(leaves)
+    }
+
+    /// [`Log::append`] for entries already in their stored form ([`Entry::sign_leaf`]).
+    ///
+    /// [`Entry::sign_leaf`]: crate::Entry::sign_leaf
+    pub fn append_leaves(&self, leaves: Vec<Leaf>) -> Result<Appended, LogError> {
         if self.signer.is_none() {
             return Err(LogError::ReadOnly);
         }
-        let leaves = entries
-            .iter()
-            .map(SignedEntry::to_leaf)
-            .collect::<Result<Vec<_>, _>>()?;
+        let leaves: Vec<Vec<u8>> = leaves.into_iter().map(Leaf::into_bytes).collect();
         let mut group = self
             .group
             .lock()
@@ -431,6 +439,31 @@ impl Log {
         let width = (size - n * TILE_WIDTH).min(TILE_WIDTH);
         let mut bundle = self.files.bundle(n, width)?;
         Ok(bundle.swap_remove((index % TILE_WIDTH) as usize))
+    }
+
+    /// Entries `start..end` of the tree of `size` entries, reading each bundle once.
+    pub fn entries(&self, start: u64, end: u64, size: u64) -> Result<Vec<SignedEntry>, LogError> {
+        if end > size {
+            return Err(ProofError::IndexBeyondTree {
+                index: end - 1,
+                size,
+            }
+            .into());
+        }
+        let mut out = Vec::with_capacity(end.saturating_sub(start) as usize);
+        let mut index = start;
+        while index < end {
+            let n = index / TILE_WIDTH;
+            let width = (size - n * TILE_WIDTH).min(TILE_WIDTH);
+            let bundle = self.files.bundle(n, width)?;
+            let from = (index % TILE_WIDTH) as usize;
+            let to = ((end - n * TILE_WIDTH).min(TILE_WIDTH)) as usize;
+            for leaf in &bundle[from..to] {
+                out.push(SignedEntry::from_leaf(leaf)?);
+            }
+            index = n * TILE_WIDTH + to as u64;
+        }
+        Ok(out)
     }
 
     /// Entry `index` of the current log.

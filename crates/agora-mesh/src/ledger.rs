@@ -14,8 +14,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use agora_ledger::{
-    ADMIN_SIGNER, Appended, Entry, Log, LogError, NoteSigner, NoteVerifier, SignedEntry, genesis,
-    key_registration,
+    ADMIN_SIGNER, Appended, Entry, Leaf, Log, LogError, NoteSigner, NoteVerifier, SignedEntry,
+    genesis, key_registration,
 };
 use agora_model::Name;
 use serde_json::Value;
@@ -155,9 +155,11 @@ impl MeshLedger {
         Ok(key_registration(&admin, &key.verifier(), context))
     }
 
-    fn sign(&self, event: Event) -> Result<SignedEntry, MeshError> {
+    fn sign(&self, event: Event) -> Result<Leaf, MeshError> {
         let key = self.signer(&event.signer)?;
-        Ok(Entry::now(event.kind, &event.signer, event.body).sign(&key))
+        Ok(Entry::now(event.kind, &event.signer, event.body)
+            .sign_leaf(&key)
+            .map_err(LogError::from)?)
     }
 }
 
@@ -176,7 +178,7 @@ impl Mesh {
                 .into_iter()
                 .map(|e| ledger.sign(e))
                 .collect::<Result<Vec<_>, _>>()?;
-            Ok(ledger.log.append(&entries)?)
+            Ok(ledger.log.append_leaves(entries)?)
         })
         .await
         .map_err(|e| MeshError::Internal(format!("the ledger writer failed: {e}")))?
@@ -192,8 +194,9 @@ impl Mesh {
         let domain = domain.clone();
         tokio::task::spawn_blocking(move || {
             let registration = ledger.register_domain_key(&domain, body.clone())?;
+            let registration = Leaf::try_from(&registration).map_err(LogError::from)?;
             let created = ledger.sign(Event::by_admin("domain.created", body))?;
-            Ok(ledger.log.append(&[registration, created])?)
+            Ok(ledger.log.append_leaves(vec![registration, created])?)
         })
         .await
         .map_err(|e| MeshError::Internal(format!("the ledger writer failed: {e}")))?

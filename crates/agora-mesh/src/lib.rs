@@ -32,6 +32,7 @@ mod domains;
 mod error;
 pub mod ingest;
 mod ledger;
+pub mod lineage;
 pub mod output;
 mod products;
 

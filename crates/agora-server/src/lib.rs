@@ -13,6 +13,7 @@
 
 pub mod http;
 mod ledger_api;
+mod lineage_api;
 pub mod postgres;
 
 use std::net::SocketAddr;

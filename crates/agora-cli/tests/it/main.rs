@@ -5,4 +5,5 @@ mod cli_flow;
 mod errors;
 mod harness;
 mod ledger;
+mod lineage;
 mod server;
