@@ -3,8 +3,10 @@
 
 use std::path::{Path, PathBuf};
 
+use agora_ledger::CosignerKey;
 use agora_ledger::{ConsistencyProof, InclusionProof, NoteVerifier, audit};
 use agora_mesh::{Mesh, MeshError};
+use agora_model::Principal;
 use clap::Subcommand;
 use serde::Deserialize;
 
@@ -37,7 +39,34 @@ pub enum LedgerCommand {
         size: Option<u64>,
     },
     /// Audit the whole log: every hash, every signature, every checkpoint.
-    Verify,
+    Verify {
+        /// Audit a mirror this mesh keeps of another log instead (give that log's key).
+        #[arg(long, requires = "key")]
+        from_mirror: Option<PathBuf>,
+        #[arg(long)]
+        key: Option<String>,
+    },
+    /// Print this mesh's witness key, to register with the logs it witnesses.
+    WitnessKey,
+    /// Accept cosignatures from this witness key on this mesh's checkpoints.
+    AddWitness { key: String },
+    /// List the witnesses this mesh's log accepts.
+    Witnesses,
+    /// Witness another node's log: check its checkpoint is consistent with the last one seen,
+    /// cosign it and send the cosignature back (and, with --mirror, copy and audit its tiles).
+    Witness {
+        /// The log's HTTP base URL, e.g. http://127.0.0.1:8765
+        #[arg(long)]
+        log: String,
+        /// The log's public key (`agora ledger key` on that node).
+        #[arg(long)]
+        key: String,
+        /// An API token of that node.
+        #[arg(long, env = "AGORA_LOG_TOKEN")]
+        token: Option<String>,
+        #[arg(long)]
+        mirror: bool,
+    },
     /// Check a proof printed by prove-inclusion or prove-consistency, offline.
     VerifyProof {
         file: PathBuf,
@@ -47,6 +76,12 @@ pub enum LedgerCommand {
         /// For a consistency proof: the earlier checkpoint you kept (a signed note file).
         #[arg(long)]
         checkpoint: Option<PathBuf>,
+        /// A witness key whose cosignature counts (repeat for each witness).
+        #[arg(long = "witness")]
+        witnesses: Vec<String>,
+        /// How many of the witnesses must have cosigned the checkpoint.
+        #[arg(long, default_value_t = 0)]
+        min_witnesses: usize,
     },
 }
 
@@ -54,7 +89,7 @@ fn to_json(value: &impl serde::Serialize) -> String {
     serde_json::to_string_pretty(value).expect("INVARIANT: proofs and entries are plain JSON")
 }
 
-pub async fn run(mesh: &Mesh, command: LedgerCommand) -> Result<(), MeshError> {
+pub async fn run(mesh: &Mesh, me: &Principal, command: LedgerCommand) -> Result<(), MeshError> {
     let log = mesh.ledger();
     match command {
         LedgerCommand::Checkpoint => {
@@ -85,8 +120,17 @@ pub async fn run(mesh: &Mesh, command: LedgerCommand) -> Result<(), MeshError> {
             &log.prove_consistency(first, size)
                 .map_err(MeshError::Ledger)?,
         )),
-        LedgerCommand::Verify => {
-            let report = audit(log, None).map_err(|f| MeshError::LedgerAudit(f.to_string()))?;
+        LedgerCommand::Verify { from_mirror, key } => {
+            let report = match (from_mirror, key) {
+                (Some(dir), Some(key)) => {
+                    let key = NoteVerifier::parse(&key).map_err(|e| MeshError::BadInput {
+                        source_name: "--key".into(),
+                        message: e.to_string(),
+                    })?;
+                    crate::witness::verify_mirror(&dir, &key)?
+                }
+                _ => audit(log, None).map_err(|f| MeshError::LedgerAudit(f.to_string()))?,
+            };
             print(format!(
                 "Ledger {} verified: {} entries, {} checkpoints, root {}\n  signers: {}",
                 report.origin,
@@ -95,6 +139,26 @@ pub async fn run(mesh: &Mesh, command: LedgerCommand) -> Result<(), MeshError> {
                 report.root,
                 report.signers.join(", ")
             ))
+        }
+        LedgerCommand::WitnessKey => print(mesh.witness()?.cosigner().verifier().encode()),
+        LedgerCommand::AddWitness { key } => {
+            let key = mesh.add_witness(me, &key).await?;
+            print(format!("Witness {} added", key.name))
+        }
+        LedgerCommand::Witnesses => {
+            for w in log.witnesses().map_err(MeshError::Ledger)? {
+                print(w.encode())?;
+            }
+            Ok(())
+        }
+        LedgerCommand::Witness {
+            log,
+            key,
+            token,
+            mirror,
+        } => {
+            let remote = crate::witness::Remote::new(&log, token);
+            crate::witness::witness(mesh, &remote, &key, mirror).await
         }
         LedgerCommand::VerifyProof { .. } => unreachable!("handled without opening the mesh"),
     }
@@ -114,8 +178,14 @@ fn read(path: &Path) -> Result<String, MeshError> {
     })
 }
 
-/// Checks a proof file with only the public key: no mesh needed.
-pub fn verify_proof(file: &Path, key: &str, checkpoint: Option<&Path>) -> Result<(), MeshError> {
+/// Checks a proof file with only the public key (and the witnesses' keys): no mesh needed.
+pub fn verify_proof(
+    file: &Path,
+    key: &str,
+    checkpoint: Option<&Path>,
+    witnesses: &[String],
+    min_witnesses: usize,
+) -> Result<(), MeshError> {
     let bad = |message: String| MeshError::BadInput {
         source_name: file.display().to_string(),
         message,
@@ -124,11 +194,29 @@ pub fn verify_proof(file: &Path, key: &str, checkpoint: Option<&Path>) -> Result
         source_name: "--key".into(),
         message: e.to_string(),
     })?;
+    let witnesses = witnesses
+        .iter()
+        .map(|w| {
+            CosignerKey::parse(w).map_err(|e| MeshError::BadInput {
+                source_name: "--witness".into(),
+                message: e.to_string(),
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    if min_witnesses > witnesses.len() {
+        return Err(MeshError::BadInput {
+            source_name: "--min-witnesses".into(),
+            message: format!(
+                "{min_witnesses} required but only {} --witness keys given",
+                witnesses.len()
+            ),
+        });
+    }
     let proof: AnyProof = serde_json::from_str(&read(file)?)
         .map_err(|e| bad(format!("not an inclusion or consistency proof: {e}")))?;
     match proof {
         AnyProof::Inclusion(p) => {
-            p.verify(&key)
+            p.verify_witnessed(&key, &witnesses, min_witnesses)
                 .map_err(|e| bad(format!("the proof does not verify: {e}")))?;
             print(format!(
                 "OK: entry {} is in the log of {} entries signed by {}",
@@ -137,7 +225,7 @@ pub fn verify_proof(file: &Path, key: &str, checkpoint: Option<&Path>) -> Result
         }
         AnyProof::Consistency(p) => {
             let trusted = checkpoint.map(read).transpose()?;
-            p.verify(&key, trusted.as_deref())
+            p.verify_witnessed(&key, trusted.as_deref(), &witnesses, min_witnesses)
                 .map_err(|e| bad(format!("the proof does not verify: {e}")))?;
             print(format!(
                 "OK: the log of {} entries extends the log of {} entries ({})",

@@ -4,6 +4,7 @@
 
 mod ledger;
 mod progress;
+mod witness;
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -236,7 +237,17 @@ async fn run(cli: Cli) -> Result<(), MeshError> {
             file,
             key,
             checkpoint,
-        }) => return ledger::verify_proof(&file, &key, checkpoint.as_deref()),
+            witnesses,
+            min_witnesses,
+        }) => {
+            return ledger::verify_proof(
+                &file,
+                &key,
+                checkpoint.as_deref(),
+                &witnesses,
+                min_witnesses,
+            );
+        }
         _ => {}
     }
     let mesh = Mesh::open(&data).await?;
@@ -247,7 +258,7 @@ async fn run(cli: Cli) -> Result<(), MeshError> {
         | Command::Ledger(ledger::LedgerCommand::VerifyProof { .. }) => {
             unreachable!("handled before the mesh is opened")
         }
-        Command::Ledger(command) => ledger::run(&mesh, command).await,
+        Command::Ledger(command) => ledger::run(&mesh, &me, command).await,
         Command::Lineage {
             target,
             upstream,

@@ -14,6 +14,10 @@
 //!   ([`Checkpoint`]) in an Ed25519 C2SP signed note ([`sign_note`], [`open_note`]) after every
 //!   batch, and the history of every checkpoint.
 //! - [`audit`]: checks a whole log from scratch and names the first bad entry.
+//! - Witnesses: a [`Witness`] cosigns (C2SP `tlog-cosignature`, [`Cosigner`]) only checkpoints
+//!   consistent with the last one it saw and keeps evidence of split views; the log stores the
+//!   cosignatures it gathers and serves them with its checkpoints, so a verifier can require k
+//!   of n witnesses ([`cosignatures`]).
 //!
 //! Written here rather than taken from a crate: the maintained Rust implementations either
 //! hash differently (no RFC 9162 domain separation) or bring their own storage and servers; the
@@ -34,16 +38,20 @@
 
 mod audit;
 mod checkpoint;
+mod cosign;
 mod entry;
 mod files;
 mod log;
 mod merkle;
+mod mirror;
 mod note;
 mod proofs;
 mod tiles;
+mod witness;
 
 pub use audit::{AuditFailure, AuditReport, Keyring, audit};
 pub use checkpoint::{Checkpoint, CheckpointError};
+pub use cosign::{Cosignature, Cosigner, CosignerKey, cosignatures};
 pub use entry::{
     ADMIN_SIGNER, Entry, EntryError, KIND_GENESIS, KIND_KEY, Leaf, MAX_ENTRY_BYTES, SignedEntry,
     genesis, key_registration,
@@ -54,6 +62,11 @@ pub use merkle::{
     Hash, NodeHashes, ProofError, Tree, empty_root, leaf_hash, node_hash, verify_consistency,
     verify_inclusion,
 };
+pub use mirror::{Mirror, tile_paths};
 pub use note::{NoteError, NoteSigner, NoteVerifier, open_note, sign_note};
 pub use proofs::{ConsistencyProof, InclusionProof};
-pub use tiles::{TILE_WIDTH, bundle_path, tile_path};
+pub use tiles::{
+    TILE_WIDTH, TileKind, bundle_path, decode_bundle, encode_bundle, encode_tile, parse_tile_path,
+    tile_path,
+};
+pub use witness::{Seen, Witness, WitnessError};

@@ -50,6 +50,18 @@ pub enum LogError {
         "no checkpoint of exactly {0} entries was published: prove against the latest one or a published size"
     )]
     NoCheckpoint(u64),
+    #[error("this log never published the checkpoint of {0} entries that was cosigned")]
+    ForeignCheckpoint(u64),
+    #[error("no valid cosignature by a registered witness on the checkpoint")]
+    NoCosignature,
+    #[error(
+        "the checkpoint carries {found} valid cosignatures of the {of} witnesses given; {required} required"
+    )]
+    TooFewCosignatures {
+        found: usize,
+        required: usize,
+        of: usize,
+    },
     #[error("this ledger was opened read-only")]
     ReadOnly,
 }

@@ -13,7 +13,7 @@ use thiserror::Error;
 
 /// The signature-type byte of Ed25519 keys in C2SP notes.
 const ED25519: u8 = 0x01;
-const SIGNATURE_PREFIX: &str = "— ";
+pub(crate) const SIGNATURE_PREFIX: &str = "— ";
 
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
 pub enum NoteError {
@@ -29,17 +29,21 @@ pub enum NoteError {
     NotSigned(String),
 }
 
-fn key_id(name: &str, public: &VerifyingKey) -> [u8; 4] {
+pub(crate) fn key_id_of(name: &str, kind: u8, public: &VerifyingKey) -> [u8; 4] {
     let mut h = Sha256::new();
     h.update(name.as_bytes());
     h.update(b"\n");
-    h.update([ED25519]);
+    h.update([kind]);
     h.update(public.as_bytes());
     let digest = h.finalize();
     [digest[0], digest[1], digest[2], digest[3]]
 }
 
-fn check_name(name: &str) -> Result<(), NoteError> {
+fn key_id(name: &str, public: &VerifyingKey) -> [u8; 4] {
+    key_id_of(name, ED25519, public)
+}
+
+pub(crate) fn check_name(name: &str) -> Result<(), NoteError> {
     if name.is_empty() || name.contains(char::is_whitespace) || name.contains('+') {
         return Err(NoteError::BadKeyName(name.to_string()));
     }
@@ -186,7 +190,7 @@ impl NoteVerifier {
     }
 }
 
-fn hex_encode(bytes: &[u8]) -> String {
+pub(crate) fn hex_encode(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
@@ -204,18 +208,17 @@ pub fn sign_note(text: &str, signers: &[&NoteSigner]) -> Result<String, NoteErro
     Ok(note)
 }
 
-/// Splits a signed note, checks its signatures against `verifiers`, and returns the text and
-/// the names of the verifiers whose signature is valid. Signatures by unknown keys are ignored,
-/// as the format requires; a note no known key signed is an error.
-pub fn open_note(
-    note: &str,
-    verifiers: &[NoteVerifier],
-) -> Result<(String, Vec<String>), NoteError> {
+/// A signature line: the key name and the decoded blob (key ID ‖ signature).
+pub(crate) type SignatureLine<'a> = (&'a str, Vec<u8>);
+
+/// A signed note split into its text (ending in a newline) and its signature lines as
+/// (key name, decoded blob: key ID ‖ signature).
+pub(crate) fn split_note(note: &str) -> Result<(&str, Vec<SignatureLine<'_>>), NoteError> {
     let split = note
         .rfind("\n\n")
         .ok_or_else(|| NoteError::Malformed("no blank line before the signatures".into()))?;
     let text = &note[..split + 1];
-    let mut verified = Vec::new();
+    let mut lines = Vec::new();
     for line in note[split + 2..].lines() {
         let rest = line
             .strip_prefix(SIGNATURE_PREFIX)
@@ -231,6 +234,21 @@ pub fn open_note(
                 "`{line}`: signature too short"
             )));
         }
+        lines.push((name, blob));
+    }
+    Ok((text, lines))
+}
+
+/// Splits a signed note, checks its signatures against `verifiers`, and returns the text and
+/// the names of the verifiers whose signature is valid. Signatures by unknown keys are ignored,
+/// as the format requires; a note no known key signed is an error.
+pub fn open_note(
+    note: &str,
+    verifiers: &[NoteVerifier],
+) -> Result<(String, Vec<String>), NoteError> {
+    let (text, lines) = split_note(note)?;
+    let mut verified = Vec::new();
+    for (name, blob) in lines {
         let Some(v) = verifiers
             .iter()
             .find(|v| v.name == name && v.id[..] == blob[..4])

@@ -5,6 +5,8 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use serde::{Deserialize, Serialize};
 
+use crate::cosign::{CosignerKey, cosignatures};
+use crate::files::DurableBatch;
 use crate::log::{Log, LogError, SignedCheckpoint};
 use crate::merkle::{Hash, ProofError, leaf_hash, verify_consistency, verify_inclusion};
 use crate::note::NoteVerifier;
@@ -63,12 +65,88 @@ fn open(key: &NoteVerifier, note: &str, size: u64) -> Result<crate::Checkpoint, 
     Ok(checkpoint)
 }
 
+const WITNESSES: &str = "witnesses.txt";
+
+fn cosignatures_path(size: u64) -> String {
+    format!("cosignatures/{size}")
+}
+
 impl Log {
+    /// The witnesses whose cosignatures this log accepts.
+    pub fn witnesses(&self) -> Result<Vec<CosignerKey>, LogError> {
+        let text = self.files().read(WITNESSES)?.unwrap_or_default();
+        String::from_utf8_lossy(&text)
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| CosignerKey::parse(l).map_err(LogError::from))
+            .collect()
+    }
+
+    /// Accepts cosignatures from `key`'s witness from now on.
+    pub fn add_witness(&self, key: &CosignerKey) -> Result<(), LogError> {
+        let mut keys = self.witnesses()?;
+        keys.retain(|k| k.name != key.name);
+        keys.push(key.clone());
+        let text: String = keys.iter().map(|k| format!("{}\n", k.encode())).collect();
+        let mut batch = DurableBatch::default();
+        batch.write(self.files(), WITNESSES, text.as_bytes())?;
+        batch.sync_dirs()
+    }
+
+    /// Stores the cosignatures of registered witnesses on one of this log's checkpoints;
+    /// returns the witnesses whose cosignature was accepted.
+    pub fn add_cosignatures(&self, note: &str) -> Result<Vec<String>, LogError> {
+        let shown = self.open_checkpoint(note)?;
+        let ours = self.checkpoint_of_size(Some(shown.checkpoint.size))?;
+        if ours.checkpoint != shown.checkpoint {
+            return Err(LogError::ForeignCheckpoint(shown.checkpoint.size));
+        }
+        let found = cosignatures(note, &self.witnesses()?)?;
+        if found.is_empty() {
+            return Err(LogError::NoCosignature);
+        }
+        let path = cosignatures_path(shown.checkpoint.size);
+        let mut kept: Vec<String> = self
+            .files()
+            .read(&path)?
+            .map(|b| {
+                String::from_utf8_lossy(&b)
+                    .lines()
+                    .map(|l| format!("{l}\n"))
+                    .collect()
+            })
+            .unwrap_or_default();
+        kept.retain(|line| {
+            !found
+                .iter()
+                .any(|c| line.starts_with(&format!("— {} ", c.witness)))
+        });
+        kept.extend(found.iter().map(|c| c.line.clone()));
+        let mut batch = DurableBatch::default();
+        batch.write(self.files(), &path, kept.concat().as_bytes())?;
+        batch.sync_dirs()?;
+        Ok(found.into_iter().map(|c| c.witness).collect())
+    }
+
+    /// The checkpoint's note with the witness cosignatures gathered for it.
+    fn with_cosignatures(&self, mut cp: SignedCheckpoint) -> Result<SignedCheckpoint, LogError> {
+        if let Some(lines) = self.files().read(&cosignatures_path(cp.checkpoint.size))? {
+            cp.note.push_str(&String::from_utf8_lossy(&lines));
+        }
+        Ok(cp)
+    }
+
+    /// The latest checkpoint with its cosignatures.
+    pub fn cosigned_checkpoint(&self) -> Result<SignedCheckpoint, LogError> {
+        let cp = self.checkpoint()?;
+        self.with_cosignatures(cp)
+    }
+
     /// The published checkpoint of exactly `size` entries; the latest when `size` is `None`.
     pub fn checkpoint_of_size(&self, size: Option<u64>) -> Result<SignedCheckpoint, LogError> {
         let latest = self.checkpoint()?;
         let Some(size) = size.filter(|s| *s != latest.checkpoint.size) else {
-            return Ok(latest);
+            return self.with_cosignatures(latest);
         };
         if size > latest.checkpoint.size {
             return Err(ProofError::SizeBeyondLog {
@@ -78,11 +156,12 @@ impl Log {
             .into());
         }
         let history = self.history()?;
-        history
+        let found = history
             .into_iter()
             .rev()
             .find(|c| c.checkpoint.size == size)
-            .ok_or(LogError::NoCheckpoint(size))
+            .ok_or(LogError::NoCheckpoint(size))?;
+        self.with_cosignatures(found)
     }
 
     /// An inclusion proof of entry `index` against the checkpoint of `size` entries (the
@@ -125,7 +204,31 @@ impl Log {
     }
 }
 
+/// Requires `min` of `witnesses` to have cosigned `note`.
+fn check_witnesses(note: &str, witnesses: &[CosignerKey], min: usize) -> Result<(), LogError> {
+    let found = cosignatures(note, witnesses)?.len();
+    if found < min {
+        return Err(LogError::TooFewCosignatures {
+            found,
+            required: min,
+            of: witnesses.len(),
+        });
+    }
+    Ok(())
+}
+
 impl InclusionProof {
+    /// [`InclusionProof::verify`], and at least `min` of `witnesses` cosigned the checkpoint.
+    pub fn verify_witnessed(
+        &self,
+        key: &NoteVerifier,
+        witnesses: &[CosignerKey],
+        min: usize,
+    ) -> Result<(), LogError> {
+        self.verify(key)?;
+        check_witnesses(&self.checkpoint, witnesses, min)
+    }
+
     /// Checks the proof with only the log's public key.
     pub fn verify(&self, key: &NoteVerifier) -> Result<(), LogError> {
         let checkpoint = open(key, &self.checkpoint, self.tree_size)?;
@@ -142,6 +245,24 @@ impl InclusionProof {
 }
 
 impl ConsistencyProof {
+    /// The proof's hashes, decoded.
+    pub fn hashes(&self) -> Result<Vec<Hash>, LogError> {
+        decode(&self.proof)
+    }
+
+    /// [`ConsistencyProof::verify`], and at least `min` of `witnesses` cosigned the newer
+    /// checkpoint.
+    pub fn verify_witnessed(
+        &self,
+        key: &NoteVerifier,
+        trusted_first: Option<&str>,
+        witnesses: &[CosignerKey],
+        min: usize,
+    ) -> Result<(), LogError> {
+        self.verify(key, trusted_first)?;
+        check_witnesses(&self.second_checkpoint, witnesses, min)
+    }
+
     /// Checks the proof with only the log's public key. An auditor who kept an earlier
     /// checkpoint passes it as `trusted_first`: it must be the one the proof starts from.
     pub fn verify(&self, key: &NoteVerifier, trusted_first: Option<&str>) -> Result<(), LogError> {

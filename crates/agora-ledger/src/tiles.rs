@@ -42,6 +42,61 @@ fn with_width(full: String, width: u64) -> String {
     }
 }
 
+/// What a tiles-layout path names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TileKind {
+    /// Hash tile at a tile level.
+    Hashes(u32),
+    Entries,
+}
+
+/// Parses `tile/<L>/<N>[.p/<W>]` or `tile/entries/<N>[.p/<W>]` into (kind, N, width).
+pub fn parse_tile_path(path: &str) -> Option<(TileKind, u64, u64)> {
+    let rest = path.strip_prefix("tile/")?;
+    let (kind, rest) = rest.split_once('/')?;
+    let kind = match kind {
+        "entries" => TileKind::Entries,
+        level => {
+            if level.len() > 2 || !level.bytes().all(|b| b.is_ascii_digit()) {
+                return None;
+            }
+            TileKind::Hashes(level.parse().ok().filter(|l| *l < 64)?)
+        }
+    };
+    let (index, width) = match rest.split_once(".p/") {
+        Some((index, raw)) => {
+            let w: u64 = raw.parse().ok().filter(|w| (1..TILE_WIDTH).contains(w))?;
+            // Decimal without leading zeros: one width, one path.
+            if raw != w.to_string() {
+                return None;
+            }
+            (index, w)
+        }
+        None => (rest, TILE_WIDTH),
+    };
+    let groups: Vec<&str> = index.split('/').collect();
+    let (last, upper) = groups.split_last()?;
+    let mut n: u64 = 0;
+    for (i, g) in upper.iter().chain(std::iter::once(last)).enumerate() {
+        let digits = if i < upper.len() {
+            g.strip_prefix('x')?
+        } else {
+            g
+        };
+        if digits.len() != 3 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        n = n
+            .checked_mul(1000)?
+            .checked_add(digits.parse::<u64>().ok()?)?;
+    }
+    // One number has one path: no leading zero groups.
+    if index_path(n) != index {
+        return None;
+    }
+    Some((kind, n, width))
+}
+
 /// The concatenated hashes of a tile.
 pub fn encode_tile(hashes: &[Hash]) -> Vec<u8> {
     hashes.concat()
@@ -100,6 +155,24 @@ mod tests {
     use proptest::prelude::*;
 
     #[test]
+    fn malformed_tile_paths_are_refused() {
+        for p in [
+            "tile/0/1",
+            "tile/0/x000/001",
+            "tile/0/001.p/0",
+            "tile/0/001.p/256",
+            "tile/0/001.p/007",
+            "tile/64/000",
+            "tile/entries/../000",
+            "tile/a/000",
+            "checkpoint",
+            "tile/0/001.p/",
+        ] {
+            assert_eq!(parse_tile_path(p), None, "{p}");
+        }
+    }
+
+    #[test]
     fn paths_follow_the_spec_examples() {
         assert_eq!(index_path(0), "000");
         assert_eq!(index_path(1234067), "x001/x234/067");
@@ -136,6 +209,12 @@ mod tests {
                     Err(k) => prop_assert!(k < entries.len()),
                 }
             }
+        }
+
+        #[test]
+        fn tile_paths_parse_back(n in any::<u64>(), level in 0u32..64, width in 1u64..=256) {
+            prop_assert_eq!(parse_tile_path(&tile_path(level, n, width)), Some((TileKind::Hashes(level), n, width)));
+            prop_assert_eq!(parse_tile_path(&bundle_path(n, width)), Some((TileKind::Entries, n, width)));
         }
 
         #[test]

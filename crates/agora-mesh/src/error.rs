@@ -62,6 +62,8 @@ pub enum MeshError {
     Ledger(agora_ledger::LogError),
     #[error("ledger verification failed: {0}")]
     LedgerAudit(String),
+    #[error("witness refuses to cosign: {0}")]
+    WitnessRefused(String),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -87,10 +89,15 @@ impl MeshError {
                 ProofError::IndexBeyondTree { .. } | ProofError::SizeBeyondLog { .. },
             ))
             | MeshError::Ledger(LogError::NoCheckpoint(_)) => ErrorKind::NotFound,
+            MeshError::Ledger(LogError::ForeignCheckpoint(_)) => ErrorKind::Conflict,
+            MeshError::Ledger(LogError::NoCosignature | LogError::TooFewCosignatures { .. }) => {
+                ErrorKind::BadInput
+            }
             MeshError::Ledger(LogError::Proof(_) | LogError::Note(_) | LogError::Checkpoint(_)) => {
                 ErrorKind::BadInput
             }
             MeshError::Ledger(_) | MeshError::LedgerAudit(_) => ErrorKind::Internal,
+            MeshError::WitnessRefused(_) => ErrorKind::Conflict,
             MeshError::Catalog(_)
             | MeshError::Storage(_)
             | MeshError::Query(_)

@@ -14,8 +14,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use agora_ledger::{
-    ADMIN_SIGNER, Appended, Entry, Leaf, Log, LogError, NoteSigner, NoteVerifier, SignedEntry,
-    genesis, key_registration,
+    ADMIN_SIGNER, Appended, Cosigner, CosignerKey, Entry, Leaf, Log, LogError, NoteSigner,
+    NoteVerifier, SignedEntry, Witness, genesis, key_registration,
 };
 use agora_model::Name;
 use serde_json::Value;
@@ -25,6 +25,9 @@ use crate::{Mesh, MeshError};
 const LEDGER_DIR: &str = "ledger";
 const KEYS_DIR: &str = "keys";
 const LOG_KEY: &str = "log.key";
+const WITNESS_KEY: &str = "witness.key";
+const WITNESS_DIR: &str = "witness";
+const MIRRORS_DIR: &str = "mirrors";
 
 /// One event to record: its kind, who signs it and its body.
 pub(crate) struct Event {
@@ -54,6 +57,7 @@ impl Event {
 /// The log with the keys that sign for this mesh.
 pub(crate) struct MeshLedger {
     log: Log,
+    dir: PathBuf,
     keys: PathBuf,
     signers: Mutex<HashMap<String, Arc<NoteSigner>>>,
 }
@@ -113,6 +117,7 @@ impl MeshLedger {
         let log = Log::open_or_create(mesh_dir.join(LEDGER_DIR), read_secret(&log_key_path)?)?;
         let ledger = MeshLedger {
             log,
+            dir: mesh_dir.to_path_buf(),
             keys,
             signers: Mutex::default(),
         };
@@ -205,6 +210,67 @@ impl Mesh {
     /// The mesh's log, to read entries, checkpoints and proofs.
     pub fn ledger(&self) -> &Log {
         self.ledger.log()
+    }
+
+    /// This mesh acting as a witness of other logs: its cosigning key (`keys/witness.key`,
+    /// made on first use, named after this mesh's log) and what it has seen (`witness/`).
+    pub fn witness(&self) -> Result<Witness, MeshError> {
+        let path = self.ledger.keys.join(WITNESS_KEY);
+        let cosigner = if path.exists() {
+            let text = std::fs::read_to_string(&path).map_err(io(&path))?;
+            Cosigner::parse_secret(&text)
+                .map_err(|e| MeshError::Internal(format!("{}: {e}", path.display())))?
+        } else {
+            let name = format!("{}/witness", self.log_key().name);
+            let cosigner =
+                Cosigner::generate(&name).map_err(|e| MeshError::Internal(e.to_string()))?;
+            let mut f = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&path)
+                .map_err(io(&path))?;
+            f.write_all(format!("{}\n", cosigner.encode_secret()).as_bytes())
+                .and_then(|()| f.sync_all())
+                .map_err(io(&path))?;
+            cosigner
+        };
+        Ok(Witness::new(cosigner, self.ledger.dir.join(WITNESS_DIR)))
+    }
+
+    /// Where this mesh mirrors the log signed by `log_key`.
+    pub fn mirror_dir(&self, log_key: &NoteVerifier) -> PathBuf {
+        let safe: String = log_key
+            .name
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        self.ledger.dir.join(MIRRORS_DIR).join(safe)
+    }
+
+    /// Accepts `key`'s cosignatures on this mesh's checkpoints from now on (recorded in the
+    /// ledger).
+    pub async fn add_witness(
+        &self,
+        actor: &agora_model::Principal,
+        key: &str,
+    ) -> Result<CosignerKey, MeshError> {
+        crate::auth::require_admin(actor, "register witnesses")?;
+        let key = CosignerKey::parse(key)
+            .map_err(|e| MeshError::bad_input("witness key", e.to_string()))?;
+        self.ledger.log.add_witness(&key)?;
+        self.record(vec![Event::by_admin(
+            "witness.added",
+            serde_json::json!({ "witness": key.name, "key": key.encode() }),
+        )])
+        .await?;
+        Ok(key)
     }
 
     /// The public key that signs the log's checkpoints.

@@ -27,7 +27,7 @@ const MAX_BATCH_BYTES: usize = 1 << 30;
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Agora", description = "Data mesh platform: domains, data products, ingest, governed SQL"),
-    paths(list_domains, create_domain, list_products, show_product, apply_contract, ingest_batch, query, search, crate::ledger_api::checkpoint, crate::ledger_api::key, crate::ledger_api::entry, crate::ledger_api::inclusion, crate::ledger_api::consistency, crate::lineage_api::record, crate::lineage_api::graph),
+    paths(list_domains, create_domain, list_products, show_product, apply_contract, ingest_batch, query, search, crate::ledger_api::checkpoint, crate::ledger_api::key, crate::ledger_api::entry, crate::ledger_api::inclusion, crate::ledger_api::consistency, crate::ledger_api::add_cosignatures, crate::lineage_api::record, crate::lineage_api::graph),
     components(schemas(CreateDomain, QueryRequest, ErrorBody)),
     modifiers(&BearerAuth)
 )]

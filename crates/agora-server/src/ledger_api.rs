@@ -2,13 +2,13 @@
 //! the stored log itself as C2SP `tlog-tiles` static files under `/ledger/` (`checkpoint`,
 //! `tile/<L>/<N>[.p/<W>]`, `tile/entries/<N>[.p/<W>]`) for tools that speak that layout.
 
-use agora_ledger::LogError;
+use agora_ledger::{LogError, TILE_WIDTH, TileKind, encode_bundle, encode_tile, parse_tile_path};
 use agora_mesh::{Mesh, MeshError};
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 
@@ -21,6 +21,7 @@ pub fn routes() -> Router<Mesh> {
         .route("/api/v1/ledger/entries/{index}", get(entry))
         .route("/api/v1/ledger/proofs/inclusion", get(inclusion))
         .route("/api/v1/ledger/proofs/consistency", get(consistency))
+        .route("/api/v1/ledger/cosignatures", post(add_cosignatures))
         .route("/ledger/{*path}", get(tile_file))
 }
 
@@ -42,7 +43,7 @@ fn text(body: String) -> Response {
 
 #[utoipa::path(get, path = "/api/v1/ledger/checkpoint", responses((status = 200, description = "The latest checkpoint: a C2SP tlog-checkpoint in a signed note", content_type = "text/plain")))]
 pub(crate) async fn checkpoint(State(mesh): State<Mesh>, _caller: Caller) -> ApiResult<Response> {
-    let cp = blocking(&mesh, |log| log.checkpoint()).await?;
+    let cp = blocking(&mesh, |log| log.cosigned_checkpoint()).await?;
     Ok(text(cp.note))
 }
 
@@ -106,6 +107,46 @@ pub(crate) async fn consistency(
     ))
 }
 
+#[utoipa::path(post, path = "/api/v1/ledger/cosignatures", request_body(content = String, content_type = "text/plain", description = "One of this log's checkpoints with witness cosignature lines (C2SP tlog-cosignature)"), responses((status = 200, description = "The witnesses whose cosignatures were kept"), (status = 400, body = crate::http::ErrorBody), (status = 409, body = crate::http::ErrorBody)))]
+pub(crate) async fn add_cosignatures(
+    State(mesh): State<Mesh>,
+    _caller: Caller,
+    body: bytes::Bytes,
+) -> ApiResult<Json<serde_json::Value>> {
+    let note = String::from_utf8(body.to_vec()).map_err(|_| {
+        ApiError(MeshError::BadInput {
+            source_name: "cosigned checkpoint".into(),
+            message: "not UTF-8 text".into(),
+        })
+    })?;
+    let accepted = blocking(&mesh, move |log| log.add_cosignatures(&note)).await?;
+    Ok(Json(serde_json::json!({ "accepted": accepted })))
+}
+
+/// A tile or bundle within the current checkpoint, read with the layout's fallbacks (a full
+/// tile, or a wider partial, cut to the width asked for), so a client asking for the partial
+/// it computed from a checkpoint gets it even after the log has grown.
+fn tile_bytes(log: &agora_ledger::Log, path: &str) -> Result<Option<Vec<u8>>, LogError> {
+    let Some((kind, n, width)) = parse_tile_path(path) else {
+        return Ok(None);
+    };
+    let size = log.size()?;
+    let count = match kind {
+        TileKind::Entries => size,
+        TileKind::Hashes(level) => size.checked_shr(8 * level).unwrap_or(0),
+    };
+    if n.saturating_mul(TILE_WIDTH).saturating_add(width) > count {
+        return Ok(None);
+    }
+    Ok(Some(match kind {
+        TileKind::Hashes(level) => encode_tile(&log.files().tile(level, n, width)?),
+        TileKind::Entries => {
+            let entries = log.files().bundle(n, width)?;
+            encode_bundle(entries.iter().map(Vec::as_slice))
+        }
+    }))
+}
+
 /// Whether `path` names a file of the tiles layout (and nothing else under the log directory).
 fn is_tile_path(path: &str) -> bool {
     let well_formed = path.split('/').all(|seg| {
@@ -129,7 +170,14 @@ async fn tile_file(
         }));
     }
     let rel = path.clone();
-    let bytes = blocking(&mesh, move |log| log.files().read(&rel)).await?;
+    let bytes = blocking(&mesh, move |log| {
+        if rel == "checkpoint" {
+            Ok(Some(log.cosigned_checkpoint()?.note.into_bytes()))
+        } else {
+            tile_bytes(log, &rel)
+        }
+    })
+    .await?;
     let Some(bytes) = bytes else {
         return Err(ApiError(MeshError::NotFound {
             what: "ledger file",

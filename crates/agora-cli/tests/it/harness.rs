@@ -50,6 +50,24 @@ impl Mesh {
         mesh
     }
 
+    /// A byte-for-byte copy of this mesh in another directory (keys included): stands for an
+    /// operator who forks the log.
+    pub fn fork(&self) -> Mesh {
+        let copy = Mesh {
+            dir: tempfile::tempdir().expect("a temporary directory"),
+        };
+        let status = Command::new("cp")
+            .args([
+                "-a",
+                self.data().to_str().unwrap(),
+                copy.data().to_str().unwrap(),
+            ])
+            .status()
+            .expect("cp runs");
+        assert!(status.success());
+        copy
+    }
+
     pub fn data(&self) -> PathBuf {
         self.dir.path().join("mesh")
     }

@@ -7,3 +7,4 @@ mod harness;
 mod ledger;
 mod lineage;
 mod server;
+mod witness;

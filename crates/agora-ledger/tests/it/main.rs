@@ -3,6 +3,7 @@
 
 mod store;
 mod tamper;
+mod witness;
 
 use agora_ledger::{Entry, Log, NoteSigner, SignedEntry, genesis, key_registration};
 use serde_json::json;

@@ -1,0 +1,197 @@
+//! Witnesses on other nodes: three real `agora` meshes on loopback. The log's checkpoints gather
+//! cosignatures, a verifier requires k of n, a mirror audits on its own, and a split view is
+//! refused with evidence.
+
+use crate::harness::{Mesh, testdata};
+use crate::server::{serve, token};
+
+fn key_of(mesh: &Mesh, what: &str) -> String {
+    mesh.ok(&["ledger", what]).trim().to_string()
+}
+
+#[test]
+fn witnesses_cosign_mirror_and_refuse_a_split_view() {
+    let log = Mesh::with_orders();
+    log.ok(&[
+        "ingest",
+        "sales.orders",
+        testdata("orders.csv").to_str().unwrap(),
+    ]);
+    let (w1, w2) = (Mesh::new(), Mesh::new());
+    let log_key = key_of(&log, "key");
+    let (w1_key, w2_key) = (key_of(&w1, "witness-key"), key_of(&w2, "witness-key"));
+    log.ok(&["ledger", "add-witness", &w1_key]);
+    log.ok(&["ledger", "add-witness", &w2_key]);
+    assert_eq!(log.ok(&["ledger", "witnesses"]).lines().count(), 2);
+    let token = token(&log, "witness_bot");
+    let fork = log.fork(); // an operator's copy of the log, same keys and tokens
+    let served = serve(&log);
+
+    let witness = |w: &Mesh, extra: &[&str]| {
+        let mut args = vec![
+            "ledger",
+            "witness",
+            "--log",
+            &served.http,
+            "--key",
+            &log_key,
+            "--token",
+            &token,
+        ];
+        args.extend_from_slice(extra);
+        w.ok(&args)
+    };
+    let out = witness(&w1, &["--mirror"]);
+    assert!(
+        out.contains("Cosigned checkpoint") && out.contains("mirrored and audited"),
+        "{out}"
+    );
+    witness(&w2, &[]);
+
+    // The proof's checkpoint carries both cosignatures: 2 of 2 required passes.
+    let dir = tempfile::tempdir().unwrap();
+    let proof = dir.path().join("proof.json");
+    std::fs::write(&proof, log.ok(&["ledger", "prove-inclusion", "3"])).unwrap();
+    let p = proof.to_str().unwrap();
+    log.ok(&[
+        "ledger",
+        "verify-proof",
+        p,
+        "--key",
+        &log_key,
+        "--witness",
+        &w1_key,
+        "--witness",
+        &w2_key,
+        "--min-witnesses",
+        "2",
+    ]);
+    // A third witness that never cosigned does not count.
+    let stranger = key_of(&Mesh::new(), "witness-key");
+    let err = log.fails(
+        2,
+        &[
+            "ledger",
+            "verify-proof",
+            p,
+            "--key",
+            &log_key,
+            "--witness",
+            &w1_key,
+            "--witness",
+            &stranger,
+            "--min-witnesses",
+            "2",
+        ],
+    );
+    assert!(
+        err.contains("carries 1 valid cosignatures of the 2 witnesses given; 2 required"),
+        "{err}"
+    );
+
+    // The log grows; the witnesses check consistency from what they saw and cosign again.
+    log.ok(&[
+        "ingest",
+        "sales.orders",
+        testdata("orders.jsonl").to_str().unwrap(),
+    ]);
+    witness(&w1, &["--mirror"]);
+    witness(&w2, &[]);
+    let mirror = w1.data().join("mirrors");
+    let mirror = std::fs::read_dir(&mirror)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let out = w1.ok(&[
+        "ledger",
+        "verify",
+        "--from-mirror",
+        mirror.to_str().unwrap(),
+        "--key",
+        &log_key,
+    ]);
+    let size: u64 = log
+        .ok(&["ledger", "checkpoint"])
+        .lines()
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(out.contains(&format!("verified: {size} entries")), "{out}");
+
+    // Without a cosignature from a registered witness, nothing is stored.
+    let client = reqwest::blocking::Client::new();
+    let note = client
+        .get(format!("{}/api/v1/ledger/checkpoint", served.http))
+        .bearer_auth(&token)
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    let resp = client
+        .post(format!("{}/api/v1/ledger/cosignatures", served.http))
+        .bearer_auth(&token)
+        .body(note.lines().take(5).collect::<Vec<_>>().join("\n") + "\n")
+        .send()
+        .unwrap();
+    assert_eq!(resp.status(), 400);
+
+    // The forked log diverges: same size as the witnessed one, other entries.
+    drop(served);
+    fork.ok(&[
+        "ingest",
+        "sales.orders",
+        testdata("orders.csv").to_str().unwrap(),
+    ]);
+    let fork_size: u64 = fork
+        .ok(&["ledger", "checkpoint"])
+        .lines()
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(
+        fork_size, size,
+        "the fork must show a checkpoint of the size the witness saw"
+    );
+    let fork_served = serve(&fork);
+    let err = w1.fails(
+        5,
+        &[
+            "ledger",
+            "witness",
+            "--log",
+            &fork_served.http,
+            "--key",
+            &log_key,
+            "--token",
+            &token,
+        ],
+    );
+    assert!(
+        err.contains("split view") && err.contains("evidence kept in"),
+        "{err}"
+    );
+    let evidence = err.rsplit("evidence kept in ").next().unwrap().trim();
+    let evidence = std::fs::read_to_string(evidence).unwrap();
+    assert_eq!(evidence.matches("--- checkpoint").count(), 2, "{evidence}");
+
+    // A wrong log key is refused before anything is cosigned.
+    let wrong = key_of(&w2, "key");
+    let err = w2.fails(
+        5,
+        &[
+            "ledger",
+            "witness",
+            "--log",
+            &fork_served.http,
+            "--key",
+            &wrong,
+            "--token",
+            &token,
+        ],
+    );
+    assert!(err.contains("does not verify"), "{err}");
+}
