@@ -468,8 +468,9 @@ async fn run(cli: Cli) -> Result<(), MeshError> {
                 as_of: version,
                 default_schema: schema.map(|s| Name::strict("domain", &s)).transpose()?,
             };
-            let session = mesh.session(&me, options).await?;
-            let df = session.sql(&query).await?;
+            let df = mesh
+                .query(&me, options, &query, agora_mesh::Interface::Cli)
+                .await?;
             let mut out = std::io::BufWriter::new(std::io::stdout());
             write_results(df, format, &mut out).await?;
             out.flush()

@@ -35,6 +35,7 @@ mod ledger;
 pub mod lineage;
 pub mod output;
 mod products;
+mod query_audit;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -48,6 +49,7 @@ use agora_storage::TableStore;
 pub use error::{ErrorKind, MeshError};
 pub use ingest::{IngestOptions, IngestReport, InputFormat, Source};
 pub use products::{ApplyReport, ProductDetails, TableDetails};
+pub use query_audit::Interface;
 
 /// The catalog file inside a mesh directory; its presence marks a mesh.
 const CATALOG_FILE: &str = "catalog.db";

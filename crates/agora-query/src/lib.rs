@@ -23,10 +23,12 @@
 mod domain_schema;
 mod error;
 mod grant_check;
+mod reads;
 mod session;
 
 pub use error::{PermissionDenied, QueryError};
 pub use grant_check::check_grants;
+pub use reads::{TableRead, tables_read};
 pub use session::{GovernedSession, MeshTable, SessionOptions, Viewer};
 
 /// Re-exported so that upper crates use exactly the DataFusion version the layer uses.

@@ -148,6 +148,21 @@ impl GovernedSession {
         Ok(df)
     }
 
+    /// The mesh tables and columns `df` reads, from its optimised plan (projection push-down
+    /// narrows each scan to the columns the query uses).
+    pub fn reads(&self, df: &DataFrame) -> Result<Vec<crate::TableRead>, QueryError> {
+        let optimized = self
+            .ctx
+            .state()
+            .optimize(df.logical_plan())
+            .map_err(QueryError::from_datafusion)?;
+        crate::tables_read(&optimized, &self.default_schema, |t| {
+            self.products
+                .contains_key(&(t.domain.clone(), t.table.clone()))
+        })
+        .map_err(QueryError::from_datafusion)
+    }
+
     /// The underlying context, for interfaces that need DataFusion directly (the Postgres wire
     /// protocol's type descriptions). Its plans are still checked by the analyzer rule.
     pub fn context(&self) -> &SessionContext {

@@ -305,8 +305,9 @@ async fn query(State(mesh): State<Mesh>, Caller(p): Caller, body: Bytes) -> ApiR
         as_of: req.version,
         default_schema: None,
     };
-    let session = mesh.session(&p, options).await?;
-    let df = session.sql(&req.sql).await.map_err(MeshError::from)?;
+    let df = mesh
+        .query(&p, options, &req.sql, agora_mesh::Interface::Http)
+        .await?;
     let mut out = Vec::new();
     write_results(df, OutputFormat::Json, &mut out).await?;
     Ok(([(header::CONTENT_TYPE, "application/json")], out).into_response())

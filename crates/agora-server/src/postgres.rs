@@ -9,6 +9,7 @@
 use std::fmt::Debug;
 use std::sync::Arc;
 
+use agora_mesh::Interface;
 use agora_mesh::{ErrorKind, Mesh, MeshError};
 use agora_model::Principal;
 use async_trait::async_trait;
@@ -199,10 +200,11 @@ impl SimpleQueryHandler for Service {
                 responses.push(r);
                 continue;
             }
-            let df = session
-                .sql(&statement)
+            let df = self
+                .mesh
+                .audited_sql(&session, &principal, &statement, Interface::Postgres, None)
                 .await
-                .map_err(|e| pg_error(e.into()))?;
+                .map_err(pg_error)?;
             let encoded = encode_dataframe(df, &Format::UnifiedText, Some(options.clone())).await?;
             responses.push(Response::Query(encoded));
         }

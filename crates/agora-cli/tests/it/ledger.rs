@@ -225,3 +225,56 @@ fn the_ledger_over_http_matches_the_cli_and_refuses_bad_requests() {
         .unwrap();
     assert_eq!(anonymous.status(), 401);
 }
+
+#[test]
+fn queries_are_audited_with_the_columns_they_read_and_refusals_too() {
+    let mesh = Mesh::with_orders();
+    ingest_orders(&mesh);
+    mesh.ok(&[
+        "sql",
+        "select region, sum(amount) from sales.orders group by region",
+    ]);
+    mesh.fails(
+        4,
+        &["--as", "bob", "sql", "select status from sales.orders"],
+    );
+    // Catalog queries read no product: nothing to audit.
+    mesh.ok(&["sql", "select count(*) from information_schema.tables"]);
+
+    let size: u64 = mesh
+        .ok(&["ledger", "checkpoint"])
+        .lines()
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    let entry = |i: u64| -> serde_json::Value {
+        serde_json::from_str(&mesh.ok(&["ledger", "show", &i.to_string()])).unwrap()
+    };
+    let read = entry(size - 2);
+    assert_eq!(read["entry"]["kind"], "query.run");
+    let body = &read["entry"]["body"];
+    assert_eq!(body["principal"], "admin");
+    assert_eq!(body["interface"], "cli");
+    assert_eq!(body["reads"][0]["table"], "sales.orders");
+    let mut columns: Vec<&str> = body["reads"][0]["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap())
+        .collect();
+    columns.sort();
+    assert_eq!(columns, ["amount", "region"]);
+    assert!(body["denied"].is_null());
+
+    let refused = entry(size - 1);
+    let body = &refused["entry"]["body"];
+    assert_eq!(body["principal"], "bob");
+    assert!(
+        body["denied"]
+            .as_str()
+            .is_some_and(|d| d.contains("may not read product sales.orders")),
+        "{body}"
+    );
+    mesh.ok(&["ledger", "verify"]);
+}

@@ -139,6 +139,25 @@ fn psql_reads_under_the_principals_grants() {
     assert!(!ok);
     let (ok, _, err) = psql(&served.pg_port, "carol", &carol, "selec 1");
     assert!(!ok && err.contains("SQL error"), "{err}");
+
+    // Both the read and the refusal over the wire protocol are in the ledger's audit trail.
+    let audits: Vec<serde_json::Value> = mesh
+        .ok(&["ledger", "tail", "--limit", "50"])
+        .lines()
+        .filter(|l| l.contains("query.run"))
+        .map(|l| {
+            let index = l.split_whitespace().next().unwrap();
+            serde_json::from_str(&mesh.ok(&["ledger", "show", index])).unwrap()
+        })
+        .collect();
+    let by = |who: &str| {
+        audits
+            .iter()
+            .find(|a| a["entry"]["body"]["principal"] == who)
+            .unwrap_or_else(|| panic!("no audit of {who}: {audits:?}"))
+    };
+    assert_eq!(by("carol")["entry"]["body"]["interface"], "postgres");
+    assert!(by("dan")["entry"]["body"]["denied"].is_string());
 }
 
 #[test]
