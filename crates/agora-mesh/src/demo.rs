@@ -17,8 +17,9 @@ use rand::{Rng, SeedableRng};
 
 use agora_model::Principal;
 
+use crate::lineage::{Direction, LineageRequest, PointInTime};
 use crate::output::{OutputFormat, write_results};
-use crate::{IngestOptions, IngestReport, Mesh, MeshError, Source};
+use crate::{IngestOptions, IngestReport, Interface, Mesh, MeshError, Source};
 
 const CUSTOMERS: &str = include_str!("../demo/customers.yaml");
 const ORDERS: &str = include_str!("../demo/orders.yaml");
@@ -296,14 +297,20 @@ impl Mesh {
         let bob = mesh.principal("bob").await?;
         let session = mesh.session(&bob, Default::default()).await?;
         let mut out = Vec::new();
-        write_results(session.sql(cross).await?, OutputFormat::Table, &mut out).await?;
+        let df = mesh
+            .audited_sql(&session, &bob, cross, Interface::Cli, None)
+            .await?;
+        write_results(df, OutputFormat::Table, &mut out).await?;
         steps.push(TourStep {
             title: format!("A cross-domain query by analyst bob (sales × logistics):\n  {cross}"),
             body: String::from_utf8_lossy(&out).into_owned(),
         });
 
         let denied = "select email from customers.profiles limit 5";
-        let refusal = match session.sql(denied).await {
+        let refusal = match mesh
+            .audited_sql(&session, &bob, denied, Interface::Cli, None)
+            .await
+        {
             Ok(_) => {
                 return Err(MeshError::Internal(
                     "the demo expected bob to be refused customers.profiles".into(),
@@ -331,6 +338,35 @@ impl Mesh {
                 body: reasons.join("\n") + "\n",
             });
         }
+        let log = mesh.ledger.log();
+        let report =
+            agora_ledger::audit(log, None).map_err(|f| MeshError::LedgerAudit(f.to_string()))?;
+        let lineage = mesh
+            .lineage(LineageRequest {
+                target: "sales.orders".into(),
+                direction: Direction::Upstream,
+                depth: None,
+                at: PointInTime::Latest,
+                verify: true,
+            })
+            .await?;
+        let mut body = format!(
+            "  {} signed entries (domains and their keys, principals, grants, contracts, ingests, bob's two queries), verified from scratch: root {}
+",
+            report.size,
+            &report.root[..16]
+        );
+        for e in &lineage.edges {
+            body.push_str(&format!(
+                "  lineage: {} → {} via {} (entry {}, signed by {}, proven)
+",
+                e.from, e.to, e.via, e.entry, e.signer
+            ));
+        }
+        steps.push(TourStep {
+            title: "Everything above is in the ledger: signed by the acting domain, Merkle-logged, provable".into(),
+            body,
+        });
         Ok(Tour {
             steps,
             ingests,
