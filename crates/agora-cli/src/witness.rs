@@ -125,14 +125,15 @@ pub async fn witness(
     let cosigned = format!("{note}{line}");
     remote.post("/api/v1/ledger/cosignatures", cosigned).await?;
     print(format!(
-        "Cosigned checkpoint {size} of {} as {}{}",
+        "Cosigned checkpoint {size} of {} as {}{}\n{}",
         key.name,
         witness.cosigner().name(),
         if mirror {
             " (mirrored and audited)"
         } else {
             ""
-        }
+        },
+        line.trim_end()
     ))
 }
 

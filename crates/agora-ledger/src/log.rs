@@ -94,6 +94,25 @@ struct GroupCommit {
     done: HashMap<u64, Result<Appended, LogError>>,
 }
 
+/// If a batch write unwinds: fails the batch's callers and clears the "writing" flag, so the
+/// callers waiting on it are answered and the next one can write.
+struct ResetOnUnwind<'a>(&'a Log, Vec<u64>);
+
+impl Drop for ResetOnUnwind<'_> {
+    fn drop(&mut self) {
+        if let Ok(mut group) = self.0.group.lock() {
+            for t in &self.1 {
+                group.done.insert(
+                    *t,
+                    Err(LogError::Io("the ledger writer failed mid-batch".into())),
+                );
+            }
+            group.writing = false;
+        }
+        self.0.written.notify_all();
+    }
+}
+
 /// One stored log.
 pub struct Log {
     files: LogFiles,
@@ -238,7 +257,10 @@ impl Log {
             drop(group);
             let counts: Vec<(u64, u64)> = batch.iter().map(|(t, l)| (*t, l.len() as u64)).collect();
             let leaves: Vec<Vec<u8>> = batch.into_iter().flat_map(|(_, l)| l).collect();
+            // If the write panics, the next caller must still be able to become the writer.
+            let reset = ResetOnUnwind(self, counts.iter().map(|(t, _)| *t).collect());
             let result = self.write_batch(leaves);
+            std::mem::forget(reset);
             group = self
                 .group
                 .lock()
