@@ -52,6 +52,9 @@ pub enum LedgerCommand {
     AddWitness { key: String },
     /// List the witnesses this mesh's log accepts.
     Witnesses,
+    /// Witness the log whose checkpoints KEY signs when it pushes them to this node's
+    /// `POST /api/v1/witness/add-checkpoint`.
+    Watch { key: String },
     /// Witness another node's log: check its checkpoint is consistent with the last one seen,
     /// cosign it and send the cosignature back (and, with --mirror, copy and audit its tiles).
     Witness {
@@ -144,6 +147,10 @@ pub async fn run(mesh: &Mesh, me: &Principal, command: LedgerCommand) -> Result<
         LedgerCommand::AddWitness { key } => {
             let key = mesh.add_witness(me, &key).await?;
             print(format!("Witness {} added", key.name))
+        }
+        LedgerCommand::Watch { key } => {
+            let key = mesh.watch_log(me, &key)?;
+            print(format!("Witnessing log {} on pushes", key.name))
         }
         LedgerCommand::Witnesses => {
             for w in log.witnesses().map_err(MeshError::Ledger)? {

@@ -238,6 +238,46 @@ impl Mesh {
         Ok(Witness::new(cosigner, self.ledger.dir.join(WITNESS_DIR)))
     }
 
+    /// The logs this mesh witnesses when they push checkpoints to it (`witness/logs.txt`).
+    pub fn watched_logs(&self) -> Result<Vec<NoteVerifier>, MeshError> {
+        let path = self.ledger.dir.join(WITNESS_DIR).join("logs.txt");
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+            Err(e) => return Err(io(&path)(e)),
+        };
+        text.lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| {
+                NoteVerifier::parse(l)
+                    .map_err(|e| MeshError::Internal(format!("{}: {e}", path.display())))
+            })
+            .collect()
+    }
+
+    /// Witnesses the log whose checkpoints `key` signs when it pushes checkpoints here.
+    pub fn watch_log(
+        &self,
+        actor: &agora_model::Principal,
+        key: &str,
+    ) -> Result<NoteVerifier, MeshError> {
+        crate::auth::require_admin(actor, "choose the logs this mesh witnesses")?;
+        let key =
+            NoteVerifier::parse(key).map_err(|e| MeshError::bad_input("log key", e.to_string()))?;
+        let mut keys = self.watched_logs()?;
+        keys.retain(|k| k.name != key.name);
+        keys.push(key.clone());
+        let dir = self.ledger.dir.join(WITNESS_DIR);
+        std::fs::create_dir_all(&dir).map_err(io(&dir))?;
+        let path = dir.join("logs.txt");
+        let tmp = dir.join(".logs.txt.tmp");
+        let text: String = keys.iter().map(|k| format!("{}\n", k.encode())).collect();
+        std::fs::write(&tmp, text)
+            .and_then(|()| std::fs::rename(&tmp, &path))
+            .map_err(io(&path))?;
+        Ok(key)
+    }
+
     /// Where this mesh mirrors the log signed by `log_key`.
     pub fn mirror_dir(&self, log_key: &NoteVerifier) -> PathBuf {
         let safe: String = log_key

@@ -68,6 +68,7 @@ pub fn router(mesh: Mesh) -> Router {
         .route("/api/v1/search", get(search))
         .merge(crate::ledger_api::routes())
         .merge(crate::lineage_api::routes())
+        .merge(crate::witness_api::routes())
         .fallback(|| async {
             ApiError(MeshError::NotFound {
                 what: "route",

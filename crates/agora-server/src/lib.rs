@@ -15,6 +15,7 @@ pub mod http;
 mod ledger_api;
 mod lineage_api;
 pub mod postgres;
+mod witness_api;
 
 use std::net::SocketAddr;
 

@@ -195,3 +195,78 @@ fn witnesses_cosign_mirror_and_refuse_a_split_view() {
     );
     assert!(err.contains("does not verify"), "{err}");
 }
+
+#[test]
+fn a_witness_node_answers_pushed_checkpoints_with_spec_statuses() {
+    let log = Mesh::with_orders();
+    let witness = Mesh::new();
+    let log_key = key_of(&log, "key");
+    witness.ok(&["ledger", "watch", &log_key]);
+    let pusher = token(&witness, "pusher");
+    let served = serve(&witness);
+    let client = reqwest::blocking::Client::new();
+    let push = |body: String| {
+        let resp = client
+            .post(format!("{}/api/v1/witness/add-checkpoint", served.http))
+            .bearer_auth(&pusher)
+            .body(body)
+            .send()
+            .unwrap();
+        (resp.status().as_u16(), resp.text().unwrap())
+    };
+    let checkpoint = |m: &Mesh| m.ok(&["ledger", "checkpoint"]);
+    let size_of = |note: &str| note.lines().nth(1).unwrap().to_string();
+
+    let first = checkpoint(&log);
+    let (status, line) = push(format!("old 0\n\n{first}"));
+    assert_eq!(status, 200, "{line}");
+    let witness_name = key_of(&witness, "witness-key")
+        .split('+')
+        .next()
+        .unwrap()
+        .to_string();
+    assert!(line.starts_with(&format!("— {witness_name} ")), "{line}");
+
+    // The pusher's idea of what the witness saw is stale: 409 with the size it did see.
+    let (status, body) = push(format!("old 0\n\n{first}"));
+    assert_eq!((status, body.trim()), (409, size_of(&first).as_str()));
+
+    // Growth with the consistency proof from the size the witness saw.
+    log.ok(&[
+        "ingest",
+        "sales.orders",
+        testdata("orders.csv").to_str().unwrap(),
+    ]);
+    let second = checkpoint(&log);
+    let proof: serde_json::Value =
+        serde_json::from_str(&log.ok(&["ledger", "prove-consistency", &size_of(&first)])).unwrap();
+    let hashes: Vec<&str> = proof["proof"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h.as_str().unwrap())
+        .collect();
+    let mut wrong = hashes.clone();
+    wrong[0] = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
+    let (status, body) = push(format!(
+        "old {}\n{}\n\n{second}",
+        size_of(&first),
+        wrong.join("\n")
+    ));
+    assert_eq!(status, 422, "{body}");
+    let (status, body) = push(format!(
+        "old {}\n{}\n\n{second}",
+        size_of(&first),
+        hashes.join("\n")
+    ));
+    assert_eq!(status, 200, "{body}");
+
+    // Another log's checkpoint, a forged signature, garbage.
+    let (status, _) = push(format!("old 0\n\n{}", checkpoint(&witness)));
+    assert_eq!(status, 404);
+    let forged = second.replacen(&size_of(&second), "99999", 1);
+    let (status, _) = push(format!("old {}\n\n{forged}", size_of(&second)));
+    assert_eq!(status, 403);
+    let (status, _) = push("hello".into());
+    assert_eq!(status, 400);
+}
