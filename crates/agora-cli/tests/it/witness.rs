@@ -264,7 +264,9 @@ fn a_witness_node_answers_pushed_checkpoints_with_spec_statuses() {
     // Another log's checkpoint, a forged signature, garbage.
     let (status, _) = push(format!("old 0\n\n{}", checkpoint(&witness)));
     assert_eq!(status, 404);
-    let forged = second.replacen(&size_of(&second), "99999", 1);
+    // The size line changed, the signature kept: it no longer verifies.
+    let forged = second.replacen(&format!("\n{}\n", size_of(&second)), "\n99999\n", 1);
+    assert_ne!(forged, second);
     let (status, _) = push(format!("old {}\n\n{forged}", size_of(&second)));
     assert_eq!(status, 403);
     let (status, _) = push("hello".into());
