@@ -9,7 +9,10 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use ed25519_dalek::{Signature, Signer as _, SigningKey, VerifyingKey};
 
-use crate::note::{NoteError, SIGNATURE_PREFIX, check_name, hex_encode, key_id_of, split_note};
+use crate::note::{
+    NoteError, SIGNATURE_PREFIX, check_name, encode_key, hex_encode, key_id_of, split_key,
+    split_note,
+};
 
 /// The signature-type byte of Ed25519 cosignatures.
 const COSIGNATURE_V1: u8 = 0x04;
@@ -39,41 +42,26 @@ impl Cosigner {
 
     /// `PRIVATE+KEY+<name>+<hex key ID>+<base64(0x04 ‖ secret)>`. Keep it secret.
     pub fn encode_secret(&self) -> String {
-        let mut key = vec![COSIGNATURE_V1];
-        key.extend_from_slice(self.key.as_bytes());
         let id = key_id_of(&self.name, COSIGNATURE_V1, &self.key.verifying_key());
         format!(
-            "PRIVATE+KEY+{}+{}+{}",
-            self.name,
-            hex_encode(&id),
-            B64.encode(key)
+            "PRIVATE+KEY+{}",
+            encode_key(&self.name, COSIGNATURE_V1, &id, self.key.as_bytes())
         )
     }
 
     pub fn parse_secret(encoded: &str) -> Result<Self, NoteError> {
-        let bad = || NoteError::BadSecretKey;
-        let rest = encoded
+        let (name, id_hex, secret) = encoded
             .trim()
             .strip_prefix("PRIVATE+KEY+")
-            .ok_or_else(bad)?;
-        let mut parts = rest.splitn(3, '+');
-        let (Some(name), Some(id_hex), Some(key_b64)) = (parts.next(), parts.next(), parts.next())
-        else {
-            return Err(bad());
-        };
-        check_name(name)?;
-        let key = B64.decode(key_b64).map_err(|_| bad())?;
-        let (Some(&COSIGNATURE_V1), Ok(secret)) = (key.first(), <[u8; 32]>::try_from(&key[1..]))
-        else {
-            return Err(bad());
-        };
+            .and_then(|rest| split_key(rest, COSIGNATURE_V1))
+            .ok_or(NoteError::BadSecretKey)?;
         let signer = Cosigner {
             name: name.to_string(),
             key: SigningKey::from_bytes(&secret),
         };
         let id = key_id_of(name, COSIGNATURE_V1, &signer.key.verifying_key());
         if !id_hex.eq_ignore_ascii_case(&hex_encode(&id)) {
-            return Err(bad());
+            return Err(NoteError::BadSecretKey);
         }
         Ok(signer)
     }
@@ -110,17 +98,7 @@ pub struct CosignerKey {
 impl CosignerKey {
     pub fn parse(encoded: &str) -> Result<Self, NoteError> {
         let bad = || NoteError::BadVerifierKey(encoded.to_string());
-        let mut parts = encoded.trim().splitn(3, '+');
-        let (Some(name), Some(id_hex), Some(key_b64)) = (parts.next(), parts.next(), parts.next())
-        else {
-            return Err(bad());
-        };
-        check_name(name).map_err(|_| bad())?;
-        let key = B64.decode(key_b64).map_err(|_| bad())?;
-        let (Some(&COSIGNATURE_V1), Ok(bytes)) = (key.first(), <[u8; 32]>::try_from(&key[1..]))
-        else {
-            return Err(bad());
-        };
+        let (name, id_hex, bytes) = split_key(encoded, COSIGNATURE_V1).ok_or_else(bad)?;
         let public = VerifyingKey::from_bytes(&bytes).map_err(|_| bad())?;
         let id = key_id_of(name, COSIGNATURE_V1, &public);
         if !id_hex.eq_ignore_ascii_case(&hex_encode(&id)) {
@@ -134,9 +112,7 @@ impl CosignerKey {
     }
 
     pub fn encode(&self) -> String {
-        let mut key = vec![COSIGNATURE_V1];
-        key.extend_from_slice(self.public.as_bytes());
-        format!("{}+{}+{}", self.name, hex_encode(&self.id), B64.encode(key))
+        encode_key(&self.name, COSIGNATURE_V1, &self.id, self.public.as_bytes())
     }
 }
 

@@ -29,6 +29,27 @@ pub enum NoteError {
     NotSigned(String),
 }
 
+/// Splits the key form shared by note keys (type 0x01) and cosigner keys (0x04):
+/// `<name>+<hex key ID>+<base64(type ‖ 32 key bytes)>` (after `PRIVATE+KEY+` for secrets).
+/// Returns the name, the hex ID (for the caller to check against the key) and the key bytes.
+pub(crate) fn split_key(encoded: &str, kind: u8) -> Option<(&str, &str, [u8; 32])> {
+    let mut parts = encoded.trim().splitn(3, '+');
+    let (name, id_hex, key_b64) = (parts.next()?, parts.next()?, parts.next()?);
+    check_name(name).ok()?;
+    let key = B64.decode(key_b64).ok()?;
+    if key.first() != Some(&kind) || id_hex.len() != 8 {
+        return None;
+    }
+    Some((name, id_hex, <[u8; 32]>::try_from(&key[1..]).ok()?))
+}
+
+/// The form [`split_key`] reads.
+pub(crate) fn encode_key(name: &str, kind: u8, id: &[u8; 4], bytes: &[u8; 32]) -> String {
+    let mut key = vec![kind];
+    key.extend_from_slice(bytes);
+    format!("{name}+{}+{}", hex_encode(id), B64.encode(key))
+}
+
 pub(crate) fn key_id_of(name: &str, kind: u8, public: &VerifyingKey) -> [u8; 4] {
     let mut h = Sha256::new();
     h.update(name.as_bytes());
@@ -79,36 +100,23 @@ impl NoteSigner {
     /// The private key in the form Go's `note` package uses:
     /// `PRIVATE+KEY+<name>+<hex key ID>+<base64(0x01 ‖ secret)>`. Keep it secret.
     pub fn encode_secret(&self) -> String {
-        let mut key = vec![ED25519];
-        key.extend_from_slice(self.key.as_bytes());
         let id = key_id(&self.name, &self.key.verifying_key());
         format!(
-            "PRIVATE+KEY+{}+{}+{}",
-            self.name,
-            hex_encode(&id),
-            B64.encode(key)
+            "PRIVATE+KEY+{}",
+            encode_key(&self.name, ED25519, &id, self.key.as_bytes())
         )
     }
 
     /// Parses [`NoteSigner::encode_secret`]'s form.
     pub fn parse_secret(encoded: &str) -> Result<Self, NoteError> {
-        let bad = || NoteError::BadSecretKey;
-        let rest = encoded
+        let (name, id_hex, secret) = encoded
             .trim()
             .strip_prefix("PRIVATE+KEY+")
-            .ok_or_else(bad)?;
-        let mut parts = rest.splitn(3, '+');
-        let (Some(name), Some(id_hex), Some(key_b64)) = (parts.next(), parts.next(), parts.next())
-        else {
-            return Err(bad());
-        };
-        let key = B64.decode(key_b64).map_err(|_| bad())?;
-        let (Some(&ED25519), Ok(secret)) = (key.first(), <[u8; 32]>::try_from(&key[1..])) else {
-            return Err(bad());
-        };
+            .and_then(|rest| split_key(rest, ED25519))
+            .ok_or(NoteError::BadSecretKey)?;
         let signer = NoteSigner::new(name, secret)?;
         if !id_hex.eq_ignore_ascii_case(&hex_encode(&key_id(name, &signer.key.verifying_key()))) {
-            return Err(bad());
+            return Err(NoteError::BadSecretKey);
         }
         Ok(signer)
     }
@@ -149,19 +157,10 @@ impl NoteVerifier {
     /// Parses `<name>+<hex key ID>+<base64(0x01 ‖ public key)>`.
     pub fn parse(encoded: &str) -> Result<Self, NoteError> {
         let bad = || NoteError::BadVerifierKey(encoded.to_string());
-        let mut parts = encoded.trim().splitn(3, '+');
-        let (Some(name), Some(id_hex), Some(key_b64)) = (parts.next(), parts.next(), parts.next())
-        else {
-            return Err(bad());
-        };
-        check_name(name).map_err(|_| bad())?;
-        let key = B64.decode(key_b64).map_err(|_| bad())?;
-        let (Some(&ED25519), Ok(bytes)) = (key.first(), <[u8; 32]>::try_from(&key[1..])) else {
-            return Err(bad());
-        };
+        let (name, id_hex, bytes) = split_key(encoded, ED25519).ok_or_else(bad)?;
         let public = VerifyingKey::from_bytes(&bytes).map_err(|_| bad())?;
         let id = key_id(name, &public);
-        if id_hex.len() != 8 || !id_hex.eq_ignore_ascii_case(&hex_encode(&id)) {
+        if !id_hex.eq_ignore_ascii_case(&hex_encode(&id)) {
             return Err(bad());
         }
         Ok(NoteVerifier {
@@ -184,9 +183,7 @@ impl NoteVerifier {
 
     /// The `<name>+<hex key ID>+<base64 key>` form, to publish.
     pub fn encode(&self) -> String {
-        let mut key = vec![ED25519];
-        key.extend_from_slice(self.public.as_bytes());
-        format!("{}+{}+{}", self.name, hex_encode(&self.id), B64.encode(key))
+        encode_key(&self.name, ED25519, &self.id, self.public.as_bytes())
     }
 }
 
