@@ -246,17 +246,6 @@ fn reachable(
 impl Mesh {
     /// Answers a lineage question from the ledger.
     pub async fn lineage(&self, request: LineageRequest) -> Result<LineageGraph, MeshError> {
-        let tables: BTreeSet<String> = self
-            .catalog
-            .products()
-            .await?
-            .into_iter()
-            .flat_map(|p| {
-                p.tables
-                    .into_iter()
-                    .map(move |t| format!("{}.{t}", p.domain))
-            })
-            .collect();
         let products: BTreeMap<String, Vec<String>> = self
             .catalog
             .products()
@@ -271,6 +260,7 @@ impl Mesh {
                 (format!("{}.{}", p.domain, p.name), tables)
             })
             .collect();
+        let tables: BTreeSet<String> = products.values().flatten().cloned().collect();
         let mesh = self.clone();
         tokio::task::spawn_blocking(move || mesh.lineage_blocking(request, &tables, &products))
             .await
