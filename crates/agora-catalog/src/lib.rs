@@ -20,7 +20,10 @@ mod records;
 mod sqlite;
 
 pub use error::CatalogError;
-pub use records::{DomainRecord, IngestRecord, PrincipalRecord, ProductRecord, SearchHit};
+pub use records::{
+    ColumnTagRecord, DomainRecord, IngestRecord, PolicyRecord, PrincipalRecord, ProductRecord,
+    SearchHit, TagSource,
+};
 pub use sqlite::SqliteCatalog;
 
 use agora_model::{Grant, Name};
@@ -63,6 +66,17 @@ pub trait Catalog: Send + Sync {
         limit: u32,
     ) -> Result<Vec<IngestRecord>, CatalogError>;
 
-    /// Products ranked by how well their names, descriptions, columns and tags match `query`.
+    /// Products ranked by how well their names, descriptions, columns, tags and the categories
+    /// of their classified columns match `query`.
     async fn search(&self, query: &str, limit: u32) -> Result<Vec<SearchHit>, CatalogError>;
+
+    /// Creates or replaces the tag of one column from one source, and refreshes the product's
+    /// search entry.
+    async fn put_column_tag(&self, tag: &ColumnTagRecord) -> Result<(), CatalogError>;
+    /// Every column tag of the mesh (both sources), ordered by table and column.
+    async fn column_tags(&self) -> Result<Vec<ColumnTagRecord>, CatalogError>;
+
+    /// Replaces the policy of one scope (the global policy, or one domain's).
+    async fn put_policy(&self, policy: &PolicyRecord) -> Result<(), CatalogError>;
+    async fn policies(&self) -> Result<Vec<PolicyRecord>, CatalogError>;
 }

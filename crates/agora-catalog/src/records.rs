@@ -1,6 +1,8 @@
 //! The rows of the catalog, as plain data.
 
-use agora_model::Name;
+use std::collections::BTreeMap;
+
+use agora_model::{Category, Name, Sensitivity, TableRef};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct DomainRecord {
@@ -16,6 +18,10 @@ pub struct PrincipalRecord {
     /// SHA-256 of the API token, hex. The token itself is never stored.
     pub token_hash: String,
     pub is_admin: bool,
+    /// The most sensitive data this principal reads unmasked.
+    pub clearance: Sensitivity,
+    /// Attributes row filters compare against (`region` → `EU`).
+    pub attributes: BTreeMap<String, String>,
     pub created_at: String,
 }
 
@@ -63,4 +69,49 @@ pub struct SearchHit {
     pub rank: f64,
     /// The matching text with the matched words in `[brackets]`.
     pub snippet: String,
+}
+
+/// Who decided a column's classification.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TagSource {
+    /// The classifier, on ingest; replaced by later runs when the values drift.
+    Auto,
+    /// An owner, with a reason; never replaced by the classifier.
+    Override,
+}
+
+impl TagSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TagSource::Auto => "auto",
+            TagSource::Override => "override",
+        }
+    }
+}
+
+/// A column's classification as the catalog keeps it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ColumnTagRecord {
+    pub table: TableRef,
+    pub column: String,
+    pub source: TagSource,
+    pub category: Category,
+    pub sensitivity: Sensitivity,
+    pub confidence: f64,
+    /// JSON array of the detectors that fired and the share of sampled values they fired on.
+    pub evidence: String,
+    pub reason: String,
+    pub set_by: Name,
+    pub updated_at: String,
+}
+
+/// An applied policy document.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PolicyRecord {
+    /// `None` for the global policy, else the domain the policy belongs to.
+    pub domain: Option<Name>,
+    /// The YAML exactly as applied.
+    pub document: String,
+    pub applied_by: Name,
+    pub applied_at: String,
 }

@@ -3,7 +3,7 @@
 use std::path::Path;
 use std::str::FromStr;
 
-use agora_model::{Access, Grant, GrantTarget, Name};
+use agora_model::{Access, Category, Grant, GrantTarget, Name, Sensitivity, TableRef};
 use async_trait::async_trait;
 use sqlx::Row;
 use sqlx::sqlite::{
@@ -11,7 +11,8 @@ use sqlx::sqlite::{
 };
 
 use crate::{
-    Catalog, CatalogError, DomainRecord, IngestRecord, PrincipalRecord, ProductRecord, SearchHit,
+    Catalog, CatalogError, ColumnTagRecord, DomainRecord, IngestRecord, PolicyRecord,
+    PrincipalRecord, ProductRecord, SearchHit, TagSource,
 };
 
 static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
@@ -160,11 +161,13 @@ impl Catalog for SqliteCatalog {
 
     async fn create_principal(&self, p: &PrincipalRecord) -> Result<(), CatalogError> {
         sqlx::query(
-            "INSERT INTO principals (name, token_hash, is_admin, created_at) VALUES (?, ?, ?, ?)",
+            "INSERT INTO principals (name, token_hash, is_admin, clearance, attributes, created_at) VALUES (?, ?, ?, ?, ?, ?)",
         )
         .bind(p.name.as_str())
         .bind(&p.token_hash)
         .bind(p.is_admin)
+        .bind(p.clearance.as_str())
+        .bind(serde_json::to_string(&p.attributes).expect("INVARIANT: a string map serialises"))
         .bind(&p.created_at)
         .execute(&self.pool)
         .await
@@ -242,6 +245,7 @@ impl Catalog for SqliteCatalog {
             .bind(&p.search_tags)
             .execute(&mut *tx)
             .await?;
+        refresh_classifications(&mut tx, p.domain.as_str(), p.name.as_str()).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -361,10 +365,11 @@ impl Catalog for SqliteCatalog {
         let Some(fts) = fts_query(query) else {
             return Ok(Vec::new());
         };
-        // Weights: product and table names count most, then columns and tags, then prose.
+        // Weights: product and table names count most, then columns, tags and classifications,
+        // then prose.
         let rows = sqlx::query(
             "SELECT s.domain, s.product, p.description,
-                    bm25(product_search, 10.0, 2.0, 5.0, 5.0) AS rank,
+                    bm25(product_search, 10.0, 2.0, 5.0, 5.0, 5.0) AS rank,
                     snippet(product_search, -1, '[', ']', '…', 12) AS snippet
              FROM product_search s JOIN products p ON p.domain = s.domain AND p.name = s.product
              WHERE product_search MATCH ? ORDER BY rank LIMIT ?",
@@ -381,6 +386,87 @@ impl Catalog for SqliteCatalog {
                     description: r.try_get("description")?,
                     rank: r.try_get("rank")?,
                     snippet: r.try_get("snippet")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn put_column_tag(&self, t: &ColumnTagRecord) -> Result<(), CatalogError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO column_tags (domain, table_name, column_name, source, category, sensitivity, confidence, evidence, reason, set_by, updated_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+             ON CONFLICT (domain, table_name, column_name, source) DO UPDATE SET
+               category = excluded.category, sensitivity = excluded.sensitivity,
+               confidence = excluded.confidence, evidence = excluded.evidence,
+               reason = excluded.reason, set_by = excluded.set_by, updated_at = excluded.updated_at",
+        )
+        .bind(t.table.domain.as_str())
+        .bind(t.table.table.as_str())
+        .bind(&t.column)
+        .bind(t.source.as_str())
+        .bind(t.category.as_str())
+        .bind(t.sensitivity.as_str())
+        .bind(t.confidence)
+        .bind(&t.evidence)
+        .bind(&t.reason)
+        .bind(t.set_by.as_str())
+        .bind(&t.updated_at)
+        .execute(&mut *tx)
+        .await?;
+        let product: Option<String> =
+            sqlx::query_scalar("SELECT product FROM product_tables WHERE domain = ? AND name = ?")
+                .bind(t.table.domain.as_str())
+                .bind(t.table.table.as_str())
+                .fetch_optional(&mut *tx)
+                .await?;
+        if let Some(product) = product {
+            refresh_classifications(&mut tx, t.table.domain.as_str(), &product).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn column_tags(&self) -> Result<Vec<ColumnTagRecord>, CatalogError> {
+        sqlx::query("SELECT * FROM column_tags ORDER BY domain, table_name, column_name, source")
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(column_tag_from_row)
+            .collect()
+    }
+
+    async fn put_policy(&self, p: &PolicyRecord) -> Result<(), CatalogError> {
+        sqlx::query(
+            "INSERT INTO policies (scope, document, applied_by, applied_at) VALUES (?, ?, ?, ?)
+             ON CONFLICT (scope) DO UPDATE SET document = excluded.document,
+               applied_by = excluded.applied_by, applied_at = excluded.applied_at",
+        )
+        .bind(p.domain.as_ref().map_or("", Name::as_str))
+        .bind(&p.document)
+        .bind(p.applied_by.as_str())
+        .bind(&p.applied_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn policies(&self) -> Result<Vec<PolicyRecord>, CatalogError> {
+        sqlx::query("SELECT * FROM policies ORDER BY scope")
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|r| {
+                let scope: String = r.try_get("scope")?;
+                Ok(PolicyRecord {
+                    domain: if scope.is_empty() {
+                        None
+                    } else {
+                        Some(name(r, "scope")?)
+                    },
+                    document: r.try_get("document")?,
+                    applied_by: name(r, "applied_by")?,
+                    applied_at: r.try_get("applied_at")?,
                 })
             })
             .collect()
@@ -408,12 +494,78 @@ fn domain_from_row(r: &SqliteRow) -> Result<DomainRecord, CatalogError> {
 }
 
 fn principal_from_row(r: &SqliteRow) -> Result<PrincipalRecord, CatalogError> {
+    let attributes: String = r.try_get("attributes")?;
     Ok(PrincipalRecord {
         name: name(r, "name")?,
         token_hash: r.try_get("token_hash")?,
         is_admin: r.try_get("is_admin")?,
+        clearance: term(r, "clearance")?,
+        attributes: serde_json::from_str(&attributes).map_err(|e| CatalogError::Corrupt {
+            what: "principal attributes",
+            value: attributes.clone(),
+            reason: e.to_string(),
+        })?,
         created_at: r.try_get("created_at")?,
     })
+}
+
+/// A vocabulary word (category, sensitivity) stored as text.
+fn term<T: FromStr<Err = agora_model::ModelError>>(
+    row: &SqliteRow,
+    column: &'static str,
+) -> Result<T, CatalogError> {
+    let raw: String = row.try_get(column)?;
+    raw.parse().map_err(|e: agora_model::ModelError| CatalogError::Corrupt {
+        what: column,
+        value: raw,
+        reason: e.to_string(),
+    })
+}
+
+fn column_tag_from_row(r: &SqliteRow) -> Result<ColumnTagRecord, CatalogError> {
+    let source: String = r.try_get("source")?;
+    Ok(ColumnTagRecord {
+        table: TableRef {
+            domain: name(r, "domain")?,
+            table: name(r, "table_name")?,
+        },
+        column: r.try_get("column_name")?,
+        source: match source.as_str() {
+            "override" => TagSource::Override,
+            _ => TagSource::Auto,
+        },
+        category: term::<Category>(r, "category")?,
+        sensitivity: term::<Sensitivity>(r, "sensitivity")?,
+        confidence: r.try_get("confidence")?,
+        evidence: r.try_get("evidence")?,
+        reason: r.try_get("reason")?,
+        set_by: name(r, "set_by")?,
+        updated_at: r.try_get("updated_at")?,
+    })
+}
+
+/// Rewrites the categories a product's search entry matches: each column's effective tag (an
+/// override wins over the classifier), `none` left out.
+async fn refresh_classifications(
+    tx: &mut sqlx::SqliteConnection,
+    domain: &str,
+    product: &str,
+) -> Result<(), CatalogError> {
+    sqlx::query(
+        "UPDATE product_search SET classifications = (
+            SELECT coalesce(group_concat(replace(t.category, '_', ' '), ' '), '')
+            FROM column_tags t JOIN product_tables pt ON pt.domain = t.domain AND pt.name = t.table_name
+            WHERE pt.domain = ?1 AND pt.product = ?2 AND t.category != 'none'
+              AND (t.source = 'override' OR NOT EXISTS (
+                SELECT 1 FROM column_tags o WHERE o.source = 'override' AND o.domain = t.domain
+                  AND o.table_name = t.table_name AND o.column_name = t.column_name)))
+         WHERE domain = ?1 AND product = ?2",
+    )
+    .bind(domain)
+    .bind(product)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
 }
 
 fn now() -> String {

@@ -6,6 +6,7 @@ mod ledger;
 mod progress;
 mod witness;
 
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -16,7 +17,7 @@ use agora_mesh::output::{OutputFormat, write_results};
 use agora_mesh::{
     ErrorKind, IngestOptions, InputFormat, Mesh, MeshError, ProductDetails, SessionOptions, Source,
 };
-use agora_model::{ModelError, Name, Principal};
+use agora_model::{ModelError, Name, Principal, Sensitivity, TableRef};
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
@@ -116,6 +117,12 @@ enum Command {
         #[arg(long)]
         verify: bool,
     },
+    /// Governance policies: masks by category or sensitivity, row filters.
+    #[command(subcommand)]
+    Policy(PolicyCommand),
+    /// Column classifications: list them, or override one.
+    #[command(subcommand)]
+    Tag(TagCommand),
     /// The signed, Merkle-logged record of every change: checkpoints, entries, proofs, audit.
     #[command(subcommand)]
     Ledger(ledger::LedgerCommand),
@@ -143,9 +150,47 @@ enum DomainCommand {
 #[derive(Subcommand)]
 enum PrincipalCommand {
     /// Create a principal and print its API token (shown only once).
-    Create { name: String },
+    Create {
+        name: String,
+        /// The most sensitive data it reads unmasked: public, internal, confidential or
+        /// restricted.
+        #[arg(long, default_value = "internal")]
+        clearance: String,
+        /// An attribute row filters compare against, as NAME=VALUE (repeatable); the global
+        /// policy must declare NAME.
+        #[arg(long = "attr", value_name = "NAME=VALUE")]
+        attributes: Vec<String>,
+    },
     /// Show a principal's grants.
     Grants { name: String },
+}
+
+#[derive(Subcommand)]
+enum PolicyCommand {
+    /// Apply a policy file (the global one, or a domain's), whole or not at all.
+    Apply { file: PathBuf },
+    /// Print the policies in force.
+    Show,
+}
+
+#[derive(Subcommand)]
+enum TagCommand {
+    /// Set a column's classification; no automatic run changes it afterwards.
+    Set {
+        /// `domain.table.column`.
+        column: String,
+        /// One of email, phone_number, payment_card, iban, national_id, ip_address,
+        /// person_name, postal_address, date_of_birth, geolocation, credential, none.
+        category: String,
+        /// By default the category's own (see `agora classify --help`).
+        #[arg(long)]
+        sensitivity: Option<String>,
+        /// Why: kept with the tag and in the ledger.
+        #[arg(long)]
+        reason: String,
+    },
+    /// The classification of each labelled column of `domain.table`.
+    List { table: String },
 }
 
 #[derive(Subcommand)]
@@ -310,6 +355,58 @@ async fn run(cli: Cli) -> Result<(), MeshError> {
                 _ => print_lineage(&graph),
             }
         }
+        Command::Policy(PolicyCommand::Apply { file }) => {
+            let yaml = std::fs::read_to_string(&file).map_err(|source| MeshError::Io {
+                path: file.display().to_string(),
+                source,
+            })?;
+            let applied = mesh
+                .apply_policy(&me, &file.display().to_string(), &yaml)
+                .await?;
+            print(format!(
+                "Applied the {} policy: {} column rules, {} row filters (ledger entry {})",
+                applied.scope, applied.column_rules, applied.row_filters, applied.ledger_index
+            ))
+        }
+        Command::Policy(PolicyCommand::Show) => {
+            let policies = mesh.policies().await?;
+            if policies.is_empty() {
+                return print(
+                    "No policy applied: confidential and restricted columns are hashed for readers below their level.",
+                );
+            }
+            for p in policies {
+                let scope = p.domain.map_or("global".to_string(), |d| d.to_string());
+                print(format!(
+                    "# {scope} policy, applied by {} at {}\n{}\n",
+                    p.applied_by,
+                    p.applied_at,
+                    p.document.trim_end()
+                ))?;
+            }
+            Ok(())
+        }
+        Command::Tag(TagCommand::Set {
+            column,
+            category,
+            sensitivity,
+            reason,
+        }) => {
+            let tag = mesh
+                .set_tag(&me, &column, &category, sensitivity.as_deref(), &reason)
+                .await?;
+            print(format!(
+                "{column}: {} ({}), set by {}: {}",
+                tag.category, tag.sensitivity, me.name, tag.reason
+            ))
+        }
+        Command::Tag(TagCommand::List { table }) => {
+            let table = TableRef::parse(&table)?;
+            for tag in mesh.column_tags(&table).await? {
+                print(format_tag(&tag))?;
+            }
+            Ok(())
+        }
         Command::Domain(DomainCommand::Create {
             name,
             owner,
@@ -329,8 +426,21 @@ async fn run(cli: Cli) -> Result<(), MeshError> {
             }
             Ok(())
         }
-        Command::Principal(PrincipalCommand::Create { name }) => {
-            let token = mesh.create_principal(&me, &name).await?;
+        Command::Principal(PrincipalCommand::Create {
+            name,
+            clearance,
+            attributes,
+        }) => {
+            let clearance: Sensitivity = clearance.parse()?;
+            let mut attrs = BTreeMap::new();
+            for a in &attributes {
+                let (k, v) = a.split_once('=').ok_or_else(|| MeshError::BadInput {
+                    source_name: "--attr".into(),
+                    message: format!("`{a}` is not NAME=VALUE"),
+                })?;
+                attrs.insert(k.trim().to_string(), v.trim().to_string());
+            }
+            let token = mesh.create_principal(&me, &name, clearance, attrs).await?;
             print(format!(
                 "Created principal {name}\nAPI token (shown once; also the Postgres password): {token}"
             ))
@@ -539,6 +649,42 @@ fn print_lineage(g: &LineageGraph) -> Result<(), MeshError> {
     Ok(())
 }
 
+/// `email, confidential, 0.97 by the classifier`.
+fn tag_summary(tag: &agora_mesh::ColumnTag) -> String {
+    let by = match tag.source {
+        "override" => format!("override: {}", tag.reason),
+        "contract" => "from the contract".to_string(),
+        _ => format!("{:.2} by the classifier", tag.confidence),
+    };
+    format!("{}, {}, {by}", tag.category, tag.sensitivity)
+}
+
+fn format_tag(tag: &agora_mesh::ColumnTag) -> String {
+    let evidence = tag
+        .evidence
+        .as_array()
+        .map(|items| {
+            items
+                .iter()
+                .filter_map(|e| {
+                    Some(format!(
+                        "{} {:.0}%",
+                        e.get("detector")?.as_str()?,
+                        e.get("share")?.as_f64()? * 100.0
+                    ))
+                })
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
+        .unwrap_or_default();
+    let evidence = if evidence.is_empty() {
+        String::new()
+    } else {
+        format!("  evidence: {evidence}")
+    };
+    format!("{:<24} {}{evidence}", tag.column, tag_summary(tag))
+}
+
 /// Prints what `product show` reports: header, tables with columns and versions, ingests, contract.
 fn print_product(d: &ProductDetails) -> Result<(), MeshError> {
     let r = &d.record;
@@ -558,8 +704,14 @@ fn print_product(d: &ProductDetails) -> Result<(), MeshError> {
             t.quarantined_rows
         ))?;
         for (name, ty, required) in &t.columns {
+            let tag = t
+                .tags
+                .iter()
+                .find(|tag| &tag.column == name)
+                .map(|tag| format!("  [{}]", tag_summary(tag)))
+                .unwrap_or_default();
             print(format!(
-                "  {name:<24} {ty:<32}{}",
+                "  {name:<24} {ty:<32}{}{tag}",
                 if *required { " required" } else { "" }
             ))?;
         }

@@ -4,8 +4,10 @@
 //! of this entropy a slow password hash (argon2) adds no protection against guessing, and a
 //! fast hash lets every HTTP request and Postgres login look the token up by its hash.
 
+use std::collections::BTreeMap;
+
 use agora_catalog::PrincipalRecord;
-use agora_model::{ADMIN, Name, Principal};
+use agora_model::{ADMIN, Name, Principal, Sensitivity};
 use agora_query::Viewer;
 use base64::Engine;
 use rand::RngCore;
@@ -30,26 +32,38 @@ pub(crate) fn token_hash(token: &str) -> String {
 }
 
 impl Mesh {
-    /// Creates a principal and returns its API token: the only time the token is shown.
+    /// Creates a principal with a clearance and attributes (which the global policy must
+    /// declare) and returns its API token: the only time the token is shown.
     pub async fn create_principal(
         &self,
         actor: &Principal,
         name: &str,
+        clearance: Sensitivity,
+        attributes: BTreeMap<String, String>,
     ) -> Result<String, MeshError> {
         require_admin(actor, "create principals")?;
         let name = Name::strict("principal", name)?;
+        self.policy_set()
+            .await?
+            .check_principal_attributes(&attributes)?;
         let token = new_token();
         self.catalog
             .create_principal(&PrincipalRecord {
                 name: name.clone(),
                 token_hash: token_hash(&token),
                 is_admin: false,
+                clearance,
+                attributes: attributes.clone(),
                 created_at: crate::now(),
             })
             .await?;
         self.record(vec![Event::by_admin(
             "principal.created",
-            serde_json::json!({ "principal": name.as_str() }),
+            serde_json::json!({
+                "principal": name.as_str(),
+                "clearance": clearance.as_str(),
+                "attributes": attributes,
+            }),
         )])
         .await?;
         Ok(token)
@@ -62,10 +76,7 @@ impl Mesh {
             .principal_by_token_hash(&token_hash(token.trim()))
             .await?
             .ok_or(MeshError::BadToken)?;
-        Ok(Principal {
-            name: record.name,
-            is_admin: record.is_admin,
-        })
+        Ok(principal_of(record))
     }
 
     /// The principal named `name`, for the local CLI's `--as`.
@@ -83,10 +94,7 @@ impl Mesh {
                 name: name.to_string(),
                 hint: ": create it with `agora principal create`".into(),
             })?;
-        Ok(Principal {
-            name: record.name,
-            is_admin: record.is_admin,
-        })
+        Ok(principal_of(record))
     }
 
     /// What `principal` may read and write.
@@ -105,6 +113,20 @@ impl Mesh {
             grants,
             owned_domains,
         })
+    }
+}
+
+fn principal_of(record: PrincipalRecord) -> Principal {
+    Principal {
+        name: record.name,
+        is_admin: record.is_admin,
+        // The administrator reads everything, whatever an old catalog row says.
+        clearance: if record.is_admin {
+            Sensitivity::Restricted
+        } else {
+            record.clearance
+        },
+        attributes: record.attributes,
     }
 }
 

@@ -4,6 +4,7 @@
 //! write path, including validation: a small share of orders carry an unknown status and end
 //! in quarantine, as they would in real life.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -15,7 +16,7 @@ use arrow::record_batch::RecordBatch;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-use agora_model::Principal;
+use agora_model::{Principal, Sensitivity};
 
 use crate::lineage::{Direction, LineageRequest, PointInTime};
 use crate::output::{OutputFormat, write_results};
@@ -221,9 +222,12 @@ impl Mesh {
         let (mesh, _admin_token) = Mesh::init(dir).await?;
         let admin = Principal::admin();
         for p in ["alice", "carol", "dave"] {
-            mesh.create_principal(&admin, p).await?;
+            mesh.create_principal(&admin, p, Sensitivity::Internal, BTreeMap::new())
+                .await?;
         }
-        let analyst_token = mesh.create_principal(&admin, "bob").await?;
+        let analyst_token = mesh
+            .create_principal(&admin, "bob", Sensitivity::Internal, BTreeMap::new())
+            .await?;
         for (domain, owner, what) in [
             ("sales", "alice", "Orders and revenue"),
             ("logistics", "carol", "Shipping and delivery"),

@@ -62,6 +62,8 @@ pub enum MeshError {
     Ledger(agora_ledger::LogError),
     #[error("ledger verification failed: {0}")]
     LedgerAudit(String),
+    #[error(transparent)]
+    Policy(#[from] agora_policy::PolicyError),
     #[error("witness refuses to cosign: {0}")]
     WitnessRefused(String),
     #[error("internal error: {0}")]
@@ -79,7 +81,10 @@ impl MeshError {
             MeshError::Contract(ModelError::BreakingChange { .. }) => ErrorKind::Conflict,
             MeshError::Contract(_) => ErrorKind::BadInput,
             MeshError::Catalog(CatalogError::AlreadyExists { .. }) => ErrorKind::Conflict,
-            MeshError::Query(QueryError::PermissionDenied(_)) => ErrorKind::Denied,
+            MeshError::Query(QueryError::PermissionDenied(_) | QueryError::ColumnDenied(_)) => {
+                ErrorKind::Denied
+            }
+            MeshError::Policy(_) => ErrorKind::BadInput,
             MeshError::Query(e) if e.is_user_error() => ErrorKind::BadInput,
             MeshError::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
                 ErrorKind::NotFound

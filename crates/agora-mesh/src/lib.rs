@@ -30,6 +30,7 @@ mod auth;
 pub mod demo;
 mod domains;
 mod error;
+mod governance;
 pub mod ingest;
 mod ledger;
 pub mod lineage;
@@ -47,6 +48,7 @@ use agora_query::{GovernedSession, MeshTable};
 use agora_storage::TableStore;
 
 pub use error::{ErrorKind, MeshError};
+pub use governance::{ColumnTag, PolicyApplied};
 pub use ingest::{IngestOptions, IngestReport, InputFormat, Source};
 pub use products::{ApplyReport, ProductDetails, TableDetails};
 pub use query_audit::Interface;
@@ -60,6 +62,7 @@ pub struct Mesh {
     catalog: Arc<dyn Catalog>,
     store: TableStore,
     ledger: Arc<ledger::MeshLedger>,
+    masks: agora_policy::Masks,
 }
 
 impl Mesh {
@@ -83,6 +86,8 @@ impl Mesh {
                 name: admin.name,
                 token_hash: auth::token_hash(&token),
                 is_admin: true,
+                clearance: admin.clearance,
+                attributes: admin.attributes,
                 created_at: now(),
             })
             .await?;
@@ -111,6 +116,7 @@ impl Mesh {
             catalog: Arc::new(catalog),
             store: TableStore::new(dir),
             ledger: Arc::new(ledger),
+            masks: governance::load_masks(dir)?,
         })
     }
 
@@ -121,7 +127,7 @@ impl Mesh {
         options: SessionOptions,
     ) -> Result<GovernedSession, MeshError> {
         let viewer = self.viewer(principal).await?;
-        let tables = self.mesh_tables().await?;
+        let tables = self.mesh_tables(principal).await?;
         if let Some(domain) = &options.default_schema {
             self.domain(domain).await?;
         }
@@ -130,22 +136,33 @@ impl Mesh {
             viewer,
             tables,
             options,
+            self.masks.clone(),
         )?)
     }
 
-    async fn mesh_tables(&self) -> Result<Vec<MeshTable>, MeshError> {
-        Ok(self
-            .catalog
-            .products()
-            .await?
+    /// Every table of the mesh, with what `reader` may see of it.
+    async fn mesh_tables(&self, reader: &Principal) -> Result<Vec<MeshTable>, MeshError> {
+        let products = self.catalog.products().await?;
+        // The administrator sees everything as it is: no need to read policies and labels.
+        let (policies, labels) = if reader.is_admin {
+            (Default::default(), Default::default())
+        } else {
+            (self.policy_set().await?, self.labels(&products).await?)
+        };
+        Ok(products
             .into_iter()
             .flat_map(|p| {
-                p.tables.into_iter().map(move |t| MeshTable {
-                    table: TableRef {
+                let (policies, labels) = (&policies, &labels);
+                p.tables.into_iter().map(move |t| {
+                    let table = TableRef {
                         domain: p.domain.clone(),
                         table: t,
-                    },
-                    product: p.name.clone(),
+                    };
+                    MeshTable {
+                        governance: Mesh::governance_for(reader, &table, policies, labels),
+                        table,
+                        product: p.name.clone(),
+                    }
                 })
             })
             .collect())

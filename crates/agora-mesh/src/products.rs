@@ -34,6 +34,8 @@ pub struct TableDetails {
     pub rows: u64,
     pub quarantined_rows: u64,
     pub history: Vec<VersionInfo>,
+    /// The classification of each labelled column (classifier, contract or owner).
+    pub tags: Vec<crate::ColumnTag>,
 }
 
 /// A product with its contract, tables and recent ingests.
@@ -291,6 +293,7 @@ impl Mesh {
         let record = self.product(reference).await?;
         let owner = self.domain(&record.domain).await?.owner;
         let contract = Contract::from_yaml(&record.contract_yaml)?.contract;
+        let mut labels = self.labels(std::slice::from_ref(&record)).await?;
         let mut tables = Vec::new();
         for t in contract.tables() {
             let table_ref = TableRef {
@@ -322,6 +325,12 @@ impl Mesh {
                 rows,
                 quarantined_rows,
                 history: self.store.history(&table_ref, 5).await?,
+                tags: labels
+                    .remove(&table_ref)
+                    .unwrap_or_default()
+                    .into_values()
+                    .map(|(_, tag)| tag)
+                    .collect(),
                 table: table_ref,
             });
         }

@@ -70,6 +70,14 @@ impl Mesh {
                 let reads = session.reads(&df)?;
                 (Ok(df), reads, None)
             }
+            Err(QueryError::ColumnDenied(d)) => {
+                let message = d.to_string();
+                (
+                    Err(MeshError::Query(QueryError::ColumnDenied(d))),
+                    Vec::new(),
+                    Some(message),
+                )
+            }
             Err(QueryError::PermissionDenied(d)) => {
                 let message = d.to_string();
                 (
@@ -80,6 +88,7 @@ impl Mesh {
             }
             Err(e) => return Err(e.into()),
         };
+        let masked_columns = session.masked_columns(&reads);
         if !reads.is_empty() || denied.is_some() {
             self.record(vec![Event::by_admin(
                 "query.run",
@@ -90,8 +99,7 @@ impl Mesh {
                     "sql_sha256": hex::encode(Sha256::digest(sql.as_bytes())),
                     "as_of_version": as_of,
                     "reads": reads,
-                    // No masking exists yet: every column read is read in the clear.
-                    "masked_columns": [],
+                    "masked_columns": masked_columns,
                     "denied": denied,
                 }),
             )])

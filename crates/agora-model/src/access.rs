@@ -1,8 +1,9 @@
 //! Who may do what: principals, access levels and grants.
 
+use std::collections::BTreeMap;
 use std::fmt;
 
-use crate::{ModelError, Name};
+use crate::{ModelError, Name, Sensitivity};
 
 /// The name of the mesh administrator: the local CLI acts as it unless `--as` says otherwise.
 pub const ADMIN: &str = "admin";
@@ -12,6 +13,10 @@ pub const ADMIN: &str = "admin";
 pub struct Principal {
     pub name: Name,
     pub is_admin: bool,
+    /// The most sensitive data this principal reads unmasked (the administrator: everything).
+    pub clearance: Sensitivity,
+    /// What row filters compare against, e.g. `region` → `EU`.
+    pub attributes: BTreeMap<String, String>,
 }
 
 impl Principal {
@@ -19,6 +24,8 @@ impl Principal {
         Principal {
             name: Name::strict("principal", ADMIN).expect("INVARIANT: `admin` is an identifier"),
             is_admin: true,
+            clearance: Sensitivity::Restricted,
+            attributes: BTreeMap::new(),
         }
     }
 }

@@ -20,6 +20,13 @@ pub enum ModelError {
     /// YAML that parses but is not a usable contract.
     #[error("invalid contract: {0}")]
     InvalidContract(String),
+    /// A word outside a fixed vocabulary (a category, a sensitivity level).
+    #[error("unknown {what} `{value}`; expected one of: {expected}")]
+    UnknownTerm {
+        what: &'static str,
+        value: String,
+        expected: String,
+    },
     /// A contract change that would break readers of existing data.
     #[error(
         "breaking change to {product} refused: {changes}; bump the contract's major version (now {version}) to allow it"

@@ -8,6 +8,8 @@
 //! - [`Contract::from_yaml`] parses the documented ODCS subset and reports what it keeps but ignores;
 //! - [`Name`] turns user-facing names (`my quantum`) into SQL identifiers (`my_quantum`);
 //! - [`TableRef`] and [`GrantTarget`] name tables and grant targets as `domain.table`;
+//! - [`Category`] and [`Sensitivity`] are the classification vocabulary (a clearance is a
+//!   sensitivity level);
 //! - [`ColumnType`] maps ODCS `logicalType`/`physicalType` to Arrow types.
 //!
 //! ```
@@ -26,6 +28,7 @@ mod contract;
 mod error;
 mod name;
 mod odcs_reader;
+mod sensitivity;
 
 pub use access::{ADMIN, Access, Grant, GrantTarget, Principal};
 pub use column_type::ColumnType;
@@ -34,3 +37,4 @@ pub use contract::{
 };
 pub use error::ModelError;
 pub use name::{Name, TableRef};
+pub use sensitivity::{Category, Sensitivity};

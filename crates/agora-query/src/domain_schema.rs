@@ -4,23 +4,32 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use agora_model::TableRef;
+use agora_policy::{Masks, TableGovernance, governed_provider};
 use agora_storage::{TableKind, TableStore};
 use async_trait::async_trait;
 use datafusion::catalog::SchemaProvider;
+use datafusion::common::TableReference;
 use datafusion::datasource::TableProvider;
 use datafusion::error::{DataFusionError, Result};
 
 #[derive(Debug)]
 pub(crate) struct DomainSchema {
     pub store: TableStore,
-    /// SQL table name → mesh table.
-    pub tables: BTreeMap<String, TableRef>,
+    /// SQL table name → mesh table, and what of it the reader may see.
+    pub tables: BTreeMap<String, (TableRef, Arc<TableGovernance>)>,
     /// Read every table as of this Delta version (time travel), if set.
     pub as_of: Option<u64>,
+    pub masks: Masks,
+    /// The SQL catalog name, which qualifies the scans of governed views.
+    pub catalog: &'static str,
 }
 
 impl DomainSchema {
-    async fn open(&self, t: &TableRef) -> Result<Option<Arc<dyn TableProvider>>> {
+    async fn open(
+        &self,
+        t: &TableRef,
+        governance: &TableGovernance,
+    ) -> Result<Option<Arc<dyn TableProvider>>> {
         let table = match self.as_of {
             Some(v) => Some(self.store.open_at(t, v).await.map_err(external)?),
             None => self
@@ -32,7 +41,9 @@ impl DomainSchema {
         let Some(table) = table else {
             return Ok(None);
         };
-        Ok(Some(table.table_provider().await?))
+        let raw = table.table_provider().await?;
+        let name = TableReference::full(self.catalog, t.domain.as_str(), t.table.as_str());
+        Ok(Some(governed_provider(name, raw, governance, &self.masks)?))
     }
 }
 
@@ -48,7 +59,7 @@ impl SchemaProvider for DomainSchema {
 
     async fn table(&self, name: &str) -> Result<Option<Arc<dyn TableProvider>>> {
         match self.tables.get(name) {
-            Some(t) => self.open(t).await,
+            Some((t, governance)) => self.open(t, governance).await,
             None => Ok(None),
         }
     }

@@ -13,11 +13,25 @@ pub struct PermissionDenied {
     pub table: String,
 }
 
+/// A query used a column the reader's policy denies.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+#[error(
+    "permission denied: {principal} may not read column {} (denied by policy); leave it out of the query",
+    columns.join(", ")
+)]
+pub struct ColumnDenied {
+    pub principal: String,
+    /// `domain.table.column` of each denied column the query uses.
+    pub columns: Vec<String>,
+}
+
 /// Errors of the query layer.
 #[derive(Debug, Error)]
 pub enum QueryError {
     #[error(transparent)]
     PermissionDenied(#[from] PermissionDenied),
+    #[error(transparent)]
+    ColumnDenied(#[from] ColumnDenied),
     /// SQL that does not parse or does not plan (unknown table or column, bad types, …).
     #[error("SQL error: {0}")]
     Sql(String),

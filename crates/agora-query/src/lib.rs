@@ -5,8 +5,10 @@
 //! Delta Lake when a query names them. Before a plan runs, [`check_grants`] walks the logical
 //! plan (subqueries included) and refuses any scan of a product the principal may not read; the
 //! same check is installed as a DataFusion analyzer rule, so plans built through the DataFrame
-//! API are checked too. This is the one place where the governance issue adds masking and row
-//! filters (as further logical-plan rewrites).
+//! API are checked too. Each table the reader may not see whole (masked columns, row filters:
+//! [`agora_policy::TableGovernance`]) resolves to a per-reader view built by
+//! [`agora_policy::governed_provider`], so masks and filters sit under every operator of every
+//! query; a query that still uses a denied column after optimisation is refused.
 //!
 //! Sessions only read: DDL, DML and `SET`-style statements are refused, so SQL cannot create
 //! external tables over arbitrary files or write with `COPY`.
@@ -14,7 +16,8 @@
 //! ```no_run
 //! # async fn demo(viewer: agora_query::Viewer, tables: Vec<agora_query::MeshTable>) -> Result<(), agora_query::QueryError> {
 //! let store = agora_storage::TableStore::new("agora-data".as_ref());
-//! let session = agora_query::GovernedSession::new(store, viewer, tables, Default::default())?;
+//! let masks = agora_policy::Masks::new(agora_policy::MaskKey::new([7; 32]));
+//! let session = agora_query::GovernedSession::new(store, viewer, tables, Default::default(), masks)?;
 //! let df = session.sql("select count(*) from sales.orders").await?;
 //! let batches = df.collect().await.map_err(agora_query::QueryError::from_datafusion)?;
 //! # Ok(()) }
@@ -26,7 +29,7 @@ mod grant_check;
 mod reads;
 mod session;
 
-pub use error::{PermissionDenied, QueryError};
+pub use error::{ColumnDenied, PermissionDenied, QueryError};
 pub use grant_check::check_grants;
 pub use reads::{TableRead, tables_read};
 pub use session::{GovernedSession, MeshTable, SessionOptions, Viewer};

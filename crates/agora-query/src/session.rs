@@ -4,12 +4,13 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use agora_model::{Access, Grant, Name, Principal, TableRef};
+use agora_policy::{Masks, TableGovernance, denied_columns};
 use agora_storage::TableStore;
 use datafusion::catalog::{CatalogProvider, MemoryCatalogProvider};
 use datafusion::execution::SessionStateBuilder;
 use datafusion::prelude::{DataFrame, SQLOptions, SessionConfig, SessionContext};
 
-use crate::QueryError;
+use crate::{ColumnDenied, QueryError, TableRead};
 use crate::domain_schema::DomainSchema;
 use crate::grant_check::{GrantCheckRule, check_grants};
 
@@ -48,11 +49,12 @@ pub struct SessionOptions {
     pub default_schema: Option<Name>,
 }
 
-/// A table of the mesh and the product it belongs to.
+/// A table of the mesh, the product it belongs to, and what of it the reader may see.
 #[derive(Debug, Clone)]
 pub struct MeshTable {
     pub table: TableRef,
     pub product: Name,
+    pub governance: TableGovernance,
 }
 
 /// A read-only DataFusion session that enforces one principal's grants.
@@ -60,16 +62,19 @@ pub struct GovernedSession {
     ctx: SessionContext,
     viewer: Arc<Viewer>,
     products: Arc<HashMap<(Name, Name), Name>>,
+    /// The tables the reader sees masked or filtered.
+    governance: HashMap<TableRef, Arc<TableGovernance>>,
     default_schema: String,
 }
 
 impl GovernedSession {
-    /// Builds a session over `tables`.
+    /// Builds a session over `tables`; `masks` holds the mesh's masking functions.
     pub fn new(
         store: TableStore,
         viewer: Viewer,
         tables: Vec<MeshTable>,
         options: SessionOptions,
+        masks: Masks,
     ) -> Result<Self, QueryError> {
         let default_schema = options
             .default_schema
@@ -101,18 +106,26 @@ impl GovernedSession {
             default_schema: default_schema.clone(),
         }));
         let catalog = MemoryCatalogProvider::new();
-        let mut by_domain: BTreeMap<Name, BTreeMap<String, TableRef>> = BTreeMap::new();
+        let mut by_domain: BTreeMap<Name, BTreeMap<String, (TableRef, Arc<TableGovernance>)>> =
+            BTreeMap::new();
+        let mut governance = HashMap::new();
         for t in tables {
+            let rules = Arc::new(t.governance);
+            if !rules.is_open() {
+                governance.insert(t.table.clone(), rules.clone());
+            }
             by_domain
                 .entry(t.table.domain.clone())
                 .or_default()
-                .insert(t.table.table.to_string(), t.table);
+                .insert(t.table.table.to_string(), (t.table, rules));
         }
         for (domain, tables) in by_domain {
             let schema = DomainSchema {
                 store: store.clone(),
                 tables,
                 as_of: options.as_of,
+                masks: masks.clone(),
+                catalog: CATALOG,
             };
             catalog
                 .register_schema(domain.as_str(), Arc::new(schema))
@@ -123,11 +136,13 @@ impl GovernedSession {
             ctx,
             viewer,
             products,
+            governance,
             default_schema,
         })
     }
 
-    /// Plans `sql` and checks grants; the returned DataFrame streams when executed.
+    /// Plans `sql`, checks grants and refuses uses of denied columns; the returned DataFrame
+    /// streams when executed.
     pub async fn sql(&self, sql: &str) -> Result<DataFrame, QueryError> {
         let options = SQLOptions::new()
             .with_allow_ddl(false)
@@ -145,7 +160,44 @@ impl GovernedSession {
             &self.default_schema,
         )
         .map_err(QueryError::from_datafusion)?;
+        let may_deny = self
+            .governance
+            .values()
+            .any(|g| g.masked.values().any(|(_, a)| *a == agora_policy::Action::Deny));
+        if may_deny {
+            let optimized = self
+                .ctx
+                .state()
+                .optimize(df.logical_plan())
+                .map_err(QueryError::from_datafusion)?;
+            let columns = denied_columns(&optimized).map_err(QueryError::from_datafusion)?;
+            if !columns.is_empty() {
+                return Err(QueryError::ColumnDenied(ColumnDenied {
+                    principal: self.viewer.principal.name.to_string(),
+                    columns,
+                }));
+            }
+        }
         Ok(df)
+    }
+
+    /// The columns among `reads` the reader sees masked, as `domain.table.column`.
+    pub fn masked_columns(&self, reads: &[TableRead]) -> Vec<String> {
+        let mut masked = Vec::new();
+        for read in reads {
+            let Ok(table) = TableRef::parse(&read.table) else {
+                continue;
+            };
+            if let Some(g) = self.governance.get(&table) {
+                masked.extend(
+                    read.columns
+                        .iter()
+                        .filter(|c| g.masked.contains_key(*c))
+                        .map(|c| format!("{table}.{c}")),
+                );
+            }
+        }
+        masked
     }
 
     /// The mesh tables and columns `df` reads, from its optimised plan (projection push-down

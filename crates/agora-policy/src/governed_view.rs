@@ -1,0 +1,133 @@
+//! The plan rewrite: a table a reader may not see whole becomes, for that reader, a view —
+//! `Projection(masked columns) ← Filter(row filter) ← TableScan`. DataFusion inlines a view
+//! where the query names the table, under the table's own name, so every operator above it
+//! (`SELECT *`, aliases, joins, subqueries, CTEs, `WHERE`, aggregates) only ever sees the
+//! masked values and the filtered rows: there is no path to the raw column left in the plan.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use agora_model::Category;
+use datafusion::catalog::TableProvider;
+use datafusion::catalog::view::ViewTable;
+use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
+use datafusion::common::{Column, Result, ScalarValue, TableReference};
+use datafusion::datasource::provider_as_source;
+use datafusion::execution::SessionStateBuilder;
+use datafusion::logical_expr::{Expr, LogicalPlan, LogicalPlanBuilder};
+
+use crate::masks::DENIED_FUNCTION;
+use crate::{Action, Masks};
+
+/// How one table shows to one reader.
+#[derive(Debug, Clone, Default)]
+pub struct TableGovernance {
+    /// Column (SQL name) → its category and the action applied to it.
+    pub masked: BTreeMap<String, (Category, Action)>,
+    /// A SQL condition over the table's columns, already rendered for the reader.
+    pub row_filter: Option<String>,
+}
+
+impl TableGovernance {
+    /// Whether the reader sees the table as it is.
+    pub fn is_open(&self) -> bool {
+        self.masked.is_empty() && self.row_filter.is_none()
+    }
+}
+
+/// `raw` as `governance` lets its reader see it: `raw` itself when nothing is hidden.
+pub fn governed_provider(
+    name: TableReference,
+    raw: Arc<dyn TableProvider>,
+    governance: &TableGovernance,
+    masks: &Masks,
+) -> Result<Arc<dyn TableProvider>> {
+    if governance.is_open() {
+        return Ok(raw);
+    }
+    let mut builder = LogicalPlanBuilder::scan(name.clone(), provider_as_source(raw), None)?;
+    if let Some(filter) = &governance.row_filter {
+        // Only the parser and the function registry are needed to turn the text into an
+        // expression over this table's columns.
+        let state = SessionStateBuilder::new().with_default_features().build();
+        let predicate = state.create_logical_expr(filter, builder.schema())?;
+        builder = builder.filter(predicate)?;
+    }
+    let schema = builder.schema().clone();
+    let mut columns = Vec::with_capacity(schema.fields().len());
+    for (qualifier, field) in schema.iter() {
+        let value = Expr::Column(Column::from((qualifier, field)));
+        columns.push(match governance.masked.get(field.name()) {
+            None => value,
+            Some((category, action)) => masks
+                .apply(
+                    action,
+                    *category,
+                    value,
+                    field.data_type(),
+                    &format!("{}.{}", short_name(&name), field.name()),
+                )?
+                .alias(field.name()),
+        });
+    }
+    let plan = builder.project(columns)?.build()?;
+    Ok(Arc::new(ViewTable::new(plan, None)))
+}
+
+/// `sales.orders` for `agora.sales.orders`: how users name tables.
+fn short_name(name: &TableReference) -> String {
+    match name.schema() {
+        Some(schema) => format!("{schema}.{}", name.table()),
+        None => name.table().to_string(),
+    }
+}
+
+/// The denied columns an (optimised) plan still reads, named `domain.table.column`. Columns a
+/// query does not use are pruned by the optimiser first, so only real uses count.
+pub fn denied_columns(plan: &LogicalPlan) -> Result<Vec<String>> {
+    let mut denied = Vec::new();
+    plan.apply_with_subqueries(|node| {
+        node.apply_expressions(|expr| {
+            expr.apply(|e| {
+                if let Expr::ScalarFunction(f) = e
+                    && f.func.name() == DENIED_FUNCTION
+                    && let Some(Expr::Literal(ScalarValue::Utf8(Some(column)), _)) = f.args.get(1)
+                    && !denied.contains(column)
+                {
+                    denied.push(column.clone());
+                }
+                Ok(TreeNodeRecursion::Continue)
+            })
+        })
+    })?;
+    Ok(denied)
+}
+
+/// Checks that `filter` is a boolean condition over the columns of `schema` (every principal
+/// attribute standing in as a text value), so a policy naming a missing column or comparing
+/// wrong types is refused when it is applied, not when someone reads.
+pub fn check_row_filter(
+    filter: &crate::FilterTemplate,
+    schema: &datafusion::arrow::datatypes::Schema,
+) -> std::result::Result<(), String> {
+    let probe: BTreeMap<String, String> = filter
+        .attributes()
+        .iter()
+        .map(|a| (a.clone(), String::new()))
+        .collect();
+    let df_schema = datafusion::common::DFSchema::try_from(schema.clone())
+        .map_err(|e| e.strip_backtrace())?;
+    let state = SessionStateBuilder::new().with_default_features().build();
+    let expr = state
+        .create_logical_expr(&filter.render(&probe), &df_schema)
+        .map_err(|e| e.strip_backtrace())?;
+    let data_type = datafusion::logical_expr::ExprSchemable::get_type(&expr, &df_schema)
+        .map_err(|e| e.strip_backtrace())?;
+    if data_type != datafusion::arrow::datatypes::DataType::Boolean {
+        return Err(format!(
+            "`{}` is {data_type}, not a true/false condition",
+            filter.text()
+        ));
+    }
+    Ok(())
+}
