@@ -515,11 +515,12 @@ fn term<T: FromStr<Err = agora_model::ModelError>>(
     column: &'static str,
 ) -> Result<T, CatalogError> {
     let raw: String = row.try_get(column)?;
-    raw.parse().map_err(|e: agora_model::ModelError| CatalogError::Corrupt {
-        what: column,
-        value: raw,
-        reason: e.to_string(),
-    })
+    raw.parse()
+        .map_err(|e: agora_model::ModelError| CatalogError::Corrupt {
+            what: column,
+            value: raw,
+            reason: e.to_string(),
+        })
 }
 
 fn column_tag_from_row(r: &SqliteRow) -> Result<ColumnTagRecord, CatalogError> {

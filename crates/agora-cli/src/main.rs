@@ -89,7 +89,22 @@ enum Command {
         #[arg(long)]
         schema: Option<String>,
     },
-    /// Find products by name, description, columns and tags.
+    /// Classify the columns of a CSV, JSON lines or Parquet file without ingesting it: category
+    /// (email, phone_number, payment_card, iban, national_id, ip_address, person_name,
+    /// postal_address, date_of_birth, geolocation, credential or none), sensitivity, confidence
+    /// and evidence. Sensitivity by category: payment_card, iban, national_id and credential
+    /// are restricted; email, phone_number, person_name, postal_address, date_of_birth and
+    /// geolocation confidential; ip_address internal; none public.
+    Classify {
+        file: PathBuf,
+        /// text, or json (one object per column, one per line).
+        #[arg(long, default_value = "text")]
+        format: String,
+        /// csv, json or parquet; by default the file extension decides.
+        #[arg(long)]
+        input: Option<String>,
+    },
+    /// Find products by name, description, columns, tags and classified categories.
     Search { query: String },
     /// The graph of what fed a product, table or column (or what it feeds), from the ledger.
     Lineage {
@@ -259,6 +274,15 @@ async fn actor(mesh: &Mesh, cli_as: &Option<String>) -> Result<Principal, MeshEr
 async fn run(cli: Cli) -> Result<(), MeshError> {
     let data = cli.data.clone();
     match cli.command {
+        Command::Classify {
+            file,
+            format,
+            input,
+        } => {
+            let input = input.as_deref().map(InputFormat::parse).transpose()?;
+            let results = agora_mesh::ingest::classify_file(&file, input)?;
+            return print_classifications(&results, &format);
+        }
         Command::Init => {
             let (_, token) = Mesh::init(&data).await?;
             print(format!("Created an empty mesh in {}", data.display()))?;
@@ -299,6 +323,7 @@ async fn run(cli: Cli) -> Result<(), MeshError> {
     let me = actor(&mesh, &cli.as_principal).await?;
     match cli.command {
         Command::Init
+        | Command::Classify { .. }
         | Command::Demo { .. }
         | Command::Ledger(ledger::LedgerCommand::VerifyProof { .. }) => {
             unreachable!("handled before the mesh is opened")
@@ -565,6 +590,13 @@ async fn run(cli: Cli) -> Result<(), MeshError> {
             for (reason, n) in &r.quarantine_reasons {
                 print(format!("  quarantined {n} × {reason}"))?;
             }
+            for c in &r.classified {
+                let was = c.previous.map(|p| format!(", was {p}")).unwrap_or_default();
+                print(format!(
+                    "  classified {}: {} ({}, confidence {:.2}{was})",
+                    c.column, c.category, c.sensitivity, c.confidence
+                ))?;
+            }
             Ok(())
         }
         Command::Sql {
@@ -647,6 +679,45 @@ fn print_lineage(g: &LineageGraph) -> Result<(), MeshError> {
         ))?;
     }
     Ok(())
+}
+
+/// `agora classify` output: a table, or one JSON object per column and line.
+fn print_classifications(
+    results: &[agora_classify::Classification],
+    format: &str,
+) -> Result<(), MeshError> {
+    match format {
+        "json" => {
+            for r in results {
+                print(
+                    serde_json::to_string(r).expect("INVARIANT: a classification is plain JSON"),
+                )?;
+            }
+            Ok(())
+        }
+        "text" => {
+            for r in results {
+                let evidence = r
+                    .evidence
+                    .iter()
+                    .map(|e| format!("{} {:.0}%", e.detector, e.share * 100.0))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                print(format!(
+                    "{:<24} {:<15} {:<13} {:>5.2}  {evidence}",
+                    r.column,
+                    r.category.as_str(),
+                    r.sensitivity.as_str(),
+                    r.confidence
+                ))?;
+            }
+            Ok(())
+        }
+        other => Err(MeshError::BadInput {
+            source_name: "--format".into(),
+            message: format!("`{other}`: expected text or json"),
+        }),
+    }
 }
 
 /// `email, confidential, 0.97 by the classifier`.

@@ -12,9 +12,7 @@ use std::path::Path;
 
 use agora_catalog::{ColumnTagRecord, PolicyRecord, ProductRecord, TagSource};
 use agora_model::{Category, Contract, Name, Principal, Sensitivity, TableRef};
-use agora_policy::{
-    Label, MaskKey, Masks, PolicyDocument, PolicySet, TableGovernance,
-};
+use agora_policy::{Label, MaskKey, Masks, PolicyDocument, PolicySet, TableGovernance};
 use rand::RngCore;
 use serde::Serialize;
 use serde_json::json;
@@ -137,7 +135,7 @@ impl Mesh {
         self.policy_set()
             .await?
             .with(doc.clone())
-            ?;
+            .map_err(|e| MeshError::bad_input(source, e.to_string()))?;
         let products = self.catalog.products().await?;
         for rule in &doc.columns {
             if let agora_policy::Matcher::Column { table, column } = &rule.matcher {
@@ -145,7 +143,10 @@ impl Mesh {
                     .ok_or_else(|| unknown_table(source, table))?
                     .column(column)
                     .ok_or_else(|| {
-                        MeshError::bad_input(source, format!("table {table} has no column `{column}`"))
+                        MeshError::bad_input(
+                            source,
+                            format!("table {table} has no column `{column}`"),
+                        )
                     })?;
             }
         }
@@ -153,8 +154,9 @@ impl Mesh {
             let table = contract_table(&products, &rule.table)
                 .ok_or_else(|| unknown_table(source, &rule.table))?;
             let schema = crate::products::table_schema(&table);
-            agora_policy::check_row_filter(&rule.filter, &schema)
-                .map_err(|e| MeshError::bad_input(source, format!("row filter of {}: {e}", rule.table)))?;
+            agora_policy::check_row_filter(&rule.filter, &schema).map_err(|e| {
+                MeshError::bad_input(source, format!("row filter of {}: {e}", rule.table))
+            })?;
         }
         self.catalog
             .put_policy(&PolicyRecord {
@@ -328,7 +330,10 @@ impl Mesh {
         if !actor.is_admin && owner != actor.name {
             return Err(MeshError::Denied {
                 principal: actor.name.to_string(),
-                action: format!("tag columns of domain {} (its owner is {owner})", table.domain),
+                action: format!(
+                    "tag columns of domain {} (its owner is {owner})",
+                    table.domain
+                ),
             });
         }
         let record = ColumnTagRecord {
@@ -345,16 +350,16 @@ impl Mesh {
         };
         self.catalog.put_column_tag(&record).await?;
         self.record(vec![Event::by_domain(
-                "classification.overridden",
-                &table.domain,
-                json!({
-                    "table": table.to_string(),
-                    "column": column,
-                    "category": category.as_str(),
-                    "sensitivity": sensitivity.as_str(),
-                    "reason": reason,
-                    "by": actor.name.as_str(),
-                }),
+            "classification.overridden",
+            &table.domain,
+            json!({
+                "table": table.to_string(),
+                "column": column,
+                "category": category.as_str(),
+                "sensitivity": sensitivity.as_str(),
+                "reason": reason,
+                "by": actor.name.as_str(),
+            }),
         )])
         .await?;
         Ok(column_tag(&record))
@@ -397,6 +402,8 @@ fn contract_table(products: &[ProductRecord], t: &TableRef) -> Option<agora_mode
 }
 
 fn unknown_table(source: &str, t: &TableRef) -> MeshError {
-    MeshError::bad_input(source, format!("unknown table {t}: apply its contract first"))
+    MeshError::bad_input(
+        source,
+        format!("unknown table {t}: apply its contract first"),
+    )
 }
-

@@ -49,7 +49,7 @@ use agora_storage::TableStore;
 
 pub use error::{ErrorKind, MeshError};
 pub use governance::{ColumnTag, PolicyApplied};
-pub use ingest::{IngestOptions, IngestReport, InputFormat, Source};
+pub use ingest::{ColumnClassified, IngestOptions, IngestReport, InputFormat, Source};
 pub use products::{ApplyReport, ProductDetails, TableDetails};
 pub use query_audit::Interface;
 

@@ -69,9 +69,10 @@ impl Category {
     /// | `none` | public |
     pub fn default_sensitivity(self) -> Sensitivity {
         match self {
-            Category::PaymentCard | Category::Iban | Category::NationalId | Category::Credential => {
-                Sensitivity::Restricted
-            }
+            Category::PaymentCard
+            | Category::Iban
+            | Category::NationalId
+            | Category::Credential => Sensitivity::Restricted,
             Category::Email
             | Category::PhoneNumber
             | Category::PersonName

@@ -115,8 +115,8 @@ pub fn check_row_filter(
         .iter()
         .map(|a| (a.clone(), String::new()))
         .collect();
-    let df_schema = datafusion::common::DFSchema::try_from(schema.clone())
-        .map_err(|e| e.strip_backtrace())?;
+    let df_schema =
+        datafusion::common::DFSchema::try_from(schema.clone()).map_err(|e| e.strip_backtrace())?;
     let state = SessionStateBuilder::new().with_default_features().build();
     let expr = state
         .create_logical_expr(&filter.render(&probe), &df_schema)

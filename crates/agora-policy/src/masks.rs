@@ -105,12 +105,13 @@ impl Masks {
             DataType::Date32 | DataType::Date64 | DataType::Timestamp(_, _) => {
                 cast_expr(date_trunc(lit("year"), value), data_type.clone())
             }
-            DataType::Float16 | DataType::Float32 | DataType::Float64 | DataType::Decimal128(..) => {
-                cast_expr(
-                    round(vec![cast_expr(value, DataType::Float64), lit(1i64)]),
-                    data_type.clone(),
-                )
-            }
+            DataType::Float16
+            | DataType::Float32
+            | DataType::Float64
+            | DataType::Decimal128(..) => cast_expr(
+                round(vec![cast_expr(value, DataType::Float64), lit(1i64)]),
+                data_type.clone(),
+            ),
             t if is_text(t) && category == Category::IpAddress => self.ip_prefix.call(vec![value]),
             t if is_text(t) && category == Category::DateOfBirth => {
                 // ISO dates as text: keep the year.
@@ -303,7 +304,10 @@ mod tests {
         assert_eq!(mask_tail("1234"), "****");
         assert_eq!(mask_name("Jean-Luc Picard"), "J. P.");
         assert_eq!(ip_prefix("192.168.7.21"), "192.168.7.0/24");
-        assert_eq!(ip_prefix("2001:db8:85a3::8a2e:370:7334"), "2001:db8:85a3::/48");
+        assert_eq!(
+            ip_prefix("2001:db8:85a3::8a2e:370:7334"),
+            "2001:db8:85a3::/48"
+        );
         assert_eq!(ip_prefix("not an ip"), "********");
     }
 }

@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 
 use agora_model::{Category, Name, Principal, Sensitivity, TableRef};
 
-use crate::document::{Action, Matcher, PolicyDocument};
 use crate::PolicyError;
+use crate::document::{Action, Matcher, PolicyDocument};
 
 /// What the catalog knows about a column: its effective classification.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,7 +24,9 @@ pub struct PolicySet {
 
 impl PolicySet {
     /// The set made of `documents` (at most one per scope), checked as a whole.
-    pub fn new(documents: impl IntoIterator<Item = PolicyDocument>) -> Result<PolicySet, PolicyError> {
+    pub fn new(
+        documents: impl IntoIterator<Item = PolicyDocument>,
+    ) -> Result<PolicySet, PolicyError> {
         let mut set = PolicySet::default();
         for doc in documents {
             set.put(doc);
@@ -139,7 +141,10 @@ impl PolicySet {
             let hit = match &rule.matcher {
                 Matcher::Category(c) => *c == label.category,
                 Matcher::Sensitivity(s) => *s == label.sensitivity,
-                Matcher::Column { table: t, column: c } => t == table && c == column,
+                Matcher::Column {
+                    table: t,
+                    column: c,
+                } => t == table && c == column,
             };
             if hit {
                 return Some(rule.action.clone());
@@ -193,7 +198,9 @@ mod tests {
 
     #[test]
     fn domain_rules_come_first_then_global_then_the_default_hash() {
-        let sales = doc("kind: AgoraPolicy\ndomain: sales\ncolumns:\n  - column: sales.orders.email\n    action: deny\n");
+        let sales = doc(
+            "kind: AgoraPolicy\ndomain: sales\ncolumns:\n  - column: sales.orders.email\n    action: deny\n",
+        );
         let set = PolicySet::new([doc(GLOBAL), sales]).unwrap();
         let email = Label {
             category: Category::Email,
@@ -227,7 +234,9 @@ mod tests {
 
     #[test]
     fn row_filters_render_per_reader_and_respect_exemptions() {
-        let sales = doc("kind: AgoraPolicy\ndomain: sales\nrows:\n  - table: sales.orders\n    filter: region = principal.region\n    exempt: restricted\n");
+        let sales = doc(
+            "kind: AgoraPolicy\ndomain: sales\nrows:\n  - table: sales.orders\n    filter: region = principal.region\n    exempt: restricted\n",
+        );
         let set = PolicySet::new([doc(GLOBAL), sales]).unwrap();
         let eu = principal(Sensitivity::Internal, &[("region", "EU")]);
         assert_eq!(
@@ -247,13 +256,23 @@ mod tests {
 
     #[test]
     fn filters_may_only_use_declared_attributes_and_principals_only_declared_values() {
-        let sales = doc("kind: AgoraPolicy\ndomain: sales\nrows:\n  - table: sales.orders\n    filter: team = principal.team\n");
-        let err = PolicySet::new([doc(GLOBAL), sales]).unwrap_err().to_string();
+        let sales = doc(
+            "kind: AgoraPolicy\ndomain: sales\nrows:\n  - table: sales.orders\n    filter: team = principal.team\n",
+        );
+        let err = PolicySet::new([doc(GLOBAL), sales])
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("unknown principal attribute `team`"), "{err}");
         let set = PolicySet::new([doc(GLOBAL)]).unwrap();
         let mut attrs = BTreeMap::new();
         attrs.insert("region".to_string(), "APAC".to_string());
-        let err = set.check_principal_attributes(&attrs).unwrap_err().to_string();
-        assert!(err.contains("`APAC` is not one the global policy allows"), "{err}");
+        let err = set
+            .check_principal_attributes(&attrs)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("`APAC` is not one the global policy allows"),
+            "{err}"
+        );
     }
 }

@@ -10,9 +10,9 @@ use datafusion::catalog::{CatalogProvider, MemoryCatalogProvider};
 use datafusion::execution::SessionStateBuilder;
 use datafusion::prelude::{DataFrame, SQLOptions, SessionConfig, SessionContext};
 
-use crate::{ColumnDenied, QueryError, TableRead};
 use crate::domain_schema::DomainSchema;
 use crate::grant_check::{GrantCheckRule, check_grants};
+use crate::{ColumnDenied, QueryError, TableRead};
 
 /// The SQL catalog name of the mesh (`agora.sales.orders` is `sales.orders`).
 const CATALOG: &str = "agora";
@@ -160,10 +160,11 @@ impl GovernedSession {
             &self.default_schema,
         )
         .map_err(QueryError::from_datafusion)?;
-        let may_deny = self
-            .governance
-            .values()
-            .any(|g| g.masked.values().any(|(_, a)| *a == agora_policy::Action::Deny));
+        let may_deny = self.governance.values().any(|g| {
+            g.masked
+                .values()
+                .any(|(_, a)| *a == agora_policy::Action::Deny)
+        });
         if may_deny {
             let optimized = self
                 .ctx

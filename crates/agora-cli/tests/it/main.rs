@@ -3,6 +3,7 @@
 
 mod cli_flow;
 mod errors;
+mod governance;
 mod harness;
 mod ledger;
 mod lineage;

@@ -8,7 +8,7 @@ use crate::harness::{Mesh, agora_cmd, testdata};
 pub struct Served {
     child: Child,
     pub http: String,
-    pg_port: String,
+    pub pg_port: String,
 }
 
 impl Drop for Served {
@@ -60,7 +60,7 @@ pub fn token(mesh: &Mesh, name: &str) -> String {
     out.rsplit(": ").next().unwrap().trim().to_string()
 }
 
-fn psql(port: &str, user: &str, password: &str, sql: &str) -> (bool, String, String) {
+pub fn psql(port: &str, user: &str, password: &str, sql: &str) -> (bool, String, String) {
     let out = Command::new("psql")
         .args([
             "-h",

@@ -1,7 +1,9 @@
-//! The write path: decode → stages (validation; classification and quality plug in here) →
-//! streaming writes → one Delta commit for the product table (and one for its quarantine) →
-//! one catalog record of the ingest.
+//! The write path: decode → stages (validation, then a classification sample; quality checks
+//! plug in here) → streaming writes → one Delta commit for the product table (and one for its
+//! quarantine) → one catalog record of the ingest → the sample classified, changed column tags
+//! stored → one ledger batch recording the ingest and each classification decision.
 
+mod classify;
 mod decode;
 mod validate;
 
@@ -21,6 +23,7 @@ use bytes::Bytes;
 use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
 
+pub use classify::classify_file;
 pub use decode::InputFormat;
 use decode::RawBatch;
 pub use validate::{QUARANTINE_INGEST, QUARANTINE_REASON, QUARANTINE_ROW, QUARANTINE_SOURCE};
@@ -79,6 +82,22 @@ pub struct IngestReport {
     pub input_sha256: String,
     /// The ledger entry that records the ingest.
     pub ledger_index: u64,
+    /// Columns whose automatic classification this ingest set to a sensitive category or
+    /// changed.
+    pub classified: Vec<ColumnClassified>,
+}
+
+/// A column whose classification an ingest decided for the first time or changed (its values
+/// drifted to another category).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ColumnClassified {
+    pub column: String,
+    pub category: agora_model::Category,
+    /// The automatic category before this ingest, if there was one.
+    pub previous: Option<agora_model::Category>,
+    pub sensitivity: agora_model::Sensitivity,
+    pub confidence: f64,
+    pub evidence: Vec<agora_classify::Evidence>,
 }
 
 /// A batch on its way through the stages.
@@ -258,6 +277,9 @@ impl Mesh {
             source_name.clone(),
         ))];
 
+        // Kept apart from `stages` so its sample can be classified after the commit.
+        let mut sample = classify::ClassificationSample::default();
+
         let read = Arc::new(AtomicU64::new(0));
         let (tx, mut rx) = mpsc::channel::<Emitted>(4);
         let decoder = {
@@ -279,6 +301,7 @@ impl Mesh {
             for stage in &mut stages {
                 staged = stage.apply(staged)?;
             }
+            staged = sample.apply(staged)?;
             if let Some(accepted) = staged.accepted.filter(|b| b.num_rows() > 0) {
                 rows_accepted += accepted.num_rows() as u64;
                 accepted_writer.write(accepted).await?;
@@ -340,23 +363,43 @@ impl Mesh {
                 .await?
                 .and_then(|t| t.version()),
         };
-        let appended = self
-            .record(vec![Event::by_domain(
-                "ingest.committed",
+        let classified = if rows_accepted > 0 {
+            self.store_classifications(&table_ref, sample, actor)
+                .await?
+        } else {
+            Vec::new()
+        };
+        let mut events = vec![Event::by_domain(
+            "ingest.committed",
+            &table_ref.domain,
+            serde_json::json!({
+                "product": format!("{}.{}", product.domain, product.name),
+                "table": table_ref.to_string(),
+                "table_version": version,
+                "rows_accepted": rows_accepted,
+                "rows_quarantined": rows_quarantined,
+                "quarantine_version": quarantine_version,
+                "source": source_name,
+                "input_sha256": input_sha256,
+                "by": actor.name.as_str(),
+            }),
+        )];
+        events.extend(classified.iter().map(|c| {
+            Event::by_domain(
+                "classification.decided",
                 &table_ref.domain,
                 serde_json::json!({
-                    "product": format!("{}.{}", product.domain, product.name),
                     "table": table_ref.to_string(),
-                    "table_version": version,
-                    "rows_accepted": rows_accepted,
-                    "rows_quarantined": rows_quarantined,
-                    "quarantine_version": quarantine_version,
-                    "source": source_name,
-                    "input_sha256": input_sha256,
-                    "by": actor.name.as_str(),
+                    "column": c.column,
+                    "category": c.category.as_str(),
+                    "previous_category": c.previous.map(|p| p.as_str()),
+                    "sensitivity": c.sensitivity.as_str(),
+                    "confidence": c.confidence,
+                    "evidence": c.evidence,
                 }),
-            )])
-            .await?;
+            )
+        }));
+        let appended = self.record(events).await?;
         let mut quarantine_reasons: Vec<(String, u64)> = reasons.into_iter().collect();
         quarantine_reasons.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
         quarantine_reasons.truncate(5);
@@ -371,6 +414,7 @@ impl Mesh {
             quarantine_reasons,
             input_sha256,
             ledger_index: appended.first_index,
+            classified,
         })
     }
 }
@@ -393,5 +437,66 @@ fn count_reasons(rejected: &RecordBatch, into: &mut BTreeMap<String, u64>) {
             None => first.to_string(),
         };
         *into.entry(shape).or_default() += 1;
+    }
+}
+
+impl Mesh {
+    /// Classifies an ingest's sample and stores the automatic tags that are new or changed.
+    /// Overrides are separate rows the classifier never writes, so an owner's decision stands.
+    async fn store_classifications(
+        &self,
+        table: &TableRef,
+        sample: classify::ClassificationSample,
+        actor: &Principal,
+    ) -> Result<Vec<ColumnClassified>, MeshError> {
+        let results = tokio::task::spawn_blocking(move || {
+            sample.classify(&agora_classify::Classifier::embedded())
+        })
+        .await
+        .map_err(|e| MeshError::Internal(format!("the classifier failed: {e}")))?;
+        let previous: BTreeMap<String, agora_model::Category> = self
+            .catalog
+            .column_tags()
+            .await?
+            .into_iter()
+            .filter(|t| &t.table == table && t.source == agora_catalog::TagSource::Auto)
+            .map(|t| (t.column, t.category))
+            .collect();
+        let mut changed = Vec::new();
+        for r in results {
+            let before = previous.get(&r.column).copied();
+            if before == Some(r.category) {
+                continue;
+            }
+            // A first `none` is stored (later drift is measured against it) but is not news.
+            let news = !(before.is_none() && r.category == agora_model::Category::None);
+            self.catalog
+                .put_column_tag(&agora_catalog::ColumnTagRecord {
+                    table: table.clone(),
+                    column: r.column.clone(),
+                    source: agora_catalog::TagSource::Auto,
+                    category: r.category,
+                    sensitivity: r.sensitivity,
+                    confidence: r.confidence,
+                    evidence: serde_json::to_string(&r.evidence)
+                        .expect("INVARIANT: evidence is plain JSON"),
+                    reason: String::new(),
+                    set_by: actor.name.clone(),
+                    updated_at: crate::now(),
+                })
+                .await?;
+            if !news {
+                continue;
+            }
+            changed.push(ColumnClassified {
+                column: r.column,
+                category: r.category,
+                previous: before,
+                sensitivity: r.sensitivity,
+                confidence: r.confidence,
+                evidence: r.evidence,
+            });
+        }
+        Ok(changed)
     }
 }

@@ -1,0 +1,152 @@
+//! Sensitive-data classification of columns.
+//!
+//! For each column the classifier looks at a sample of values (a few thousand are enough; see
+//! [`SAMPLE_SIZE`]) and the column's name, and decides a [`Category`] with a confidence and the
+//! evidence behind it. Three kinds of signal feed one small trained model:
+//!
+//! - **validated recognisers** ([`recognizers`]): Luhn and issuer prefixes for cards, ISO 13616
+//!   mod 97 for IBANs, the check digits of national identifiers (US, UK, FR, DE, IT, NL, BR, PL,
+//!   SE, ES), IP parsing, libphonenumber's metadata for phones, date forms and ages, coordinate
+//!   ranges, token shapes and entropy for credentials — and the decoys that resemble them
+//!   (version strings, hex digests, UUIDs, timestamps, company markers);
+//! - **column-name context** in several languages ([`context`]);
+//! - **a multinomial logistic regression** over those shares and statistics ([`model`]),
+//!   trained on the labelled corpus under `bench/classify/corpus` by `agora-bench-classify
+//!   train`; its weights ship as `model/weights.json`. Names and postal addresses have no
+//!   checksum: the model is what tells them from cities and companies.
+//!
+//! The crate is deliberately light (no Arrow, no async): the edge agent reuses it.
+//!
+//! ```
+//! let c = agora_classify::Classifier::embedded();
+//! let result = c.classify("contact", &["ann@example.org", "bo.lee@mail.example.com"]);
+//! assert_eq!(result.category, agora_model::Category::Email);
+//! ```
+
+pub mod context;
+pub mod features;
+pub mod model;
+pub mod recognizers;
+
+use agora_model::{Category, Sensitivity};
+use serde::Serialize;
+
+use crate::features::{DETECTORS, column_features};
+use crate::model::Weights;
+
+/// How many values of a column are enough to classify it.
+pub const SAMPLE_SIZE: usize = 2_000;
+
+/// A detector's share of the sampled values, or the column name's hint.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Evidence {
+    pub detector: String,
+    /// The share of non-empty sampled values it accepted (1.0 for a name hint).
+    pub share: f64,
+}
+
+/// The decision for one column.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Classification {
+    pub column: String,
+    pub category: Category,
+    pub sensitivity: Sensitivity,
+    /// The model's probability for the category.
+    pub confidence: f64,
+    pub evidence: Vec<Evidence>,
+}
+
+/// The classifier with its trained weights.
+#[derive(Debug, Clone)]
+pub struct Classifier {
+    weights: Weights,
+    now_year: i32,
+}
+
+/// The weights trained on the repository's corpus.
+const EMBEDDED_WEIGHTS: &str = include_str!("../model/weights.json");
+
+impl Classifier {
+    /// The classifier with the weights shipped in the crate.
+    pub fn embedded() -> Classifier {
+        let weights: Weights = serde_json::from_str(EMBEDDED_WEIGHTS)
+            .expect("INVARIANT: model/weights.json is checked by the crate's tests");
+        Classifier::with_weights(weights)
+            .expect("INVARIANT: model/weights.json matches the features (checked by tests)")
+    }
+
+    /// A classifier with other weights (training, evaluation), checked against the features.
+    pub fn with_weights(weights: Weights) -> Result<Classifier, String> {
+        weights.check()?;
+        Ok(Classifier {
+            weights,
+            now_year: current_year(),
+        })
+    }
+
+    /// Classifies a column from its name and a sample of its values (empty values ignored). A
+    /// column without values is `none`, with no confidence: a name alone decides nothing.
+    pub fn classify(&self, column: &str, values: &[&str]) -> Classification {
+        if values.iter().all(|v| v.trim().is_empty()) {
+            return Classification {
+                column: column.to_string(),
+                category: Category::None,
+                sensitivity: Sensitivity::Public,
+                confidence: 0.0,
+                evidence: Vec::new(),
+            };
+        }
+        let features = column_features(column, values, self.now_year);
+        let probabilities = self.weights.probabilities(&features);
+        let (best, confidence) = probabilities.iter().copied().enumerate().fold(
+            (Category::ALL.len() - 1, f64::MIN),
+            |acc, (i, p)| {
+                if p > acc.1 { (i, p) } else { acc }
+            },
+        );
+        let category = Category::ALL[best];
+        let mut evidence: Vec<Evidence> = DETECTORS
+            .iter()
+            .zip(&features)
+            .filter(|(_, share)| **share >= 0.05)
+            .map(|(d, share)| Evidence {
+                detector: d.to_string(),
+                share: (share * 1000.0).round() / 1000.0,
+            })
+            .collect();
+        evidence.sort_by(|a, b| b.share.total_cmp(&a.share));
+        evidence.truncate(4);
+        if category != Category::None && context::ColumnName::new(column).hints(category) {
+            evidence.push(Evidence {
+                detector: format!("column_name_{category}"),
+                share: 1.0,
+            });
+        }
+        Classification {
+            column: column.to_string(),
+            category,
+            sensitivity: category.default_sensitivity(),
+            confidence: (confidence * 1000.0).round() / 1000.0,
+            evidence,
+        }
+    }
+}
+
+/// The current calendar year (UTC), from the system clock: close enough for ages in decades.
+fn current_year() -> i32 {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    1970 + (secs / 31_556_952) as i32
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_shipped_weights_match_the_features() {
+        let weights: Weights = serde_json::from_str(EMBEDDED_WEIGHTS).unwrap();
+        weights.check().unwrap();
+    }
+}

@@ -1,0 +1,308 @@
+//! Shapes of free text that have no checksum: person names, postal addresses, and the company
+//! and place names that resemble them. These only give the model signals to weigh.
+
+/// Words that end company names in the corpus's languages.
+const COMPANY_WORDS: &[&str] = &[
+    "inc",
+    "inc.",
+    "llc",
+    "ltd",
+    "ltd.",
+    "plc",
+    "corp",
+    "corp.",
+    "co.",
+    "company",
+    "group",
+    "gmbh",
+    "ag",
+    "kg",
+    "ohg",
+    "se",
+    "sa",
+    "s.a.",
+    "sas",
+    "sarl",
+    "s.l.",
+    "sl",
+    "s.p.a.",
+    "spa",
+    "srl",
+    "s.r.l.",
+    "bv",
+    "b.v.",
+    "nv",
+    "n.v.",
+    "ltda",
+    "ltda.",
+    "s/a",
+    "me",
+    "eireli",
+    "sp.",
+    "z",
+    "o.o.",
+    "ab",
+    "hb",
+    "kb",
+    "&",
+    "and",
+    "und",
+    "et",
+    "e",
+    "y",
+    "en",
+    "og",
+    "i",
+    "sons",
+    "fils",
+    "hijos",
+    "figli",
+    "zonen",
+    "partners",
+    "associates",
+    "holding",
+    "bank",
+];
+
+/// Street words of the corpus's languages (lower case, without trailing dots).
+const STREET_WORDS: &[&str] = &[
+    "street",
+    "st",
+    "avenue",
+    "ave",
+    "road",
+    "rd",
+    "lane",
+    "ln",
+    "drive",
+    "dr",
+    "boulevard",
+    "blvd",
+    "court",
+    "ct",
+    "way",
+    "place",
+    "pl",
+    "square",
+    "highway",
+    "parkway",
+    "suite",
+    "apt",
+    "rue",
+    "chemin",
+    "allée",
+    "allee",
+    "impasse",
+    "quai",
+    "place",
+    "cours",
+    "route",
+    "straße",
+    "strasse",
+    "str",
+    "weg",
+    "platz",
+    "gasse",
+    "allee",
+    "ring",
+    "damm",
+    "calle",
+    "avenida",
+    "plaza",
+    "paseo",
+    "camino",
+    "carrer",
+    "via",
+    "viale",
+    "piazza",
+    "corso",
+    "vicolo",
+    "contrada",
+    "strada",
+    "straat",
+    "laan",
+    "plein",
+    "gracht",
+    "kade",
+    "singel",
+    "steeg",
+    "rua",
+    "travessa",
+    "praça",
+    "alameda",
+    "rodovia",
+    "ul",
+    "ulica",
+    "aleja",
+    "al",
+    "plac",
+    "osiedle",
+    "gatan",
+    "vägen",
+    "väg",
+    "gränd",
+    "torget",
+    "stigen",
+    "urbanización",
+    "ronda",
+    "glorieta",
+    "pasaje",
+    "fazenda",
+    "vila",
+    "estrada",
+    "loteamento",
+    "setor",
+    "conjunto",
+    "quadra",
+    "residencial",
+    "jardim",
+    "núcleo",
+    "ladeira",
+    "largo",
+    "lagoa",
+    "morro",
+    "sítio",
+    "trecho",
+    "vereda",
+    "vale",
+    "viela",
+    "favela",
+];
+
+/// Frequent given names and surnames of the corpus's locales (`data/names.txt`).
+static KNOWN_NAMES: std::sync::LazyLock<std::collections::HashSet<&'static str>> =
+    std::sync::LazyLock::new(|| {
+        include_str!("../../data/names.txt")
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+            .collect()
+    });
+
+/// Whether a word of the value is a frequent given name or surname.
+pub fn known_name(value: &str) -> bool {
+    value
+        .split(|c: char| c.is_whitespace() || c == ',')
+        .map(|w| w.trim_matches(|c: char| !c.is_alphabetic()).to_lowercase())
+        .any(|w| KNOWN_NAMES.contains(w.as_str()))
+}
+
+fn words(v: &str) -> impl Iterator<Item = String> + '_ {
+    v.split(|c: char| c.is_whitespace() || c == ',')
+        .filter(|w| !w.is_empty())
+        .map(|w| w.trim_end_matches('.').to_lowercase())
+}
+
+/// Two to four capitalised alphabetic words (hyphens, apostrophes, initials and accents
+/// allowed), no digits: the shape of `Jean-Luc Picard` and of `San Francisco` alike.
+pub fn name_shape(value: &str) -> bool {
+    let tokens: Vec<&str> = value.split_whitespace().collect();
+    (2..=4).contains(&tokens.len())
+        && tokens.iter().all(|t| {
+            let mut chars = t.chars();
+            chars.next().is_some_and(char::is_uppercase)
+                && chars.all(|c| c.is_alphabetic() || "-'.".contains(c))
+        })
+}
+
+/// One capitalised alphabetic word: a first name, a surname, a city.
+pub fn single_capitalised_word(value: &str) -> bool {
+    let v = value.trim();
+    let mut chars = v.chars();
+    chars.next().is_some_and(char::is_uppercase)
+        && v.len() >= 2
+        && chars.all(|c| c.is_alphabetic() || c == '-' || c == '\'')
+}
+
+/// A word that marks a company name (`GmbH`, `Inc.`, `& Sons`, `e Figli`).
+pub fn company_marker(value: &str) -> bool {
+    value.split_whitespace().count() >= 2
+        && words(value).any(|w| COMPANY_WORDS.contains(&w.as_str()))
+}
+
+/// A street word of one of the corpus's languages.
+pub fn street_word(value: &str) -> bool {
+    words(value).any(|w| STREET_WORDS.contains(&w.as_str()))
+        || value.split_whitespace().any(|w| {
+            let w = w.to_lowercase();
+            [
+                "straße", "strasse", "gasse", "gatan", "vägen", "straat", "weg", "laan", "platz",
+                "singel",
+            ]
+            .iter()
+            .any(|suffix| w.len() > suffix.len() + 2 && w.ends_with(suffix))
+        })
+}
+
+/// A postcode of a common form: 4–5 digits, `12-345`, `12345-678`, `1234 AB`, `123 45`, or a
+/// UK postcode, as a word of the value.
+pub fn postcode(value: &str) -> bool {
+    let tokens: Vec<&str> = value
+        .split(|c: char| c.is_whitespace() || c == ',')
+        .filter(|t| !t.is_empty())
+        .collect();
+    let digits = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_digit());
+    let uk = |a: &str, b: &str| {
+        (2..=4).contains(&a.len())
+            && a.bytes().next().is_some_and(|c| c.is_ascii_uppercase())
+            && a.bytes().any(|c| c.is_ascii_digit())
+            && a.bytes()
+                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+            && b.len() == 3
+            && b.as_bytes()[0].is_ascii_digit()
+            && b.bytes().skip(1).all(|c| c.is_ascii_uppercase())
+    };
+    tokens.iter().enumerate().any(|(i, t)| {
+        let next = tokens.get(i + 1).copied().unwrap_or("");
+        digits(t, 5)
+            || digits(t, 4) && i > 0
+            || t.split_once('-')
+                .is_some_and(|(a, b)| digits(a, 2) && digits(b, 3) || digits(a, 5) && digits(b, 3))
+            || digits(t, 4) && next.len() == 2 && next.bytes().all(|c| c.is_ascii_uppercase())
+            || digits(t, 3) && digits(next, 2)
+            || t.len() == 8 && digits(t, 8) && i > 0
+            || uk(t, next)
+            || t.is_ascii()
+                && t.len() >= 6
+                && t.len() <= 7
+                && uk(&t[..t.len() - 3], &t[t.len() - 3..])
+    })
+}
+
+/// A house number: a word that starts with a digit next to alphabetic words.
+pub fn has_house_number(value: &str) -> bool {
+    let has_alpha = value
+        .split_whitespace()
+        .any(|w| w.chars().all(char::is_alphabetic));
+    has_alpha
+        && value
+            .split(|c: char| c.is_whitespace() || c == ',')
+            .any(|w| w.len() <= 6 && w.starts_with(|c: char| c.is_ascii_digit()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shapes() {
+        assert!(name_shape("Jean-Luc Picard"));
+        assert!(name_shape("María José García"));
+        assert!(!name_shape("jean picard"));
+        assert!(!name_shape("Flat 3"));
+        assert!(company_marker("Müller GmbH"));
+        assert!(company_marker("Rossi e Figli"));
+        assert!(!company_marker("Anna Rossi"));
+        assert!(street_word("83, rue Arnaude Berthelot"));
+        assert!(street_word("Hoffmanngasse 9-2"));
+        assert!(street_word("Ängsgatan 78"));
+        assert!(postcode("Lisasingel 8, 8533 SB Ridderkerk"));
+        assert!(postcode("ul. Zakątek 74, 03-427 Oława"));
+        assert!(postcode("West Dale, DT7M 6XE"));
+        assert!(has_house_number("Ängsgatan 78"));
+        assert!(known_name("Giulia Bianchi"));
+        assert!(known_name("Müller, Jürgen"));
+        assert!(!known_name("Lorem Ipsum"));
+        assert!(!has_house_number("Paris"));
+    }
+}

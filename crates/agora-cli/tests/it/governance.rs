@@ -1,0 +1,504 @@
+//! Governance end to end: columns classified on ingest, owners' overrides, policies applied
+//! whole or not at all, and masks and row filters that hold against every SQL route and every
+//! interface (CLI, HTTP, Postgres wire).
+
+use crate::harness::{Mesh, testdata};
+use crate::server::{psql, serve};
+
+/// Raw values of `customers.csv` that a reader below their level must never see.
+const RAW: &[&str] = &[
+    "anna.rossi@example.org",
+    "mary.johnson@example.com",
+    "4242 4242 4242 4242",
+    "5555555555554444",
+    "Anna Rossi",
+    "1980-04-03",
+];
+
+fn path(name: &str) -> String {
+    testdata(name).to_str().unwrap().to_string()
+}
+
+/// A mesh with domain `crm` (owner alice) holding customers and tickets, ingested.
+fn crm() -> Mesh {
+    let mesh = Mesh::new();
+    mesh.ok(&["domain", "create", "crm", "--owner", "alice"]);
+    mesh.ok(&["product", "apply", &path("crm.yaml")]);
+    mesh.ok(&["ingest", "crm.customers", &path("customers.csv")]);
+    mesh.ok(&["ingest", "crm.tickets", &path("tickets.csv")]);
+    mesh
+}
+
+fn write(mesh: &Mesh, name: &str, text: &str) -> String {
+    let file = mesh.dir.path().join(name);
+    std::fs::write(&file, text).unwrap();
+    file.to_str().unwrap().to_string()
+}
+
+fn assert_no_raw(what: &str, out: &str) {
+    for raw in RAW {
+        assert!(!out.contains(raw), "{what} leaked `{raw}`:\n{out}");
+    }
+}
+
+const GLOBAL_POLICY: &str = "\
+kind: AgoraPolicy
+attributes:
+  region: [EU, US]
+columns:
+  - category: payment_card
+    action: mask
+  - category: person_name
+    action: mask
+  - category: date_of_birth
+    action: generalize
+";
+
+#[test]
+fn classify_a_file_without_ingesting_it() {
+    let mesh = Mesh::new();
+    let text = mesh.ok(&["classify", &path("customers.csv")]);
+    insta::assert_snapshot!("classify_customers", text);
+    let out = mesh.ok(&["classify", &path("decoys.csv"), "--format", "json"]);
+    let lines: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 9);
+    for column in &lines {
+        assert_eq!(column["category"], "none", "a decoy was flagged: {column}");
+        for key in ["column", "sensitivity", "confidence", "evidence"] {
+            assert!(!column[key].is_null(), "{key} missing: {column}");
+        }
+    }
+    let err = mesh.fails(3, &["classify", "/nonexistent.csv"]);
+    assert!(err.contains("/nonexistent.csv"), "{err}");
+}
+
+#[test]
+fn ingest_classifies_and_owners_override() {
+    let mesh = Mesh::new();
+    mesh.ok(&["domain", "create", "crm", "--owner", "alice"]);
+    mesh.ok(&["product", "apply", &path("crm.yaml")]);
+    let out = mesh.ok(&["ingest", "crm.customers", &path("customers.csv")]);
+    for line in [
+        "classified email: email (confidential",
+        "classified card: payment_card (restricted",
+        "classified full_name: person_name (confidential",
+        "classified birth_date: date_of_birth (confidential",
+        "classified ip: ip_address (internal",
+    ] {
+        assert!(out.contains(line), "{line} missing from:\n{out}");
+    }
+    let show = mesh.ok(&["product", "show", "crm.people"]);
+    assert!(
+        show.lines()
+            .any(|l| l.trim_start().starts_with("email") && l.contains("[email, confidential,")),
+        "{show}"
+    );
+    // Search finds the product by what its columns hold.
+    let found = mesh.ok(&["search", "payment card"]);
+    assert!(found.contains("crm.people"), "{found}");
+
+    // An owner overrides; the override survives later automatic runs.
+    mesh.ok(&[
+        "--as",
+        "alice",
+        "tag",
+        "set",
+        "crm.customers.ip",
+        "none",
+        "--reason",
+        "documentation ranges only, no real clients",
+    ]);
+    mesh.ok(&["ingest", "crm.customers", &path("customers.csv")]);
+    let tags = mesh.ok(&["tag", "list", "crm.customers"]);
+    let ip = tags.lines().find(|l| l.starts_with("ip ")).unwrap();
+    assert!(
+        ip.contains("none, public, override: documentation ranges"),
+        "{ip}"
+    );
+
+    // Bad overrides: a missing column, an unknown category, someone who is not an owner.
+    let err = mesh.fails(
+        3,
+        &[
+            "tag",
+            "set",
+            "crm.customers.phone",
+            "phone_number",
+            "--reason",
+            "x",
+        ],
+    );
+    assert!(
+        err.contains("unknown column `crm.customers.phone`"),
+        "{err}"
+    );
+    assert!(err.contains("email"), "the error lists the columns: {err}");
+    let err = mesh.fails(
+        2,
+        &[
+            "tag",
+            "set",
+            "crm.customers.email",
+            "emails",
+            "--reason",
+            "x",
+        ],
+    );
+    assert!(err.contains("unknown category `emails`"), "{err}");
+    let err = mesh.fails(
+        4,
+        &[
+            "--as",
+            "bob",
+            "tag",
+            "set",
+            "crm.customers.email",
+            "none",
+            "--reason",
+            "x",
+        ],
+    );
+    assert!(
+        err.contains("bob may not tag columns of domain crm"),
+        "{err}"
+    );
+
+    let tail = mesh.ok(&["ledger", "tail", "--limit", "50"]);
+    assert!(tail.contains("classification.decided"), "{tail}");
+    assert!(tail.contains("classification.overridden"), "{tail}");
+}
+
+#[test]
+fn masks_hold_against_every_sql_route() {
+    let mesh = crm();
+    mesh.ok(&[
+        "policy",
+        "apply",
+        &write(&mesh, "global.yaml", GLOBAL_POLICY),
+    ]);
+    mesh.ok(&["grant", "bob", "read", "crm.people"]);
+    let bob = |sql: &str| mesh.ok(&["--as", "bob", "sql", sql, "--format", "csv"]);
+
+    // Each category its own action; the email (confidential, no rule) is hashed by default.
+    let row = bob("select full_name, email, card, birth_date, ip from crm.customers where id = 1");
+    assert_eq!(
+        row.lines().nth(1).unwrap().split(',').collect::<Vec<_>>()[..1],
+        ["A. R."],
+        "{row}"
+    );
+    assert!(row.contains("**** **** **** 4242"), "{row}");
+    assert!(row.contains("1980-01-01"), "{row}");
+    assert!(
+        row.contains("192.168.10.7"),
+        "internal data is within bob's clearance: {row}"
+    );
+    let hashed = row
+        .lines()
+        .nth(1)
+        .unwrap()
+        .split(',')
+        .nth(1)
+        .unwrap()
+        .to_string();
+    assert_eq!(hashed.len(), 32, "{row}");
+
+    for (what, sql) in [
+        ("select *", "select * from crm.customers"),
+        (
+            "an alias",
+            "select email as e, card as c from crm.customers",
+        ),
+        (
+            "a subquery",
+            "select e from (select email as e from crm.customers) s",
+        ),
+        (
+            "a CTE",
+            "with x as (select * from crm.customers) select email, full_name from x",
+        ),
+        (
+            "a union",
+            "select email from crm.customers union all select customer_email from crm.tickets",
+        ),
+        (
+            "aggregates",
+            "select min(email), max(email), min(card), max(full_name) from crm.customers",
+        ),
+        (
+            "string functions",
+            "select upper(email), substr(card, 1, 19), concat(full_name, '') from crm.customers",
+        ),
+        (
+            "a case on the raw value",
+            "select case when email = 'anna.rossi@example.org' then email else 'x' end as v from crm.customers",
+        ),
+        (
+            "a window",
+            "select first_value(email) over (order by id) from crm.customers",
+        ),
+        (
+            "a cast",
+            "select cast(birth_date as varchar) from crm.customers",
+        ),
+    ] {
+        assert_no_raw(what, &bob(sql));
+    }
+    // Filtering on a masked column compares the masked value: counting cannot probe raw data.
+    for sql in [
+        "select count(*) as n from crm.customers where email = 'anna.rossi@example.org'",
+        "select count(*) as n from crm.customers where email like 'anna%'",
+        "select count(*) as n from crm.customers where card = '4242 4242 4242 4242'",
+        "select count(*) as n from crm.customers where birth_date = date '1980-04-03'",
+        "select count(*) as n from crm.customers where full_name in (select 'Anna Rossi')",
+    ] {
+        assert_eq!(bob(sql), "n\n0\n", "{sql}");
+    }
+    // Hashes are keyed and deterministic: the same email joins across tables.
+    assert_eq!(
+        bob(
+            "select count(*) as n from crm.customers c join crm.tickets t on c.email = t.customer_email"
+        ),
+        "n\n6\n"
+    );
+    // The rewrite is visible, and cannot be called or bypassed.
+    let plan = bob("explain select email from crm.customers");
+    assert!(plan.contains("agora_hash"), "{plan}");
+    let err = mesh.fails(
+        2,
+        &[
+            "--as",
+            "bob",
+            "sql",
+            "select agora_hash('anna.rossi@example.org')",
+        ],
+    );
+    assert!(err.contains("agora_hash"), "{err}");
+    let out_file = mesh.dir.path().join("leak.csv");
+    let copy = format!(
+        "copy (select * from crm.customers) to '{}'",
+        out_file.display()
+    );
+    mesh.fails(2, &["--as", "bob", "sql", &copy]);
+    assert!(!out_file.exists());
+    mesh.fails(
+        2,
+        &[
+            "--as",
+            "bob",
+            "sql",
+            "create function f(x varchar) returns varchar return x",
+        ],
+    );
+
+    // The administrator reads everything; the audit entry names what was masked.
+    let admin = mesh.csv("select email from crm.customers where id = 1");
+    assert_eq!(admin, "email\nanna.rossi@example.org\n");
+    bob("select email, id from crm.customers");
+    let tail = mesh.ok(&["ledger", "tail", "--limit", "3"]);
+    let last = tail.lines().last().unwrap();
+    let index = last.split_whitespace().next().unwrap();
+    let entry: serde_json::Value =
+        serde_json::from_str(&mesh.ok(&["ledger", "show", index])).unwrap();
+    assert_eq!(entry["entry"]["kind"], "query.run");
+    assert_eq!(
+        entry["entry"]["body"]["masked_columns"],
+        serde_json::json!(["crm.customers.email"])
+    );
+}
+
+#[test]
+fn deny_and_row_filters_fail_closed_on_every_interface() {
+    let mesh = crm();
+    mesh.ok(&[
+        "policy",
+        "apply",
+        &write(&mesh, "global.yaml", GLOBAL_POLICY),
+    ]);
+    let crm_policy = "\
+kind: AgoraPolicy
+domain: crm
+columns:
+  - column: crm.customers.card
+    action: deny
+rows:
+  - table: crm.customers
+    filter: region = principal.region
+";
+    // The domain's owner applies its policy.
+    mesh.ok(&[
+        "--as",
+        "alice",
+        "policy",
+        "apply",
+        &write(&mesh, "crm.yaml", crm_policy),
+    ]);
+    let erin = mesh.ok(&["principal", "create", "erin", "--attr", "region=EU"]);
+    let erin_token = erin.rsplit(": ").next().unwrap().trim().to_string();
+    for who in ["bob", "erin"] {
+        mesh.ok(&["grant", who, "read", "crm.people"]);
+    }
+    let sql = |who: &str, q: &str| mesh.ok(&["--as", who, "sql", q, "--format", "csv"]);
+
+    // Deny: any use of the column fails naming it; queries without it run.
+    for q in [
+        "select card from crm.customers",
+        "select * from crm.customers",
+        "select count(*) from crm.customers where card is null",
+    ] {
+        let err = mesh.fails(4, &["--as", "erin", "sql", q]);
+        assert!(
+            err.contains("may not read column crm.customers.card"),
+            "{q}: {err}"
+        );
+    }
+    // Row filters: erin sees the EU rows only, bob (no region) sees none.
+    assert_eq!(
+        sql("erin", "select count(*) as n from crm.customers"),
+        "n\n8\n"
+    );
+    assert_eq!(
+        sql(
+            "erin",
+            "select count(*) as n from crm.customers where region = 'US'"
+        ),
+        "n\n0\n"
+    );
+    assert_eq!(
+        sql("bob", "select count(*) as n from crm.customers"),
+        "n\n0\n"
+    );
+    let cli = sql("erin", "select id, email from crm.customers order by id");
+
+    // The same answers through HTTP and the Postgres wire protocol.
+    let served = serve(&mesh);
+    let r = reqwest::blocking::Client::new()
+        .post(format!("{}/api/v1/query", served.http))
+        .bearer_auth(&erin_token)
+        .body(r#"{"sql": "select id, email from crm.customers order by id"}"#)
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let rows: Vec<serde_json::Value> = r.json().unwrap();
+    let http: Vec<String> = rows
+        .iter()
+        .map(|r| format!("{},{}", r["id"], r["email"].as_str().unwrap()))
+        .collect();
+    assert_eq!(cli.lines().skip(1).collect::<Vec<_>>(), http);
+    let (ok, out, err) = psql(
+        &served.pg_port,
+        "erin",
+        &erin_token,
+        "select id, email from crm.customers order by id",
+    );
+    assert!(ok, "{err}");
+    let pg: Vec<String> = out.lines().map(|l| l.replace('|', ",")).collect();
+    assert_eq!(http, pg);
+    let (ok, _, err) = psql(
+        &served.pg_port,
+        "erin",
+        &erin_token,
+        "select card from crm.customers",
+    );
+    assert!(!ok);
+    assert!(err.contains("crm.customers.card"), "{err}");
+    let r = reqwest::blocking::Client::new()
+        .post(format!("{}/api/v1/query", served.http))
+        .bearer_auth(&erin_token)
+        .body(r#"{"sql": "select * from crm.customers"}"#)
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 403);
+}
+
+#[test]
+fn bad_policies_are_refused_whole() {
+    let mesh = crm();
+    mesh.ok(&[
+        "policy",
+        "apply",
+        &write(&mesh, "global.yaml", GLOBAL_POLICY),
+    ]);
+    let before = mesh.ok(&["policy", "show"]);
+    for (name, text, needle) in [
+        (
+            "malformed.yaml",
+            "kind: AgoraPolicy\ncolumns: [\n",
+            "malformed policy YAML",
+        ),
+        (
+            "typo.yaml",
+            "kind: AgoraPolicy\ncolums: []\n",
+            "unknown field `colums`",
+        ),
+        (
+            "category.yaml",
+            "kind: AgoraPolicy\ncolumns:\n  - category: emails\n    action: hash\n",
+            "unknown category `emails`",
+        ),
+        (
+            "action.yaml",
+            "kind: AgoraPolicy\ncolumns:\n  - category: email\n    action: scramble\n",
+            "unknown action `scramble`",
+        ),
+        (
+            "attr.yaml",
+            "kind: AgoraPolicy\ndomain: crm\nrows:\n  - table: crm.customers\n    filter: region = principal.team\n",
+            "unknown principal attribute `team`",
+        ),
+        (
+            "column.yaml",
+            "kind: AgoraPolicy\ndomain: crm\nrows:\n  - table: crm.customers\n    filter: country = principal.region\n",
+            "country",
+        ),
+        (
+            "other.yaml",
+            "kind: AgoraPolicy\ndomain: crm\ncolumns:\n  - column: sales.orders.amount\n    action: deny\n",
+            "not in domain `crm`",
+        ),
+        (
+            "missing.yaml",
+            "kind: AgoraPolicy\ndomain: crm\ncolumns:\n  - column: crm.customers.phone\n    action: deny\n",
+            "has no column `phone`",
+        ),
+        (
+            "kind.yaml",
+            "kind: DataContract\n",
+            "expected `AgoraPolicy`",
+        ),
+    ] {
+        let err = mesh.fails(2, &["policy", "apply", &write(&mesh, name, text)]);
+        assert!(err.contains(needle), "{name}: {err}");
+        assert!(
+            err.contains(name),
+            "{name}: the error names the file: {err}"
+        );
+    }
+    assert_eq!(
+        mesh.ok(&["policy", "show"]),
+        before,
+        "nothing was half-applied"
+    );
+
+    let err = mesh.fails(2, &["principal", "create", "fay", "--attr", "regoin=EU"]);
+    assert!(
+        err.contains("unknown principal attribute `regoin`"),
+        "{err}"
+    );
+    assert!(err.contains("region"), "{err}");
+    let err = mesh.fails(2, &["principal", "create", "fay", "--attr", "region=APAC"]);
+    assert!(
+        err.contains("`APAC` is not one the global policy allows"),
+        "{err}"
+    );
+    let err = mesh.fails(2, &["principal", "create", "fay", "--clearance", "secret"]);
+    assert!(err.contains("unknown sensitivity `secret`"), "{err}");
+    let crm_policy = write(&mesh, "crm.yaml", "kind: AgoraPolicy\ndomain: crm\n");
+    let err = mesh.fails(4, &["--as", "bob", "policy", "apply", &crm_policy]);
+    assert!(
+        err.contains("bob may not apply the policy of domain crm"),
+        "{err}"
+    );
+}
