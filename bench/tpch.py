@@ -12,7 +12,9 @@ What it measures (figures go to docs/benchmarks.md):
      median of --runs runs each, the ratio per query and the total.
 
   3. the governed query layer's overhead against plain DataFusion on the same Delta tables, in
-     one process (bench/overhead), as a principal with a grant so the check runs on every plan.
+     one process (bench/overhead), as a principal with a grant so the check runs on every plan;
+     and the cost of masking: the same queries as a principal for whom c_phone, c_address and
+     c_name are hashed (Q10, Q18 and Q22 touch them), against the unmasked governed run.
 
 AGORA_TARGET=target/debug tries the harness on debug builds (figures are meaningless then).
 
@@ -85,12 +87,20 @@ def main():
     shutil.rmtree(mesh, ignore_errors=True)
     agora(mesh, "init")
     agora(mesh, "principal", "create", "bench")
-    agora(mesh, "principal", "create", "reader")
+    # The governed-layer reader sees everything unmasked (its clearance covers every column);
+    # the masked reader is below the level of the columns tagged below, so the default policy
+    # hashes them for it.
+    agora(mesh, "principal", "create", "reader", "--clearance", "restricted")
+    agora(mesh, "principal", "create", "masked_reader", "--clearance", "internal")
     agora(mesh, "domain", "create", "tpch", "--owner", "bench")
     agora(mesh, "product", "apply", str(ROOT / "bench" / "tpch" / "tpch.odcs.yaml"))
     for t in TABLES[:-1]:
         agora(mesh, "ingest", f"tpch.{t}", str(csv_dir / f"{t}.csv"))
     agora(mesh, "grant", "reader", "read", "tpch.tpch")
+    agora(mesh, "grant", "masked_reader", "read", "tpch.tpch")
+    for column, category in (("tpch.customer.c_phone", "phone_number"), ("tpch.customer.c_address", "postal_address"),
+                             ("tpch.customer.c_name", "person_name")):
+        agora(mesh, "tag", "set", column, category, "--reason", "benchmark: masked columns for the masking overhead")
     lineitem = csv_dir / "lineitem.csv"
     size_mb = lineitem.stat().st_size / 1e6
     secs, rss, out = run_timed([str(AGORA), "--data", str(mesh), "ingest", "tpch.lineitem", str(lineitem)])
@@ -145,7 +155,8 @@ def main():
     for nr in results["queries_failed"]:
         (qdir / f"q{nr}.sql").unlink()
     overhead = subprocess.run([str(TARGET / "agora-bench-overhead"), str(mesh), "tpch", str(qdir), str(args.runs)],
-                              capture_output=True, text=True, check=True, env={**os.environ, "AGORA_BENCH_PRINCIPAL": "reader"})
+                              capture_output=True, text=True, check=True, env={**os.environ, "AGORA_BENCH_PRINCIPAL": "reader",
+                                                        "AGORA_BENCH_MASKED_PRINCIPAL": "masked_reader"})
     print(overhead.stdout)
     results["overhead"] = overhead.stdout
 

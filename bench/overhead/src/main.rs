@@ -1,6 +1,8 @@
 //! How much the governed query layer costs: each query runs on the same Delta tables through a
 //! plain DataFusion `SessionContext` and through `agora_query::GovernedSession` (as a principal
-//! with a grant, so the grant check walks every plan), alternating, in one process.
+//! with a grant, so the grant check walks every plan), alternating, in one process. With
+//! `AGORA_BENCH_MASKED_PRINCIPAL` set, also as that principal, for whom policies mask columns:
+//! the cost of masking is that run against the governed one.
 //!
 //! Usage: `agora-bench-overhead MESH_DIR DOMAIN QUERIES_DIR [RUNS]`, where QUERIES_DIR holds
 //! `q1.sql` … files naming the tables of DOMAIN bare. Prints one line per query and the total.
@@ -60,6 +62,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .principal(&principal)
         .await
         .unwrap_or_else(|_| Principal::admin());
+    let masked = match std::env::var("AGORA_BENCH_MASKED_PRINCIPAL") {
+        Ok(name) => Some(mesh.principal(&name).await?),
+        Err(_) => None,
+    };
     let mut files: Vec<PathBuf> = std::fs::read_dir(queries_dir)?
         .map(|e| e.map(|e| e.path()))
         .collect::<Result<_, _>>()?;
@@ -68,37 +74,67 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .and_then(|s| s.to_str())
             .and_then(|s| s.trim_start_matches('q').parse::<u32>().ok())
     });
-    let (mut total_plain, mut total_governed) = (Duration::ZERO, Duration::ZERO);
+    let (mut total_plain, mut total_governed, mut total_masked) =
+        (Duration::ZERO, Duration::ZERO, Duration::ZERO);
+    // A session per query, as every interface builds one per request.
+    let governed_run = |who: Principal, sql: String| {
+        let (mesh, domain) = (mesh.clone(), domain.clone());
+        async move {
+            let start = Instant::now();
+            let options = SessionOptions {
+                as_of: None,
+                default_schema: Some(domain),
+            };
+            let session = mesh.session(&who, options).await?;
+            session.sql(&sql).await?.collect().await?;
+            Ok::<_, Box<dyn std::error::Error>>(start.elapsed())
+        }
+    };
     for file in files {
         let sql = std::fs::read_to_string(&file)?;
-        let (mut p, mut g) = (Vec::new(), Vec::new());
+        let (mut p, mut g, mut m) = (Vec::new(), Vec::new(), Vec::new());
         for _ in 0..runs {
             let start = Instant::now();
             plain.sql(&sql).await?.collect().await?;
             p.push(start.elapsed());
-            let start = Instant::now();
-            // A session per query, as every interface builds one per request.
-            let options = SessionOptions {
-                as_of: None,
-                default_schema: Some(domain.clone()),
-            };
-            let session = mesh.session(&principal, options).await?;
-            session.sql(&sql).await?.collect().await?;
-            g.push(start.elapsed());
+            g.push(governed_run(principal.clone(), sql.clone()).await?);
+            if let Some(masked) = &masked {
+                m.push(governed_run(masked.clone(), sql.clone()).await?);
+            }
         }
         let (p, g) = (median(p), median(g));
         total_plain += p;
         total_governed += g;
+        let masking = if m.is_empty() {
+            String::new()
+        } else {
+            let m = median(m);
+            total_masked += m;
+            format!(
+                "  masked {:>8.3}s  masking {:>+6.1}%",
+                m.as_secs_f64(),
+                (m.as_secs_f64() / g.as_secs_f64() - 1.0) * 100.0
+            )
+        };
         println!(
-            "{:<8} plain {:>8.3}s  governed {:>8.3}s  overhead {:>+6.1}%",
+            "{:<8} plain {:>8.3}s  governed {:>8.3}s  overhead {:>+6.1}%{masking}",
             file.file_stem().and_then(|s| s.to_str()).unwrap_or("?"),
             p.as_secs_f64(),
             g.as_secs_f64(),
             (g.as_secs_f64() / p.as_secs_f64() - 1.0) * 100.0
         );
     }
+    let masking = if masked.is_some() {
+        format!(
+            "  masked {:>8.3}s  masking {:>+6.1}%",
+            total_masked.as_secs_f64(),
+            (total_masked.as_secs_f64() / total_governed.as_secs_f64() - 1.0) * 100.0
+        )
+    } else {
+        String::new()
+    };
     println!(
-        "total    plain {:>8.3}s  governed {:>8.3}s  overhead {:>+6.1}%",
+        "total    plain {:>8.3}s  governed {:>8.3}s  overhead {:>+6.1}%{masking}",
         total_plain.as_secs_f64(),
         total_governed.as_secs_f64(),
         (total_governed.as_secs_f64() / total_plain.as_secs_f64() - 1.0) * 100.0

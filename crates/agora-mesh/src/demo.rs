@@ -51,6 +51,15 @@ const COUNTRIES: [(&str, &str); 8] = [
     ("JP", "APAC"),
     ("AU", "ANZ"),
 ];
+/// The tour's global policy: names and emails masked (not hashed) so the tour can show them.
+const DEMO_POLICY: &str = "kind: AgoraPolicy
+columns:
+  - category: person_name
+    action: mask
+  - category: email
+    action: mask
+";
+
 const FIRST: [&str; 12] = [
     "Ana", "Ben", "Chloé", "Dmitri", "Emma", "Farid", "Grace", "Hiro", "Ines", "Jonas", "Kofi",
     "Lena",
@@ -327,6 +336,42 @@ impl Mesh {
             body: format!("  {refusal}\n"),
         });
 
+        // Governance: what the classifier found on ingest, and a policy that masks it.
+        let mut body = String::new();
+        for i in &ingests {
+            for c in &i.classified {
+                body.push_str(&format!(
+                    "  {}.{}: {} ({}, confidence {:.2})\n",
+                    i.table, c.column, c.category, c.sensitivity, c.confidence
+                ));
+            }
+        }
+        mesh.apply_policy(&admin, "demo policy", DEMO_POLICY)
+            .await?;
+        mesh.create_principal(&admin, "erin", Sensitivity::Internal, BTreeMap::new())
+            .await?;
+        mesh.set_grant(&admin, "erin", "read", "customers.profiles", false)
+            .await?;
+        let erin = mesh.principal("erin").await?;
+        let erin_session = mesh.session(&erin, Default::default()).await?;
+        let masked =
+            "select full_name, email, country from customers.profiles order by customer_id limit 3";
+        let df = mesh
+            .audited_sql(&erin_session, &erin, masked, Interface::Cli, None)
+            .await?;
+        let mut out = Vec::new();
+        write_results(df, OutputFormat::Table, &mut out).await?;
+        body.push_str(&format!(
+            "\n  The policy masks names and emails for readers below `confidential`; erin (clearance internal) runs:\n  {masked}\n{}",
+            String::from_utf8_lossy(&out)
+        ));
+        steps.push(TourStep {
+            title:
+                "Sensitive columns were classified on arrival, and every read is masked by policy"
+                    .into(),
+            body,
+        });
+
         let quarantine = ingests.iter().find(|i| i.rows_quarantined > 0);
         if let Some(q) = quarantine {
             let reasons: Vec<String> = q
@@ -355,7 +400,7 @@ impl Mesh {
             })
             .await?;
         let mut body = format!(
-            "  {} signed entries (domains and their keys, principals, grants, contracts, ingests, bob's two queries), verified from scratch: root {}
+            "  {} signed entries (domains and their keys, principals, grants, contracts, ingests, classifications, the policy, the tour's queries), verified from scratch: root {}
 ",
             report.size,
             &report.root[..16]

@@ -214,6 +214,7 @@ async fn show_product(
             "table": t.table.to_string(), "version": t.version, "rows": t.rows,
             "quarantined_rows": t.quarantined_rows,
             "columns": t.columns.iter().map(|(n, ty, req)| json!({"name": n, "type": ty, "required": req})).collect::<Vec<_>>(),
+            "classifications": t.tags,
         })).collect::<Vec<_>>(),
         "ingests": d.ingests.iter().map(|i| json!({"table": i.table.as_str(), "version": i.table_version, "rows_accepted": i.rows_accepted, "rows_quarantined": i.rows_quarantined, "source": i.source, "at": i.at, "by": i.principal.as_str()})).collect::<Vec<_>>(),
     })))

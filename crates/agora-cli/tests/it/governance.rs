@@ -166,6 +166,26 @@ fn ingest_classifies_and_owners_override() {
         "{err}"
     );
 
+    // Values that drift to another category get a new tag on the next ingest.
+    mesh.ok(&["ingest", "crm.tickets", &path("tickets.csv")]);
+    let drifted: String = std::iter::once("ticket_id,customer_email,subject\n".to_string())
+        .chain((0..20).map(|i| {
+            format!(
+                "{},x{i}@example.org,reply-to{i}@mail.example.com\n",
+                200 + i
+            )
+        }))
+        .collect();
+    let out = mesh.ok(&[
+        "ingest",
+        "crm.tickets",
+        &write(&mesh, "drift.csv", &drifted),
+    ]);
+    assert!(
+        out.contains("classified subject: email (confidential") && out.contains("was none"),
+        "{out}"
+    );
+
     let tail = mesh.ok(&["ledger", "tail", "--limit", "50"]);
     assert!(tail.contains("classification.decided"), "{tail}");
     assert!(tail.contains("classification.overridden"), "{tail}");
