@@ -554,7 +554,7 @@ async fn run(cli: Cli) -> Result<(), MeshError> {
             Ok(())
         }
         Command::Product(ProductCommand::Show { product }) => {
-            print_product(&mesh.product_details(&product).await?)
+            print_product(&mesh.product_details(&me, &product).await?)
         }
         Command::Ingest {
             table,

@@ -378,6 +378,67 @@ impl Mesh {
     }
 }
 
+impl Mesh {
+    /// The contract of `product` as `reader` may see it: the `examples` of every column masked
+    /// for the reader are replaced by a marker, since examples are values too. The document is
+    /// returned exactly as applied when nothing is withheld.
+    pub(crate) async fn contract_for(
+        &self,
+        reader: &Principal,
+        product: &ProductRecord,
+    ) -> Result<String, MeshError> {
+        if reader.is_admin {
+            return Ok(product.contract_yaml.clone());
+        }
+        let policies = self.policy_set().await?;
+        let labels = self.labels(std::slice::from_ref(product)).await?;
+        let mut doc: serde_norway::Value = serde_norway::from_str(&product.contract_yaml)
+            .map_err(|e| MeshError::Internal(format!("a stored contract no longer parses: {e}")))?;
+        let mut withheld = false;
+        let schema = doc
+            .get_mut("schema")
+            .and_then(serde_norway::Value::as_sequence_mut);
+        for object in schema.into_iter().flatten() {
+            let Some(table) = object
+                .get("name")
+                .and_then(serde_norway::Value::as_str)
+                .and_then(|n| Name::normalize("table", n).ok())
+            else {
+                continue;
+            };
+            let table = TableRef {
+                domain: product.domain.clone(),
+                table,
+            };
+            let masked = Mesh::governance_for(reader, &table, &policies, &labels).masked;
+            let properties = object
+                .get_mut("properties")
+                .and_then(serde_norway::Value::as_sequence_mut);
+            for property in properties.into_iter().flatten() {
+                let column = property
+                    .get("name")
+                    .and_then(serde_norway::Value::as_str)
+                    .and_then(|n| Name::normalize("column", n).ok());
+                let hidden = column.is_some_and(|c| masked.contains_key(c.as_str()));
+                if let (true, Some(map)) = (hidden, property.as_mapping_mut())
+                    && map.contains_key("examples")
+                {
+                    map.insert(
+                        "examples".into(),
+                        serde_norway::Value::Sequence(vec!["[withheld by policy]".into()]),
+                    );
+                    withheld = true;
+                }
+            }
+        }
+        if !withheld {
+            return Ok(product.contract_yaml.clone());
+        }
+        serde_norway::to_string(&doc)
+            .map_err(|e| MeshError::Internal(format!("writing a contract back: {e}")))
+    }
+}
+
 fn column_tag(t: &ColumnTagRecord) -> ColumnTag {
     ColumnTag {
         column: t.column.clone(),

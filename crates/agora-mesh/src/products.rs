@@ -288,9 +288,15 @@ impl Mesh {
         Ok((record, table))
     }
 
-    /// Contract, schema, owner, versions, row counts and last ingests of a product.
-    pub async fn product_details(&self, reference: &str) -> Result<ProductDetails, MeshError> {
-        let record = self.product(reference).await?;
+    /// Contract, schema, owner, versions, row counts and last ingests of a product, as `reader`
+    /// may see them: the contract's `examples` of columns masked for the reader are withheld.
+    pub async fn product_details(
+        &self,
+        reader: &Principal,
+        reference: &str,
+    ) -> Result<ProductDetails, MeshError> {
+        let mut record = self.product(reference).await?;
+        record.contract_yaml = self.contract_for(reader, &record).await?;
         let owner = self.domain(&record.domain).await?.owner;
         let contract = Contract::from_yaml(&record.contract_yaml)?.contract;
         let mut labels = self.labels(std::slice::from_ref(&record)).await?;

@@ -202,10 +202,12 @@ async fn list_products(State(mesh): State<Mesh>, _caller: Caller) -> ApiResult<J
 #[utoipa::path(get, path = "/api/v1/products/{domain}/{product}", responses((status = 200, description = "Contract, tables, versions, row counts"), (status = 404, body = ErrorBody)))]
 async fn show_product(
     State(mesh): State<Mesh>,
-    _caller: Caller,
+    Caller(caller): Caller,
     Path((domain, product)): Path<(String, String)>,
 ) -> ApiResult<Json<Value>> {
-    let d = mesh.product_details(&format!("{domain}.{product}")).await?;
+    let d = mesh
+        .product_details(&caller, &format!("{domain}.{product}"))
+        .await?;
     Ok(Json(json!({
         "domain": d.record.domain.as_str(), "name": d.record.name.as_str(), "owner": d.owner.as_str(),
         "version": d.record.version, "status": d.record.status, "description": d.record.description,

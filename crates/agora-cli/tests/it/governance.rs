@@ -313,6 +313,15 @@ fn masks_hold_against_every_sql_route() {
         ],
     );
 
+    // Contract examples are values too: withheld from a reader who sees the column masked.
+    let shown = mesh.ok(&["--as", "bob", "product", "show", "crm.people"]);
+    assert_no_raw("product show", &shown);
+    assert!(shown.contains("[withheld by policy]"), "{shown}");
+    assert!(
+        mesh.ok(&["product", "show", "crm.people"])
+            .contains("anna.rossi@example.org")
+    );
+
     // The administrator reads everything; the audit entry names what was masked.
     let admin = mesh.csv("select email from crm.customers where id = 1");
     assert_eq!(admin, "email\nanna.rossi@example.org\n");
