@@ -5,8 +5,9 @@ Each line of the output is one column: {"name", "label", "locale", "values"}. Se
 come from Python Faker in ten locales (national identifiers that Faker does not produce validly
 for a locale are generated here with their real check digits); `none` columns are ordinary data
 and the decoys that resemble sensitive data: numeric order ids, 16-digit references that fail
-Luhn, version strings, hex digests, UUIDs, event timestamps and recent dates, company and city
-names, job titles, booleans in columns named like `email_sent`, and more.
+Luhn, version strings, hex digests, UUIDs, event timestamps and dates of events (recent or
+decades old), company and city names, job titles, upper-case enumerations, entity codes,
+amounts, booleans in columns named like `email_sent`, and more.
 
 Column names are realistic in the column's language most of the time and generic (`col_7`)
 otherwise, so the classifier has to read the values, not only the name.
@@ -17,6 +18,7 @@ otherwise, so the classifier has to read the values, not only the name.
 
 import argparse
 import base64
+import datetime
 import hashlib
 import json
 import random
@@ -198,7 +200,7 @@ def sensitive_values(label, f, locale, rng, n):
 
 def none_column(f, rng, n):
     """An ordinary or decoy column: (name, values)."""
-    kind = rng.randrange(24)
+    kind = rng.randrange(26)
     if kind == 0:
         return rng.choice(["order_id", "bestellnummer", "numero_commande", "pedido_id", "ordine", "id"]), \
             [str(rng.randint(10 ** 5, 10 ** rng.randint(6, 10))) for _ in range(n)]
@@ -226,9 +228,13 @@ def none_column(f, rng, n):
         return rng.choice(["created_at", "updated_at", "event_time", "timestamp", "login_time"]), \
             [f.date_time_between("-3y", "now").strftime(fmt) for _ in range(n)]
     if kind == 6:
+        # Dates of events: recent or decades old (archives, benchmarks), over a few years.
         fmt = rng.choice(["%Y-%m-%d", "%d/%m/%Y", "%d.%m.%Y"])
-        return rng.choice(["order_date", "ship_date", "fecha_pedido", "date_commande", "lieferdatum", "due_date"]), \
-            [f.date_between("-4y", "+30d").strftime(fmt) for _ in range(n)]
+        start = datetime.date(rng.randint(1985, 2024), 1, 1)
+        span = rng.randint(60, 8 * 365)
+        return rng.choice(["order_date", "ship_date", "fecha_pedido", "date_commande", "lieferdatum", "due_date",
+                           "commit_date", "receipt_date", "start_date", "valid_from", "posting_date"]), \
+            [(start + datetime.timedelta(days=rng.randrange(span))).strftime(fmt) for _ in range(n)]
     if kind == 7:
         return rng.choice(["company", "employer", "firma", "empresa", "societe", "supplier"]), [f.company() for _ in range(n)]
     if kind == 8:
@@ -239,11 +245,14 @@ def none_column(f, rng, n):
         style = rng.choice([("true", "false"), ("yes", "no"), ("1", "0"), ("t", "f")])
         return name, [rng.choice(style) for _ in range(n)]
     if kind == 10:
-        return rng.choice(["product", "product_name", "item", "category"]), \
-            [" ".join(w.capitalize() for w in f.words(rng.randint(1, 3))) for _ in range(n)]
+        # Product names, capitalised or not, often in columns just called `name`.
+        lower = rng.random() < 0.4
+        return rng.choice(["product", "product_name", "item", "category", "name", "item_name", "part_name"]), \
+            [" ".join(w if lower else w.capitalize() for w in f.words(rng.randint(1, 5))) for _ in range(n)]
     if kind == 11:
-        return rng.choice(["price", "amount", "total", "unit_price", "betrag", "montant"]), \
-            [f"{rng.uniform(1, 500):.2f}" for _ in range(n)]
+        top = rng.choice([500, 10_000, 500_000])
+        return rng.choice(["price", "amount", "total", "unit_price", "betrag", "montant", "extended_price", "balance"]), \
+            [f"{rng.uniform(-0.02 * top, top):.2f}" for _ in range(n)]
     if kind == 12:
         return rng.choice(["quantity", "qty", "count", "stock"]), [str(rng.randint(0, 200)) for _ in range(n)]
     if kind == 13:
@@ -268,14 +277,31 @@ def none_column(f, rng, n):
     if kind == 22:
         return rng.choice(["sku", "product_code", "part_number"]), \
             ["".join(rng.choice(string.ascii_uppercase) for _ in range(3)) + "-" + str(rng.randint(1000, 99999)) for _ in range(n)]
-    return rng.choice(["tag", "keyword", "label"]), [f.word() for _ in range(n)]
+    if kind == 23:
+        return rng.choice(["tag", "keyword", "label"]), [f.word() for _ in range(n)]
+    if kind == 24:
+        # A few fixed phrases, often upper case: shipping instructions, segments, tiers.
+        phrases = rng.choice([
+            ["DELIVER IN PERSON", "TAKE BACK RETURN", "COLLECT COD", "NONE"],
+            ["AUTOMOBILE", "BUILDING", "FURNITURE", "HOUSEHOLD", "MACHINERY"],
+            ["Next Day Air", "Standard Ground", "Second Day", "Freight"],
+            ["Gold Member", "Silver Member", "Basic Plan", "Premium Plan"],
+            ["1-URGENT", "2-HIGH", "3-MEDIUM", "4-NOT SPECIFIED", "5-LOW"],
+            ["SM CASE", "LG BOX", "MED BAG", "JUMBO PKG", "WRAP CASE", "SM PACK", "LG DRUM"],
+        ])
+        return rng.choice(["ship_instruct", "shipping_method", "segment", "tier", "priority", "plan", "mode", "container"]), \
+            [rng.choice(phrases) for _ in range(n)]
+    # Entity codes: `Customer#000000042`, `Clerk#000000951`.
+    prefix = rng.choice(["Customer", "Clerk", "Supplier", "Part", "Agent"])
+    return rng.choice(["code", "clerk", "supplier_name", "account_code"]), \
+        [f"{prefix}#{rng.randint(1, 10 ** 6):09d}" for _ in range(n)]
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seed", type=int, required=True)
     ap.add_argument("--per-category", type=int, default=40, help="columns per sensitive category")
-    ap.add_argument("--none-columns", type=int, default=240)
+    ap.add_argument("--none-columns", type=int, default=260)
     ap.add_argument("--values", type=int, default=100, help="values per column")
     ap.add_argument("--out", required=True)
     args = ap.parse_args()

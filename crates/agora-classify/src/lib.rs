@@ -37,6 +37,39 @@ use crate::model::Weights;
 /// How many values of a column are enough to classify it.
 pub const SAMPLE_SIZE: usize = 2_000;
 
+/// What a column's values are typed as where they come from. A typed column can only hold some
+/// categories — an amount is never a phone number, a date column only a birth date — so the
+/// classifier only chooses among those; text (CSV, JSON strings) can hold any.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ValueKind {
+    Text,
+    Integer,
+    /// Floating-point and decimal numbers.
+    Decimal,
+    Date,
+    Timestamp,
+    Boolean,
+}
+
+impl ValueKind {
+    /// Whether values of this kind can be of `category`.
+    pub fn admits(self, category: Category) -> bool {
+        use Category as C;
+        match self {
+            ValueKind::Text => true,
+            // Identifiers, card and phone numbers stored as integers lose nothing but leading
+            // zeros.
+            ValueKind::Integer => matches!(
+                category,
+                C::NationalId | C::PaymentCard | C::PhoneNumber | C::None
+            ),
+            ValueKind::Decimal => matches!(category, C::Geolocation | C::None),
+            ValueKind::Date => matches!(category, C::DateOfBirth | C::None),
+            ValueKind::Timestamp | ValueKind::Boolean => category == C::None,
+        }
+    }
+}
+
 /// A detector's share of the sampled values, or the column name's hint.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Evidence {
@@ -84,9 +117,16 @@ impl Classifier {
         })
     }
 
-    /// Classifies a column from its name and a sample of its values (empty values ignored). A
-    /// column without values is `none`, with no confidence: a name alone decides nothing.
+    /// Classifies a column of text from its name and a sample of its values (empty values
+    /// ignored). A column without values is `none`, with no confidence: a name alone decides
+    /// nothing.
     pub fn classify(&self, column: &str, values: &[&str]) -> Classification {
+        self.classify_typed(column, values, ValueKind::Text)
+    }
+
+    /// Classifies a column whose values are of `kind` (read as text in `values`): only the
+    /// categories the kind admits compete.
+    pub fn classify_typed(&self, column: &str, values: &[&str], kind: ValueKind) -> Classification {
         if values.iter().all(|v| v.trim().is_empty()) {
             return Classification {
                 column: column.to_string(),
@@ -97,7 +137,14 @@ impl Classifier {
             };
         }
         let features = column_features(column, values, self.now_year);
-        let probabilities = self.weights.probabilities(&features);
+        let mut probabilities = self.weights.probabilities(&features);
+        for (p, category) in probabilities.iter_mut().zip(Category::ALL) {
+            if !kind.admits(category) {
+                *p = 0.0;
+            }
+        }
+        let total: f64 = probabilities.iter().sum();
+        probabilities.iter_mut().for_each(|p| *p /= total);
         let (best, confidence) = probabilities.iter().copied().enumerate().fold(
             (Category::ALL.len() - 1, f64::MIN),
             |acc, (i, p)| {
@@ -143,6 +190,33 @@ fn current_year() -> i32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn typed_columns_only_take_the_categories_their_type_admits() {
+        let c = Classifier::embedded();
+        let amounts = [
+            "173665.47",
+            "46929.18",
+            "193846.25",
+            "32151.78",
+            "144659.20",
+        ];
+        assert_eq!(
+            c.classify_typed("o_totalprice", &amounts, ValueKind::Decimal)
+                .category,
+            Category::None
+        );
+        let dates = ["1980-04-03", "1975-12-30", "2001-01-01", "1966-06-12"];
+        assert_eq!(
+            c.classify_typed("dob", &dates, ValueKind::Date).category,
+            Category::DateOfBirth
+        );
+        assert_eq!(
+            c.classify_typed("email", &["true", "false"], ValueKind::Boolean)
+                .category,
+            Category::None
+        );
+    }
 
     #[test]
     fn the_shipped_weights_match_the_features() {

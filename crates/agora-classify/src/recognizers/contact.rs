@@ -50,7 +50,7 @@ const REGIONS: [Id; 11] = [
 ];
 
 /// The cheap part of the phone check: only the characters people write numbers with, 7–15
-/// digits, not a date or an IP address. Returns the number without an extension.
+/// digits, not an amount, a date or an IP address. Returns the number without an extension.
 fn phone_candidate(value: &str) -> Option<&str> {
     let v = value.trim();
     let main = v
@@ -59,7 +59,11 @@ fn phone_candidate(value: &str) -> Option<&str> {
         .unwrap_or(v)
         .trim_end_matches([' ', 'e', 't']);
     let digits = main.bytes().filter(u8::is_ascii_digit).count();
+    // A number with one decimal point is an amount (`173665.47`), not a number written with
+    // dots (`06.27.63.17.06`).
+    let amount = main.matches('.').count() == 1 && main.parse::<f64>().is_ok();
     let plausible = (7..=15).contains(&digits)
+        && !amount
         && super::temporal::date(main).is_none()
         && !super::network::ip_address(main)
         && main
@@ -162,6 +166,7 @@ mod tests {
             assert!(phone_number(p), "{p}");
         }
         assert!(!phone_number("1.2.3.4"));
+        assert!(!phone_number("173665.47"));
         assert!(!phone_number("12345"));
         assert!(!phone_number("call me"));
     }

@@ -96,8 +96,13 @@ pub fn high_entropy_secret(value: &str) -> bool {
     .iter()
     .filter(|x| **x)
     .count();
+    // Runs like `0000` belong to codes and padded numbers (`Customer#000000042`), not secrets.
+    let padded = v
+        .as_bytes()
+        .windows(4)
+        .any(|w| w.iter().all(|b| *b == w[0]));
     let h = entropy(v);
-    (classes >= 3 && h >= 3.0) || (v.len() >= 20 && classes >= 2 && h >= 4.0)
+    !padded && ((classes >= 3 && h >= 3.0) || (v.len() >= 20 && classes >= 2 && h >= 4.0))
 }
 
 #[cfg(test)]
@@ -117,6 +122,7 @@ mod tests {
         assert!(!high_entropy_secret("d41d8cd98f00b204e9800998ecf8427e")); // MD5
         assert!(!high_entropy_secret("123e4567-e89b-12d3-a456-426614174000")); // UUID
         assert!(!high_entropy_secret("password")); // one class
+        assert!(!high_entropy_secret("Customer#000000042")); // a padded code
         assert!(hex_digest("da39a3ee5e6b4b0d3255bfef95601890afd80709"));
         assert!(uuid("123e4567-e89b-12d3-a456-426614174000"));
     }

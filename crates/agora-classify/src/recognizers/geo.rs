@@ -1,11 +1,11 @@
 //! Coordinates: a latitude or longitude alone, or a `lat, lon` pair.
 
-/// A decimal number with at least 3 decimals (coordinates are precise; prices and quantities
-/// are not), and its value.
+/// A decimal number with at least 4 decimals (coordinates are precise to about 10 m; prices,
+/// scores and measurements rarely are), and its value.
 fn precise_decimal(s: &str) -> Option<f64> {
     let s = s.trim();
     let (_, decimals) = s.split_once('.')?;
-    if decimals.len() < 3 || !decimals.bytes().all(|b| b.is_ascii_digit()) {
+    if decimals.len() < 4 || !decimals.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
     s.parse().ok()
@@ -44,6 +44,7 @@ mod tests {
         assert!(!latitude("148.858370"));
         assert!(longitude("-122.4194"));
         assert!(!longitude("12.5")); // a price, not a coordinate
+        assert!(!latitude("36.125")); // a score
         assert!(coordinate_pair("48.8583, 2.2945"));
         assert!(coordinate_pair("POINT(2.2945 48.8583)"));
         assert!(!coordinate_pair("1.2.3.4"));

@@ -269,6 +269,21 @@ pub fn postcode(value: &str) -> bool {
     })
 }
 
+/// A short code of upper-case letters and digits in one to three groups (`ABC 123`,
+/// `B-AB 1234`, `WX12 3YZ`): vehicle plates, locker and seat codes — not addresses.
+pub fn plate_like(value: &str) -> bool {
+    let v = value.trim();
+    let groups = v.split([' ', '-']).filter(|g| !g.is_empty()).count();
+    let compact: Vec<u8> = v.bytes().filter(|b| *b != b' ' && *b != b'-').collect();
+    (1..=3).contains(&groups)
+        && (4..=9).contains(&compact.len())
+        && compact
+            .iter()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+        && compact.iter().any(u8::is_ascii_digit)
+        && compact.iter().any(u8::is_ascii_uppercase)
+}
+
 /// A house number: a word that starts with a digit next to alphabetic words.
 pub fn has_house_number(value: &str) -> bool {
     let has_alpha = value
@@ -300,6 +315,9 @@ mod tests {
         assert!(postcode("ul. Zakątek 74, 03-427 Oława"));
         assert!(postcode("West Dale, DT7M 6XE"));
         assert!(has_house_number("Ängsgatan 78"));
+        assert!(plate_like("ABC 123"));
+        assert!(plate_like("WX12 3YZ"));
+        assert!(!plate_like("12 Baker Street"));
         assert!(known_name("Giulia Bianchi"));
         assert!(known_name("Müller, Jürgen"));
         assert!(!known_name("Lorem Ipsum"));

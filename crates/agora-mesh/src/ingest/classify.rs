@@ -6,8 +6,9 @@ use std::fs::File;
 use std::io::BufReader;
 use std::path::Path;
 
-use agora_classify::{Classification, Classifier, SAMPLE_SIZE};
+use agora_classify::{Classification, Classifier, SAMPLE_SIZE, ValueKind};
 use arrow::array::{Array, ArrayRef};
+use arrow::datatypes::DataType;
 use arrow::record_batch::RecordBatch;
 use arrow::util::display::{ArrayFormatter, FormatOptions};
 
@@ -19,6 +20,24 @@ use crate::MeshError;
 pub(crate) struct ClassificationSample {
     /// Columns in the order they were first seen, with their sampled values.
     columns: Vec<(String, Vec<String>)>,
+    /// The kind of each typed column's values (columns read from text have none).
+    kinds: Vec<(String, ValueKind)>,
+}
+
+/// What an Arrow type says about the values a column can hold.
+fn value_kind(t: &DataType) -> ValueKind {
+    match t {
+        DataType::Boolean => ValueKind::Boolean,
+        t if t.is_integer() => ValueKind::Integer,
+        t if t.is_floating()
+            || matches!(t, DataType::Decimal128(..) | DataType::Decimal256(..)) =>
+        {
+            ValueKind::Decimal
+        }
+        DataType::Date32 | DataType::Date64 => ValueKind::Date,
+        DataType::Timestamp(..) => ValueKind::Timestamp,
+        _ => ValueKind::Text,
+    }
 }
 
 impl ClassificationSample {
@@ -60,19 +79,29 @@ impl ClassificationSample {
 
     fn add_batch(&mut self, batch: &RecordBatch) -> Result<(), MeshError> {
         for (field, array) in batch.schema().fields().iter().zip(batch.columns()) {
+            if !self.kinds.iter().any(|(n, _)| n == field.name()) {
+                self.kinds
+                    .push((field.name().clone(), value_kind(field.data_type())));
+            }
             self.add_column(field.name(), array)?;
         }
         Ok(())
     }
 
-    /// Classifies every sampled column that has values.
+    fn kind(&self, column: &str) -> ValueKind {
+        self.kinds
+            .iter()
+            .find(|(n, _)| n == column)
+            .map_or(ValueKind::Text, |(_, k)| *k)
+    }
+
+    /// Classifies every sampled column, each among the categories its type admits.
     pub(crate) fn classify(&self, classifier: &Classifier) -> Vec<Classification> {
         self.columns
             .iter()
-            .filter(|(_, values)| !values.is_empty())
             .map(|(name, values)| {
                 let refs: Vec<&str> = values.iter().map(String::as_str).collect();
-                classifier.classify(name, &refs)
+                classifier.classify_typed(name, &refs, self.kind(name))
             })
             .collect()
     }
@@ -195,13 +224,5 @@ pub fn classify_file(
             ));
         }
     }
-    let classifier = Classifier::embedded();
-    Ok(sample
-        .columns
-        .iter()
-        .map(|(column, values)| {
-            let refs: Vec<&str> = values.iter().map(String::as_str).collect();
-            classifier.classify(column, &refs)
-        })
-        .collect())
+    Ok(sample.classify(&Classifier::embedded()))
 }
