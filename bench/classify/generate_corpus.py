@@ -256,7 +256,10 @@ def none_column(f, rng, n):
     if kind == 12:
         return rng.choice(["quantity", "qty", "count", "stock"]), [str(rng.randint(0, 200)) for _ in range(n)]
     if kind == 13:
-        return rng.choice(["country", "pays", "land", "pais"]), [f.country() for _ in range(n)]
+        # Countries and regions, sometimes upper case, sometimes in a column called `name`.
+        upper = rng.random() < 0.4
+        return rng.choice(["country", "pays", "land", "pais", "name", "n_name", "nation_name", "r_name"]), \
+            [f.country().upper() if upper else f.country() for _ in range(n)]
     if kind == 14:
         return rng.choice(["status", "state", "stage"]), \
             [rng.choice(["pending", "shipped", "delivered", "cancelled", "returned"]) for _ in range(n)]
@@ -293,7 +296,7 @@ def none_column(f, rng, n):
             [rng.choice(phrases) for _ in range(n)]
     # Entity codes: `Customer#000000042`, `Clerk#000000951`.
     prefix = rng.choice(["Customer", "Clerk", "Supplier", "Part", "Agent"])
-    return rng.choice(["code", "clerk", "supplier_name", "account_code"]), \
+    return rng.choice(["code", "clerk", "supplier_name", "account_code", "name", "s_name"]), \
         [f"{prefix}#{rng.randint(1, 10 ** 6):09d}" for _ in range(n)]
 
 

@@ -10,7 +10,7 @@ use crate::recognizers::{
 };
 
 /// The detectors, in feature order; their shares are the first features.
-pub const DETECTORS: [&str; 27] = [
+pub const DETECTORS: [&str; 28] = [
     "email",
     "phone_number",
     "phone_formatted",
@@ -31,6 +31,7 @@ pub const DETECTORS: [&str; 27] = [
     "uuid",
     "name_shape",
     "known_name",
+    "known_place",
     "single_word",
     "company_marker",
     "street_word",
@@ -113,6 +114,7 @@ pub fn column_features(name: &str, values: &[&str], now_year: i32) -> Vec<f64> {
             credential::uuid(v),
             text_shape::name_shape(v),
             text_shape::known_name(v),
+            text_shape::known_place(v),
             text_shape::single_capitalised_word(v),
             text_shape::company_marker(v),
             text_shape::street_word(v),

@@ -10,7 +10,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use agora_model::Category;
-use datafusion::arrow::array::{Array, ArrayRef, StringArray};
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, StringBuilder};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::{Result, ScalarValue, exec_err};
@@ -150,15 +150,10 @@ impl TextFunction {
         }
     }
 
-    fn apply_one(&self, mac: Option<&Hmac<Sha256>>, value: &str) -> String {
+    /// One value under the ops other than hashing (which has its own allocation-free loop).
+    fn apply_one(&self, value: &str) -> String {
         match &self.op {
-            TextOp::Hash(_) => {
-                let mut mac = mac
-                    .expect("INVARIANT: the hash op builds its MAC before mapping values")
-                    .clone();
-                mac.update(value.as_bytes());
-                hex::encode(&mac.finalize().into_bytes()[..HASH_BYTES])
-            }
+            TextOp::Hash(_) => unreachable!("INVARIANT: hashing never goes value by value"),
             TextOp::MaskEmail => match value.rsplit_once('@') {
                 Some((_, domain)) => format!("***@{domain}"),
                 None => mask_tail(value),
@@ -201,17 +196,49 @@ impl ScalarUDFImpl for TextFunction {
             return exec_err!("{} takes one argument", self.name());
         };
         let array: ArrayRef = input.to_array(args.number_rows)?;
-        let text = cast(&array, &DataType::Utf8)?;
-        let text = text
-            .as_any()
-            .downcast_ref::<StringArray>()
-            .expect("INVARIANT: cast to Utf8 yields a StringArray");
-        let out: StringArray = text
-            .iter()
-            .map(|v| v.map(|v| self.apply_one(mac.as_ref(), v)))
-            .collect();
-        Ok(ColumnarValue::Array(Arc::new(out)))
+        let mut out = StringBuilder::with_capacity(array.len(), array.len() * 2 * HASH_BYTES);
+        match &mac {
+            // The hot path of the default policy: no allocation per value.
+            Some(mac) => {
+                let mut hex_buf = [0u8; 2 * HASH_BYTES];
+                for_each_text(&array, |v| match v {
+                    Some(v) => {
+                        let mut m = mac.clone();
+                        m.update(v.as_bytes());
+                        hex::encode_to_slice(
+                            &m.finalize().into_bytes()[..HASH_BYTES],
+                            &mut hex_buf,
+                        )
+                        .expect("INVARIANT: the buffer holds two hex digits per byte");
+                        out.append_value(
+                            std::str::from_utf8(&hex_buf).expect("INVARIANT: hex digits are ASCII"),
+                        );
+                    }
+                    None => out.append_null(),
+                })?;
+            }
+            None => for_each_text(&array, |v| match v {
+                Some(v) => out.append_value(self.apply_one(v)),
+                None => out.append_null(),
+            })?,
+        }
+        Ok(ColumnarValue::Array(Arc::new(out.finish())))
     }
+}
+
+/// Calls `f` with each value of `array` as text: string arrays are read in place, other types
+/// are cast to text first (so `42` hashes like `'42'` and joins with it).
+fn for_each_text(array: &ArrayRef, mut f: impl FnMut(Option<&str>)) -> Result<()> {
+    match array.data_type() {
+        DataType::Utf8View => array.as_string_view().iter().for_each(f),
+        DataType::Utf8 => array.as_string::<i32>().iter().for_each(f),
+        DataType::LargeUtf8 => array.as_string::<i64>().iter().for_each(f),
+        _ => {
+            let text = cast(array, &DataType::Utf8)?;
+            text.as_string::<i32>().iter().for_each(&mut f);
+        }
+    }
+    Ok(())
 }
 
 /// Keeps the last 4 letters and digits when at least 8 are left hidden (`**** **** **** 4242`);

@@ -187,6 +187,21 @@ pub fn known_name(value: &str) -> bool {
         .any(|w| KNOWN_NAMES.contains(w.as_str()))
 }
 
+/// Countries, continents and large cities (`data/places.txt`).
+static KNOWN_PLACES: std::sync::LazyLock<std::collections::HashSet<&'static str>> =
+    std::sync::LazyLock::new(|| {
+        include_str!("../../data/places.txt")
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+            .collect()
+    });
+
+/// Whether the whole value names a well-known place (`GERMANY`, `Middle East`, `Paris`).
+pub fn known_place(value: &str) -> bool {
+    KNOWN_PLACES.contains(value.trim().to_lowercase().as_str())
+}
+
 fn words(v: &str) -> impl Iterator<Item = String> + '_ {
     v.split(|c: char| c.is_whitespace() || c == ',')
         .filter(|w| !w.is_empty())
@@ -315,6 +330,9 @@ mod tests {
         assert!(postcode("ul. Zakątek 74, 03-427 Oława"));
         assert!(postcode("West Dale, DT7M 6XE"));
         assert!(has_house_number("Ängsgatan 78"));
+        assert!(known_place("GERMANY"));
+        assert!(known_place("Middle East"));
+        assert!(!known_place("Anna"));
         assert!(plate_like("ABC 123"));
         assert!(plate_like("WX12 3YZ"));
         assert!(!plate_like("12 Baker Street"));
