@@ -30,6 +30,17 @@ struct Column {
     values: Vec<String>,
 }
 
+impl Column {
+    /// The values ingest would classify: the first `SAMPLE_SIZE`.
+    fn sample(&self) -> Vec<&str> {
+        self.values
+            .iter()
+            .map(String::as_str)
+            .take(SAMPLE_SIZE)
+            .collect()
+    }
+}
+
 fn read_corpus(path: &str) -> Vec<(Column, Category)> {
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| fail(&format!("{path}: {e}")));
     text.lines()
@@ -75,15 +86,7 @@ fn train(corpus: &str, out: &str) {
     let year = 2026;
     let data: Vec<(Vec<f64>, usize)> = columns
         .iter()
-        .map(|(c, label)| {
-            let values: Vec<&str> = c
-                .values
-                .iter()
-                .map(String::as_str)
-                .take(SAMPLE_SIZE)
-                .collect();
-            (column_features(&c.name, &values, year), label.index())
-        })
+        .map(|(c, label)| (column_features(&c.name, &c.sample(), year), label.index()))
         .collect();
     let classes = Category::ALL.len();
     let mut counts = vec![0usize; classes];
@@ -152,12 +155,7 @@ fn evaluate(corpus: &str) {
     let mut mistakes = Vec::new();
     let start = Instant::now();
     for (c, label) in &columns {
-        let values: Vec<&str> = c
-            .values
-            .iter()
-            .map(String::as_str)
-            .take(SAMPLE_SIZE)
-            .collect();
+        let values = c.sample();
         bytes += values.iter().map(|v| v.len()).sum::<usize>();
         let result = classifier.classify(&c.name, &values);
         if result.category != *label {

@@ -169,15 +169,18 @@ const STREET_WORDS: &[&str] = &[
     "favela",
 ];
 
+type WordList = std::sync::LazyLock<std::collections::HashSet<&'static str>>;
+
+/// The entries of a shipped word list: one per line, `#` starts a comment line.
+fn word_list(text: &'static str) -> std::collections::HashSet<&'static str> {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .collect()
+}
+
 /// Frequent given names and surnames of the corpus's locales (`data/names.txt`).
-static KNOWN_NAMES: std::sync::LazyLock<std::collections::HashSet<&'static str>> =
-    std::sync::LazyLock::new(|| {
-        include_str!("../../data/names.txt")
-            .lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty() && !l.starts_with('#'))
-            .collect()
-    });
+static KNOWN_NAMES: WordList = WordList::new(|| word_list(include_str!("../../data/names.txt")));
 
 /// Whether a word of the value is a frequent given name or surname.
 pub fn known_name(value: &str) -> bool {
@@ -188,14 +191,7 @@ pub fn known_name(value: &str) -> bool {
 }
 
 /// Countries, continents and large cities (`data/places.txt`).
-static KNOWN_PLACES: std::sync::LazyLock<std::collections::HashSet<&'static str>> =
-    std::sync::LazyLock::new(|| {
-        include_str!("../../data/places.txt")
-            .lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty() && !l.starts_with('#'))
-            .collect()
-    });
+static KNOWN_PLACES: WordList = WordList::new(|| word_list(include_str!("../../data/places.txt")));
 
 /// Whether the whole value names a well-known place (`GERMANY`, `Middle East`, `Paris`).
 pub fn known_place(value: &str) -> bool {
