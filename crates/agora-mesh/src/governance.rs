@@ -139,8 +139,7 @@ impl Mesh {
         let products = self.catalog.products().await?;
         for rule in &doc.columns {
             if let agora_policy::Matcher::Column { table, column } = &rule.matcher {
-                contract_table(&products, table)
-                    .ok_or_else(|| unknown_table(source, table))?
+                contract_table(&products, table, source)?
                     .column(column)
                     .ok_or_else(|| {
                         MeshError::bad_input(
@@ -151,8 +150,7 @@ impl Mesh {
             }
         }
         for rule in &doc.rows {
-            let table = contract_table(&products, &rule.table)
-                .ok_or_else(|| unknown_table(source, &rule.table))?;
+            let table = contract_table(&products, &rule.table, source)?;
             let schema = crate::products::table_schema(&table);
             agora_policy::check_row_filter(&rule.filter, &schema).map_err(|e| {
                 MeshError::bad_input(source, format!("row filter of {}: {e}", rule.table))
@@ -367,8 +365,8 @@ impl Mesh {
 
     /// The effective classification of each labelled column of `table`.
     pub async fn column_tags(&self, table: &TableRef) -> Result<Vec<ColumnTag>, MeshError> {
-        let products = self.catalog.products().await?;
-        let mut labels = self.labels(&products).await?;
+        let (product, _) = self.product_of_table(table).await?;
+        let mut labels = self.labels(std::slice::from_ref(&product)).await?;
         Ok(labels
             .remove(table)
             .unwrap_or_default()
@@ -451,20 +449,19 @@ fn column_tag(t: &ColumnTagRecord) -> ColumnTag {
     }
 }
 
-fn contract_table(products: &[ProductRecord], t: &TableRef) -> Option<agora_model::ContractTable> {
-    let p = products
-        .iter()
-        .find(|p| p.domain == t.domain && p.tables.contains(&t.table))?;
-    Contract::from_yaml(&p.contract_yaml)
-        .ok()?
-        .contract
-        .table(t.table.as_str())
-        .cloned()
-}
-
-fn unknown_table(source: &str, t: &TableRef) -> MeshError {
-    MeshError::bad_input(
-        source,
-        format!("unknown table {t}: apply its contract first"),
-    )
+/// A table a policy names, as its contract defines it; a table that does not exist is an error
+/// in the policy file `source`.
+fn contract_table(
+    products: &[ProductRecord],
+    t: &TableRef,
+    source: &str,
+) -> Result<agora_model::ContractTable, MeshError> {
+    match crate::products::table_in(products, t) {
+        Ok((_, table)) => Ok(table),
+        Err(MeshError::NotFound { .. }) => Err(MeshError::bad_input(
+            source,
+            format!("unknown table {t}: apply its contract first"),
+        )),
+        Err(e) => Err(e),
+    }
 }

@@ -47,6 +47,26 @@ pub struct ProductDetails {
     pub ingests: Vec<IngestRecord>,
 }
 
+/// The product among `products` that holds `t`, and `t` as its contract defines it.
+pub(crate) fn table_in<'a>(
+    products: &'a [ProductRecord],
+    t: &TableRef,
+) -> Result<(&'a ProductRecord, ContractTable), MeshError> {
+    let record = products
+        .iter()
+        .find(|p| p.domain == t.domain && p.tables.contains(&t.table))
+        .ok_or_else(|| MeshError::NotFound {
+            what: "table",
+            name: t.to_string(),
+            hint: ": apply a contract that defines it first".into(),
+        })?;
+    let contract = Contract::from_yaml(&record.contract_yaml)?.contract;
+    let table = contract.table(t.table.as_str()).cloned().ok_or_else(|| {
+        MeshError::Internal(format!("catalog lists {t} but its contract does not"))
+    })?;
+    Ok((record, table))
+}
+
 /// The Arrow schema of a contract table: every column nullable (required-ness is checked by
 /// validation, so that adding columns to a table with data never fails).
 pub(crate) fn table_schema(table: &ContractTable) -> SchemaRef {
@@ -270,22 +290,9 @@ impl Mesh {
         &self,
         t: &TableRef,
     ) -> Result<(ProductRecord, ContractTable), MeshError> {
-        let record = self
-            .catalog
-            .products()
-            .await?
-            .into_iter()
-            .find(|p| p.domain == t.domain && p.tables.contains(&t.table))
-            .ok_or_else(|| MeshError::NotFound {
-                what: "table",
-                name: t.to_string(),
-                hint: ": apply a contract that defines it first".into(),
-            })?;
-        let contract = Contract::from_yaml(&record.contract_yaml)?.contract;
-        let table = contract.table(t.table.as_str()).cloned().ok_or_else(|| {
-            MeshError::Internal(format!("catalog lists {t} but its contract does not"))
-        })?;
-        Ok((record, table))
+        let products = self.catalog.products().await?;
+        let (record, table) = table_in(&products, t)?;
+        Ok((record.clone(), table))
     }
 
     /// Contract, schema, owner, versions, row counts and last ingests of a product, as `reader`
