@@ -17,7 +17,7 @@ use datafusion::execution::SessionStateBuilder;
 use datafusion::logical_expr::{Expr, LogicalPlan, LogicalPlanBuilder};
 
 use crate::masks::DENIED_FUNCTION;
-use crate::{Action, Masks};
+use crate::{Action, Masks, hashed_source_column, precomputed_hash_column};
 
 /// How one table shows to one reader.
 #[derive(Debug, Clone, Default)]
@@ -35,14 +35,20 @@ impl TableGovernance {
     }
 }
 
-/// `raw` as `governance` lets its reader see it: `raw` itself when nothing is hidden.
+/// `raw` as `governance` lets its reader see it: `raw` itself when nothing is hidden. The
+/// precomputed-hash columns of `raw` are hidden from every reader, administrators included.
 pub fn governed_provider(
     name: TableReference,
     raw: Arc<dyn TableProvider>,
     governance: &TableGovernance,
     masks: &Masks,
 ) -> Result<Arc<dyn TableProvider>> {
-    if governance.is_open() {
+    let raw_schema = raw.schema();
+    let has_hidden = raw_schema
+        .fields()
+        .iter()
+        .any(|f| hashed_source_column(f.name()).is_some());
+    if governance.is_open() && !has_hidden {
         return Ok(raw);
     }
     let mut builder = LogicalPlanBuilder::scan(name.clone(), provider_as_source(raw), None)?;
@@ -56,18 +62,28 @@ pub fn governed_provider(
     let schema = builder.schema().clone();
     let mut columns = Vec::with_capacity(schema.fields().len());
     for (qualifier, field) in schema.iter() {
+        if hashed_source_column(field.name()).is_some() {
+            continue;
+        }
         let value = Expr::Column(Column::from((qualifier, field)));
         columns.push(match governance.masked.get(field.name()) {
             None => value,
-            Some((category, action)) => masks
-                .apply(
-                    action,
-                    *category,
-                    value,
-                    field.data_type(),
-                    &format!("{}.{}", short_name(&name), field.name()),
-                )?
-                .alias(field.name()),
+            Some((category, action)) => {
+                let stored = precomputed_hash_column(field.name());
+                let precomputed = schema
+                    .has_column_with_unqualified_name(&stored)
+                    .then(|| Expr::Column(Column::new(Some(name.clone()), stored)));
+                masks
+                    .apply(
+                        action,
+                        *category,
+                        value,
+                        field.data_type(),
+                        &format!("{}.{}", short_name(&name), field.name()),
+                        precomputed,
+                    )?
+                    .alias(field.name())
+            }
         });
     }
     let plan = builder.project(columns)?.build()?;

@@ -12,7 +12,9 @@
 //! table into a per-reader view of masked columns over filtered rows, inlined wherever a query
 //! names the table, so every interface built on the governed query layer gives the same answer
 //! and no SQL construct reaches the raw values. [`Masks`] builds the masking expressions; the
-//! hash is an HMAC-SHA-256 keyed with a per-mesh secret, so equal values still join.
+//! hash is an HMAC-SHA-256 keyed with a per-mesh secret, so equal values still join; the write
+//! path stores it beside the columns a policy may hash ([`precomputed_hash_column`], hidden from
+//! every reader), so reading a hashed column costs a column read, not an HMAC per value.
 //!
 //! ```
 //! use agora_model::{Category, Principal, Sensitivity, TableRef};
@@ -40,6 +42,6 @@ mod row_filter;
 pub use document::{Action, ColumnRule, Matcher, POLICY_KIND, PolicyDocument, RowRule};
 pub use error::PolicyError;
 pub use governed_view::{TableGovernance, check_row_filter, denied_columns, governed_provider};
-pub use masks::{MaskKey, Masks};
+pub use masks::{MaskKey, Masks, hashed_source_column, precomputed_hash_column};
 pub use policy_set::{Label, PolicySet};
 pub use row_filter::FilterTemplate;

@@ -4,6 +4,11 @@
 //! prefixes, the deny marker) are scalar UDFs that are *not* registered in any session: SQL
 //! cannot call them by name, so a reader cannot hash guesses to compare with masked values.
 //! Dates and coordinates are generalised with DataFusion's own `date_trunc` and `round`.
+//!
+//! Hashing is the default action and the costly one (an HMAC per value), so the write path
+//! stores the hash of the columns a policy may hash beside them (see [`precomputed_hash_column`]);
+//! the mask then reads the stored hash and computes it only where a row has none (files written
+//! before the column was classified).
 
 use std::fmt;
 use std::net::IpAddr;
@@ -16,7 +21,7 @@ use datafusion::arrow::datatypes::DataType;
 use datafusion::common::{Result, ScalarValue, exec_err};
 use datafusion::logical_expr::{
     ColumnarValue, Expr, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
-    cast as cast_expr, lit,
+    cast as cast_expr, lit, when,
 };
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
@@ -26,6 +31,20 @@ use crate::Action;
 /// The name of the function that marks a denied column; the governed session refuses any
 /// optimised plan that still calls it.
 pub const DENIED_FUNCTION: &str = "agora_denied";
+
+/// The prefix of the hidden columns that hold precomputed hashes. Column names of contracts
+/// never start with `_` twice (normalisation trims leading underscores), so these cannot clash.
+const PRECOMPUTED_HASH_PREFIX: &str = "__agora_hash__";
+
+/// The hidden column that holds the precomputed hash of `column`.
+pub fn precomputed_hash_column(column: &str) -> String {
+    format!("{PRECOMPUTED_HASH_PREFIX}{column}")
+}
+
+/// The column whose hash `name` holds, if `name` is a precomputed-hash column.
+pub fn hashed_source_column(name: &str) -> Option<&str> {
+    name.strip_prefix(PRECOMPUTED_HASH_PREFIX)
+}
 
 /// How many bytes of the HMAC a hashed value keeps (hex: twice as many characters). 128 bits
 /// keep collisions out of reach while the values stay readable.
@@ -39,6 +58,30 @@ impl MaskKey {
     pub fn new(bytes: [u8; 32]) -> MaskKey {
         MaskKey(bytes)
     }
+
+    /// The `hash` mask of every value of `array` (read as text: `42` hashes like `'42'`), as a
+    /// text array of the same length; NULL stays NULL. The query-time mask and the write path's
+    /// precomputed hashes both come from here, so they are equal by construction.
+    pub fn hash_array(&self, array: &ArrayRef) -> Result<ArrayRef> {
+        let mac = Hmac::<Sha256>::new_from_slice(&self.0)
+            .expect("INVARIANT: HMAC accepts keys of any length");
+        let mut out = StringBuilder::with_capacity(array.len(), array.len() * 2 * HASH_BYTES);
+        // No allocation per value: the HMAC state is cloned, the hex written in place.
+        let mut hex_buf = [0u8; 2 * HASH_BYTES];
+        for_each_text(array, |v| match v {
+            Some(v) => {
+                let mut m = mac.clone();
+                m.update(v.as_bytes());
+                hex::encode_to_slice(&m.finalize().into_bytes()[..HASH_BYTES], &mut hex_buf)
+                    .expect("INVARIANT: the buffer holds two hex digits per byte");
+                out.append_value(
+                    std::str::from_utf8(&hex_buf).expect("INVARIANT: hex digits are ASCII"),
+                );
+            }
+            None => out.append_null(),
+        })?;
+        Ok(Arc::new(out.finish()))
+    }
 }
 
 impl fmt::Debug for MaskKey {
@@ -50,6 +93,7 @@ impl fmt::Debug for MaskKey {
 /// The masking functions of one mesh.
 #[derive(Debug, Clone)]
 pub struct Masks {
+    key: MaskKey,
     hash: Arc<ScalarUDF>,
     mask_email: Arc<ScalarUDF>,
     mask_name: Arc<ScalarUDF>,
@@ -62,7 +106,11 @@ impl Masks {
     pub fn new(key: MaskKey) -> Masks {
         let udf = |f: TextFunction| Arc::new(ScalarUDF::new_from_impl(f));
         Masks {
-            hash: udf(TextFunction::new(TextOp::Hash(key))),
+            key: key.clone(),
+            hash: Arc::new(ScalarUDF::new_from_impl(HashFunction {
+                key,
+                signature: Signature::any(1, Volatility::Immutable),
+            })),
             mask_email: udf(TextFunction::new(TextOp::MaskEmail)),
             mask_name: udf(TextFunction::new(TextOp::MaskName)),
             mask_tail: udf(TextFunction::new(TextOp::MaskTail)),
@@ -71,8 +119,14 @@ impl Masks {
         }
     }
 
+    /// The key of the `hash` action, for the write path's precomputed hashes.
+    pub fn key(&self) -> &MaskKey {
+        &self.key
+    }
+
     /// The expression that shows `value` (a column of type `data_type` classified as
-    /// `category`, named `qualified_name` in errors) under `action`.
+    /// `category`, named `qualified_name` in errors) under `action`. `precomputed` is the
+    /// column holding the value's stored hash, where the table has one.
     pub fn apply(
         &self,
         action: &Action,
@@ -80,12 +134,19 @@ impl Masks {
         value: Expr,
         data_type: &DataType,
         qualified_name: &str,
+        precomputed: Option<Expr>,
     ) -> Result<Expr> {
         let text = is_text(data_type);
         Ok(match action {
             Action::Redact { marker: Some(m) } if text => lit(m.clone()),
             Action::Redact { .. } => lit(ScalarValue::try_new_null(data_type)?),
-            Action::Hash => self.hash.call(vec![value]),
+            // CASE evaluates its ELSE branch only on the rows no WHEN took, so the HMAC runs
+            // only for rows written without a stored hash.
+            Action::Hash => match precomputed {
+                Some(stored) => when(stored.clone().is_not_null(), stored)
+                    .otherwise(self.hash.call(vec![value]))?,
+                None => self.hash.call(vec![value]),
+            },
             Action::Mask => match category {
                 Category::Email => self.mask_email.call(vec![value]),
                 Category::PersonName => self.mask_name.call(vec![value]),
@@ -128,7 +189,6 @@ fn is_text(t: &DataType) -> bool {
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 enum TextOp {
-    Hash(MaskKey),
     MaskEmail,
     MaskName,
     MaskTail,
@@ -150,10 +210,8 @@ impl TextFunction {
         }
     }
 
-    /// One value under the ops other than hashing (which has its own allocation-free loop).
     fn apply_one(&self, value: &str) -> String {
         match &self.op {
-            TextOp::Hash(_) => unreachable!("INVARIANT: hashing never goes value by value"),
             TextOp::MaskEmail => match value.rsplit_once('@') {
                 Some((_, domain)) => format!("***@{domain}"),
                 None => mask_tail(value),
@@ -168,7 +226,6 @@ impl TextFunction {
 impl ScalarUDFImpl for TextFunction {
     fn name(&self) -> &str {
         match self.op {
-            TextOp::Hash(_) => "agora_hash",
             TextOp::MaskEmail => "agora_mask_email",
             TextOp::MaskName => "agora_mask_name",
             TextOp::MaskTail => "agora_mask_tail",
@@ -185,44 +242,45 @@ impl ScalarUDFImpl for TextFunction {
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let mac = match &self.op {
-            TextOp::Hash(key) => Some(
-                Hmac::<Sha256>::new_from_slice(&key.0)
-                    .expect("INVARIANT: HMAC accepts keys of any length"),
-            ),
-            _ => None,
-        };
         let [input] = args.args.as_slice() else {
             return exec_err!("{} takes one argument", self.name());
         };
         let array: ArrayRef = input.to_array(args.number_rows)?;
-        let mut out = StringBuilder::with_capacity(array.len(), array.len() * 2 * HASH_BYTES);
-        match &mac {
-            // The hot path of the default policy: no allocation per value.
-            Some(mac) => {
-                let mut hex_buf = [0u8; 2 * HASH_BYTES];
-                for_each_text(&array, |v| match v {
-                    Some(v) => {
-                        let mut m = mac.clone();
-                        m.update(v.as_bytes());
-                        hex::encode_to_slice(
-                            &m.finalize().into_bytes()[..HASH_BYTES],
-                            &mut hex_buf,
-                        )
-                        .expect("INVARIANT: the buffer holds two hex digits per byte");
-                        out.append_value(
-                            std::str::from_utf8(&hex_buf).expect("INVARIANT: hex digits are ASCII"),
-                        );
-                    }
-                    None => out.append_null(),
-                })?;
-            }
-            None => for_each_text(&array, |v| match v {
-                Some(v) => out.append_value(self.apply_one(v)),
-                None => out.append_null(),
-            })?,
-        }
+        let mut out = StringBuilder::with_capacity(array.len(), array.len() * 8);
+        for_each_text(&array, |v| match v {
+            Some(v) => out.append_value(self.apply_one(v)),
+            None => out.append_null(),
+        })?;
         Ok(ColumnarValue::Array(Arc::new(out.finish())))
+    }
+}
+
+/// The `hash` action: the keyed HMAC of any value read as text.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct HashFunction {
+    key: MaskKey,
+    signature: Signature,
+}
+
+impl ScalarUDFImpl for HashFunction {
+    fn name(&self) -> &str {
+        "agora_hash"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
+        Ok(DataType::Utf8)
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let [input] = args.args.as_slice() else {
+            return exec_err!("agora_hash takes one argument");
+        };
+        let array = input.to_array(args.number_rows)?;
+        Ok(ColumnarValue::Array(self.key.hash_array(&array)?))
     }
 }
 

@@ -128,7 +128,28 @@ impl PolicySet {
         column: &str,
         label: Label,
     ) -> Option<Action> {
-        if reader.is_admin || label.sensitivity <= reader.clearance {
+        if reader.is_admin {
+            return None;
+        }
+        self.action_for_clearance(reader.clearance, table, column, label)
+    }
+
+    /// Whether some reader (of some clearance) sees `column` hashed: the write path stores the
+    /// hashes of such columns beside them.
+    pub fn may_hash(&self, table: &TableRef, column: &str, label: Label) -> bool {
+        Sensitivity::ALL.into_iter().any(|clearance| {
+            self.action_for_clearance(clearance, table, column, label) == Some(Action::Hash)
+        })
+    }
+
+    fn action_for_clearance(
+        &self,
+        clearance: Sensitivity,
+        table: &TableRef,
+        column: &str,
+        label: Label,
+    ) -> Option<Action> {
+        if label.sensitivity <= clearance {
             return None;
         }
         let rules = self
@@ -230,6 +251,14 @@ mod tests {
             set.column_action(&Principal::admin(), &orders(), "email", email),
             None
         );
+        // What the write path stores hashes for: columns some reader sees hashed.
+        assert!(set.may_hash(&customers, "card", card));
+        assert!(!set.may_hash(&customers, "email", email));
+        let internal_name = Label {
+            category: Category::PersonName,
+            sensitivity: Sensitivity::Internal,
+        };
+        assert!(!set.may_hash(&customers, "name", internal_name));
     }
 
     #[test]

@@ -314,6 +314,16 @@ impl Appender {
         self
     }
 
+    /// The names of the table's columns when the append started.
+    pub fn columns(&self) -> Result<Vec<String>, StorageError> {
+        let snapshot = self.table.snapshot().map_err(delta_err(&self.name))?;
+        Ok(snapshot
+            .schema()
+            .fields()
+            .map(|f| f.name().to_string())
+            .collect())
+    }
+
     pub async fn write(&mut self, batch: RecordBatch) -> Result<(), StorageError> {
         let mode = if self.merge_schema {
             WriteMode::MergeSchema

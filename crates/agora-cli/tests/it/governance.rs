@@ -339,6 +339,61 @@ fn masks_hold_against_every_sql_route() {
 }
 
 #[test]
+fn hashes_stored_on_ingest_are_the_hashes_readers_get() {
+    let mesh = crm();
+    mesh.ok(&["grant", "bob", "read", "crm.people"]);
+    let bob = |sql: &str| mesh.ok(&["--as", "bob", "sql", sql, "--format", "csv"]);
+
+    // The ingest stored the email's hash; the reader's plan reads it, no one sees the column.
+    let plan = bob("explain select email from crm.customers");
+    assert!(plan.contains("__agora_hash__email"), "{plan}");
+    for who in [None, Some("bob")] {
+        let mut args = vec!["sql", "select * from crm.customers", "--format", "csv"];
+        if let Some(who) = who {
+            args.splice(0..0, ["--as", who]);
+        }
+        let out = mesh.ok(&args);
+        assert_eq!(
+            out.lines().next().unwrap(),
+            "id,full_name,email,card,birth_date,region,ip",
+            "{who:?}"
+        );
+    }
+    let err = mesh.fails(2, &["sql", "select __agora_hash__email from crm.customers"]);
+    assert!(err.contains("__agora_hash__email"), "{err}");
+
+    // A column classified `none` becomes confidential by an override: the rows ingested before
+    // have no stored hash (the mask computes it), the rows ingested after do. Both give the
+    // same hash for the same value, so each subject still counts twice.
+    mesh.ok(&[
+        "tag",
+        "set",
+        "crm.tickets.subject",
+        "none",
+        "--sensitivity",
+        "confidential",
+        "--reason",
+        "subjects quote customers",
+    ]);
+    mesh.ok(&["ingest", "crm.tickets", &path("tickets.csv")]);
+    let plan = bob("explain select subject from crm.tickets");
+    assert!(plan.contains("__agora_hash__subject"), "{plan}");
+    assert_eq!(
+        bob("select count(*) as n, count(distinct subject) as d from crm.tickets"),
+        mesh.csv("select count(*) as n, count(distinct subject) as d from crm.tickets")
+    );
+    let per_value =
+        bob("select subject, count(*) as n from crm.tickets group by subject order by subject");
+    let rows: Vec<&str> = per_value.lines().skip(1).collect();
+    assert_eq!(rows.len(), 6, "{per_value}");
+    for row in rows {
+        let (hash, n) = row.split_once(',').unwrap();
+        assert_eq!((hash.len(), n), (32, "2"), "{per_value}");
+    }
+    assert!(!per_value.contains("Late delivery"), "{per_value}");
+}
+
+#[test]
 fn deny_and_row_filters_fail_closed_on_every_interface() {
     let mesh = crm();
     mesh.ok(&[

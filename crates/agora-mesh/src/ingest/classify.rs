@@ -1,5 +1,5 @@
 //! Classification on the write path: a stage that keeps a sample of each column's accepted
-//! values as they stream by, classified once the ingest commits (see `agora-classify`); and
+//! values as they stream by, classified as soon as it is complete (see `agora-classify`); and
 //! the classification of a file that is not ingested (`agora classify`).
 
 use std::fs::File;
@@ -52,8 +52,9 @@ impl ClassificationSample {
         &mut self.columns[i].1
     }
 
-    fn full(&self) -> bool {
-        self.columns.iter().all(|(_, v)| v.len() >= SAMPLE_SIZE)
+    /// Whether every column seen has its sample (false before the first batch).
+    pub(crate) fn full(&self) -> bool {
+        !self.columns.is_empty() && self.columns.iter().all(|(_, v)| v.len() >= SAMPLE_SIZE)
     }
 
     fn add_column(&mut self, name: &str, array: &ArrayRef) -> Result<(), MeshError> {

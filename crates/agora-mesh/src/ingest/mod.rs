@@ -1,10 +1,13 @@
 //! The write path: decode → stages (validation, then a classification sample; quality checks
-//! plug in here) → streaming writes → one Delta commit for the product table (and one for its
-//! quarantine) → one catalog record of the ingest → the sample classified, changed column tags
-//! stored → one ledger batch recording the ingest and each classification decision.
+//! plug in here) → once the sample is complete, it is classified and the columns some reader
+//! sees hashed get their hashes stored beside them (precomputed hashes) → streaming writes →
+//! one Delta commit for the product table (and one for its quarantine) → one catalog record of
+//! the ingest → changed column tags stored → one ledger batch recording the ingest and each
+//! classification decision.
 
 mod classify;
 mod decode;
+mod precomputed_hash;
 mod validate;
 
 use std::collections::BTreeMap;
@@ -30,6 +33,11 @@ pub use validate::{QUARANTINE_INGEST, QUARANTINE_REASON, QUARANTINE_ROW, QUARANT
 
 use crate::products::table_schema;
 use crate::{Mesh, MeshError};
+
+/// The classification sample is complete once every column has its values, or after this
+/// many accepted rows (columns that are mostly empty would otherwise hold rows back): the rows
+/// before the decision wait in memory.
+const DECIDE_AFTER_ROWS: usize = 65_536;
 
 /// Where ingested data comes from.
 pub enum Source {
@@ -277,8 +285,13 @@ impl Mesh {
             source_name.clone(),
         ))];
 
-        // Kept apart from `stages` so its sample can be classified after the commit.
-        let mut sample = classify::ClassificationSample::default();
+        // Kept apart from `stages`: once its sample is complete it is classified, which decides
+        // the precomputed hashes; accepted rows wait (at most DECIDE_AFTER_ROWS) until then.
+        let mut sample = Some(classify::ClassificationSample::default());
+        let mut classified: Vec<agora_classify::Classification> = Vec::new();
+        let mut hashes: Option<precomputed_hash::PrecomputedHashes> = None;
+        let mut waiting: Vec<RecordBatch> = Vec::new();
+        let mut waiting_rows = 0usize;
 
         let read = Arc::new(AtomicU64::new(0));
         let (tx, mut rx) = mpsc::channel::<Emitted>(4);
@@ -290,7 +303,36 @@ impl Mesh {
 
         let (mut rows_read, mut rows_accepted, mut rows_quarantined) = (0u64, 0u64, 0u64);
         let mut reasons: BTreeMap<String, u64> = BTreeMap::new();
-        while let Some(raw) = rx.recv().await {
+        loop {
+            let next = rx.recv().await;
+            let ready = sample
+                .as_ref()
+                .is_some_and(|s| next.is_none() || s.full() || waiting_rows >= DECIDE_AFTER_ROWS);
+            if let Some(done) = sample.take_if(|_| ready) {
+                classified = tokio::task::spawn_blocking(move || {
+                    done.classify(&agora_classify::Classifier::embedded())
+                })
+                .await
+                .map_err(|e| MeshError::Internal(format!("the classifier failed: {e}")))?;
+                let table_columns = accepted_writer.columns()?;
+                let h = self
+                    .precomputed_hashes(
+                        &table_ref,
+                        &product,
+                        &contract_table,
+                        &classified,
+                        &table_columns,
+                    )
+                    .await?;
+                if h.adds_columns(&table_columns) {
+                    accepted_writer = accepted_writer.with_schema_merge();
+                }
+                for batch in waiting.drain(..) {
+                    accepted_writer.write(h.extend(batch)?).await?;
+                }
+                hashes = Some(h);
+            }
+            let Some(raw) = next else { break };
             let raw = raw?;
             rows_read += raw.batch.num_rows() as u64;
             let mut staged = StagedBatch {
@@ -301,10 +343,18 @@ impl Mesh {
             for stage in &mut stages {
                 staged = stage.apply(staged)?;
             }
-            staged = sample.apply(staged)?;
+            if let Some(s) = sample.as_mut() {
+                staged = s.apply(staged)?;
+            }
             if let Some(accepted) = staged.accepted.filter(|b| b.num_rows() > 0) {
                 rows_accepted += accepted.num_rows() as u64;
-                accepted_writer.write(accepted).await?;
+                match &hashes {
+                    Some(h) => accepted_writer.write(h.extend(accepted)?).await?,
+                    None => {
+                        waiting_rows += accepted.num_rows();
+                        waiting.push(accepted);
+                    }
+                }
             }
             if let Some(rejected) = staged.rejected.filter(|b| b.num_rows() > 0) {
                 rows_quarantined += rejected.num_rows() as u64;
@@ -364,7 +414,7 @@ impl Mesh {
                 .and_then(|t| t.version()),
         };
         let classified = if rows_accepted > 0 {
-            self.store_classifications(&table_ref, sample, actor)
+            self.store_classifications(&table_ref, classified, actor)
                 .await?
         } else {
             Vec::new()
@@ -441,19 +491,14 @@ fn count_reasons(rejected: &RecordBatch, into: &mut BTreeMap<String, u64>) {
 }
 
 impl Mesh {
-    /// Classifies an ingest's sample and stores the automatic tags that are new or changed.
+    /// Stores the automatic tags of an ingest's classified sample that are new or changed.
     /// Overrides are separate rows the classifier never writes, so an owner's decision stands.
     async fn store_classifications(
         &self,
         table: &TableRef,
-        sample: classify::ClassificationSample,
+        results: Vec<agora_classify::Classification>,
         actor: &Principal,
     ) -> Result<Vec<ColumnClassified>, MeshError> {
-        let results = tokio::task::spawn_blocking(move || {
-            sample.classify(&agora_classify::Classifier::embedded())
-        })
-        .await
-        .map_err(|e| MeshError::Internal(format!("the classifier failed: {e}")))?;
         let previous: BTreeMap<String, agora_model::Category> = self
             .catalog
             .column_tags()
