@@ -94,13 +94,15 @@ def main():
     agora(mesh, "principal", "create", "masked_reader", "--clearance", "internal")
     agora(mesh, "domain", "create", "tpch", "--owner", "bench")
     agora(mesh, "product", "apply", str(ROOT / "bench" / "tpch" / "tpch.odcs.yaml"))
+    # The masked columns are tagged before their data arrives (as an owner who knows them
+    # would), so the ingest stores their hashes; the classifier finds c_phone by itself.
+    for column, category in (("tpch.customer.c_phone", "phone_number"), ("tpch.customer.c_address", "postal_address"),
+                             ("tpch.customer.c_name", "person_name")):
+        agora(mesh, "tag", "set", column, category, "--reason", "benchmark: masked columns for the masking overhead")
     for t in TABLES[:-1]:
         agora(mesh, "ingest", f"tpch.{t}", str(csv_dir / f"{t}.csv"))
     agora(mesh, "grant", "reader", "read", "tpch.tpch")
     agora(mesh, "grant", "masked_reader", "read", "tpch.tpch")
-    for column, category in (("tpch.customer.c_phone", "phone_number"), ("tpch.customer.c_address", "postal_address"),
-                             ("tpch.customer.c_name", "person_name")):
-        agora(mesh, "tag", "set", column, category, "--reason", "benchmark: masked columns for the masking overhead")
     # The classifier takes TPC-H's `*_name` columns of nations, regions, suppliers and parts for
     # person names (see docs/benchmarks.md); as an owner would, say they are not.
     for column in ("tpch.nation.n_name", "tpch.region.r_name", "tpch.supplier.s_name", "tpch.part.p_name"):

@@ -6,6 +6,13 @@ mod ledger;
 mod progress;
 mod witness;
 
+/// Query execution allocates and frees large buffers at a high rate (decoded Parquet pages, hash
+/// tables); glibc's allocator returns them to the kernel and takes them back page fault by page
+/// fault, which cost a third of a short query's time in a fresh process (docs/benchmarks.md).
+/// mimalloc keeps and reuses them, as DataFusion's own CLI does.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::net::SocketAddr;

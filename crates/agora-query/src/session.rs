@@ -7,7 +7,8 @@ use agora_model::{Access, Grant, Name, Principal, TableRef};
 use agora_policy::{Masks, TableGovernance, denied_columns};
 use agora_storage::TableStore;
 use datafusion::catalog::{CatalogProvider, MemoryCatalogProvider};
-use datafusion::execution::SessionStateBuilder;
+use datafusion::execution::{SessionState, SessionStateBuilder};
+use datafusion::logical_expr::LogicalPlan;
 use datafusion::prelude::{DataFrame, SQLOptions, SessionConfig, SessionContext};
 
 use crate::domain_schema::DomainSchema;
@@ -60,6 +61,9 @@ pub struct MeshTable {
 /// A read-only DataFusion session that enforces one principal's grants.
 pub struct GovernedSession {
     ctx: SessionContext,
+    /// `ctx`'s state without logical optimiser rules, which runs the plans [`Self::sql`] has
+    /// already optimised: a query is optimised once, not again when it executes.
+    planned: SessionState,
     viewer: Arc<Viewer>,
     products: Arc<HashMap<(Name, Name), Name>>,
     /// The tables the reader sees masked or filtered.
@@ -132,8 +136,12 @@ impl GovernedSession {
                 .map_err(QueryError::from_datafusion)?;
         }
         ctx.register_catalog(CATALOG, Arc::new(catalog));
+        let planned = SessionStateBuilder::new_from_existing(ctx.state())
+            .with_optimizer_rules(Vec::new())
+            .build();
         Ok(GovernedSession {
             ctx,
+            planned,
             viewer,
             products,
             governance,
@@ -141,8 +149,9 @@ impl GovernedSession {
         })
     }
 
-    /// Plans `sql`, checks grants and refuses uses of denied columns; the returned DataFrame
-    /// streams when executed.
+    /// Plans `sql`, checks grants, optimises the plan and refuses uses of denied columns; the
+    /// returned DataFrame holds the optimised plan (but for `EXPLAIN`, which shows the
+    /// optimiser's work itself) and streams when executed.
     pub async fn sql(&self, sql: &str) -> Result<DataFrame, QueryError> {
         let options = SQLOptions::new()
             .with_allow_ddl(false)
@@ -160,26 +169,25 @@ impl GovernedSession {
             &self.default_schema,
         )
         .map_err(QueryError::from_datafusion)?;
-        let may_deny = self.governance.values().any(|g| {
-            g.masked
-                .values()
-                .any(|(_, a)| *a == agora_policy::Action::Deny)
-        });
-        if may_deny {
-            let optimized = self
-                .ctx
-                .state()
-                .optimize(df.logical_plan())
-                .map_err(QueryError::from_datafusion)?;
-            let columns = denied_columns(&optimized).map_err(QueryError::from_datafusion)?;
-            if !columns.is_empty() {
-                return Err(QueryError::ColumnDenied(ColumnDenied {
-                    principal: self.viewer.principal.name.to_string(),
-                    columns,
-                }));
-            }
+        let optimized = self
+            .ctx
+            .state()
+            .optimize(df.logical_plan())
+            .map_err(QueryError::from_datafusion)?;
+        let columns = denied_columns(&optimized).map_err(QueryError::from_datafusion)?;
+        if !columns.is_empty() {
+            return Err(QueryError::ColumnDenied(ColumnDenied {
+                principal: self.viewer.principal.name.to_string(),
+                columns,
+            }));
         }
-        Ok(df)
+        if matches!(
+            df.logical_plan(),
+            LogicalPlan::Explain(_) | LogicalPlan::Analyze(_)
+        ) {
+            return Ok(df);
+        }
+        Ok(DataFrame::new(self.planned.clone(), optimized))
     }
 
     /// The columns among `reads` the reader sees masked, as `domain.table.column`.
@@ -201,15 +209,23 @@ impl GovernedSession {
         masked
     }
 
-    /// The mesh tables and columns `df` reads, from its optimised plan (projection push-down
-    /// narrows each scan to the columns the query uses).
+    /// The mesh tables and columns `df` (from [`Self::sql`]) reads, from its optimised plan
+    /// (projection push-down narrows each scan to the columns the query uses).
     pub fn reads(&self, df: &DataFrame) -> Result<Vec<crate::TableRead>, QueryError> {
-        let optimized = self
-            .ctx
-            .state()
-            .optimize(df.logical_plan())
-            .map_err(QueryError::from_datafusion)?;
-        crate::tables_read(&optimized, &self.default_schema, |t| {
+        let optimized;
+        let plan = match df.logical_plan() {
+            // An EXPLAIN's DataFrame holds the plan as written; what it reads is its optimised form.
+            plan @ (LogicalPlan::Explain(_) | LogicalPlan::Analyze(_)) => {
+                optimized = self
+                    .ctx
+                    .state()
+                    .optimize(plan)
+                    .map_err(QueryError::from_datafusion)?;
+                &optimized
+            }
+            plan => plan,
+        };
+        crate::tables_read(plan, &self.default_schema, |t| {
             self.products
                 .contains_key(&(t.domain.clone(), t.table.clone()))
         })
