@@ -17,7 +17,7 @@ use datafusion::execution::SessionStateBuilder;
 use datafusion::logical_expr::{Expr, LogicalPlan, LogicalPlanBuilder};
 
 use crate::masks::DENIED_FUNCTION;
-use crate::{Action, Masks, hashed_source_column, precomputed_hash_column};
+use crate::{Action, Masks, StoredHash};
 
 /// How one table shows to one reader.
 #[derive(Debug, Clone, Default)]
@@ -44,10 +44,12 @@ pub fn governed_provider(
     masks: &Masks,
 ) -> Result<Arc<dyn TableProvider>> {
     let raw_schema = raw.schema();
-    let has_hidden = raw_schema
+    let stored: Vec<(StoredHash, &str)> = raw_schema
         .fields()
         .iter()
-        .any(|f| hashed_source_column(f.name()).is_some());
+        .filter_map(|f| StoredHash::parse(f.name()).map(|h| (h, f.name().as_str())))
+        .collect();
+    let has_hidden = !stored.is_empty();
     if governance.is_open() && !has_hidden {
         return Ok(raw);
     }
@@ -62,17 +64,17 @@ pub fn governed_provider(
     let schema = builder.schema().clone();
     let mut columns = Vec::with_capacity(schema.fields().len());
     for (qualifier, field) in schema.iter() {
-        if hashed_source_column(field.name()).is_some() {
+        if StoredHash::parse(field.name()).is_some() {
             continue;
         }
         let value = Expr::Column(Column::from((qualifier, field)));
         columns.push(match governance.masked.get(field.name()) {
             None => value,
             Some((category, action)) => {
-                let stored = precomputed_hash_column(field.name());
-                let precomputed = schema
-                    .has_column_with_unqualified_name(&stored)
-                    .then(|| Expr::Column(Column::new(Some(name.clone()), stored)));
+                let precomputed = stored
+                    .iter()
+                    .find(|(h, _)| h.column == *field.name())
+                    .map(|(h, hidden)| (h, Expr::Column(Column::new(Some(name.clone()), *hidden))));
                 masks
                     .apply(
                         action,

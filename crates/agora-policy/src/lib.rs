@@ -13,7 +13,7 @@
 //! names the table, so every interface built on the governed query layer gives the same answer
 //! and no SQL construct reaches the raw values. [`Masks`] builds the masking expressions; the
 //! hash is an HMAC-SHA-256 keyed with a per-mesh secret, so equal values still join; the write
-//! path stores it beside the columns a policy may hash ([`precomputed_hash_column`], hidden from
+//! path stores it beside the columns a policy may hash ([`StoredHash`], hidden from
 //! every reader), so reading a hashed column costs a column read, not an HMAC per value.
 //!
 //! ```
@@ -42,6 +42,6 @@ mod row_filter;
 pub use document::{Action, ColumnRule, Matcher, POLICY_KIND, PolicyDocument, RowRule};
 pub use error::PolicyError;
 pub use governed_view::{TableGovernance, check_row_filter, denied_columns, governed_provider};
-pub use masks::{MaskKey, Masks, hashed_source_column, precomputed_hash_column};
+pub use masks::{MaskKey, Masks, StoredHash};
 pub use policy_set::{Label, PolicySet};
 pub use row_filter::FilterTemplate;

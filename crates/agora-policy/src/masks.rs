@@ -6,9 +6,9 @@
 //! Dates and coordinates are generalised with DataFusion's own `date_trunc` and `round`.
 //!
 //! Hashing is the default action and the costly one (an HMAC per value), so the write path
-//! stores the hash of the columns a policy may hash beside them (see [`precomputed_hash_column`]);
-//! the mask then reads the stored hash and computes it only where a row has none (files written
-//! before the column was classified).
+//! stores the hash of the columns a policy may hash beside them (see [`StoredHash`]); the mask
+//! then reads the stored hash and computes it only where a row has none (rows written before the
+//! column became hashed).
 
 use std::fmt;
 use std::net::IpAddr;
@@ -32,18 +32,46 @@ use crate::Action;
 /// optimised plan that still calls it.
 pub const DENIED_FUNCTION: &str = "agora_denied";
 
-/// The prefix of the hidden columns that hold precomputed hashes. Column names of contracts
+/// The prefixes of the hidden columns that hold precomputed hashes. Column names of contracts
 /// never start with `_` twice (normalisation trims leading underscores), so these cannot clash.
-const PRECOMPUTED_HASH_PREFIX: &str = "__agora_hash__";
+const COMPLETE_PREFIX: &str = "__agora_hash__";
+const PARTIAL_PREFIX: &str = "__agora_hash_partial__";
 
-/// The hidden column that holds the precomputed hash of `column`.
-pub fn precomputed_hash_column(column: &str) -> String {
-    format!("{PRECOMPUTED_HASH_PREFIX}{column}")
+/// A hidden column holding the precomputed hashes of a column.
+///
+/// A *complete* one was created with the table's first rows, and every later write fills it, so
+/// every row of every table version that has the column holds its hash: the mask reads it
+/// alone. A *partial* one was added to a table that had rows already (the column became hashed
+/// later): the mask computes the hash for the rows that have none.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredHash {
+    /// The column whose hashes it holds.
+    pub column: String,
+    pub complete: bool,
 }
 
-/// The column whose hash `name` holds, if `name` is a precomputed-hash column.
-pub fn hashed_source_column(name: &str) -> Option<&str> {
-    name.strip_prefix(PRECOMPUTED_HASH_PREFIX)
+impl StoredHash {
+    /// The hidden column's name.
+    pub fn name(&self) -> String {
+        let prefix = if self.complete {
+            COMPLETE_PREFIX
+        } else {
+            PARTIAL_PREFIX
+        };
+        format!("{prefix}{}", self.column)
+    }
+
+    /// The stored hash a column name stands for, if it is one.
+    pub fn parse(name: &str) -> Option<StoredHash> {
+        let (column, complete) = match name.strip_prefix(COMPLETE_PREFIX) {
+            Some(c) => (c, true),
+            None => (name.strip_prefix(PARTIAL_PREFIX)?, false),
+        };
+        Some(StoredHash {
+            column: column.to_string(),
+            complete,
+        })
+    }
 }
 
 /// How many bytes of the HMAC a hashed value keeps (hex: twice as many characters). 128 bits
@@ -125,8 +153,8 @@ impl Masks {
     }
 
     /// The expression that shows `value` (a column of type `data_type` classified as
-    /// `category`, named `qualified_name` in errors) under `action`. `precomputed` is the
-    /// column holding the value's stored hash, where the table has one.
+    /// `category`, named `qualified_name` in errors) under `action`. `stored` is the hidden
+    /// column holding the value's precomputed hash, where the table has one, as an expression.
     pub fn apply(
         &self,
         action: &Action,
@@ -134,16 +162,18 @@ impl Masks {
         value: Expr,
         data_type: &DataType,
         qualified_name: &str,
-        precomputed: Option<Expr>,
+        stored: Option<(&StoredHash, Expr)>,
     ) -> Result<Expr> {
         let text = is_text(data_type);
         Ok(match action {
             Action::Redact { marker: Some(m) } if text => lit(m.clone()),
             Action::Redact { .. } => lit(ScalarValue::try_new_null(data_type)?),
-            // CASE evaluates its ELSE branch only on the rows no WHEN took, so the HMAC runs
-            // only for rows written without a stored hash.
-            Action::Hash => match precomputed {
-                Some(stored) => when(stored.clone().is_not_null(), stored)
+            Action::Hash => match stored {
+                // Text like the computed hash, whatever type the scan reads it as.
+                Some((hash, column)) if hash.complete => cast_expr(column, DataType::Utf8),
+                // CASE evaluates its ELSE branch only on the rows no WHEN took, so the HMAC
+                // runs only for rows written without a stored hash.
+                Some((_, column)) => when(column.clone().is_not_null(), column)
                     .otherwise(self.hash.call(vec![value]))?,
                 None => self.hash.call(vec![value]),
             },
@@ -381,6 +411,20 @@ impl ScalarUDFImpl for Denied {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stored_hash_names_round_trip_and_never_clash_with_contract_columns() {
+        for complete in [true, false] {
+            let hidden = StoredHash {
+                column: "email".into(),
+                complete,
+            };
+            assert_eq!(StoredHash::parse(&hidden.name()), Some(hidden.clone()));
+            let normalized = agora_model::Name::normalize("column", &hidden.name()).unwrap();
+            assert_eq!(StoredHash::parse(normalized.as_str()), None);
+        }
+        assert_eq!(StoredHash::parse("email"), None);
+    }
 
     #[test]
     fn masks_keep_only_what_the_policy_promises() {

@@ -47,7 +47,7 @@ pub fn tables_read(
             let entry = reads.entry(table.to_string()).or_default();
             for c in columns {
                 // A precomputed hash is read for its column: the audit names the column.
-                let c = agora_policy::hashed_source_column(&c).map_or(c.clone(), str::to_string);
+                let c = agora_policy::StoredHash::parse(&c).map_or(c, |h| h.column);
                 if !entry.contains(&c) {
                     entry.push(c);
                 }

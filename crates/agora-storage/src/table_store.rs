@@ -324,6 +324,12 @@ impl Appender {
             .collect())
     }
 
+    /// Whether the table had rows (any data file) when the append started.
+    pub fn has_rows(&self) -> Result<bool, StorageError> {
+        let snapshot = self.table.snapshot().map_err(delta_err(&self.name))?;
+        Ok(snapshot.log_data().num_files() > 0)
+    }
+
     pub async fn write(&mut self, batch: RecordBatch) -> Result<(), StorageError> {
         let mode = if self.merge_schema {
             WriteMode::MergeSchema

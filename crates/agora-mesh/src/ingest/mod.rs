@@ -322,6 +322,7 @@ impl Mesh {
                         &contract_table,
                         &classified,
                         &table_columns,
+                        accepted_writer.has_rows()?,
                     )
                     .await?;
                 if h.adds_columns(&table_columns) {

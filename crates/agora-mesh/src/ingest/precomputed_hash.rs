@@ -1,20 +1,21 @@
 //! Precomputed hashes on the write path: for each column some reader sees hashed, the ingest
-//! stores the column's `hash` mask in a hidden column beside it
-//! ([`agora_policy::precomputed_hash_column`]). A reader below the column's level then reads
-//! the stored hash instead of paying an HMAC per value on every query; the mask falls back to
-//! computing it for rows that have none (files written before the column was classified).
+//! stores the column's `hash` mask in a hidden column beside it ([`agora_policy::StoredHash`]).
+//! A reader below the column's level then reads the stored hash instead of paying an HMAC per
+//! value on every query (and the raw column is not read at all).
 //!
 //! Which columns: decided once per ingest, after the classification sample, from the labels the
 //! ingest will store (overrides first, the contract's level, the fresh classification) and the
-//! policies in force. A column keeps its hidden hash in later ingests even if its label drops,
-//! so that every file of the table has the table's columns.
+//! policies in force. A hidden column created with the table's first rows is *complete*; one
+//! added to a table that has rows is *partial* (the mask computes the hash for older rows). A
+//! column keeps its hidden hash in later ingests even if its label drops, so that every file of
+//! the table has the table's columns and a complete one stays complete.
 
 use std::sync::Arc;
 
 use agora_catalog::ProductRecord;
 use agora_classify::Classification;
 use agora_model::{ContractTable, TableRef};
-use agora_policy::{Label, MaskKey, hashed_source_column, precomputed_hash_column};
+use agora_policy::{Label, MaskKey, StoredHash};
 use arrow::datatypes::{Field, Schema};
 use arrow::record_batch::RecordBatch;
 
@@ -23,8 +24,8 @@ use crate::{Mesh, MeshError};
 /// Appends the precomputed hashes of some columns to each accepted batch.
 pub(crate) struct PrecomputedHashes {
     key: MaskKey,
-    /// The product columns whose hashes are stored.
-    columns: Vec<String>,
+    /// The hidden columns this ingest fills.
+    columns: Vec<StoredHash>,
 }
 
 impl PrecomputedHashes {
@@ -36,7 +37,8 @@ impl PrecomputedHashes {
         let schema = batch.schema();
         let mut fields: Vec<Arc<Field>> = schema.fields().iter().cloned().collect();
         let mut arrays = batch.columns().to_vec();
-        for column in &self.columns {
+        for hidden in &self.columns {
+            let column = &hidden.column;
             let Some(values) = batch.column_by_name(column) else {
                 return Err(MeshError::Internal(format!(
                     "the accepted rows have no column `{column}` to hash"
@@ -47,7 +49,7 @@ impl PrecomputedHashes {
                 .hash_array(values)
                 .map_err(|e| MeshError::Internal(format!("hashing column `{column}`: {e}")))?;
             fields.push(Arc::new(Field::new(
-                precomputed_hash_column(column),
+                hidden.name(),
                 hashed.data_type().clone(),
                 true,
             )));
@@ -61,14 +63,15 @@ impl PrecomputedHashes {
     pub(crate) fn adds_columns(&self, table_columns: &[String]) -> bool {
         self.columns
             .iter()
-            .any(|c| !table_columns.contains(&precomputed_hash_column(c)))
+            .any(|c| !table_columns.contains(&c.name()))
     }
 }
 
 impl Mesh {
-    /// The columns of `table` whose hashes this ingest stores: those that already have a
-    /// hidden hash column (`table_columns` are the Delta table's columns) and those some reader
-    /// would see hashed under the labels after `fresh` is stored.
+    /// The hidden hash columns this ingest fills: those the table has (`table_columns` are the
+    /// Delta table's columns) and new ones for the columns some reader would see hashed under
+    /// the labels after `fresh` is stored — complete if the table has no rows yet
+    /// (`table_has_rows`), else partial.
     pub(crate) async fn precomputed_hashes(
         &self,
         table: &TableRef,
@@ -76,6 +79,7 @@ impl Mesh {
         contract_table: &ContractTable,
         fresh: &[Classification],
         table_columns: &[String],
+        table_has_rows: bool,
     ) -> Result<PrecomputedHashes, MeshError> {
         let policies = self.policy_set().await?;
         let labels = self.labels(std::slice::from_ref(product)).await?;
@@ -85,7 +89,8 @@ impl Mesh {
             let name = c.sql_name.as_str();
             let stored_before = table_columns
                 .iter()
-                .any(|t| hashed_source_column(t) == Some(name));
+                .filter_map(|t| StoredHash::parse(t))
+                .find(|h| h.column == name);
             let classified = fresh.iter().find(|r| r.column == name);
             // The same precedence as the labels readers get: an override stands; the
             // contract's level stays with the classifier's category; else the classifier's.
@@ -102,8 +107,15 @@ impl Mesh {
                 (Some((label, _)), None) => Some(*label),
                 (None, None) => None,
             };
-            if stored_before || label.is_some_and(|l| policies.may_hash(table, name, l)) {
-                columns.push(name.to_string());
+            match stored_before {
+                Some(hidden) => columns.push(hidden),
+                None if label.is_some_and(|l| policies.may_hash(table, name, l)) => {
+                    columns.push(StoredHash {
+                        column: name.to_string(),
+                        complete: !table_has_rows,
+                    })
+                }
+                None => {}
             }
         }
         Ok(PrecomputedHashes {
