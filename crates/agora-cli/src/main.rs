@@ -560,9 +560,11 @@ async fn run(cli: Cli) -> Result<(), MeshError> {
             }
             Ok(())
         }
-        Command::Product(ProductCommand::Show { product }) => {
-            print_product(&mesh.product_details(&me, &product).await?)
-        }
+        Command::Product(ProductCommand::Show { product }) => print_product(
+            &mesh
+                .product_details(&me, &product, agora_mesh::Interface::Cli)
+                .await?,
+        ),
         Command::Ingest {
             table,
             file,
@@ -799,6 +801,14 @@ fn print_product(d: &ProductDetails) -> Result<(), MeshError> {
                 v.version,
                 v.operation.as_deref().unwrap_or("")
             ))?;
+        }
+        if let Some(sample) = &t.sample {
+            print("  sample rows, as the reader sees them:")?;
+            print(format!("    {}", sample.columns.join(" | ")))?;
+            for row in &sample.rows {
+                let cells: Vec<&str> = row.iter().map(|v| v.as_deref().unwrap_or("NULL")).collect();
+                print(format!("    {}", cells.join(" | ")))?;
+            }
         }
     }
     if !d.ingests.is_empty() {

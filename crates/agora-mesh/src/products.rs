@@ -36,7 +36,20 @@ pub struct TableDetails {
     pub history: Vec<VersionInfo>,
     /// The classification of each labelled column (classifier, contract or owner).
     pub tags: Vec<crate::ColumnTag>,
+    /// A few rows as the reader sees them (masked, filtered), if the reader may read the table
+    /// and it has rows.
+    pub sample: Option<SampleRows>,
 }
+
+/// Rows of a table shown as text.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SampleRows {
+    pub columns: Vec<String>,
+    pub rows: Vec<Vec<Option<String>>>,
+}
+
+/// How many rows `product show` samples per table.
+const SAMPLE_ROWS: usize = 5;
 
 /// A product with its contract, tables and recent ingests.
 #[derive(Debug, Clone)]
@@ -295,18 +308,21 @@ impl Mesh {
         Ok((record.clone(), table))
     }
 
-    /// Contract, schema, owner, versions, row counts and last ingests of a product, as `reader`
-    /// may see them: the contract's `examples` of columns masked for the reader are withheld.
+    /// Contract, schema, owner, versions, row counts, sample rows and last ingests of a product,
+    /// as `reader` may see them: the contract's `examples` of columns masked for the reader are
+    /// withheld, and the sample rows are a governed (and audited) query through `interface`.
     pub async fn product_details(
         &self,
         reader: &Principal,
         reference: &str,
+        interface: crate::Interface,
     ) -> Result<ProductDetails, MeshError> {
         let mut record = self.product(reference).await?;
         record.contract_yaml = self.contract_for(reader, &record).await?;
         let owner = self.domain(&record.domain).await?.owner;
         let contract = Contract::from_yaml(&record.contract_yaml)?.contract;
         let mut labels = self.labels(std::slice::from_ref(&record)).await?;
+        let viewer = self.viewer(reader).await?;
         let mut tables = Vec::new();
         for t in contract.tables() {
             let table_ref = TableRef {
@@ -321,6 +337,17 @@ impl Mesh {
             let quarantined_rows = match self.store.open(&table_ref, TableKind::Quarantine).await? {
                 Some(q) => count_rows(&q)?,
                 None => 0,
+            };
+            let readable = viewer.may(
+                agora_model::Access::Read,
+                &record.domain,
+                &record.name,
+                &table_ref.table,
+            );
+            let sample = if readable && rows > 0 {
+                Some(self.sample_rows(reader, &table_ref, interface).await?)
+            } else {
+                None
             };
             tables.push(TableDetails {
                 columns: t
@@ -344,6 +371,7 @@ impl Mesh {
                     .into_values()
                     .map(|(_, tag)| tag)
                     .collect(),
+                sample,
                 table: table_ref,
             });
         }
@@ -357,6 +385,60 @@ impl Mesh {
             tables,
             ingests,
         })
+    }
+}
+
+impl Mesh {
+    /// The first rows of `table` as `reader` sees them, through the governed query layer.
+    async fn sample_rows(
+        &self,
+        reader: &Principal,
+        table: &TableRef,
+        interface: crate::Interface,
+    ) -> Result<SampleRows, MeshError> {
+        use arrow::util::display::{ArrayFormatter, FormatOptions};
+        let sql = format!(
+            "select * from \"{}\".\"{}\" limit {SAMPLE_ROWS}",
+            table.domain, table.table
+        );
+        let df = self
+            .query(
+                reader,
+                agora_query::SessionOptions::default(),
+                &sql,
+                interface,
+            )
+            .await?;
+        let columns = df
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .collect();
+        let batches = df
+            .collect()
+            .await
+            .map_err(agora_query::QueryError::from_datafusion)?;
+        let mut rows = Vec::new();
+        for batch in &batches {
+            let formatters = batch
+                .columns()
+                .iter()
+                .map(|c| ArrayFormatter::try_new(c.as_ref(), &FormatOptions::default()))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| MeshError::Internal(format!("formatting sample rows: {e}")))?;
+            for row in 0..batch.num_rows() {
+                rows.push(
+                    batch
+                        .columns()
+                        .iter()
+                        .zip(&formatters)
+                        .map(|(c, f)| c.is_valid(row).then(|| f.value(row).to_string()))
+                        .collect(),
+                );
+            }
+        }
+        Ok(SampleRows { columns, rows })
     }
 }
 

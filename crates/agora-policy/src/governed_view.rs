@@ -49,8 +49,7 @@ pub fn governed_provider(
         .iter()
         .filter_map(|f| StoredHash::parse(f.name()).map(|h| (h, f.name().as_str())))
         .collect();
-    let has_hidden = !stored.is_empty();
-    if governance.is_open() && !has_hidden {
+    if governance.is_open() && stored.is_empty() {
         return Ok(raw);
     }
     let mut builder = LogicalPlanBuilder::scan(name.clone(), provider_as_source(raw), None)?;
@@ -64,7 +63,10 @@ pub fn governed_provider(
     let schema = builder.schema().clone();
     let mut columns = Vec::with_capacity(schema.fields().len());
     for (qualifier, field) in schema.iter() {
-        if StoredHash::parse(field.name()).is_some() {
+        if stored
+            .iter()
+            .any(|(_, hidden)| *hidden == field.name().as_str())
+        {
             continue;
         }
         let value = Expr::Column(Column::from((qualifier, field)));

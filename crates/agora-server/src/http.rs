@@ -199,14 +199,18 @@ async fn list_products(State(mesh): State<Mesh>, _caller: Caller) -> ApiResult<J
     )))
 }
 
-#[utoipa::path(get, path = "/api/v1/products/{domain}/{product}", responses((status = 200, description = "Contract, tables, versions, row counts"), (status = 404, body = ErrorBody)))]
+#[utoipa::path(get, path = "/api/v1/products/{domain}/{product}", responses((status = 200, description = "Contract, tables, versions, row counts, classifications, sample rows as the caller sees them"), (status = 404, body = ErrorBody)))]
 async fn show_product(
     State(mesh): State<Mesh>,
     Caller(caller): Caller,
     Path((domain, product)): Path<(String, String)>,
 ) -> ApiResult<Json<Value>> {
     let d = mesh
-        .product_details(&caller, &format!("{domain}.{product}"))
+        .product_details(
+            &caller,
+            &format!("{domain}.{product}"),
+            agora_mesh::Interface::Http,
+        )
         .await?;
     Ok(Json(json!({
         "domain": d.record.domain.as_str(), "name": d.record.name.as_str(), "owner": d.owner.as_str(),
@@ -217,6 +221,7 @@ async fn show_product(
             "quarantined_rows": t.quarantined_rows,
             "columns": t.columns.iter().map(|(n, ty, req)| json!({"name": n, "type": ty, "required": req})).collect::<Vec<_>>(),
             "classifications": t.tags,
+            "sample": t.sample,
         })).collect::<Vec<_>>(),
         "ingests": d.ingests.iter().map(|i| json!({"table": i.table.as_str(), "version": i.table_version, "rows_accepted": i.rows_accepted, "rows_quarantined": i.rows_quarantined, "source": i.source, "at": i.at, "by": i.principal.as_str()})).collect::<Vec<_>>(),
     })))

@@ -317,6 +317,18 @@ fn masks_hold_against_every_sql_route() {
     let shown = mesh.ok(&["--as", "bob", "product", "show", "crm.people"]);
     assert_no_raw("product show", &shown);
     assert!(shown.contains("[withheld by policy]"), "{shown}");
+    // Its sample rows go through the same governed read: masked for bob, raw for the
+    // administrator, absent for someone who may not read the product.
+    assert!(
+        shown.contains("sample rows") && shown.contains("**** **** **** 4242"),
+        "{shown}"
+    );
+    let admin_show = mesh.ok(&["product", "show", "crm.people"]);
+    assert!(admin_show.contains("4242 4242 4242 4242"), "{admin_show}");
+    mesh.ok(&["principal", "create", "dave"]);
+    let dave_show = mesh.ok(&["--as", "dave", "product", "show", "crm.people"]);
+    assert!(!dave_show.contains("sample rows"), "{dave_show}");
+    assert_no_raw("product show without a grant", &dave_show);
     assert!(
         mesh.ok(&["product", "show", "crm.people"])
             .contains("anna.rossi@example.org")
