@@ -323,6 +323,8 @@ impl Mesh {
         let contract = Contract::from_yaml(&record.contract_yaml)?.contract;
         let mut labels = self.labels(std::slice::from_ref(&record)).await?;
         let viewer = self.viewer(reader).await?;
+        // One governed session for the sample rows of every table, opened when first needed.
+        let mut open_session = None;
         let mut tables = Vec::new();
         for t in contract.tables() {
             let table_ref = TableRef {
@@ -345,7 +347,15 @@ impl Mesh {
                 &table_ref.table,
             );
             let sample = if readable && rows > 0 {
-                Some(self.sample_rows(reader, &table_ref, interface).await?)
+                let session = match open_session.take() {
+                    Some(s) => s,
+                    None => self.session(reader, Default::default()).await?,
+                };
+                let sample = self
+                    .sample_rows(&session, reader, &table_ref, interface)
+                    .await?;
+                open_session = Some(session);
+                Some(sample)
             } else {
                 None
             };
@@ -389,9 +399,10 @@ impl Mesh {
 }
 
 impl Mesh {
-    /// The first rows of `table` as `reader` sees them, through the governed query layer.
+    /// The first rows of `table` as `reader` sees them, through `reader`'s governed session.
     async fn sample_rows(
         &self,
+        session: &agora_query::GovernedSession,
         reader: &Principal,
         table: &TableRef,
         interface: crate::Interface,
@@ -402,12 +413,7 @@ impl Mesh {
             table.domain, table.table
         );
         let df = self
-            .query(
-                reader,
-                agora_query::SessionOptions::default(),
-                &sql,
-                interface,
-            )
+            .audited_sql(session, reader, &sql, interface, None)
             .await?;
         let columns = df
             .schema()
