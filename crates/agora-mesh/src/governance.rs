@@ -188,6 +188,14 @@ impl Mesh {
 
     /// The effective label of every classified column.
     pub(crate) async fn labels(&self, products: &[ProductRecord]) -> Result<Labels, MeshError> {
+        Mesh::labels_from(products, &self.catalog.column_tags().await?)
+    }
+
+    /// The effective label of every classified column of `products`, given the column `tags`.
+    pub(crate) fn labels_from(
+        products: &[ProductRecord],
+        tags: &[ColumnTagRecord],
+    ) -> Result<Labels, MeshError> {
         let mut labels: Labels = HashMap::new();
         for p in products {
             let contract = Contract::from_yaml(&p.contract_yaml)?.contract;
@@ -230,7 +238,6 @@ impl Mesh {
         }
         // Auto tags refine the contract's (category; sensitivity only where the contract has
         // none), overrides replace both.
-        let tags = self.catalog.column_tags().await?;
         for source in [TagSource::Auto, TagSource::Override] {
             for tag in tags.iter().filter(|t| t.source == source) {
                 let entry = labels.entry(tag.table.clone()).or_default();

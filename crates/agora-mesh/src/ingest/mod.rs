@@ -314,18 +314,19 @@ impl Mesh {
                 })
                 .await
                 .map_err(|e| MeshError::Internal(format!("the classifier failed: {e}")))?;
-                let table_columns = accepted_writer.columns()?;
+                let (table_columns, table_has_rows) =
+                    (accepted_writer.columns()?, accepted_writer.has_rows()?);
                 let h = self
                     .precomputed_hashes(
                         &table_ref,
                         &product,
-                        &contract_table,
                         &classified,
+                        actor,
                         &table_columns,
-                        accepted_writer.has_rows()?,
+                        table_has_rows,
                     )
                     .await?;
-                if h.adds_columns(&table_columns) {
+                if h.adds_columns() {
                     accepted_writer = accepted_writer.with_schema_merge();
                 }
                 for batch in waiting.drain(..) {
@@ -517,19 +518,7 @@ impl Mesh {
             // A first `none` is stored (later drift is measured against it) but is not news.
             let news = !(before.is_none() && r.category == agora_model::Category::None);
             self.catalog
-                .put_column_tag(&agora_catalog::ColumnTagRecord {
-                    table: table.clone(),
-                    column: r.column.clone(),
-                    source: agora_catalog::TagSource::Auto,
-                    category: r.category,
-                    sensitivity: r.sensitivity,
-                    confidence: r.confidence,
-                    evidence: serde_json::to_string(&r.evidence)
-                        .expect("INVARIANT: evidence is plain JSON"),
-                    reason: String::new(),
-                    set_by: actor.name.clone(),
-                    updated_at: crate::now(),
-                })
+                .put_column_tag(&auto_tag(table, &r, actor))
                 .await?;
             if !news {
                 continue;
@@ -544,5 +533,26 @@ impl Mesh {
             });
         }
         Ok(changed)
+    }
+}
+
+/// The automatic tag a classification decision stores.
+fn auto_tag(
+    table: &TableRef,
+    decision: &agora_classify::Classification,
+    actor: &Principal,
+) -> agora_catalog::ColumnTagRecord {
+    agora_catalog::ColumnTagRecord {
+        table: table.clone(),
+        column: decision.column.clone(),
+        source: agora_catalog::TagSource::Auto,
+        category: decision.category,
+        sensitivity: decision.sensitivity,
+        confidence: decision.confidence,
+        evidence: serde_json::to_string(&decision.evidence)
+            .expect("INVARIANT: evidence is plain JSON"),
+        reason: String::new(),
+        set_by: actor.name.clone(),
+        updated_at: crate::now(),
     }
 }

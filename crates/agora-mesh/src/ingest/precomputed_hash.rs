@@ -3,8 +3,8 @@
 //! A reader below the column's level then reads the stored hash instead of paying an HMAC per
 //! value on every query (and the raw column is not read at all).
 //!
-//! Which columns: decided once per ingest, after the classification sample, from the labels the
-//! ingest will store (overrides first, the contract's level, the fresh classification) and the
+//! Which columns: decided once per ingest, after the classification sample, from the labels as
+//! readers will get them once the ingest's decisions are stored (`Mesh::labels_from`) and the
 //! policies in force. A hidden column created with the table's first rows is *complete*; one
 //! added to a table that has rows is *partial* (the mask computes the hash for older rows). A
 //! column keeps its hidden hash in later ingests even if its label drops, so that every file of
@@ -12,10 +12,10 @@
 
 use std::sync::Arc;
 
-use agora_catalog::ProductRecord;
+use agora_catalog::{ProductRecord, TagSource};
 use agora_classify::Classification;
-use agora_model::{ContractTable, TableRef};
-use agora_policy::{Label, MaskKey, StoredHash};
+use agora_model::{Principal, TableRef};
+use agora_policy::{MaskKey, StoredHash};
 use arrow::datatypes::{Field, Schema};
 use arrow::record_batch::RecordBatch;
 
@@ -26,6 +26,8 @@ pub(crate) struct PrecomputedHashes {
     key: MaskKey,
     /// The hidden columns this ingest fills.
     columns: Vec<StoredHash>,
+    /// Whether some of them are new to the table (the append must add them to its schema).
+    adds_columns: bool,
 }
 
 impl PrecomputedHashes {
@@ -60,29 +62,41 @@ impl PrecomputedHashes {
     }
 
     /// Whether the table lacks some of the hidden columns this ingest writes.
-    pub(crate) fn adds_columns(&self, table_columns: &[String]) -> bool {
-        self.columns
-            .iter()
-            .any(|c| !table_columns.contains(&c.name()))
+    pub(crate) fn adds_columns(&self) -> bool {
+        self.adds_columns
     }
 }
 
 impl Mesh {
     /// The hidden hash columns this ingest fills: those the table has (`table_columns` are the
     /// Delta table's columns) and new ones for the columns some reader would see hashed under
-    /// the labels after `fresh` is stored — complete if the table has no rows yet
+    /// the labels as they will be once `fresh` is stored — complete if the table has no rows yet
     /// (`table_has_rows`), else partial.
     pub(crate) async fn precomputed_hashes(
         &self,
         table: &TableRef,
         product: &ProductRecord,
-        contract_table: &ContractTable,
         fresh: &[Classification],
+        actor: &Principal,
         table_columns: &[String],
         table_has_rows: bool,
     ) -> Result<PrecomputedHashes, MeshError> {
+        let (_, contract_table) = crate::products::table_in(std::slice::from_ref(product), table)?;
         let policies = self.policy_set().await?;
-        let labels = self.labels(std::slice::from_ref(product)).await?;
+        // The tags after this ingest: its decisions replace the table's earlier automatic ones.
+        let mut tags: Vec<_> = self
+            .catalog
+            .column_tags()
+            .await?
+            .into_iter()
+            .filter(|t| {
+                !(&t.table == table
+                    && t.source == TagSource::Auto
+                    && fresh.iter().any(|r| r.column == t.column))
+            })
+            .collect();
+        tags.extend(fresh.iter().map(|r| super::auto_tag(table, r, actor)));
+        let labels = Mesh::labels_from(std::slice::from_ref(product), &tags)?;
         let current = labels.get(table);
         let mut columns = Vec::new();
         for c in &contract_table.columns {
@@ -91,22 +105,7 @@ impl Mesh {
                 .iter()
                 .filter_map(|t| StoredHash::parse(t))
                 .find(|h| h.column == name);
-            let classified = fresh.iter().find(|r| r.column == name);
-            // The same precedence as the labels readers get: an override stands; the
-            // contract's level stays with the classifier's category; else the classifier's.
-            let label = match (current.and_then(|l| l.get(name)), classified) {
-                (Some((label, tag)), _) if tag.source == "override" => Some(*label),
-                (Some((label, tag)), Some(r)) if tag.source == "contract" => Some(Label {
-                    category: r.category,
-                    sensitivity: label.sensitivity,
-                }),
-                (_, Some(r)) => Some(Label {
-                    category: r.category,
-                    sensitivity: r.sensitivity,
-                }),
-                (Some((label, _)), None) => Some(*label),
-                (None, None) => None,
-            };
+            let label = current.and_then(|l| l.get(name)).map(|(label, _)| *label);
             match stored_before {
                 Some(hidden) => columns.push(hidden),
                 None if label.is_some_and(|l| policies.may_hash(table, name, l)) => {
@@ -118,9 +117,11 @@ impl Mesh {
                 None => {}
             }
         }
+        let adds_columns = columns.iter().any(|c| !table_columns.contains(&c.name()));
         Ok(PrecomputedHashes {
             key: self.masks.key().clone(),
             columns,
+            adds_columns,
         })
     }
 }
