@@ -37,10 +37,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mesh = Mesh::open(mesh_dir.as_ref()).await?;
     let store = TableStore::new(mesh_dir.as_ref());
 
-    // Plain DataFusion: the same tables, registered directly, no checks.
+    // Plain DataFusion: the same tables, registered directly, no checks; the same engine
+    // settings (DATAFUSION_* variables, the scans following the session's Parquet options).
     let plain = SessionContext::new_with_config(
-        SessionConfig::new().with_default_catalog_and_schema("agora", domain.as_str()),
+        SessionConfig::from_env()?.with_default_catalog_and_schema("agora", domain.as_str()),
     );
+    let scan_options = Arc::new(plain.state());
     let catalog = MemoryCatalogProvider::new();
     for product in mesh.products().await? {
         let schema = MemorySchemaProvider::new();
@@ -50,7 +52,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 table: table.clone(),
             };
             if let Some(delta) = store.open(&t, TableKind::Product).await? {
-                schema.register_table(table.to_string(), delta.table_provider().await?)?;
+                let provider = delta
+                    .table_provider()
+                    .with_session(scan_options.clone())
+                    .await?;
+                schema.register_table(table.to_string(), provider)?;
             }
         }
         catalog.register_schema(product.domain.as_str(), Arc::new(schema))?;

@@ -4,6 +4,7 @@
 
 mod ledger;
 mod progress;
+mod sql;
 mod witness;
 
 /// Query execution allocates and frees large buffers at a high rate (decoded Parquet pages, hash
@@ -20,7 +21,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use agora_mesh::lineage::{Direction, LineageGraph, LineageRequest, PointInTime};
-use agora_mesh::output::{OutputFormat, write_results};
+use agora_mesh::output::OutputFormat;
 use agora_mesh::{
     ErrorKind, IngestOptions, InputFormat, Mesh, MeshError, ProductDetails, SessionOptions, Source,
 };
@@ -84,8 +85,19 @@ enum Command {
         format: Option<String>,
     },
     /// Run a SQL query; tables are `domain.table`.
+    /// Run SQL: one statement, or several separated by `;` (from the argument or --file), in
+    /// order in one session; the first that fails stops the run.
     Sql {
-        query: String,
+        /// The SQL to run; leave out with --file.
+        #[arg(required_unless_present = "file")]
+        query: Option<String>,
+        /// Run the statements of this SQL file (`-` reads standard input).
+        #[arg(long, short = 'f', conflicts_with = "query")]
+        file: Option<PathBuf>,
+        /// Print each statement's elapsed time (planning, audit and output included) to
+        /// standard error.
+        #[arg(long)]
+        timing: bool,
         /// table, csv, json, parquet or arrow (an Arrow IPC stream).
         #[arg(long, default_value = "table")]
         format: String,
@@ -610,22 +622,31 @@ async fn run(cli: Cli) -> Result<(), MeshError> {
         }
         Command::Sql {
             query,
+            file,
+            timing,
             format,
             version,
             schema,
         } => {
-            let format = OutputFormat::parse(&format)?;
+            let output = sql::SqlOutput {
+                format: OutputFormat::parse(&format)?,
+                timing,
+            };
             let options = SessionOptions {
                 as_of: version,
                 default_schema: schema.map(|s| Name::strict("domain", &s)).transpose()?,
             };
-            let df = mesh
-                .query(&me, options, &query, agora_mesh::Interface::Cli)
-                .await?;
-            let mut out = std::io::BufWriter::new(std::io::stdout());
-            write_results(df, format, &mut out).await?;
-            out.flush()
-                .map_err(|e| MeshError::Internal(format!("writing to stdout: {e}")))
+            let source = match (query, &file) {
+                (_, Some(path)) => sql::SqlSource::File(path),
+                (Some(query), None) => sql::SqlSource::Argument(query),
+                (None, None) => {
+                    return Err(MeshError::BadInput {
+                        source_name: "agora sql".to_string(),
+                        message: "give the SQL to run, or --file FILE".to_string(),
+                    });
+                }
+            };
+            sql::run_sql(&mesh, &me, source, options, output).await
         }
         Command::Search { query } => {
             for h in mesh.search(&query, 20).await? {

@@ -68,6 +68,12 @@ pub enum MeshError {
     WitnessRefused(String),
     #[error("internal error: {0}")]
     Internal(String),
+    /// An error of one step of a larger request (a statement of a SQL script), with where.
+    #[error("{place}: {error}")]
+    At {
+        place: String,
+        error: Box<MeshError>,
+    },
 }
 
 impl MeshError {
@@ -103,6 +109,7 @@ impl MeshError {
             }
             MeshError::Ledger(_) | MeshError::LedgerAudit(_) => ErrorKind::Internal,
             MeshError::WitnessRefused(_) => ErrorKind::Conflict,
+            MeshError::At { error, .. } => error.kind(),
             MeshError::Catalog(_)
             | MeshError::Storage(_)
             | MeshError::Query(_)

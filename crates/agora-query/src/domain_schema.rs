@@ -11,6 +11,7 @@ use datafusion::catalog::SchemaProvider;
 use datafusion::common::TableReference;
 use datafusion::datasource::TableProvider;
 use datafusion::error::{DataFusionError, Result};
+use datafusion::execution::SessionState;
 
 #[derive(Debug)]
 pub(crate) struct DomainSchema {
@@ -22,6 +23,8 @@ pub(crate) struct DomainSchema {
     pub masks: Masks,
     /// The SQL catalog name, which qualifies the scans of governed views.
     pub catalog: &'static str,
+    /// The session whose Parquet options the Delta scans follow.
+    pub scan_options: Arc<SessionState>,
 }
 
 impl DomainSchema {
@@ -41,7 +44,10 @@ impl DomainSchema {
         let Some(table) = table else {
             return Ok(None);
         };
-        let raw = table.table_provider().await?;
+        let raw = table
+            .table_provider()
+            .with_session(self.scan_options.clone())
+            .await?;
         let name = TableReference::full(self.catalog, t.domain.as_str(), t.table.as_str());
         Ok(Some(governed_provider(name, raw, governance, &self.masks)?))
     }

@@ -27,11 +27,13 @@ mod domain_schema;
 mod error;
 mod grant_check;
 mod reads;
+mod script;
 mod session;
 
 pub use error::{ColumnDenied, PermissionDenied, QueryError};
 pub use grant_check::check_grants;
 pub use reads::{TableRead, tables_read};
+pub use script::{ScriptStatement, split_statements};
 pub use session::{GovernedSession, MeshTable, SessionOptions, Viewer};
 
 /// Re-exported so that upper crates use exactly the DataFusion version the layer uses.

@@ -96,7 +96,15 @@ impl GovernedSession {
                 })
                 .collect(),
         );
-        let config = SessionConfig::new()
+        // DataFusion's own DATAFUSION_* environment variables tune the engine (batch size,
+        // Parquet options, …) as they do in DataFusion's CLI.
+        let config = SessionConfig::from_env()
+            .map_err(|e| {
+                QueryError::Execution(format!(
+                    "a DATAFUSION_* environment variable is invalid: {}",
+                    e.strip_backtrace()
+                ))
+            })?
             .with_default_catalog_and_schema(CATALOG, &default_schema)
             .with_information_schema(true);
         let state = SessionStateBuilder::new()
@@ -109,6 +117,10 @@ impl GovernedSession {
             products: products.clone(),
             default_schema: default_schema.clone(),
         }));
+        // The Delta scans take their Parquet options (filter pushdown, view types) from the
+        // session; the state's catalog is not used there, so a copy made before it is complete
+        // will do.
+        let scan_options = Arc::new(ctx.state());
         let catalog = MemoryCatalogProvider::new();
         let mut by_domain: BTreeMap<Name, BTreeMap<String, (TableRef, Arc<TableGovernance>)>> =
             BTreeMap::new();
@@ -130,6 +142,7 @@ impl GovernedSession {
                 as_of: options.as_of,
                 masks: masks.clone(),
                 catalog: CATALOG,
+                scan_options: scan_options.clone(),
             };
             catalog
                 .register_schema(domain.as_str(), Arc::new(schema))

@@ -61,24 +61,39 @@ fn parquet_round_trip_through_the_query_layer() {
         testdata("orders.csv").to_str().unwrap(),
     ]);
     let file = mesh.dir.path().join("orders.parquet");
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_agora"))
-        .args([
-            "--data",
-            mesh.data().to_str().unwrap(),
-            "sql",
-            "select order_id + 100 as order_id, region, amount, status from sales.orders",
-            "--format",
-            "parquet",
-        ])
-        .output()
-        .unwrap();
-    std::fs::write(&file, out.stdout).unwrap();
+    let parquet = mesh.query_bytes(
+        "select order_id + 100 as order_id, region, amount, status from sales.orders",
+        "parquet",
+    );
+    std::fs::write(&file, &parquet).unwrap();
     let out = mesh.ok(&["ingest", "sales.orders", file.to_str().unwrap()]);
     assert!(
         out.contains("3 rows read, 3 accepted, 0 quarantined"),
         "{out}"
     );
     assert_eq!(mesh.csv("select count(*) as n from sales.orders"), "n\n6\n");
+
+    // Parquet from standard input (spooled to a temporary file: its footer comes last) and an
+    // Arrow IPC stream from a file.
+    let piped = mesh.run_with_stdin(
+        &["ingest", "sales.orders", "-", "--format", "parquet"],
+        &parquet,
+    );
+    assert!(
+        piped.stdout.contains("3 rows read, 3 accepted"),
+        "{}{}",
+        piped.stdout,
+        piped.stderr
+    );
+    let arrow = mesh.dir.path().join("orders.arrows");
+    let stream = mesh.query_bytes("select * from sales.orders where order_id < 100", "arrow");
+    std::fs::write(&arrow, stream).unwrap();
+    let out = mesh.ok(&["ingest", "sales.orders", arrow.to_str().unwrap()]);
+    assert!(out.contains("3 rows read, 3 accepted"), "{out}");
+    assert_eq!(
+        mesh.csv("select count(*) as n, count(distinct order_id) as ids from sales.orders"),
+        "n,ids\n12,6\n"
+    );
 }
 
 #[test]
@@ -374,4 +389,100 @@ fn a_default_schema_lets_sql_name_tables_bare_and_still_checks_grants() {
     mesh.fails(3, &["sql", q, "--schema", "nowhere"]);
     // Without a default schema a bare name is simply unknown.
     mesh.fails(2, &["sql", q]);
+}
+
+#[test]
+fn a_sql_script_runs_in_order_audits_each_statement_and_stops_at_the_first_failure() {
+    let mesh = Mesh::with_orders();
+    mesh.ok(&[
+        "ingest",
+        "sales.orders",
+        testdata("orders.csv").to_str().unwrap(),
+    ]);
+    let script_file = mesh.data().join("report.sql");
+    let script = "select count(*) as n from sales.orders;\n-- a comment; with a semicolon\nselect 'a;b' as s, order_id from sales.orders where order_id = 1;\n";
+    std::fs::write(&script_file, script).unwrap();
+    let path = script_file.to_str().unwrap();
+    let expected = "n\n3\ns,order_id\na;b,1\n";
+    assert_eq!(
+        mesh.ok(&["sql", "--file", path, "--format", "csv"]),
+        expected
+    );
+    let piped = mesh.run_with_stdin(
+        &["sql", "-f", "-", "--format", "csv", "--timing"],
+        script.as_bytes(),
+    );
+    assert_eq!((piped.code, piped.stdout.as_str()), (0, expected));
+    assert_eq!(
+        piped
+            .stderr
+            .lines()
+            .filter(|l| l.starts_with("Time: ") && l.ends_with(" ms"))
+            .count(),
+        2,
+        "one timing line per statement: {}",
+        piped.stderr
+    );
+    // Several statements on the command line run the same way.
+    assert_eq!(mesh.csv("select 1 as a; select 2 as b"), "a\n1\nb\n2\n");
+
+    // Each statement is audited with its own text.
+    let audited: Vec<String> = mesh
+        .ok(&["ledger", "tail", "--limit", "3"])
+        .lines()
+        .filter(|l| l.contains("query.run"))
+        .map(|l| {
+            let index = l.split_whitespace().next().unwrap();
+            let entry: serde_json::Value =
+                serde_json::from_str(&mesh.ok(&["ledger", "show", index])).unwrap();
+            entry["entry"]["body"]["sql"].as_str().unwrap().to_string()
+        })
+        .collect();
+    assert!(
+        audited.contains(&"-- a comment; with a semicolon\nselect 'a;b' as s, order_id from sales.orders where order_id = 1".to_string()),
+        "{audited:?}"
+    );
+
+    // The first failing statement stops the run and is named; the ones before it have run.
+    let failing = mesh.data().join("failing.sql");
+    std::fs::write(
+        &failing,
+        "select 1 as one;\n\nselect * from sales.nowhere;\nselect 2 as two;",
+    )
+    .unwrap();
+    let run = mesh.run(&["sql", "-f", failing.to_str().unwrap(), "--format", "csv"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert_eq!(run.stdout, "one\n1\n");
+    assert_eq!(
+        mesh.redact(run.stderr.trim_end())
+            .split(": SQL error")
+            .next()
+            .unwrap(),
+        "error: statement 2 of 3 (<mesh>/failing.sql, line 3)"
+    );
+    // A denied statement keeps its exit code inside a script.
+    let err = mesh.fails(
+        4,
+        &["--as", "bob", "sql", "select 1; select * from sales.orders"],
+    );
+    assert!(
+        err.starts_with("error: statement 2 of 2 (query, line 1): permission denied"),
+        "{err}"
+    );
+
+    // Scripts a run cannot honour are refused before anything runs.
+    let err = mesh.fails(2, &["sql", "select 1; select 2", "--format", "parquet"]);
+    assert!(err.contains("there are 2 statements"), "{err}");
+    let err = mesh.fails(2, &["sql", " -- nothing\n;"]);
+    assert!(err.contains("no SQL statement"), "{err}");
+    let err = mesh.fails(2, &["sql", "select 'unterminated"]);
+    assert!(err.contains("Line: 1, Column: 8"), "{err}");
+    mesh.fails(
+        3,
+        &[
+            "sql",
+            "-f",
+            mesh.data().join("missing.sql").to_str().unwrap(),
+        ],
+    );
 }

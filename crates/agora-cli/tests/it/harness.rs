@@ -132,6 +132,20 @@ impl Mesh {
         self.ok(&["sql", sql, "--format", "csv"])
     }
 
+    /// A query's result in a binary format (parquet, arrow), as bytes.
+    pub fn query_bytes(&self, sql: &str, format: &str) -> Vec<u8> {
+        let out = agora_cmd(&self.data())
+            .args(["sql", sql, "--format", format])
+            .output()
+            .expect("agora runs");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out.stdout
+    }
+
     /// The orders product with the test contract applied.
     pub fn with_orders() -> Mesh {
         let mesh = Mesh::new();

@@ -155,29 +155,23 @@ fn decode_source(
         tx.blocking_send(Ok(batch))
             .map_err(|_| MeshError::Internal("the ingest stopped while decoding".into()))
     };
+    if format == InputFormat::Parquet {
+        return decode_parquet(source, &name, &table, read, send);
+    }
     let reader: Box<dyn Read + Send> = match source {
         Source::Batches { batches, .. } => {
-            let mut first_row = 1;
             let mut hasher = Sha256::new();
-            for b in batches {
-                let batch = decode::typed_batch(&name, b, &table)?;
-                let rows = batch.num_rows() as u64;
-                for column in batch.columns() {
+            for b in &batches {
+                for column in b.columns() {
                     for buffer in column.to_data().buffers() {
                         hasher.update(buffer.as_slice());
                     }
                 }
-                send(RawBatch { batch, first_row })?;
-                first_row += rows;
             }
+            emit_typed(&name, batches.into_iter().map(Ok), &table, send)?;
             return Ok(hex::encode(hasher.finalize()));
         }
-        Source::File(path) => {
-            Box::new(std::fs::File::open(&path).map_err(|source| MeshError::Io {
-                path: path.display().to_string(),
-                source,
-            })?)
-        }
+        Source::File(path) => Box::new(open(&path)?),
         Source::Stdin => Box::new(std::io::stdin()),
         Source::Bytes { bytes, .. } => Box::new(std::io::Cursor::new(bytes)),
     };
@@ -189,45 +183,101 @@ fn decode_source(
     match format {
         InputFormat::Csv => decode::csv(&name, &mut tap, &table, send)?,
         InputFormat::Json => decode::json_lines(&name, &mut tap, &table, send)?,
-        InputFormat::Parquet | InputFormat::ArrowIpc => {
-            // Both need the whole input: Parquet keeps its footer at the end.
-            let mut all = Vec::new();
-            tap.read_to_end(&mut all)
-                .map_err(|e| MeshError::bad_input(&name, format!("cannot read: {e}")))?;
-            let bytes = Bytes::from(all);
-            let batches: Box<dyn Iterator<Item = Result<RecordBatch, arrow::error::ArrowError>>> =
-                if format == InputFormat::Parquet {
-                    Box::new(
-                        parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
-                            bytes,
-                        )
-                        .and_then(|b| b.with_batch_size(decode::BATCH_ROWS).build())
-                        .map_err(|e| {
-                            MeshError::bad_input(&name, format!("not a readable Parquet file: {e}"))
-                        })?,
-                    )
-                } else {
-                    Box::new(
-                        arrow::ipc::reader::StreamReader::try_new(
-                            std::io::Cursor::new(bytes),
-                            None,
-                        )
-                        .map_err(|e| {
-                            MeshError::bad_input(&name, format!("not an Arrow IPC stream: {e}"))
-                        })?,
-                    )
-                };
-            let mut first_row = 1;
-            for b in batches {
-                let b = b.map_err(|e| MeshError::bad_input(&name, e.to_string()))?;
-                let batch = decode::typed_batch(&name, b, &table)?;
-                let rows = batch.num_rows() as u64;
-                send(RawBatch { batch, first_row })?;
-                first_row += rows;
-            }
+        InputFormat::ArrowIpc => {
+            // A stream: one batch is read at a time.
+            let batches =
+                arrow::ipc::reader::StreamReader::try_new(&mut tap, None).map_err(|e| {
+                    MeshError::bad_input(&name, format!("not an Arrow IPC stream: {e}"))
+                })?;
+            emit_typed(&name, batches, &table, send)?;
+        }
+        InputFormat::Parquet => {
+            unreachable!("Parquet returned above: decode_parquet reads it from a file")
         }
     }
     Ok(hex::encode(tap.hasher.finalize()))
+}
+
+fn open(path: &std::path::Path) -> Result<std::fs::File, MeshError> {
+    std::fs::File::open(path).map_err(|source| MeshError::Io {
+        path: path.display().to_string(),
+        source,
+    })
+}
+
+/// Types each decoded batch by the contract and sends it, numbering rows from 1.
+fn emit_typed(
+    name: &str,
+    batches: impl Iterator<Item = Result<RecordBatch, arrow::error::ArrowError>>,
+    table: &agora_model::ContractTable,
+    send: impl Fn(RawBatch) -> Result<(), MeshError>,
+) -> Result<(), MeshError> {
+    let mut first_row = 1;
+    for b in batches {
+        let b = b.map_err(|e| MeshError::bad_input(name, e.to_string()))?;
+        let batch = decode::typed_batch(name, b, table)?;
+        let rows = batch.num_rows() as u64;
+        send(RawBatch { batch, first_row })?;
+        first_row += rows;
+    }
+    Ok(())
+}
+
+/// Parquet keeps its footer at the end, so it is read from a file, one row group at a time:
+/// a file is read in place (after one sequential pass for its SHA-256), standard input is first
+/// spooled to a temporary file. Only a request body, already in memory, is read from memory.
+fn decode_parquet(
+    source: Source,
+    name: &str,
+    table: &agora_model::ContractTable,
+    read: Arc<AtomicU64>,
+    send: impl Fn(RawBatch) -> Result<(), MeshError>,
+) -> Result<String, MeshError> {
+    let cannot_read = |e: std::io::Error| MeshError::bad_input(name, format!("cannot read: {e}"));
+    let (file, digest) = match source {
+        Source::File(path) => {
+            let mut tap = Tap {
+                inner: open(&path)?,
+                hasher: Sha256::new(),
+                read,
+            };
+            std::io::copy(&mut tap, &mut std::io::sink()).map_err(cannot_read)?;
+            (open(&path)?, tap.hasher.finalize())
+        }
+        Source::Stdin => {
+            let mut spool = tempfile::tempfile().map_err(cannot_read)?;
+            let mut tap = Tap {
+                inner: std::io::stdin(),
+                hasher: Sha256::new(),
+                read,
+            };
+            std::io::copy(&mut tap, &mut spool).map_err(cannot_read)?;
+            (spool, tap.hasher.finalize())
+        }
+        Source::Bytes { bytes, .. } => {
+            read.fetch_add(bytes.len() as u64, Ordering::Relaxed);
+            let digest = Sha256::digest(&bytes);
+            let batches = parquet_batches(name, bytes)?;
+            emit_typed(name, batches, table, send)?;
+            return Ok(hex::encode(digest));
+        }
+        Source::Batches { .. } => {
+            return Err(MeshError::Internal(
+                "batches in memory are not a Parquet input".into(),
+            ));
+        }
+    };
+    emit_typed(name, parquet_batches(name, file)?, table, send)?;
+    Ok(hex::encode(digest))
+}
+
+fn parquet_batches<R: parquet::file::reader::ChunkReader + 'static>(
+    name: &str,
+    input: R,
+) -> Result<parquet::arrow::arrow_reader::ParquetRecordBatchReader, MeshError> {
+    parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(input)
+        .and_then(|b| b.with_batch_size(decode::BATCH_ROWS).build())
+        .map_err(|e| MeshError::bad_input(name, format!("not a readable Parquet file: {e}")))
 }
 
 impl Mesh {
