@@ -23,6 +23,7 @@
 //! # Ok(()) }
 //! ```
 
+mod column_statistics;
 mod domain_schema;
 mod error;
 mod grant_check;
