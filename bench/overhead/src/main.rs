@@ -38,7 +38,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let store = TableStore::new(mesh_dir.as_ref());
 
     // Plain DataFusion: the same tables, registered directly, no checks; the same engine
-    // settings (DATAFUSION_* variables, the scans following the session's Parquet options).
+    // settings (DATAFUSION_* variables) and the same Delta scans (the session's Parquet options,
+    // the table's column statistics).
     let plain = SessionContext::new_with_config(
         SessionConfig::from_env()?.with_default_catalog_and_schema("agora", domain.as_str()),
     );
@@ -52,10 +53,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 table: table.clone(),
             };
             if let Some(delta) = store.open(&t, TableKind::Product).await? {
-                let provider = delta
-                    .table_provider()
-                    .with_session(scan_options.clone())
-                    .await?;
+                let provider =
+                    agora_query::delta_table_provider(&delta, scan_options.clone()).await?;
                 schema.register_table(table.to_string(), provider)?;
             }
         }

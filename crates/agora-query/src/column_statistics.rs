@@ -12,6 +12,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 
+use agora_storage::deltalake::DeltaTable;
 use async_trait::async_trait;
 use datafusion::arrow::array::{Array, UInt64Array};
 use datafusion::arrow::datatypes::SchemaRef;
@@ -21,7 +22,8 @@ use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::common::{Column, ColumnStatistics, ScalarValue, Statistics};
 use datafusion::config::ConfigOptions;
 use datafusion::datasource::{TableProvider, TableType};
-use datafusion::error::Result;
+use datafusion::error::{DataFusionError, Result};
+use datafusion::execution::SessionState;
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::functions_aggregate::min_max::{MaxAccumulator, MinAccumulator};
 use datafusion::logical_expr::{Accumulator, Expr, TableProviderFilterPushDown};
@@ -32,11 +34,28 @@ use datafusion::physical_plan::filter_pushdown::{FilterDescription, FilterPushdo
 use datafusion::physical_plan::statistics::{ChildStats, StatisticsArgs};
 use datafusion::physical_plan::{DisplayAs, DisplayFormatType, ExecutionPlan, PlanProperties};
 
+/// The table provider the query layer reads a Delta table through: delta-rs's scan, following
+/// `session`'s Parquet options, with the table's column statistics (see the module docs).
+pub async fn delta_table_provider(
+    table: &DeltaTable,
+    session: Arc<SessionState>,
+) -> Result<Arc<dyn TableProvider>> {
+    let scan = table.table_provider().with_session(session).await?;
+    let log = table
+        .snapshot()
+        .and_then(|s| s.snapshot().try_log_data())
+        .map_err(|e| DataFusionError::External(Box::new(e)))?;
+    Ok(Arc::new(WithColumnStatistics {
+        columns: Arc::new(from_log(&log, &scan.schema())),
+        inner: scan,
+    }))
+}
+
 /// Minimum, maximum and null count of each column of a table, by column name.
-pub(crate) type TableColumnStatistics = HashMap<String, ColumnStatistics>;
+type TableColumnStatistics = HashMap<String, ColumnStatistics>;
 
 /// The bounds of every column the log has statistics for, over all of the table's files.
-pub(crate) fn from_log(log: &dyn PruningStatistics, schema: &SchemaRef) -> TableColumnStatistics {
+fn from_log(log: &dyn PruningStatistics, schema: &SchemaRef) -> TableColumnStatistics {
     let mut by_column = HashMap::new();
     if log.num_containers() == 0 {
         return by_column;
@@ -88,9 +107,9 @@ impl Bound {
 
 /// A table whose scans carry the table's column statistics (see the module docs).
 #[derive(Debug)]
-pub(crate) struct WithColumnStatistics {
-    pub inner: Arc<dyn TableProvider>,
-    pub columns: Arc<TableColumnStatistics>,
+struct WithColumnStatistics {
+    inner: Arc<dyn TableProvider>,
+    columns: Arc<TableColumnStatistics>,
 }
 
 #[async_trait]

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use agora_model::TableRef;
 
-use crate::column_statistics::{self, WithColumnStatistics};
+use crate::column_statistics;
 use agora_policy::{Masks, TableGovernance, governed_provider};
 use agora_storage::{TableKind, TableStore};
 use async_trait::async_trait;
@@ -46,20 +46,8 @@ impl DomainSchema {
         let Some(table) = table else {
             return Ok(None);
         };
-        let scan = table
-            .table_provider()
-            .with_session(self.scan_options.clone())
-            .await?;
-        let log = table
-            .snapshot()
-            .map_err(external)?
-            .snapshot()
-            .try_log_data()
-            .map_err(external)?;
-        let raw = Arc::new(WithColumnStatistics {
-            columns: Arc::new(column_statistics::from_log(&log, &scan.schema())),
-            inner: scan,
-        });
+        let raw =
+            column_statistics::delta_table_provider(&table, self.scan_options.clone()).await?;
         let name = TableReference::full(self.catalog, t.domain.as_str(), t.table.as_str());
         Ok(Some(governed_provider(name, raw, governance, &self.masks)?))
     }

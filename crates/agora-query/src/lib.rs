@@ -31,6 +31,7 @@ mod reads;
 mod script;
 mod session;
 
+pub use column_statistics::delta_table_provider;
 pub use error::{ColumnDenied, PermissionDenied, QueryError};
 pub use grant_check::check_grants;
 pub use reads::{TableRead, tables_read};
