@@ -2,7 +2,8 @@
 //!
 //! A session is a DataFusion `SessionContext` for one principal in which each product table is
 //! the SQL table `domain.table` (the domain is the SQL schema). Tables are opened lazily from
-//! Delta Lake when a query names them. Before a plan runs, [`check_grants`] walks the logical
+//! Delta Lake when a query names them, through [`delta_table_provider`], which gives the planner
+//! the table's column statistics. [`split_statements`] cuts a SQL script into its statements. Before a plan runs, [`check_grants`] walks the logical
 //! plan (subqueries included) and refuses any scan of a product the principal may not read; the
 //! same check is installed as a DataFusion analyzer rule, so plans built through the DataFrame
 //! API are checked too. Each table the reader may not see whole (masked columns, row filters:
