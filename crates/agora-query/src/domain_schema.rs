@@ -4,8 +4,6 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use agora_model::TableRef;
-
-use crate::column_statistics;
 use agora_policy::{Masks, TableGovernance, governed_provider};
 use agora_storage::{TableKind, TableStore};
 use async_trait::async_trait;
@@ -14,6 +12,8 @@ use datafusion::common::TableReference;
 use datafusion::datasource::TableProvider;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::SessionState;
+
+use crate::column_statistics;
 
 #[derive(Debug)]
 pub(crate) struct DomainSchema {

@@ -75,17 +75,8 @@ fn a_json_line_that_is_not_json() {
 fn parquet_with_the_wrong_schema() {
     let mesh = Mesh::with_orders();
     let make = |name: &str, sql: &str| {
-        let out = crate::harness::agora_cmd(&mesh.data())
-            .args(["sql", sql, "--format", "parquet"])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
         let path = mesh.dir.path().join(name);
-        std::fs::write(&path, out.stdout).unwrap();
+        std::fs::write(&path, mesh.query_bytes(sql, "parquet")).unwrap();
         path
     };
     let unknown = make("unknown.parquet", "select 1 as order_id, 'x' as colour");
