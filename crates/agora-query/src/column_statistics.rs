@@ -40,21 +40,17 @@ pub async fn delta_table_provider(
     table: &DeltaTable,
     session: Arc<SessionState>,
 ) -> Result<Arc<dyn TableProvider>> {
-    let scan = table.table_provider().with_session(session).await?;
-    let log = table
-        .snapshot()
-        .and_then(|s| s.snapshot().try_log_data())
-        .map_err(|e| DataFusionError::External(Box::new(e)))?;
     Ok(Arc::new(WithColumnStatistics {
-        columns: Arc::new(from_log(&log, &scan.schema())),
-        inner: scan,
+        inner: table.table_provider().with_session(session).await?,
+        table: table.clone(),
     }))
 }
 
 /// Minimum, maximum and null count of each column of a table, by column name.
 type TableColumnStatistics = HashMap<String, ColumnStatistics>;
 
-/// The bounds of every column the log has statistics for, over all of the table's files.
+/// The bounds of the columns of `schema` over all of the table's files, as far as the log has
+/// them.
 fn from_log(log: &dyn PruningStatistics, schema: &SchemaRef) -> TableColumnStatistics {
     let mut by_column = HashMap::new();
     if log.num_containers() == 0 {
@@ -109,7 +105,8 @@ impl Bound {
 #[derive(Debug)]
 struct WithColumnStatistics {
     inner: Arc<dyn TableProvider>,
-    columns: Arc<TableColumnStatistics>,
+    /// The snapshot `inner` scans, whose log holds the files' statistics.
+    table: DeltaTable,
 }
 
 #[async_trait]
@@ -137,8 +134,15 @@ impl TableProvider for WithColumnStatistics {
         limit: Option<usize>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
         let scan = self.inner.scan(state, projection, filters, limit).await?;
+        // Only the columns the scan returns: a query reading two columns of a wide table
+        // computes two columns' bounds.
+        let log = self
+            .table
+            .snapshot()
+            .and_then(|s| s.snapshot().try_log_data())
+            .map_err(|e| DataFusionError::External(Box::new(e)))?;
         Ok(Arc::new(ScanWithStatistics {
-            columns: self.columns.clone(),
+            columns: Arc::new(from_log(&log, &scan.schema())),
             input: scan,
         }))
     }

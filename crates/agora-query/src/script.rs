@@ -37,7 +37,8 @@ pub fn split_statements(script: &str) -> Result<Vec<ScriptStatement>, QueryError
                 if let Some(from) = start.take()
                     && std::mem::take(&mut has_sql)
                 {
-                    statements.push(statement(script, &offsets, from, t.span.start));
+                    let text = &script[offsets.of(from)..offsets.of(t.span.start)];
+                    statements.push(statement(text, from));
                 }
             }
             Token::EOF
@@ -54,20 +55,14 @@ pub fn split_statements(script: &str) -> Result<Vec<ScriptStatement>, QueryError
     if let Some(from) = start
         && has_sql
     {
-        let text = script[offsets.of(from)..].trim_end();
-        statements.push(ScriptStatement {
-            text: text.to_string(),
-            line: from.line,
-        });
+        statements.push(statement(&script[offsets.of(from)..], from));
     }
     Ok(statements)
 }
 
-fn statement(script: &str, offsets: &ByteOffsets, from: Location, to: Location) -> ScriptStatement {
+fn statement(text: &str, from: Location) -> ScriptStatement {
     ScriptStatement {
-        text: script[offsets.of(from)..offsets.of(to)]
-            .trim_end()
-            .to_string(),
+        text: text.trim_end().to_string(),
         line: from.line,
     }
 }
