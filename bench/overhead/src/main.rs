@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use agora_mesh::{Mesh, SessionOptions};
+use agora_mesh::{Interface, Mesh, SessionOptions};
 use agora_model::{Name, Principal, TableRef};
 use agora_query::datafusion::catalog::{
     CatalogProvider, MemoryCatalogProvider, MemorySchemaProvider, SchemaProvider,
@@ -54,7 +54,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             };
             if let Some(delta) = store.open(&t, TableKind::Product).await? {
                 let provider =
-                    agora_query::delta_table_provider(&delta, scan_options.clone()).await?;
+                    agora_storage::delta_table_provider(&delta, scan_options.clone()).await?;
                 schema.register_table(table.to_string(), provider)?;
             }
         }
@@ -90,7 +90,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 as_of: None,
                 default_schema: Some(domain),
             };
-            let session = mesh.session(&who, options).await?;
+            let session = mesh.session(&who, Interface::Cli, options).await?;
             session.sql(&sql).await?.collect().await?;
             Ok::<_, Box<dyn std::error::Error>>(start.elapsed())
         }

@@ -21,12 +21,11 @@ mod sqlite;
 
 pub use error::CatalogError;
 pub use records::{
-    ColumnTagRecord, DomainRecord, IngestRecord, PolicyRecord, PrincipalRecord, ProductRecord,
-    SearchHit, TagSource,
+    DomainRecord, IngestRecord, PolicyRecord, PrincipalRecord, ProductRecord, SearchHit,
 };
 pub use sqlite::SqliteCatalog;
 
-use agora_model::{Grant, Name};
+use agora_model::{ColumnTag, Grant, Name};
 use async_trait::async_trait;
 
 /// The metadata store of a mesh.
@@ -72,9 +71,9 @@ pub trait Catalog: Send + Sync {
 
     /// Creates or replaces the tag of one column from one source, and refreshes the product's
     /// search entry.
-    async fn put_column_tag(&self, tag: &ColumnTagRecord) -> Result<(), CatalogError>;
+    async fn put_column_tag(&self, tag: &ColumnTag) -> Result<(), CatalogError>;
     /// Every column tag of the mesh (both sources), ordered by table and column.
-    async fn column_tags(&self) -> Result<Vec<ColumnTagRecord>, CatalogError>;
+    async fn column_tags(&self) -> Result<Vec<ColumnTag>, CatalogError>;
 
     /// Replaces the policy of one scope (the global policy, or one domain's).
     async fn put_policy(&self, policy: &PolicyRecord) -> Result<(), CatalogError>;

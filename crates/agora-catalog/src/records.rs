@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use agora_model::{Category, Name, Sensitivity, TableRef};
+use agora_model::{Name, Sensitivity};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct DomainRecord {
@@ -69,40 +69,6 @@ pub struct SearchHit {
     pub rank: f64,
     /// The matching text with the matched words in `[brackets]`.
     pub snippet: String,
-}
-
-/// Who decided a column's classification.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TagSource {
-    /// The classifier, on ingest; replaced by later runs when the values drift.
-    Auto,
-    /// An owner, with a reason; never replaced by the classifier.
-    Override,
-}
-
-impl TagSource {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TagSource::Auto => "auto",
-            TagSource::Override => "override",
-        }
-    }
-}
-
-/// A column's classification as the catalog keeps it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ColumnTagRecord {
-    pub table: TableRef,
-    pub column: String,
-    pub source: TagSource,
-    pub category: Category,
-    pub sensitivity: Sensitivity,
-    pub confidence: f64,
-    /// JSON array of the detectors that fired and the share of sampled values they fired on.
-    pub evidence: String,
-    pub reason: String,
-    pub set_by: Name,
-    pub updated_at: String,
 }
 
 /// An applied policy document.

@@ -42,6 +42,7 @@ mod cosign;
 mod entry;
 mod files;
 mod log;
+mod log_error;
 mod merkle;
 mod mirror;
 mod note;
@@ -57,7 +58,8 @@ pub use entry::{
     genesis, key_registration,
 };
 pub use files::LogFiles;
-pub use log::{Appended, Log, LogError, SignedCheckpoint, TiledTree};
+pub use log::{Appended, Log, SignedCheckpoint, TiledTree};
+pub use log_error::LogError;
 pub use merkle::{
     Hash, NodeHashes, ProofError, Tree, empty_root, leaf_hash, node_hash, verify_consistency,
     verify_inclusion,

@@ -15,56 +15,19 @@ use std::fs;
 use std::rc::Rc;
 use std::sync::{Condvar, Mutex};
 
-use thiserror::Error;
-
-use crate::checkpoint::{Checkpoint, CheckpointError};
-use crate::entry::{EntryError, Leaf, SignedEntry};
+use crate::LogError;
+use crate::checkpoint::Checkpoint;
+use crate::entry::{Leaf, SignedEntry};
 use crate::files::{DurableBatch, LogFiles, append_line};
 use crate::merkle::{
     Hash, NodeHashes, ProofError, consistency_proof, inclusion_proof, leaf_hash, node_hash, root_at,
 };
-use crate::note::{NoteError, NoteSigner, NoteVerifier, open_note, sign_note};
+use crate::note::{NoteSigner, NoteVerifier, open_note, sign_note};
 use crate::tiles::{TILE_HEIGHT, TILE_WIDTH, bundle_path, encode_bundle, encode_tile, tile_path};
 
 const CHECKPOINT: &str = "checkpoint";
 const HISTORY: &str = "checkpoints.jsonl";
 const LOCK: &str = ".lock";
-
-#[derive(Debug, Error, Clone, PartialEq, Eq)]
-pub enum LogError {
-    #[error("ledger I/O error: {0}")]
-    Io(String),
-    #[error("the ledger is damaged: {0}")]
-    Corrupt(String),
-    #[error(transparent)]
-    Entry(#[from] EntryError),
-    #[error(transparent)]
-    Proof(#[from] ProofError),
-    #[error("checkpoint: {0}")]
-    Note(#[from] NoteError),
-    #[error(transparent)]
-    Checkpoint(#[from] CheckpointError),
-    #[error("no ledger at {0}")]
-    Missing(String),
-    #[error(
-        "no checkpoint of exactly {0} entries was published: prove against the latest one or a published size"
-    )]
-    NoCheckpoint(u64),
-    #[error("this log never published the checkpoint of {0} entries that was cosigned")]
-    ForeignCheckpoint(u64),
-    #[error("no valid cosignature by a registered witness on the checkpoint")]
-    NoCosignature,
-    #[error(
-        "the checkpoint carries {found} valid cosignatures of the {of} witnesses given; {required} required"
-    )]
-    TooFewCosignatures {
-        found: usize,
-        required: usize,
-        of: usize,
-    },
-    #[error("this ledger was opened read-only")]
-    ReadOnly,
-}
 
 /// A checkpoint with the signed note it was published in.
 #[derive(Debug, Clone, PartialEq, Eq)]

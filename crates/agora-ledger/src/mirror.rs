@@ -5,8 +5,8 @@
 
 use std::path::PathBuf;
 
+use crate::LogError;
 use crate::files::{DurableBatch, LogFiles, append_line};
-use crate::log::LogError;
 use crate::tiles::{TILE_HEIGHT, TILE_WIDTH, bundle_path, tile_path};
 
 /// The tile and bundle paths that hold entries `from..to` of a tree of `to` entries (the last

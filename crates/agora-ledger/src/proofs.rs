@@ -5,9 +5,10 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use serde::{Deserialize, Serialize};
 
+use crate::LogError;
 use crate::cosign::{CosignerKey, cosignatures};
 use crate::files::DurableBatch;
-use crate::log::{Log, LogError, SignedCheckpoint};
+use crate::log::{Log, SignedCheckpoint};
 use crate::merkle::{Hash, ProofError, leaf_hash, verify_consistency, verify_inclusion};
 use crate::note::NoteVerifier;
 

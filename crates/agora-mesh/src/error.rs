@@ -1,5 +1,7 @@
 use agora_catalog::CatalogError;
+use agora_ingest::IngestError;
 use agora_ledger::{LogError, ProofError};
+use agora_lineage::LineageError;
 use agora_model::ModelError;
 use agora_query::QueryError;
 use agora_storage::StorageError;
@@ -129,6 +131,37 @@ impl MeshError {
             what,
             name: name.to_string(),
             hint: String::new(),
+        }
+    }
+}
+
+impl From<IngestError> for MeshError {
+    fn from(e: IngestError) -> Self {
+        match e {
+            IngestError::BadInput {
+                source_name,
+                message,
+            } => MeshError::BadInput {
+                source_name,
+                message,
+            },
+            IngestError::Io { path, source } => MeshError::Io { path, source },
+            IngestError::Storage(e) => MeshError::Storage(e),
+            IngestError::Internal(m) => MeshError::Internal(m),
+        }
+    }
+}
+
+impl From<LineageError> for MeshError {
+    fn from(e: LineageError) -> Self {
+        match e {
+            LineageError::BadEvent(message) => MeshError::BadInput {
+                source_name: "OpenLineage event".into(),
+                message,
+            },
+            LineageError::NotFound { what, name, hint } => MeshError::NotFound { what, name, hint },
+            LineageError::Ledger(e) => MeshError::Ledger(e),
+            LineageError::Verification(m) => MeshError::LedgerAudit(m),
         }
     }
 }

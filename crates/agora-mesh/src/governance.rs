@@ -1,61 +1,16 @@
-//! Governance of the mesh: the policies in force, column classifications (the classifier's,
-//! the contract's and the owners'), and what each reader sees of each table.
-//!
-//! A column's effective label: an owner's override wins whole (category and sensitivity);
-//! otherwise the category is the classifier's and the sensitivity is the contract's
-//! `classification` when it names a level, else the classifier's.
+//! Governance of the mesh as the catalog holds it: the policies in force, column tags (the
+//! classifier's and the owners'), and what each reader sees. The decisions themselves — label
+//! precedence, actions, row filters, the per-reader view — are `agora-policy`'s.
 
-use std::collections::{BTreeMap, HashMap};
-use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
-use std::path::Path;
-
-use agora_catalog::{ColumnTagRecord, PolicyRecord, ProductRecord, TagSource};
-use agora_model::{Category, Contract, Name, Principal, Sensitivity, TableRef};
-use agora_policy::{Label, MaskKey, Masks, PolicyDocument, PolicySet, TableGovernance};
-use rand::RngCore;
+use agora_catalog::{PolicyRecord, ProductRecord};
+use agora_model::{Category, ColumnTag, Contract, Name, Principal, TableRef, TagSource};
+use agora_policy::{ColumnLabel, Labels, PolicyDocument, PolicySet};
 use serde::Serialize;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
-use crate::ledger::Event;
+use crate::recorder::Event;
 use crate::{Mesh, MeshError};
-
-/// The per-mesh secret of the `hash` masking action, in the mesh's `keys/` directory.
-const MASK_KEY_FILE: &str = "keys/mask.key";
-
-/// Reads the mesh's masking secret, making it the first time (0600, like the signing keys).
-pub(crate) fn load_masks(mesh_dir: &Path) -> Result<Masks, MeshError> {
-    let path = mesh_dir.join(MASK_KEY_FILE);
-    let io = |source| MeshError::Io {
-        path: path.display().to_string(),
-        source,
-    };
-    if !path.exists() {
-        let mut secret = [0u8; 32];
-        rand::rng().fill_bytes(&mut secret);
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&path)
-            .map_err(io)?;
-        f.write_all(format!("{}\n", hex::encode(secret)).as_bytes())
-            .and_then(|()| f.sync_all())
-            .map_err(io)?;
-    }
-    let text = std::fs::read_to_string(&path).map_err(io)?;
-    let bytes: [u8; 32] = hex::decode(text.trim())
-        .ok()
-        .and_then(|b| b.try_into().ok())
-        .ok_or_else(|| {
-            MeshError::Internal(format!(
-                "{}: expected 64 hex digits (the masking secret)",
-                path.display()
-            ))
-        })?;
-    Ok(Masks::new(MaskKey::new(bytes)))
-}
 
 /// The outcome of `agora policy apply`.
 #[derive(Debug, Clone, Serialize)]
@@ -66,23 +21,6 @@ pub struct PolicyApplied {
     pub row_filters: usize,
     pub ledger_index: u64,
 }
-
-/// A column's classification as `agora product show` and `agora tag` show it.
-#[derive(Debug, Clone, Serialize)]
-pub struct ColumnTag {
-    pub column: String,
-    pub category: Category,
-    pub sensitivity: Sensitivity,
-    pub confidence: f64,
-    /// `auto` (the classifier), `contract` or `override` (an owner).
-    pub source: &'static str,
-    pub evidence: serde_json::Value,
-    #[serde(skip_serializing_if = "String::is_empty")]
-    pub reason: String,
-}
-
-/// Every labelled column of the mesh: table → column → label.
-pub(crate) type Labels = HashMap<TableRef, BTreeMap<String, (Label, ColumnTag)>>;
 
 impl Mesh {
     /// The policies in force.
@@ -121,7 +59,7 @@ impl Mesh {
     ) -> Result<PolicyApplied, MeshError> {
         let doc = PolicyDocument::from_yaml(source, yaml)?;
         match &doc.domain {
-            None => crate::auth::require_admin(actor, "apply the global policy")?,
+            None => crate::principals::require_admin(actor, "apply the global policy")?,
             Some(d) => {
                 let owner = self.domain(d).await?.owner;
                 if !actor.is_admin && owner != actor.name {
@@ -151,7 +89,7 @@ impl Mesh {
         }
         for rule in &doc.rows {
             let table = contract_table(&products, &rule.table, source)?;
-            let schema = crate::products::table_schema(&table);
+            let schema = table.arrow_schema();
             agora_policy::check_row_filter(&rule.filter, &schema).map_err(|e| {
                 MeshError::bad_input(source, format!("row filter of {}: {e}", rule.table))
             })?;
@@ -176,6 +114,7 @@ impl Mesh {
             "applied_by": actor.name.as_str(),
         });
         let appended = self
+            .recorder
             .record(vec![Event::by_admin("policy.applied", body)])
             .await?;
         Ok(PolicyApplied {
@@ -186,108 +125,17 @@ impl Mesh {
         })
     }
 
-    /// The effective label of every classified column.
+    /// The labels of every column of `products` (see `agora_policy::labels`).
     pub(crate) async fn labels(&self, products: &[ProductRecord]) -> Result<Labels, MeshError> {
-        Mesh::labels_from(products, &self.catalog.column_tags().await?)
-    }
-
-    /// The effective label of every classified column of `products`, given the column `tags`.
-    pub(crate) fn labels_from(
-        products: &[ProductRecord],
-        tags: &[ColumnTagRecord],
-    ) -> Result<Labels, MeshError> {
-        let mut labels: Labels = HashMap::new();
-        for p in products {
-            let contract = Contract::from_yaml(&p.contract_yaml)?.contract;
-            for t in contract.tables() {
-                let table = TableRef {
-                    domain: p.domain.clone(),
-                    table: t.sql_name.clone(),
-                };
-                for c in &t.columns {
-                    let Some(level) = c
-                        .classification
-                        .as_deref()
-                        .and_then(Sensitivity::from_contract_classification)
-                    else {
-                        continue;
-                    };
-                    labels.entry(table.clone()).or_default().insert(
-                        c.sql_name.to_string(),
-                        (
-                            Label {
-                                category: Category::None,
-                                sensitivity: level,
-                            },
-                            ColumnTag {
-                                column: c.sql_name.to_string(),
-                                category: Category::None,
-                                sensitivity: level,
-                                confidence: 1.0,
-                                source: "contract",
-                                evidence: json!([]),
-                                reason: format!(
-                                    "contract classification `{}`",
-                                    c.classification.as_deref().unwrap_or_default()
-                                ),
-                            },
-                        ),
-                    );
-                }
-            }
-        }
-        // Auto tags refine the contract's (category; sensitivity only where the contract has
-        // none), overrides replace both.
-        for source in [TagSource::Auto, TagSource::Override] {
-            for tag in tags.iter().filter(|t| t.source == source) {
-                let entry = labels.entry(tag.table.clone()).or_default();
-                let shown = column_tag(tag);
-                match (source, entry.get_mut(&tag.column)) {
-                    (TagSource::Auto, Some((label, contract_tag))) => {
-                        label.category = tag.category;
-                        contract_tag.category = tag.category;
-                        contract_tag.evidence = shown.evidence;
-                        contract_tag.confidence = shown.confidence;
-                    }
-                    _ => {
-                        entry.insert(
-                            tag.column.clone(),
-                            (
-                                Label {
-                                    category: tag.category,
-                                    sensitivity: tag.sensitivity,
-                                },
-                                shown,
-                            ),
-                        );
-                    }
-                }
-            }
-        }
-        Ok(labels)
-    }
-
-    /// What `reader` sees of `table`, given the policies and labels.
-    pub(crate) fn governance_for(
-        reader: &Principal,
-        table: &TableRef,
-        policies: &PolicySet,
-        labels: &Labels,
-    ) -> TableGovernance {
-        let masked = labels
-            .get(table)
-            .into_iter()
-            .flatten()
-            .filter_map(|(column, (label, _))| {
-                policies
-                    .column_action(reader, table, column, *label)
-                    .map(|action| (column.clone(), (label.category, action)))
-            })
-            .collect();
-        TableGovernance {
-            masked,
-            row_filter: policies.row_filter(reader, table),
-        }
+        let contracts = products
+            .iter()
+            .map(|p| Ok((&p.domain, Contract::from_yaml(&p.contract_yaml)?.contract)))
+            .collect::<Result<Vec<_>, MeshError>>()?;
+        let tags = self.catalog.column_tags().await?;
+        Ok(agora_policy::labels(
+            contracts.iter().map(|(d, c)| (*d, c)),
+            &tags,
+        ))
     }
 
     /// An owner's (or the administrator's) decision about a column's classification, which no
@@ -299,7 +147,7 @@ impl Mesh {
         category: &str,
         sensitivity: Option<&str>,
         reason: &str,
-    ) -> Result<ColumnTag, MeshError> {
+    ) -> Result<ColumnLabel, MeshError> {
         let (table, column) = target
             .rsplit_once('.')
             .ok_or_else(|| MeshError::bad_input(target, "expected `domain.table.column`"))?;
@@ -341,7 +189,7 @@ impl Mesh {
                 ),
             });
         }
-        let record = ColumnTagRecord {
+        let record = ColumnTag {
             table: table.clone(),
             column: column.to_string(),
             source: TagSource::Override,
@@ -354,39 +202,38 @@ impl Mesh {
             updated_at: crate::now(),
         };
         self.catalog.put_column_tag(&record).await?;
-        self.record(vec![Event::by_domain(
-            "classification.overridden",
-            &table.domain,
-            json!({
-                "table": table.to_string(),
-                "column": column,
-                "category": category.as_str(),
-                "sensitivity": sensitivity.as_str(),
-                "reason": reason,
-                "by": actor.name.as_str(),
-            }),
-        )])
-        .await?;
-        Ok(column_tag(&record))
+        self.recorder
+            .record(vec![Event::by_domain(
+                "classification.overridden",
+                &table.domain,
+                json!({
+                    "table": table.to_string(),
+                    "column": column,
+                    "category": category.as_str(),
+                    "sensitivity": sensitivity.as_str(),
+                    "reason": reason,
+                    "by": actor.name.as_str(),
+                }),
+            )])
+            .await?;
+        Ok(ColumnLabel::from(&record))
     }
 
     /// The effective classification of each labelled column of `table`.
-    pub async fn column_tags(&self, table: &TableRef) -> Result<Vec<ColumnTag>, MeshError> {
+    pub async fn column_labels(&self, table: &TableRef) -> Result<Vec<ColumnLabel>, MeshError> {
         let (product, _) = self.product_of_table(table).await?;
         let mut labels = self.labels(std::slice::from_ref(&product)).await?;
         Ok(labels
             .remove(table)
             .unwrap_or_default()
             .into_values()
-            .map(|(_, tag)| tag)
             .collect())
     }
 }
 
 impl Mesh {
-    /// The contract of `product` as `reader` may see it: the `examples` of every column masked
-    /// for the reader are replaced by a marker, since examples are values too. The document is
-    /// returned exactly as applied when nothing is withheld.
+    /// The contract of `product` as `reader` may see it (`agora_policy::withhold_examples`):
+    /// exactly as applied when nothing is withheld.
     pub(crate) async fn contract_for(
         &self,
         reader: &Principal,
@@ -397,62 +244,18 @@ impl Mesh {
         }
         let policies = self.policy_set().await?;
         let labels = self.labels(std::slice::from_ref(product)).await?;
-        let mut doc: serde_norway::Value = serde_norway::from_str(&product.contract_yaml)
-            .map_err(|e| MeshError::Internal(format!("a stored contract no longer parses: {e}")))?;
-        let mut withheld = false;
-        let schema = doc
-            .get_mut("schema")
-            .and_then(serde_norway::Value::as_sequence_mut);
-        for object in schema.into_iter().flatten() {
-            let Some(table) = object
-                .get("name")
-                .and_then(serde_norway::Value::as_str)
-                .and_then(|n| Name::normalize("table", n).ok())
-            else {
-                continue;
-            };
-            let table = TableRef {
-                domain: product.domain.clone(),
-                table,
-            };
-            let masked = Mesh::governance_for(reader, &table, &policies, &labels).masked;
-            let properties = object
-                .get_mut("properties")
-                .and_then(serde_norway::Value::as_sequence_mut);
-            for property in properties.into_iter().flatten() {
-                let column = property
-                    .get("name")
-                    .and_then(serde_norway::Value::as_str)
-                    .and_then(|n| Name::normalize("column", n).ok());
-                let hidden = column.is_some_and(|c| masked.contains_key(c.as_str()));
-                if let (true, Some(map)) = (hidden, property.as_mapping_mut())
-                    && map.contains_key("examples")
-                {
-                    map.insert(
-                        "examples".into(),
-                        serde_norway::Value::Sequence(vec!["[withheld by policy]".into()]),
-                    );
-                    withheld = true;
-                }
-            }
-        }
-        if !withheld {
-            return Ok(product.contract_yaml.clone());
-        }
-        serde_norway::to_string(&doc)
-            .map_err(|e| MeshError::Internal(format!("writing a contract back: {e}")))
-    }
-}
-
-fn column_tag(t: &ColumnTagRecord) -> ColumnTag {
-    ColumnTag {
-        column: t.column.clone(),
-        category: t.category,
-        sensitivity: t.sensitivity,
-        confidence: t.confidence,
-        source: t.source.as_str(),
-        evidence: serde_json::from_str(&t.evidence).unwrap_or(json!([])),
-        reason: t.reason.clone(),
+        let masked = |table: &TableRef, column: &str| {
+            policies
+                .table_governance(reader, table, labels.get(table))
+                .masked
+                .contains_key(column)
+        };
+        let shown =
+            agora_policy::withhold_examples(&product.contract_yaml, &product.domain, masked)
+                .map_err(|e| {
+                    MeshError::Internal(format!("a stored contract no longer parses: {e}"))
+                })?;
+        Ok(shown.unwrap_or_else(|| product.contract_yaml.clone()))
     }
 }
 

@@ -78,6 +78,19 @@ impl ContractTable {
             .iter()
             .find(|c| c.sql_name.as_str() == sql_name)
     }
+
+    /// The table's Arrow schema: every column nullable (required-ness is checked by
+    /// validation, so that adding columns to a table with data never fails).
+    pub fn arrow_schema(&self) -> arrow_schema::SchemaRef {
+        std::sync::Arc::new(arrow_schema::Schema::new(
+            self.columns
+                .iter()
+                .map(|c| {
+                    arrow_schema::Field::new(c.sql_name.as_str(), c.column_type.arrow.clone(), true)
+                })
+                .collect::<Vec<_>>(),
+        ))
+    }
 }
 
 /// A major.minor.patch version; missing parts count as 0.

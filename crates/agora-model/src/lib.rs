@@ -10,6 +10,7 @@
 //! - [`TableRef`] and [`GrantTarget`] name tables and grant targets as `domain.table`;
 //! - [`Category`] and [`Sensitivity`] are the classification vocabulary (a clearance is a
 //!   sensitivity level);
+//! - [`ColumnTag`] is one source's classification of a column (the classifier's or an owner's);
 //! - [`ColumnType`] maps ODCS `logicalType`/`physicalType` to Arrow types.
 //!
 //! ```
@@ -29,6 +30,7 @@ mod error;
 mod name;
 mod odcs_reader;
 mod sensitivity;
+mod tag;
 
 pub use access::{ADMIN, Access, Grant, GrantTarget, Principal};
 pub use column_type::ColumnType;
@@ -38,3 +40,4 @@ pub use contract::{
 pub use error::ModelError;
 pub use name::{Name, TableRef};
 pub use sensitivity::{Category, Sensitivity};
+pub use tag::{ColumnTag, TagSource};

@@ -36,7 +36,7 @@ impl TableGovernance {
 }
 
 /// `raw` as `governance` lets its reader see it: `raw` itself when nothing is hidden. The
-/// precomputed-hash columns of `raw` are hidden from every reader, administrators included.
+/// stored hash columns of `raw` are left out for every reader, administrators included.
 pub fn governed_provider(
     name: TableReference,
     raw: Arc<dyn TableProvider>,
@@ -65,7 +65,7 @@ pub fn governed_provider(
     for (qualifier, field) in schema.iter() {
         if stored
             .iter()
-            .any(|(_, hidden)| *hidden == field.name().as_str())
+            .any(|(_, stored_name)| *stored_name == field.name().as_str())
         {
             continue;
         }
@@ -73,10 +73,14 @@ pub fn governed_provider(
         columns.push(match governance.masked.get(field.name()) {
             None => value,
             Some((category, action)) => {
-                let precomputed = stored
-                    .iter()
-                    .find(|(h, _)| h.column == *field.name())
-                    .map(|(h, hidden)| (h, Expr::Column(Column::new(Some(name.clone()), *hidden))));
+                let stored_hash = stored.iter().find(|(h, _)| h.column == *field.name()).map(
+                    |(h, stored_name)| {
+                        (
+                            h,
+                            Expr::Column(Column::new(Some(name.clone()), *stored_name)),
+                        )
+                    },
+                );
                 masks
                     .apply(
                         action,
@@ -84,7 +88,7 @@ pub fn governed_provider(
                         value,
                         field.data_type(),
                         &format!("{}.{}", short_name(&name), field.name()),
-                        precomputed,
+                        stored_hash,
                     )?
                     .alias(field.name())
             }

@@ -1,4 +1,8 @@
-//! Governance policies and their enforcement.
+//! Every governance decision of a mesh, and its enforcement.
+//!
+//! **Labels** ([`labels`], [`table_labels`]): the classification a column is governed by, from
+//! the contract's `classification`, the classifier's tags and owners' overrides, in that order
+//! of precedence ([`ColumnLabel`] says which one decided).
 //!
 //! A **policy file** ([`PolicyDocument`], YAML) says what a reader sees of columns whose
 //! sensitivity is above the reader's clearance — `redact`, `mask`, `hash`, `generalize` or
@@ -13,8 +17,10 @@
 //! names the table, so every interface built on the governed query layer gives the same answer
 //! and no SQL construct reaches the raw values. [`Masks`] builds the masking expressions; the
 //! hash is an HMAC-SHA-256 keyed with a per-mesh secret, so equal values still join; the write
-//! path stores it beside the columns a policy may hash ([`StoredHash`], hidden from
-//! every reader), so reading a hashed column costs a column read, not an HMAC per value.
+//! path stores it beside the columns a policy may hash ([`StoredHash`], chosen by
+//! [`PolicySet::stored_hashes`], never shown to any reader), so reading a hashed column costs a
+//! column read, not an HMAC per value. [`withhold_examples`] applies the same decisions to the
+//! examples of a contract.
 //!
 //! ```
 //! use agora_model::{Category, Principal, Sensitivity, TableRef};
@@ -32,16 +38,22 @@
 //! assert_eq!(set.column_action(&bob, &table, "email", email), Some(Action::Mask));
 //! ```
 
+mod contract_view;
 mod document;
 mod error;
 mod governed_view;
+mod labels;
 mod masks;
 mod policy_set;
 mod row_filter;
+mod stored_hash;
 
+pub use contract_view::withhold_examples;
 pub use document::{Action, ColumnRule, Matcher, POLICY_KIND, PolicyDocument, RowRule};
 pub use error::PolicyError;
 pub use governed_view::{TableGovernance, check_row_filter, denied_columns, governed_provider};
-pub use masks::{MaskKey, Masks, StoredHash};
-pub use policy_set::{Label, PolicySet};
+pub use labels::{ColumnLabel, Label, Labels, TableLabels, labels, table_labels};
+pub use masks::{MaskKey, Masks};
+pub use policy_set::PolicySet;
 pub use row_filter::FilterTemplate;
+pub use stored_hash::StoredHash;

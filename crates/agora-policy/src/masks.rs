@@ -26,53 +26,11 @@ use datafusion::logical_expr::{
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-use crate::Action;
+use crate::{Action, StoredHash};
 
 /// The name of the function that marks a denied column; the governed session refuses any
 /// optimised plan that still calls it.
 pub const DENIED_FUNCTION: &str = "agora_denied";
-
-/// The prefixes of the hidden columns that hold precomputed hashes. Column names of contracts
-/// never start with `_` twice (normalisation trims leading underscores), so these cannot clash.
-const COMPLETE_PREFIX: &str = "__agora_hash__";
-const PARTIAL_PREFIX: &str = "__agora_hash_partial__";
-
-/// A hidden column holding the precomputed hashes of a column.
-///
-/// A *complete* one was created with the table's first rows, and every later write fills it, so
-/// every row of every table version that has the column holds its hash: the mask reads it
-/// alone. A *partial* one was added to a table that had rows already (the column became hashed
-/// later): the mask computes the hash for the rows that have none.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoredHash {
-    /// The column whose hashes it holds.
-    pub column: String,
-    pub complete: bool,
-}
-
-impl StoredHash {
-    /// The hidden column's name.
-    pub fn name(&self) -> String {
-        let prefix = if self.complete {
-            COMPLETE_PREFIX
-        } else {
-            PARTIAL_PREFIX
-        };
-        format!("{prefix}{}", self.column)
-    }
-
-    /// The stored hash a column name stands for, if it is one.
-    pub fn parse(name: &str) -> Option<StoredHash> {
-        let (column, complete) = match name.strip_prefix(COMPLETE_PREFIX) {
-            Some(c) => (c, true),
-            None => (name.strip_prefix(PARTIAL_PREFIX)?, false),
-        };
-        Some(StoredHash {
-            column: column.to_string(),
-            complete,
-        })
-    }
-}
 
 /// How many bytes of the HMAC a hashed value keeps (hex: twice as many characters). 128 bits
 /// keep collisions out of reach while the values stay readable.
@@ -89,7 +47,7 @@ impl MaskKey {
 
     /// The `hash` mask of every value of `array` (read as text: `42` hashes like `'42'`), as a
     /// text array of the same length; NULL stays NULL. The query-time mask and the write path's
-    /// precomputed hashes both come from here, so they are equal by construction.
+    /// stored hashes both come from here, so they are equal by construction.
     pub fn hash_array(&self, array: &ArrayRef) -> Result<ArrayRef> {
         let mac = Hmac::<Sha256>::new_from_slice(&self.0)
             .expect("INVARIANT: HMAC accepts keys of any length");
@@ -147,14 +105,14 @@ impl Masks {
         }
     }
 
-    /// The key of the `hash` action, for the write path's precomputed hashes.
+    /// The key of the `hash` action, for the write path's stored hashes.
     pub fn key(&self) -> &MaskKey {
         &self.key
     }
 
     /// The expression that shows `value` (a column of type `data_type` classified as
-    /// `category`, named `qualified_name` in errors) under `action`. `stored` is the hidden
-    /// column holding the value's precomputed hash, where the table has one, as an expression.
+    /// `category`, named `qualified_name` in errors) under `action`. `stored` is the column
+    /// holding the value's stored hash, where the table has one, as an expression.
     pub fn apply(
         &self,
         action: &Action,
@@ -411,20 +369,6 @@ impl ScalarUDFImpl for Denied {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn stored_hash_names_round_trip_and_never_clash_with_contract_columns() {
-        for complete in [true, false] {
-            let hidden = StoredHash {
-                column: "email".into(),
-                complete,
-            };
-            assert_eq!(StoredHash::parse(&hidden.name()), Some(hidden.clone()));
-            let normalized = agora_model::Name::normalize("column", &hidden.name()).unwrap();
-            assert_eq!(StoredHash::parse(normalized.as_str()), None);
-        }
-        assert_eq!(StoredHash::parse("email"), None);
-    }
 
     #[test]
     fn masks_keep_only_what_the_policy_promises() {

@@ -3,17 +3,10 @@
 
 use std::collections::BTreeMap;
 
-use agora_model::{Category, Name, Principal, Sensitivity, TableRef};
+use agora_model::{ContractTable, Name, Principal, Sensitivity, TableRef};
 
-use crate::PolicyError;
 use crate::document::{Action, Matcher, PolicyDocument};
-
-/// What the catalog knows about a column: its effective classification.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Label {
-    pub category: Category,
-    pub sensitivity: Sensitivity,
-}
+use crate::{Label, PolicyError, StoredHash, TableGovernance, TableLabels};
 
 /// The applied policies, consistent with each other.
 #[derive(Debug, Clone, Default)]
@@ -174,6 +167,28 @@ impl PolicySet {
         (label.sensitivity >= Sensitivity::Confidential).then_some(Action::Hash)
     }
 
+    /// What `reader` sees of `table`, whose labelled columns are `labels`: the action on each
+    /// column masked for the reader, and the row filter.
+    pub fn table_governance(
+        &self,
+        reader: &Principal,
+        table: &TableRef,
+        labels: Option<&TableLabels>,
+    ) -> TableGovernance {
+        let masked = labels
+            .into_iter()
+            .flatten()
+            .filter_map(|(column, label)| {
+                self.column_action(reader, table, column, label.label())
+                    .map(|action| (column.clone(), (label.category, action)))
+            })
+            .collect();
+        TableGovernance {
+            masked,
+            row_filter: self.row_filter(reader, table),
+        }
+    }
+
     /// The SQL condition rows of `table` must meet for `reader` (all applicable filters, ANDed),
     /// or `None` when every row shows.
     pub fn row_filter(&self, reader: &Principal, table: &TableRef) -> Option<String> {
@@ -189,10 +204,49 @@ impl PolicySet {
             .collect();
         (!filters.is_empty()).then(|| filters.join(" AND "))
     }
+
+    /// The stored hash columns a write to `table` fills, in contract column order: those the
+    /// table has already (`table_columns` are its current columns), and new ones for the
+    /// columns some reader would see hashed under `labels` — complete if the table has no rows
+    /// yet, else partial. A column keeps its stored hash even if its label drops, so that every
+    /// file of the table has the table's columns and a complete one stays complete.
+    pub fn stored_hashes(
+        &self,
+        table: &TableRef,
+        contract: &ContractTable,
+        labels: &TableLabels,
+        table_columns: &[String],
+        table_has_rows: bool,
+    ) -> Vec<StoredHash> {
+        let mut columns = Vec::new();
+        for c in &contract.columns {
+            let name = c.sql_name.as_str();
+            let stored_before = table_columns
+                .iter()
+                .filter_map(|t| StoredHash::parse(t))
+                .find(|h| h.column == name);
+            match stored_before {
+                Some(stored) => columns.push(stored),
+                None if labels
+                    .get(name)
+                    .is_some_and(|l| self.may_hash(table, name, l.label())) =>
+                {
+                    columns.push(StoredHash {
+                        column: name.to_string(),
+                        complete: !table_has_rows,
+                    })
+                }
+                None => {}
+            }
+        }
+        columns
+    }
 }
 
 #[cfg(test)]
 mod tests {
+    use agora_model::Category;
+
     use super::*;
 
     fn principal(clearance: Sensitivity, attrs: &[(&str, &str)]) -> Principal {

@@ -5,15 +5,13 @@ use std::sync::Arc;
 
 use agora_model::TableRef;
 use agora_policy::{Masks, TableGovernance, governed_provider};
-use agora_storage::{TableKind, TableStore};
+use agora_storage::{TableKind, TableStore, delta_table_provider};
 use async_trait::async_trait;
 use datafusion::catalog::SchemaProvider;
 use datafusion::common::TableReference;
 use datafusion::datasource::TableProvider;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::SessionState;
-
-use crate::column_statistics;
 
 #[derive(Debug)]
 pub(crate) struct DomainSchema {
@@ -46,8 +44,7 @@ impl DomainSchema {
         let Some(table) = table else {
             return Ok(None);
         };
-        let raw =
-            column_statistics::delta_table_provider(&table, self.scan_options.clone()).await?;
+        let raw = delta_table_provider(&table, self.scan_options.clone()).await?;
         let name = TableReference::full(self.catalog, t.domain.as_str(), t.table.as_str());
         Ok(Some(governed_provider(name, raw, governance, &self.masks)?))
     }

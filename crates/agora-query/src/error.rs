@@ -41,6 +41,9 @@ pub enum QueryError {
     /// A failure while executing a valid plan.
     #[error("query failed: {0}")]
     Execution(String),
+    /// The statement could not be recorded, so it did not run.
+    #[error("the query audit failed, so the query did not run: {0}")]
+    Audit(String),
 }
 
 impl QueryError {
@@ -79,6 +82,6 @@ impl QueryError {
 
     /// Whether the error is the user's (bad SQL, no grant) rather than the system's.
     pub fn is_user_error(&self) -> bool {
-        !matches!(self, QueryError::Execution(_))
+        !matches!(self, QueryError::Execution(_) | QueryError::Audit(_))
     }
 }

@@ -2,42 +2,49 @@
 //!
 //! A session is a DataFusion `SessionContext` for one principal in which each product table is
 //! the SQL table `domain.table` (the domain is the SQL schema). Tables are opened lazily from
-//! Delta Lake when a query names them, through [`delta_table_provider`], which gives the planner
-//! the table's column statistics. [`split_statements`] cuts a SQL script into its statements. Before a plan runs, [`check_grants`] walks the logical
+//! Delta Lake when a query names them, through `agora_storage::delta_table_provider`, which
+//! gives the planner the table's column statistics. [`split_statements`] cuts a SQL script into
+//! its statements. Before a plan runs, [`check_grants`] walks the logical
 //! plan (subqueries included) and refuses any scan of a product the principal may not read; the
 //! same check is installed as a DataFusion analyzer rule, so plans built through the DataFrame
 //! API are checked too. Each table the reader may not see whole (masked columns, row filters:
 //! [`agora_policy::TableGovernance`]) resolves to a per-reader view built by
 //! [`agora_policy::governed_provider`], so masks and filters sit under every operator of every
-//! query; a query that still uses a denied column after optimisation is refused.
+//! query; a query that still uses a denied column after optimisation is refused. Every
+//! statement that reads mesh tables or is refused is handed to the session's [`QueryAudit`]
+//! before its plan is returned ([`GovernedSession::sql`]).
 //!
 //! Sessions only read: DDL, DML and `SET`-style statements are refused, so SQL cannot create
 //! external tables over arbitrary files or write with `COPY`.
 //!
 //! ```no_run
-//! # async fn demo(viewer: agora_query::Viewer, tables: Vec<agora_query::MeshTable>) -> Result<(), agora_query::QueryError> {
+//! # async fn demo(viewer: agora_query::Viewer, tables: Vec<agora_query::MeshTable>, audit: std::sync::Arc<dyn agora_query::QueryAudit>) -> Result<(), agora_query::QueryError> {
+//! use agora_query::{GovernedSession, Interface};
 //! let store = agora_storage::TableStore::new("agora-data".as_ref());
 //! let masks = agora_policy::Masks::new(agora_policy::MaskKey::new([7; 32]));
-//! let session = agora_query::GovernedSession::new(store, viewer, tables, Default::default(), masks)?;
+//! let session =
+//!     GovernedSession::new(store, viewer, tables, Default::default(), masks, Interface::Cli, audit)?;
 //! let df = session.sql("select count(*) from sales.orders").await?;
 //! let batches = df.collect().await.map_err(agora_query::QueryError::from_datafusion)?;
 //! # Ok(()) }
 //! ```
 
-mod column_statistics;
+mod audit;
 mod domain_schema;
 mod error;
 mod grant_check;
 mod reads;
 mod script;
 mod session;
+mod viewer;
 
-pub use column_statistics::delta_table_provider;
+pub use audit::{Interface, QueryAudit, QueryRecord};
 pub use error::{ColumnDenied, PermissionDenied, QueryError};
 pub use grant_check::check_grants;
 pub use reads::{TableRead, tables_read};
 pub use script::{ScriptStatement, split_statements};
-pub use session::{GovernedSession, MeshTable, SessionOptions, Viewer};
+pub use session::{GovernedSession, MeshTable, SessionOptions};
+pub use viewer::Viewer;
 
 /// Re-exported so that upper crates use exactly the DataFusion version the layer uses.
 pub use datafusion;

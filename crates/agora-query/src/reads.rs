@@ -46,7 +46,7 @@ pub fn tables_read(
             };
             let entry = reads.entry(table.to_string()).or_default();
             for c in columns {
-                // A precomputed hash is read for its column: the audit names the column.
+                // A stored hash is read for its column: the audit names the column.
                 let c = agora_policy::StoredHash::parse(&c).map_or(c, |h| h.column);
                 if !entry.contains(&c) {
                     entry.push(c);

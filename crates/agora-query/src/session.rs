@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use agora_model::{Access, Grant, Name, Principal, TableRef};
+use agora_model::{Name, TableRef};
 use agora_policy::{Masks, TableGovernance, denied_columns};
 use agora_storage::TableStore;
 use datafusion::catalog::{CatalogProvider, MemoryCatalogProvider};
@@ -13,32 +13,12 @@ use datafusion::prelude::{DataFrame, SQLOptions, SessionConfig, SessionContext};
 
 use crate::domain_schema::DomainSchema;
 use crate::grant_check::{GrantCheckRule, check_grants};
-use crate::{ColumnDenied, QueryError, TableRead};
+use crate::{ColumnDenied, Interface, QueryAudit, QueryError, QueryRecord, TableRead, Viewer};
 
 /// The SQL catalog name of the mesh (`agora.sales.orders` is `sales.orders`).
 const CATALOG: &str = "agora";
 /// The schema bare table names resolve to when no default domain is set: it has no tables.
 const DEFAULT_SCHEMA: &str = "public";
-
-/// Who is reading, and what they may read.
-#[derive(Debug, Clone)]
-pub struct Viewer {
-    pub principal: Principal,
-    pub grants: Vec<Grant>,
-    /// Domains this principal owns: owners read and write all their domain's products.
-    pub owned_domains: Vec<Name>,
-}
-
-impl Viewer {
-    pub fn may(&self, access: Access, domain: &Name, product: &Name, table: &Name) -> bool {
-        self.principal.is_admin
-            || self.owned_domains.contains(domain)
-            || self
-                .grants
-                .iter()
-                .any(|g| g.covers(domain, product, table, access))
-    }
-}
 
 /// How a session reads.
 #[derive(Debug, Clone, Default)]
@@ -58,7 +38,8 @@ pub struct MeshTable {
     pub governance: TableGovernance,
 }
 
-/// A read-only DataFusion session that enforces one principal's grants.
+/// A read-only DataFusion session that enforces one principal's grants, masks and row filters,
+/// and audits every statement it runs.
 pub struct GovernedSession {
     ctx: SessionContext,
     /// `ctx`'s state without logical optimiser rules, which runs the plans [`Self::sql`] has
@@ -69,16 +50,22 @@ pub struct GovernedSession {
     /// The tables the reader sees masked or filtered.
     governance: HashMap<TableRef, Arc<TableGovernance>>,
     default_schema: String,
+    as_of: Option<u64>,
+    interface: Interface,
+    audit: Arc<dyn QueryAudit>,
 }
 
 impl GovernedSession {
-    /// Builds a session over `tables`; `masks` holds the mesh's masking functions.
+    /// Builds a session over `tables` for a reader who came through `interface`; `masks` holds
+    /// the mesh's masking functions, `audit` records every statement.
     pub fn new(
         store: TableStore,
         viewer: Viewer,
         tables: Vec<MeshTable>,
         options: SessionOptions,
         masks: Masks,
+        interface: Interface,
+        audit: Arc<dyn QueryAudit>,
     ) -> Result<Self, QueryError> {
         let default_schema = options
             .default_schema
@@ -159,13 +146,45 @@ impl GovernedSession {
             products,
             governance,
             default_schema,
+            as_of: options.as_of,
+            interface,
+            audit,
         })
+    }
+
+    /// Plans `sql` as [`Self::plan`] does and records it (see the `audit` module): a statement
+    /// that reads mesh tables or is refused is recorded before its plan is returned.
+    pub async fn sql(&self, sql: &str) -> Result<DataFrame, QueryError> {
+        let (result, reads, denied) = match self.plan(sql).await {
+            Ok(df) => {
+                let reads = self.reads(&df)?;
+                (Ok(df), reads, None)
+            }
+            Err(e @ (QueryError::ColumnDenied(_) | QueryError::PermissionDenied(_))) => {
+                let message = e.to_string();
+                (Err(e), Vec::new(), Some(message))
+            }
+            Err(e) => return Err(e),
+        };
+        if !reads.is_empty() || denied.is_some() {
+            let record = QueryRecord {
+                principal: self.viewer.principal.name.to_string(),
+                interface: self.interface,
+                sql: sql.to_string(),
+                as_of: self.as_of,
+                masked_columns: self.masked_columns(&reads),
+                reads,
+                denied,
+            };
+            self.audit.record(record).await?;
+        }
+        result
     }
 
     /// Plans `sql`, checks grants, optimises the plan and refuses uses of denied columns; the
     /// returned DataFrame holds the optimised plan (but for `EXPLAIN`, which shows the
     /// optimiser's work itself) and streams when executed.
-    pub async fn sql(&self, sql: &str) -> Result<DataFrame, QueryError> {
+    async fn plan(&self, sql: &str) -> Result<DataFrame, QueryError> {
         let options = SQLOptions::new()
             .with_allow_ddl(false)
             .with_allow_dml(false)
@@ -204,7 +223,7 @@ impl GovernedSession {
     }
 
     /// The columns among `reads` the reader sees masked, as `domain.table.column`.
-    pub fn masked_columns(&self, reads: &[TableRead]) -> Vec<String> {
+    fn masked_columns(&self, reads: &[TableRead]) -> Vec<String> {
         let mut masked = Vec::new();
         for read in reads {
             let Ok(table) = TableRef::parse(&read.table) else {
@@ -222,9 +241,9 @@ impl GovernedSession {
         masked
     }
 
-    /// The mesh tables and columns `df` (from [`Self::sql`]) reads, from its optimised plan
+    /// The mesh tables and columns `df` (from [`Self::plan`]) reads, from its optimised plan
     /// (projection push-down narrows each scan to the columns the query uses).
-    pub fn reads(&self, df: &DataFrame) -> Result<Vec<crate::TableRead>, QueryError> {
+    fn reads(&self, df: &DataFrame) -> Result<Vec<crate::TableRead>, QueryError> {
         let optimized;
         let plan = match df.logical_plan() {
             // An EXPLAIN's DataFrame holds the plan as written; what it reads is its optimised form.

@@ -1,7 +1,8 @@
-//! Agora's network interfaces, in one process: the HTTP API ([`http`], axum, OpenAPI document
-//! at `/api/openapi.json`, bearer tokens) and the PostgreSQL wire protocol ([`postgres`], on
-//! pgwire, the API token as password). Both act through `agora_mesh::Mesh`, so both get the
-//! same governed answers as the CLI.
+//! Agora's network interfaces, in one process: the HTTP API ([`routes`], axum, OpenAPI document
+//! at `/api/openapi.json`, bearer tokens; one module per area, sharing the leaf `api` module for
+//! errors and authentication) and the PostgreSQL wire protocol ([`postgres`], on pgwire, the
+//! API token as password). Both act through `agora_mesh::Mesh`, so both get the same governed
+//! answers as the CLI.
 //!
 //! ```no_run
 //! # async fn demo(mesh: agora_mesh::Mesh) -> std::io::Result<()> {
@@ -11,11 +12,9 @@
 //! # }
 //! ```
 
-pub mod http;
-mod ledger_api;
-mod lineage_api;
+mod api;
 pub mod postgres;
-mod witness_api;
+pub mod routes;
 
 use std::net::SocketAddr;
 
@@ -51,7 +50,7 @@ impl Server {
 
     /// Serves until the process stops or either listener fails.
     pub async fn run(self) -> std::io::Result<()> {
-        let app = http::router(self.mesh.clone());
+        let app = routes::router(self.mesh.clone());
         let http = async move { axum::serve(self.http, app).await };
         let pg = postgres::serve(self.mesh, self.pg);
         tokio::try_join!(http, pg)?;

@@ -180,7 +180,7 @@ impl SimpleQueryHandler for Service {
         let _guard = span.enter();
         let session = self
             .mesh
-            .session(&principal, Default::default())
+            .session(&principal, Interface::Postgres, Default::default())
             .await
             .map_err(pg_error)?;
         // pg_catalog lets clients (psql's \d, GUI tools) list schemas and tables; it holds
@@ -200,11 +200,10 @@ impl SimpleQueryHandler for Service {
                 responses.push(r);
                 continue;
             }
-            let df = self
-                .mesh
-                .audited_sql(&session, &principal, &statement, Interface::Postgres, None)
+            let df = session
+                .sql(&statement)
                 .await
-                .map_err(pg_error)?;
+                .map_err(|e| pg_error(e.into()))?;
             let encoded = encode_dataframe(df, &Format::UnifiedText, Some(options.clone())).await?;
             responses.push(Response::Query(encoded));
         }

@@ -1,5 +1,7 @@
 //! Where product data lives: one Delta Lake table per product table, plus a quarantine table
-//! for the rows that failed validation, on a local directory (delta-rs over `object_store`).
+//! for the rows that failed validation, on a local directory (delta-rs over `object_store`);
+//! and how SQL scans them ([`delta_table_provider`]: delta-rs's scan with the table's column
+//! statistics from the Delta log, which the join planner needs).
 //!
 //! Layout under the mesh directory:
 //! `tables/<domain>/<table>/` (the product table) and `quarantine/<domain>/<table>/`.
@@ -20,9 +22,11 @@
 //! # Ok(()) }
 //! ```
 
+mod delta_scan;
 mod error;
 mod table_store;
 
+pub use delta_scan::delta_table_provider;
 pub use error::StorageError;
 pub use table_store::{Appender, TableKind, TableStore, VersionInfo};
 

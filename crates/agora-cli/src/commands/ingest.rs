@@ -1,0 +1,60 @@
+//! `agora ingest`: a file or standard input into a product table, with a progress bar.
+
+use std::path::PathBuf;
+
+use agora_mesh::{IngestOptions, InputFormat, Mesh, MeshError, Source};
+use agora_model::Principal;
+use clap::Args;
+
+use crate::{print, progress};
+
+#[derive(Args)]
+pub struct IngestArgs {
+    /// `domain.table`.
+    table: String,
+    /// The file, or `-` for standard input.
+    file: String,
+    /// csv, json, parquet or arrow; by default the file extension decides.
+    #[arg(long)]
+    format: Option<String>,
+}
+
+pub async fn run(mesh: &Mesh, me: &Principal, args: IngestArgs) -> Result<(), MeshError> {
+    let format = args.format.as_deref().map(InputFormat::parse).transpose()?;
+    let source = if args.file == "-" {
+        Source::Stdin
+    } else {
+        Source::File(PathBuf::from(&args.file))
+    };
+    let bar = progress::for_file(&args.file);
+    let options = IngestOptions {
+        format,
+        progress: bar.as_ref().map(progress::callback),
+    };
+    let report = mesh.ingest(me, &args.table, source, options).await;
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    let r = report?;
+    print(format!(
+        "Ingested {} into {}: {} rows read, {} accepted, {} quarantined → version {} (ledger entry {})",
+        r.source,
+        r.table,
+        r.rows_read,
+        r.rows_accepted,
+        r.rows_quarantined,
+        r.version.map_or("-".to_string(), |v| v.to_string()),
+        r.ledger_index
+    ))?;
+    for (reason, n) in &r.quarantine_reasons {
+        print(format!("  quarantined {n} × {reason}"))?;
+    }
+    for c in &r.classified {
+        let was = c.previous.map(|p| format!(", was {p}")).unwrap_or_default();
+        print(format!(
+            "  classified {}: {} ({}, confidence {:.2}{was})",
+            c.column, c.category, c.sensitivity, c.confidence
+        ))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,115 @@
+//! One module per command group, each with its clap arguments and the function that runs
+//! them; [`run`] opens the mesh (but for the commands that need none) and dispatches.
+
+mod access;
+mod classify;
+mod demo;
+mod domain;
+mod ingest;
+mod init;
+mod ledger;
+mod lineage;
+mod policy;
+mod principal;
+mod product;
+mod search;
+mod serve;
+mod sql;
+mod tag;
+mod witness;
+
+use std::path::Path;
+
+use agora_mesh::{Mesh, MeshError};
+use agora_model::Principal;
+use clap::Subcommand;
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Create an empty mesh.
+    Init,
+    /// Create a demo mesh with three domains and generated data, then show a tour.
+    Demo(demo::DemoArgs),
+    /// Manage domains.
+    #[command(subcommand)]
+    Domain(domain::DomainCommand),
+    /// Manage principals.
+    #[command(subcommand)]
+    Principal(principal::PrincipalCommand),
+    /// Give a principal read or write access to a product (all its tables) or one table.
+    Grant(access::GrantArgs),
+    /// Take a grant back.
+    Revoke(access::GrantArgs),
+    /// Manage data products.
+    #[command(subcommand)]
+    Product(product::ProductCommand),
+    /// Ingest a CSV, JSON lines, Parquet or Arrow file (or `-` for stdin) into `domain.table`.
+    Ingest(ingest::IngestArgs),
+    /// Run SQL: one statement, or several separated by `;` (from the argument or --file), in
+    /// order in one session; the first that fails stops the run. Tables are `domain.table`.
+    Sql(sql::SqlArgs),
+    /// Classify the columns of a CSV, JSON lines or Parquet file without ingesting it: category
+    /// (email, phone_number, payment_card, iban, national_id, ip_address, person_name,
+    /// postal_address, date_of_birth, geolocation, credential or none), sensitivity, confidence
+    /// and evidence. Sensitivity by category: payment_card, iban, national_id and credential
+    /// are restricted; email, phone_number, person_name, postal_address, date_of_birth and
+    /// geolocation confidential; ip_address internal; none public.
+    Classify(classify::ClassifyArgs),
+    /// Find products by name, description, columns, tags and classified categories.
+    Search { query: String },
+    /// The graph of what fed a product, table or column (or what it feeds), from the ledger.
+    Lineage(lineage::LineageArgs),
+    /// Governance policies: masks by category or sensitivity, row filters.
+    #[command(subcommand)]
+    Policy(policy::PolicyCommand),
+    /// Column classifications: list them, or override one.
+    #[command(subcommand)]
+    Tag(tag::TagCommand),
+    /// The signed, Merkle-logged record of every change: checkpoints, entries, proofs, audit.
+    #[command(subcommand)]
+    Ledger(ledger::LedgerCommand),
+    /// Serve the HTTP API and the PostgreSQL wire protocol.
+    Serve(serve::ServeArgs),
+}
+
+/// Runs `command` on the mesh in `data`, as the principal `as_principal` (the administrator by
+/// default).
+pub async fn run(
+    command: Command,
+    data: &Path,
+    as_principal: Option<&str>,
+) -> Result<(), MeshError> {
+    // Commands that make a mesh, or need none.
+    let command = match command {
+        Command::Init => return init::run(data).await,
+        Command::Demo(args) => return demo::run(data, args).await,
+        Command::Classify(args) => return classify::run(args),
+        Command::Ledger(ledger::LedgerCommand::VerifyProof(args)) => {
+            return ledger::verify_proof(args);
+        }
+        other => other,
+    };
+    let mesh = Mesh::open(data).await?;
+    let me = match as_principal {
+        Some(name) => mesh.principal(name).await?,
+        None => Principal::admin(),
+    };
+    match command {
+        Command::Init | Command::Demo(_) | Command::Classify(_) => {
+            unreachable!("handled before the mesh is opened")
+        }
+        Command::Domain(c) => domain::run(&mesh, &me, c).await,
+        Command::Principal(c) => principal::run(&mesh, &me, c).await,
+        Command::Grant(args) => access::run(&mesh, &me, args, false).await,
+        Command::Revoke(args) => access::run(&mesh, &me, args, true).await,
+        Command::Product(c) => product::run(&mesh, &me, c).await,
+        Command::Ingest(args) => ingest::run(&mesh, &me, args).await,
+        Command::Sql(args) => sql::run(&mesh, &me, args).await,
+        Command::Search { query } => search::run(&mesh, &query).await,
+        Command::Lineage(args) => lineage::run(&mesh, args).await,
+        Command::Policy(c) => policy::run(&mesh, &me, c).await,
+        Command::Tag(c) => tag::run(&mesh, &me, c).await,
+        Command::Ledger(c) => ledger::run(&mesh, &me, c).await,
+        Command::Serve(args) => serve::run(mesh, data, args).await,
+    }
+}

@@ -1,0 +1,17 @@
+//! `agora search`: products matching words.
+
+use agora_mesh::{Mesh, MeshError};
+
+use crate::print;
+
+pub async fn run(mesh: &Mesh, query: &str) -> Result<(), MeshError> {
+    for h in mesh.search(query, 20).await? {
+        print(format!(
+            "{}.{:<16} {}",
+            h.domain,
+            h.product.as_str(),
+            h.snippet
+        ))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,37 @@
+//! `agora serve`: the HTTP API and the PostgreSQL wire protocol.
+
+use std::net::SocketAddr;
+use std::path::Path;
+
+use agora_mesh::{Mesh, MeshError};
+use clap::Args;
+
+use crate::print;
+
+#[derive(Args)]
+pub struct ServeArgs {
+    #[arg(long, default_value = "127.0.0.1:8765")]
+    http: SocketAddr,
+    #[arg(long, default_value = "127.0.0.1:6543")]
+    pg: SocketAddr,
+}
+
+pub async fn run(mesh: Mesh, data: &Path, args: ServeArgs) -> Result<(), MeshError> {
+    let (http, pg) = (args.http, args.pg);
+    let server = agora_server::Server::bind(mesh, http, pg)
+        .await
+        .map_err(|e| MeshError::Internal(format!("cannot listen on {http} / {pg}: {e}")))?;
+    print(format!("Agora is serving the mesh in {}", data.display()))?;
+    print(format!(
+        "  HTTP API  http://{}/api/v1 (OpenAPI: /api/openapi.json)",
+        server.http_addr()
+    ))?;
+    print(format!(
+        "  Postgres  postgresql://{}/agora (user = principal, password = API token)",
+        server.pg_addr()
+    ))?;
+    server
+        .run()
+        .await
+        .map_err(|e| MeshError::Internal(format!("server stopped: {e}")))
+}

@@ -1,0 +1,78 @@
+//! The stages of the write path and what flows between them.
+
+use agora_classify::Classification;
+use agora_model::TableRef;
+use arrow::record_batch::RecordBatch;
+use async_trait::async_trait;
+
+use crate::{IngestError, TagDecision};
+
+/// A batch on its way through the stages.
+pub struct StagedBatch {
+    /// The decoded values, before validation (empty after it).
+    pub raw: RecordBatch,
+    /// The 1-based position in the source of the batch's first row.
+    pub first_row: u64,
+    /// Rows that passed every stage so far, in the product's schema.
+    pub accepted: Option<RecordBatch>,
+    /// Rows that failed, in the quarantine schema.
+    pub rejected: Option<RecordBatch>,
+}
+
+/// What the stages of one ingest know and tell each other.
+pub struct IngestContext {
+    pub table: TableRef,
+    /// The source's name, as errors and the quarantine name it.
+    pub source: String,
+    /// The classification of the ingest's sample and the tags it decides, once the
+    /// classification stage has made them (it lets no batch through before).
+    pub classification: Option<ClassificationOutcome>,
+    /// What the commit stage made visible, once it has.
+    pub committed: Option<Committed>,
+}
+
+/// The classifier's verdict on an ingest's sample, as tags.
+#[derive(Debug, Clone)]
+pub struct ClassificationOutcome {
+    pub classified: Vec<Classification>,
+    /// One decision per classified column (see [`TagDecision`]).
+    pub decisions: Vec<TagDecision>,
+    /// The table's tags as they are once the changed decisions are stored.
+    pub tags_after: Vec<agora_model::ColumnTag>,
+}
+
+/// What an ingest committed.
+#[derive(Debug, Clone, Default)]
+pub struct Committed {
+    /// The product table's version after the ingest (its previous one if no row was accepted).
+    pub version: Option<u64>,
+    /// The quarantine table's version, if rows were quarantined.
+    pub quarantine_version: Option<u64>,
+    pub rows_accepted: u64,
+    pub rows_quarantined: u64,
+    /// Quarantine reasons by their shape, with their counts.
+    pub reasons: Vec<(String, u64)>,
+}
+
+/// One step of the write path. Validation, classification, stored hashes and the commit are
+/// stages; quality checks join as further stages without touching the others.
+#[async_trait]
+pub trait Stage: Send {
+    fn name(&self) -> &'static str;
+
+    /// Takes one batch and returns the batches ready for the next stage: usually the batch
+    /// itself, none while the stage holds batches back, or several when it lets them go.
+    async fn apply(
+        &mut self,
+        batch: StagedBatch,
+        context: &mut IngestContext,
+    ) -> Result<Vec<StagedBatch>, IngestError>;
+
+    /// The input has ended: returns the batches the stage still holds.
+    async fn finish(
+        &mut self,
+        _context: &mut IngestContext,
+    ) -> Result<Vec<StagedBatch>, IngestError> {
+        Ok(Vec::new())
+    }
+}

@@ -1,0 +1,45 @@
+use agora_mesh::{ErrorKind, MeshError};
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+/// The error body of every failed request.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct ErrorBody {
+    error: String,
+    kind: String,
+}
+
+/// A failed request: its status comes from the error's kind, in this one place.
+pub(crate) struct ApiError(pub(crate) MeshError);
+
+pub(crate) type ApiResult<T> = Result<T, ApiError>;
+
+impl From<MeshError> for ApiError {
+    fn from(e: MeshError) -> Self {
+        ApiError(e)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let kind = self.0.kind();
+        let status = match kind {
+            ErrorKind::BadInput => StatusCode::BAD_REQUEST,
+            ErrorKind::Unauthenticated => StatusCode::UNAUTHORIZED,
+            ErrorKind::Denied => StatusCode::FORBIDDEN,
+            ErrorKind::NotFound => StatusCode::NOT_FOUND,
+            ErrorKind::Conflict => StatusCode::CONFLICT,
+            ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        if status.is_server_error() {
+            tracing::error!(error = %self.0, "request failed");
+        }
+        let body = ErrorBody {
+            error: self.0.to_string(),
+            kind: format!("{kind:?}").to_lowercase(),
+        };
+        (status, Json(body)).into_response()
+    }
+}

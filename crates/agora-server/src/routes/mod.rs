@@ -1,0 +1,87 @@
+//! The HTTP API: JSON over axum, bearer tokens, an OpenAPI document at `/api/openapi.json`.
+//!
+//! Each area module holds its routes and its part of the OpenAPI document; this module merges
+//! them. Every error is a JSON body `{"error": "...", "kind": "..."}` with a 4xx status for the
+//! caller's mistakes (400 bad input, 401 no or bad token, 403 no grant, 404 unknown, 409
+//! conflict); 500 is only for failures of Agora itself (see `crate::api`).
+
+mod domains;
+mod ingest;
+mod ledger;
+mod lineage;
+mod products;
+mod query;
+mod search;
+mod witness;
+
+use agora_mesh::{Mesh, MeshError};
+use axum::routing::get;
+use axum::{Json, Router};
+use utoipa::OpenApi;
+
+use crate::api::{ApiError, ErrorBody};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Agora", description = "Data mesh platform: domains, data products, ingest, governed SQL"),
+    components(schemas(ErrorBody)),
+    modifiers(&BearerAuth)
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+        openapi.security = Some(vec![utoipa::openapi::security::SecurityRequirement::new(
+            "bearer",
+            Vec::<String>::new(),
+        )]);
+    }
+}
+
+/// The OpenAPI document of every area.
+fn openapi() -> utoipa::openapi::OpenApi {
+    let mut doc = ApiDoc::openapi();
+    for area in [
+        domains::Api::openapi(),
+        products::Api::openapi(),
+        ingest::Api::openapi(),
+        query::Api::openapi(),
+        search::Api::openapi(),
+        ledger::Api::openapi(),
+        lineage::Api::openapi(),
+    ] {
+        doc.merge(area);
+    }
+    doc
+}
+
+/// The routes of the API.
+pub fn router(mesh: Mesh) -> Router {
+    let doc = openapi();
+    Router::new()
+        .route("/api/openapi.json", get(move || async move { Json(doc) }))
+        .merge(domains::routes())
+        .merge(products::routes())
+        .merge(ingest::routes())
+        .merge(query::routes())
+        .merge(search::routes())
+        .merge(ledger::routes())
+        .merge(lineage::routes())
+        .merge(witness::routes())
+        .fallback(|| async {
+            ApiError(MeshError::NotFound {
+                what: "route",
+                name: "this path".into(),
+                hint: ": see /api/openapi.json".into(),
+            })
+        })
+        .with_state(mesh)
+}
