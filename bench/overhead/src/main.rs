@@ -53,8 +53,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 table: table.clone(),
             };
             if let Some(delta) = store.open(&t, TableKind::Product).await? {
-                let provider =
-                    agora_storage::delta_table_provider(&delta, scan_options.clone()).await?;
+                let provider = agora_storage::delta_table_provider(
+                    &delta,
+                    scan_options.clone(),
+                    Default::default(),
+                )
+                .await?;
                 schema.register_table(table.to_string(), provider)?;
             }
         }
@@ -87,8 +91,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         async move {
             let start = Instant::now();
             let options = SessionOptions {
-                as_of: None,
                 default_schema: Some(domain),
+                ..Default::default()
             };
             let session = mesh.session(&who, Interface::Cli, options).await?;
             session.sql(&sql).await?.collect().await?;

@@ -7,6 +7,8 @@ pub enum CatalogError {
     Database(#[from] sqlx::Error),
     #[error("catalog migration failed: {0}")]
     Migration(#[from] sqlx::migrate::MigrateError),
+    #[error("unknown {what} `{name}`")]
+    NotFound { what: &'static str, name: String },
     #[error("{what} `{name}` already exists")]
     AlreadyExists { what: &'static str, name: String },
     #[error("catalog holds an invalid {what} `{value}`: {reason}")]

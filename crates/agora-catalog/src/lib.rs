@@ -21,42 +21,75 @@ mod sqlite;
 
 pub use error::CatalogError;
 pub use records::{
-    DomainRecord, IngestRecord, PolicyRecord, PrincipalRecord, ProductRecord, SearchHit,
+    DomainRecord, IngestRecord, PendingRecord, PolicyRecord, PrincipalRecord, ProductRecord,
+    QueryText, SearchHit,
 };
 pub use sqlite::SqliteCatalog;
 
-use agora_model::{ColumnTag, Grant, Name};
+use agora_model::{ColumnTag, Grant, Name, TableRef};
 use async_trait::async_trait;
 
+/// One change to the catalog; [`Catalog::apply`] makes several in one transaction.
+#[derive(Debug, Clone)]
+pub enum Change {
+    CreateDomain(DomainRecord),
+    CreatePrincipal(PrincipalRecord),
+    /// Creates or replaces a product, its tables and its search entry.
+    PutProduct(ProductRecord),
+    PutGrant(Grant),
+    /// Removes a grant; one that does not exist fails the whole transaction.
+    RemoveGrant(Grant),
+    RecordIngest(IngestRecord),
+    /// Creates or replaces the tag of one column from one source.
+    PutColumnTag(ColumnTag),
+    /// Replaces the policy of one scope (the global policy, or one domain's).
+    PutPolicy(PolicyRecord),
+    /// Keeps the exact text of an audited query, which the public entry holds only as a keyed
+    /// hash.
+    PutQueryText(QueryText),
+}
+
 /// The metadata store of a mesh.
+///
+/// Changes go through [`Catalog::apply`], with the record of what the ledger must hold about
+/// them (a [`PendingRecord`]) in the same transaction: a change is never in the catalog without
+/// its pending entry, which the mesh removes once the entry is in the ledger.
 #[async_trait]
 pub trait Catalog: Send + Sync {
-    async fn create_domain(&self, domain: &DomainRecord) -> Result<(), CatalogError>;
+    /// Makes `changes` in one transaction, together with `pending` if given; returns the
+    /// pending record's id.
+    async fn apply(
+        &self,
+        changes: &[Change],
+        pending: Option<&PendingRecord>,
+    ) -> Result<Option<i64>, CatalogError>;
+    /// Changes whose ledger entries may not be recorded yet, oldest first.
+    async fn pending(&self) -> Result<Vec<(i64, PendingRecord)>, CatalogError>;
+    /// Forgets a pending record, with `changes` made in the same transaction.
+    async fn complete(&self, id: i64, changes: &[Change]) -> Result<(), CatalogError>;
+
     async fn domain(&self, name: &Name) -> Result<Option<DomainRecord>, CatalogError>;
     async fn domains(&self) -> Result<Vec<DomainRecord>, CatalogError>;
 
-    async fn create_principal(&self, principal: &PrincipalRecord) -> Result<(), CatalogError>;
     async fn principal(&self, name: &Name) -> Result<Option<PrincipalRecord>, CatalogError>;
+    async fn principals(&self) -> Result<Vec<PrincipalRecord>, CatalogError>;
     async fn principal_by_token_hash(
         &self,
         token_hash: &str,
     ) -> Result<Option<PrincipalRecord>, CatalogError>;
 
-    /// Creates or replaces a product, its tables and its search entry, in one transaction.
-    async fn put_product(&self, product: &ProductRecord) -> Result<(), CatalogError>;
     async fn product(
         &self,
         domain: &Name,
         name: &Name,
     ) -> Result<Option<ProductRecord>, CatalogError>;
     async fn products(&self) -> Result<Vec<ProductRecord>, CatalogError>;
+    /// Every contract version ever applied, oldest first.
+    async fn contract_history(&self) -> Result<Vec<ProductRecord>, CatalogError>;
 
-    async fn put_grant(&self, grant: &Grant) -> Result<(), CatalogError>;
-    /// Removes a grant; returns whether it existed.
-    async fn remove_grant(&self, grant: &Grant) -> Result<bool, CatalogError>;
     async fn grants_of(&self, principal: &Name) -> Result<Vec<Grant>, CatalogError>;
+    async fn grants(&self) -> Result<Vec<Grant>, CatalogError>;
 
-    async fn record_ingest(&self, ingest: &IngestRecord) -> Result<(), CatalogError>;
     /// The latest ingests of a product, newest first.
     async fn ingests(
         &self,
@@ -64,18 +97,33 @@ pub trait Catalog: Send + Sync {
         product: &Name,
         limit: u32,
     ) -> Result<Vec<IngestRecord>, CatalogError>;
+    /// Every ingest, oldest first.
+    async fn all_ingests(&self) -> Result<Vec<IngestRecord>, CatalogError>;
+    /// The ingest of `table` with this id, if it was recorded.
+    async fn ingest(
+        &self,
+        table: &TableRef,
+        ingest_id: &str,
+    ) -> Result<Option<IngestRecord>, CatalogError>;
+    /// An ingest into `table` of input with this SHA-256, or carrying this idempotency key.
+    async fn earlier_ingest(
+        &self,
+        table: &TableRef,
+        input_sha256: &str,
+        idempotency_key: Option<&str>,
+    ) -> Result<Option<IngestRecord>, CatalogError>;
 
     /// Products ranked by how well their names, descriptions, columns, tags and the categories
     /// of their classified columns match `query`.
     async fn search(&self, query: &str, limit: u32) -> Result<Vec<SearchHit>, CatalogError>;
 
-    /// Creates or replaces the tag of one column from one source, and refreshes the product's
-    /// search entry.
-    async fn put_column_tag(&self, tag: &ColumnTag) -> Result<(), CatalogError>;
     /// Every column tag of the mesh (both sources), ordered by table and column.
     async fn column_tags(&self) -> Result<Vec<ColumnTag>, CatalogError>;
+    /// Every tag ever stored, oldest first.
+    async fn tag_history(&self) -> Result<Vec<ColumnTag>, CatalogError>;
 
-    /// Replaces the policy of one scope (the global policy, or one domain's).
-    async fn put_policy(&self, policy: &PolicyRecord) -> Result<(), CatalogError>;
     async fn policies(&self) -> Result<Vec<PolicyRecord>, CatalogError>;
+
+    /// The exact text of an audited query, by the keyed hash its ledger entry carries.
+    async fn query_text(&self, sql_hmac: &str) -> Result<Option<QueryText>, CatalogError>;
 }

@@ -58,6 +58,10 @@ pub struct IngestRecord {
     pub input_sha256: String,
     pub principal: Name,
     pub at: String,
+    /// The ingest's own id, which its Delta commit carries too.
+    pub ingest_id: String,
+    /// The key a client sent so that a retried request is not ingested twice.
+    pub idempotency_key: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -80,4 +84,30 @@ pub struct PolicyRecord {
     pub document: String,
     pub applied_by: Name,
     pub applied_at: String,
+}
+
+/// The exact text of an audited query.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueryText {
+    /// The keyed hash the public `query.run` entry carries.
+    pub sql_hmac: String,
+    pub sql: String,
+    pub principal: Name,
+    pub first_seen: String,
+}
+
+/// What the ledger must record about a change, kept with the change until it is recorded.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PendingRecord {
+    /// Unique; the ledger entries carry it, so a recovery can tell whether they were appended.
+    pub intent: String,
+    /// The entries to record and anything recovery needs, as JSON (the mesh's format).
+    pub payload: String,
+    /// The log's size when the change was made: its entries can only be after it.
+    pub log_size: u64,
+    /// The process that made the change and when it started, so that recovery leaves alone
+    /// what a live process is still finishing.
+    pub pid: u32,
+    pub process_start: u64,
+    pub created_at: String,
 }

@@ -29,7 +29,7 @@ pub mod model;
 pub mod recognizers;
 
 use agora_model::{Category, Sensitivity};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::features::{DETECTORS, column_features};
 use crate::model::Weights;
@@ -71,7 +71,7 @@ impl ValueKind {
 }
 
 /// A detector's share of the sampled values, or the column name's hint.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Evidence {
     pub detector: String,
     /// The share of non-empty sampled values it accepted (1.0 for a name hint).

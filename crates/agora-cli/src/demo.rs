@@ -418,13 +418,16 @@ async fn ledger_step(mesh: &Mesh) -> Result<TourStep, MeshError> {
     let report =
         agora_ledger::audit(mesh.log(), None).map_err(|f| MeshError::LedgerAudit(f.to_string()))?;
     let lineage = mesh
-        .lineage(LineageRequest {
-            target: "sales.orders".into(),
-            direction: Direction::Upstream,
-            depth: None,
-            at: PointInTime::Latest,
-            verify: true,
-        })
+        .lineage(
+            &Principal::admin(),
+            LineageRequest {
+                target: "sales.orders".into(),
+                direction: Direction::Upstream,
+                depth: None,
+                at: PointInTime::Latest,
+                verify: true,
+            },
+        )
         .await?;
     let mut body = format!(
         "  {} signed entries (domains and their keys, principals, grants, contracts, ingests, classifications, the policy, the tour's queries), verified from scratch: root {}\n",

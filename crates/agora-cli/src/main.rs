@@ -51,8 +51,11 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
+    // Planning recurses on a statement's nesting: the threads that run commands get the stack
+    // the query layer's size bound is measured against.
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        .thread_stack_size(agora_query::STACK_BYTES)
         .build()
     {
         Ok(r) => r,
@@ -61,11 +64,16 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(commands::run(
-        cli.command,
-        &cli.data,
-        cli.as_principal.as_deref(),
-    )) {
+    // On a worker thread, not this one: the main thread's stack is the system's default.
+    let command = runtime.spawn(async move {
+        commands::run(cli.command, &cli.data, cli.as_principal.as_deref()).await
+    });
+    let result = runtime.block_on(command).unwrap_or_else(|e| {
+        Err(MeshError::Internal(format!(
+            "the command stopped unexpectedly: {e}"
+        )))
+    });
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");

@@ -119,12 +119,151 @@ impl ClassificationSample {
             })
             .collect()
     }
+
+    /// [`Self::classify`] of the columns that have values: an empty or all-null sample
+    /// decides nothing.
+    fn classify_sampled(&self, classifier: &Classifier) -> Vec<Classification> {
+        let mut sampled = ClassificationSample {
+            columns: Vec::new(),
+            kinds: self.kinds.clone(),
+        };
+        sampled.columns = self
+            .columns
+            .iter()
+            .filter(|(_, v)| !v.is_empty())
+            .cloned()
+            .collect();
+        sampled.classify(classifier)
+    }
+}
+
+/// Rows drawn uniformly at random from the whole ingest (reservoir sampling, Li's Algorithm L:
+/// it skips ahead, so it costs a random draw per kept row, not per row). The first rows of an
+/// ingest are the writer's to choose; a random sample of all of them is not, so it checks the
+/// decision the first rows made.
+struct RowReservoir {
+    /// The column names, in the accepted rows' order.
+    columns: Vec<String>,
+    kinds: Vec<(String, ValueKind)>,
+    rows: Vec<Vec<Option<String>>>,
+    /// Rows seen so far, and the index of the next row to keep.
+    seen: u64,
+    next: u64,
+    w: f64,
+}
+
+impl RowReservoir {
+    fn new() -> Self {
+        let mut r = RowReservoir {
+            columns: Vec::new(),
+            kinds: Vec::new(),
+            rows: Vec::with_capacity(SAMPLE_SIZE),
+            seen: 0,
+            next: SAMPLE_SIZE as u64,
+            w: 1.0,
+        };
+        r.advance();
+        r
+    }
+
+    /// Draws the gap to the next kept row (Algorithm L).
+    fn advance(&mut self) {
+        let mut rng = rand::rng();
+        let u: f64 = rand::Rng::random_range(&mut rng, f64::MIN_POSITIVE..1.0);
+        self.w *= (u.ln() / SAMPLE_SIZE as f64).exp();
+        let v: f64 = rand::Rng::random_range(&mut rng, f64::MIN_POSITIVE..1.0);
+        let skip = (v.ln() / (1.0 - self.w).ln()).floor();
+        if self.seen >= SAMPLE_SIZE as u64 {
+            self.next = self.seen
+                + if skip.is_finite() {
+                    skip as u64
+                } else {
+                    u64::MAX / 2
+                };
+        }
+    }
+
+    fn add_batch(&mut self, batch: &RecordBatch) -> Result<(), IngestError> {
+        if self.columns.is_empty() {
+            for field in batch.schema().fields() {
+                self.columns.push(field.name().clone());
+                self.kinds
+                    .push((field.name().clone(), value_kind(field.data_type())));
+            }
+        }
+        let start = self.seen;
+        let end = start + batch.num_rows() as u64;
+        let formatters = batch
+            .columns()
+            .iter()
+            .map(|c| ArrayFormatter::try_new(c.as_ref(), &FormatOptions::default()))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| IngestError::Internal(format!("formatting a sample row: {e}")))?;
+        let row_at = |row: usize| -> Vec<Option<String>> {
+            batch
+                .columns()
+                .iter()
+                .zip(&formatters)
+                .map(|(c, f)| c.is_valid(row).then(|| f.value(row).to_string()))
+                .collect()
+        };
+        // The reservoir fills with the first rows, then keeps each chosen row in a random slot.
+        while self.rows.len() < SAMPLE_SIZE && self.seen < end {
+            self.rows.push(row_at((self.seen - start) as usize));
+            self.seen += 1;
+        }
+        while self.next < end {
+            let slot = rand::Rng::random_range(&mut rand::rng(), 0..SAMPLE_SIZE);
+            self.rows[slot] = row_at((self.next - start) as usize);
+            self.seen = self.next + 1;
+            self.advance();
+        }
+        self.seen = end;
+        Ok(())
+    }
+
+    /// The reservoir as a sample of each column's non-empty values.
+    fn sample(&self) -> ClassificationSample {
+        let columns = self
+            .columns
+            .iter()
+            .enumerate()
+            .map(|(i, name)| {
+                let values = self
+                    .rows
+                    .iter()
+                    .filter_map(|r| r.get(i).cloned().flatten())
+                    .filter(|v| !v.trim().is_empty())
+                    .collect();
+                (name.clone(), values)
+            })
+            .collect();
+        ClassificationSample {
+            columns,
+            kinds: self.kinds.clone(),
+        }
+    }
+}
+
+/// Per column, the more sensitive of the first rows' classification and the random sample's.
+fn most_sensitive(first: Vec<Classification>, random: Vec<Classification>) -> Vec<Classification> {
+    let mut merged = first;
+    for r in random {
+        match merged.iter_mut().find(|c| c.column == r.column) {
+            Some(c) if r.sensitivity > c.sensitivity => *c = r,
+            Some(_) => {}
+            None => merged.push(r),
+        }
+    }
+    merged
 }
 
 /// The classification stage (see the module docs).
 pub struct Classify {
     /// `None` once the sample is classified: batches then go straight on.
     sample: Option<ClassificationSample>,
+    /// A random sample of every accepted row, which can only raise the decision at the end.
+    reservoir: RowReservoir,
     held: Vec<StagedBatch>,
     held_rows: usize,
     /// The table's tags before this ingest.
@@ -137,6 +276,7 @@ impl Classify {
     pub fn new(tags_before: Vec<ColumnTag>, actor: Name) -> Self {
         Classify {
             sample: Some(ClassificationSample::default()),
+            reservoir: RowReservoir::new(),
             held: Vec::new(),
             held_rows: 0,
             tags_before,
@@ -144,23 +284,14 @@ impl Classify {
         }
     }
 
-    /// Classifies the sample, tells the context, and lets the held batches go.
-    async fn decide(
-        &mut self,
-        sample: ClassificationSample,
-        context: &mut IngestContext,
-    ) -> Result<Vec<StagedBatch>, IngestError> {
-        let classified =
-            tokio::task::spawn_blocking(move || sample.classify(&Classifier::embedded()))
-                .await
-                .map_err(|e| IngestError::Internal(format!("the classifier failed: {e}")))?;
-        let now = crate::now();
+    /// Tells the context the tags `classified` decides.
+    fn decide(&self, classified: Vec<Classification>, context: &mut IngestContext) {
         let decisions = tags::decide(
             &context.table,
             &classified,
             &self.tags_before,
             &self.actor,
-            &now,
+            &crate::now(),
         );
         let tags_after = tags::after(&self.tags_before, &decisions);
         context.classification = Some(ClassificationOutcome {
@@ -168,9 +299,20 @@ impl Classify {
             decisions,
             tags_after,
         });
-        self.held_rows = 0;
-        Ok(std::mem::take(&mut self.held))
     }
+
+    /// Lets the held batches go.
+    fn release(&mut self) -> Vec<StagedBatch> {
+        self.held_rows = 0;
+        std::mem::take(&mut self.held)
+    }
+}
+
+/// Classifies a sample's columns that have values, off the async threads.
+async fn classify(sample: ClassificationSample) -> Result<Vec<Classification>, IngestError> {
+    tokio::task::spawn_blocking(move || sample.classify_sampled(&Classifier::embedded()))
+        .await
+        .map_err(|e| IngestError::Internal(format!("the classifier failed: {e}")))
 }
 
 #[async_trait]
@@ -184,6 +326,9 @@ impl Stage for Classify {
         batch: StagedBatch,
         context: &mut IngestContext,
     ) -> Result<Vec<StagedBatch>, IngestError> {
+        if let Some(accepted) = &batch.accepted {
+            self.reservoir.add_batch(accepted)?;
+        }
         let Some(sample) = self.sample.as_mut() else {
             return Ok(vec![batch]);
         };
@@ -194,19 +339,30 @@ impl Stage for Classify {
         self.held.push(batch);
         if sample.full() || self.held_rows >= DECIDE_AFTER_ROWS {
             let sample = self.sample.take().expect("INVARIANT: checked just above");
-            return self.decide(sample, context).await;
+            let classified = classify(sample).await?;
+            self.decide(classified, context);
+            return Ok(self.release());
         }
         Ok(Vec::new())
     }
 
+    /// The random sample of all rows has the last word, but only to raise: a column it finds
+    /// more sensitive than the first rows did gets the higher label before anything commits.
     async fn finish(
         &mut self,
         context: &mut IngestContext,
     ) -> Result<Vec<StagedBatch>, IngestError> {
-        match self.sample.take() {
-            Some(sample) => self.decide(sample, context).await,
-            None => Ok(Vec::new()),
-        }
+        let first = match self.sample.take() {
+            Some(sample) => classify(sample).await?,
+            None => context
+                .classification
+                .as_ref()
+                .map(|c| c.classified.clone())
+                .unwrap_or_default(),
+        };
+        let random = classify(self.reservoir.sample()).await?;
+        self.decide(most_sensitive(first, random), context);
+        Ok(self.release())
     }
 }
 

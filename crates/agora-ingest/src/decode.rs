@@ -211,25 +211,18 @@ pub(crate) fn json_lines(
         if line.trim().is_empty() {
             continue;
         }
-        let value: serde_json::Value = serde_json::from_str(&line).map_err(|e| {
-            IngestError::bad_input(
-                source,
+        let Members(object) = serde_json::from_str(&line).map_err(|e| {
+            let message = if e.classify() == serde_json::error::Category::Data {
+                format!("line {line_no}: {}", without_position(&e))
+            } else {
                 format!(
                     "line {line_no}, column {}: not JSON: {}",
                     e.column(),
                     without_position(&e)
-                ),
-            )
+                )
+            };
+            IngestError::bad_input(source, message)
         })?;
-        let serde_json::Value::Object(object) = value else {
-            return Err(IngestError::bad_input(
-                source,
-                format!(
-                    "line {line_no}: expected a JSON object, found {}",
-                    value_kind(&value)
-                ),
-            ));
-        };
         let mut filled = vec![false; builder.names.len()];
         for (key, v) in &object {
             let col = match known_keys.get(key) {
@@ -280,6 +273,66 @@ pub(crate) fn json_lines(
         })?;
     }
     Ok(())
+}
+
+/// A JSON line's members in order. A key that appears twice is refused: JSON parsers disagree
+/// on which one wins, so the line means different data to different readers.
+struct Members(Vec<(String, serde_json::Value)>);
+
+impl<'de> serde::Deserialize<'de> for Members {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = Members;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+
+            fn visit_map<M: serde::de::MapAccess<'de>>(
+                self,
+                mut map: M,
+            ) -> Result<Members, M::Error> {
+                let mut members: Vec<(String, serde_json::Value)> = Vec::new();
+                while let Some((key, value)) = map.next_entry::<String, serde_json::Value>()? {
+                    if members.iter().any(|(k, _)| *k == key) {
+                        return Err(serde::de::Error::custom(format!(
+                            "key `{key}` appears twice in one object"
+                        )));
+                    }
+                    members.push((key, value));
+                }
+                Ok(Members(members))
+            }
+
+            fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<Members, E> {
+                Err(not_an_object("a boolean"))
+            }
+            fn visit_i64<E: serde::de::Error>(self, _: i64) -> Result<Members, E> {
+                Err(not_an_object("a number"))
+            }
+            fn visit_u64<E: serde::de::Error>(self, _: u64) -> Result<Members, E> {
+                Err(not_an_object("a number"))
+            }
+            fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<Members, E> {
+                Err(not_an_object("a number"))
+            }
+            fn visit_str<E: serde::de::Error>(self, _: &str) -> Result<Members, E> {
+                Err(not_an_object("a string"))
+            }
+            fn visit_unit<E: serde::de::Error>(self) -> Result<Members, E> {
+                Err(not_an_object("null"))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, _: A) -> Result<Members, A::Error> {
+                Err(not_an_object("an array"))
+            }
+        }
+        d.deserialize_any(Visitor)
+    }
+}
+
+fn not_an_object<E: serde::de::Error>(found: &str) -> E {
+    E::custom(format!("expected a JSON object, found {found}"))
 }
 
 /// The text columns of the JSON batch being built.
@@ -347,17 +400,6 @@ fn without_position(e: &serde_json::Error) -> String {
     match message.rfind(" at line ") {
         Some(i) => message[..i].to_string(),
         None => message,
-    }
-}
-
-fn value_kind(v: &serde_json::Value) -> &'static str {
-    match v {
-        serde_json::Value::Null => "null",
-        serde_json::Value::Bool(_) => "a boolean",
-        serde_json::Value::Number(_) => "a number",
-        serde_json::Value::String(_) => "a string",
-        serde_json::Value::Array(_) => "an array",
-        serde_json::Value::Object(_) => "an object",
     }
 }
 

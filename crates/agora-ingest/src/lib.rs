@@ -9,8 +9,13 @@
 //!    decides ([`TagDecision`]) are known to the stages after it.
 //! 4. **store hashes** ([`StoreHashes`]): the stored hash column of each column some reader
 //!    sees hashed is appended to the accepted rows.
-//! 5. **commit** ([`Commit`]): accepted rows to the product table, rejected ones to its
-//!    quarantine table, one Delta commit each.
+//! 5. **write** ([`Write`]): accepted rows to the product table's files, rejected ones to its
+//!    quarantine table's.
+//!
+//! [`Ingest::prepare`] runs them and returns a [`Prepared`] ingest: everything is decided and
+//! written, nothing is visible. The caller stores what must come first (the tags, so that no
+//! reader ever sees rows before their labels) and then [`Prepared::commit`]s: one Delta commit
+//! per table, carrying the ingest's id, so a recovery can tell whether it happened.
 //!
 //! Stages share an [`IngestContext`]; a stage may hold batches back (classification does until
 //! its sample is complete). What the mesh does around the pipeline — grants, the catalog
@@ -21,32 +26,35 @@
 //! # async fn demo(table: agora_model::TableRef, contract: agora_model::ContractTable) -> Result<(), agora_ingest::IngestError> {
 //! use agora_ingest::{Ingest, Source};
 //! let store = agora_storage::TableStore::new("agora-data".as_ref());
-//! let outcome = Ingest {
+//! let prepared = Ingest {
 //!     table,
 //!     contract,
 //!     source: Source::File("orders.csv".into()),
 //!     format: None,
+//!     ingest_id: "ingest-1".into(),
 //!     actor: agora_model::Name::strict("principal", "alice").unwrap(),
 //!     tags: Vec::new(),
 //!     policies: Default::default(),
 //!     mask_key: agora_policy::MaskKey::new([7; 32]),
 //!     progress: None,
 //! }
-//! .run(&store)
+//! .prepare(&store)
 //! .await?;
-//! println!("version {:?}", outcome.committed.version);
+//! let committed = prepared.commit().await?;
+//! println!("version {:?}", committed.version);
 //! # Ok(()) }
 //! ```
 
 mod classify;
-mod commit;
 mod decode;
 mod error;
+mod input_checks;
 mod source;
 mod stage;
 mod store_hashes;
 mod tags;
 mod validate;
+mod write;
 
 use std::ops::ControlFlow;
 use std::sync::Arc;
@@ -59,16 +67,17 @@ use tokio::sync::mpsc;
 use tracing::Instrument;
 
 pub use classify::{Classify, classify_file};
-pub use commit::Commit;
 pub use decode::InputFormat;
 pub use error::IngestError;
+pub use input_checks::MAX_LINE_BYTES;
 pub use source::Source;
-pub use stage::{ClassificationOutcome, Committed, IngestContext, Stage, StagedBatch};
+pub use stage::{ClassificationOutcome, Committed, IngestContext, Stage, StagedBatch, Written};
 pub use store_hashes::StoreHashes;
 pub use tags::TagDecision;
 pub use validate::{
     QUARANTINE_INGEST, QUARANTINE_REASON, QUARANTINE_ROW, QUARANTINE_SOURCE, Validation,
 };
+pub use write::Write;
 
 use decode::{Columns, RawBatch};
 
@@ -80,6 +89,8 @@ pub struct Ingest {
     pub source: Source,
     /// The input format; by default the file name decides.
     pub format: Option<InputFormat>,
+    /// The ingest's id: in its quarantined rows and in its Delta commits.
+    pub ingest_id: String,
     /// Who ingests: named by the tags the classification decides.
     pub actor: Name,
     /// The table's column tags before the ingest.
@@ -91,20 +102,63 @@ pub struct Ingest {
     pub progress: Option<Arc<dyn Fn(u64) + Send + Sync>>,
 }
 
-/// What an ingest did.
+/// What an ingest read, decided and wrote.
 #[derive(Debug, Clone)]
 pub struct IngestOutcome {
     pub source: String,
     pub rows_read: u64,
     /// SHA-256 of the source as read.
     pub input_sha256: String,
-    pub committed: Committed,
+    pub rows_accepted: u64,
+    pub rows_quarantined: u64,
+    /// Quarantine reasons by their shape, with their counts, most frequent first.
+    pub quarantine_reasons: Vec<(String, u64)>,
     pub classification: ClassificationOutcome,
 }
 
+/// An ingest whose files are written and whose decisions are known, waiting for its commit:
+/// the caller records what must precede the commit (the tags, so that no reader sees the rows
+/// before their labels) and then commits.
+pub struct Prepared {
+    pub outcome: IngestOutcome,
+    store: TableStore,
+    table: TableRef,
+    ingest_id: String,
+    written: Written,
+}
+
+/// The key of the Delta commit metadata that names an ingest.
+pub const COMMIT_METADATA_KEY: &str = "agora.ingest";
+
+impl Prepared {
+    /// Commits the written files: the quarantine table first, then the product table, each as
+    /// one Delta version carrying the ingest's id ([`COMMIT_METADATA_KEY`]).
+    pub async fn commit(self) -> Result<Committed, IngestError> {
+        let mark = (COMMIT_METADATA_KEY, self.ingest_id.as_str());
+        // Quarantine first: if the process dies between the two commits, the rejected rows are
+        // kept and the product is still at its previous version — nothing is lost either way.
+        let quarantine_version = match self.written.quarantine {
+            Some(q) => Some(q.commit_marked(mark).await?),
+            None => None,
+        };
+        let version = match self.written.product {
+            Some(p) => Some(p.commit_marked(mark).await?),
+            None => self
+                .store
+                .open(&self.table, TableKind::Product)
+                .await?
+                .and_then(|t| t.version()),
+        };
+        Ok(Committed {
+            version,
+            quarantine_version,
+        })
+    }
+}
+
 impl Ingest {
-    /// Runs the pipeline: every stage of the module docs, then one commit per table.
-    pub async fn run(self, store: &TableStore) -> Result<IngestOutcome, IngestError> {
+    /// Runs the pipeline up to the commit: every stage of the module docs but the commit.
+    pub async fn prepare(self, store: &TableStore) -> Result<Prepared, IngestError> {
         let format = self.source.format(self.format)?;
         let source_name = self.source.name();
         let schema = self.contract.arrow_schema();
@@ -113,12 +167,11 @@ impl Ingest {
             .await?;
         let product = store.appender(product)?;
         let (table_columns, table_has_rows) = (product.columns()?, product.has_rows()?);
-        let ingest_id = format!("{}-{:08x}", now(), rand::random::<u32>());
         let mut stages: Vec<Box<dyn Stage>> = vec![
             Box::new(Validation::new(
                 self.contract.clone(),
                 schema,
-                ingest_id,
+                self.ingest_id.clone(),
                 source_name.clone(),
             )),
             Box::new(Classify::new(self.tags, self.actor)),
@@ -129,7 +182,7 @@ impl Ingest {
                 table_columns.clone(),
                 table_has_rows,
             )),
-            Box::new(Commit::new(
+            Box::new(Write::new(
                 store.clone(),
                 self.table.clone(),
                 product,
@@ -137,10 +190,10 @@ impl Ingest {
             )),
         ];
         let mut context = IngestContext {
-            table: self.table,
+            table: self.table.clone(),
             source: source_name.clone(),
             classification: None,
-            committed: None,
+            written: None,
         };
 
         let read = Arc::new(AtomicU64::new(0));
@@ -180,14 +233,23 @@ impl Ingest {
         }
         let missing =
             |what: &str| IngestError::Internal(format!("the ingest ended without {what}"));
-        Ok(IngestOutcome {
-            source: source_name,
-            rows_read,
-            input_sha256,
-            committed: context.committed.ok_or_else(|| missing("a commit"))?,
-            classification: context
-                .classification
-                .ok_or_else(|| missing("a classification"))?,
+        let written = context.written.ok_or_else(|| missing("its files"))?;
+        Ok(Prepared {
+            outcome: IngestOutcome {
+                source: source_name,
+                rows_read,
+                input_sha256,
+                rows_accepted: written.rows_accepted,
+                rows_quarantined: written.rows_quarantined,
+                quarantine_reasons: written.reasons.clone(),
+                classification: context
+                    .classification
+                    .ok_or_else(|| missing("a classification"))?,
+            },
+            store: store.clone(),
+            table: self.table,
+            ingest_id: self.ingest_id,
+            written,
         })
     }
 }
@@ -209,6 +271,6 @@ async fn run_stages(
     Ok(())
 }
 
-fn now() -> String {
+pub(crate) fn now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }

@@ -13,6 +13,7 @@ use sha2::{Digest, Sha256};
 
 use crate::IngestError;
 use crate::decode::{self, Columns, Flow, InputFormat, RawBatch};
+use crate::input_checks::CheckedInput;
 
 /// Where ingested data comes from.
 pub enum Source {
@@ -112,8 +113,20 @@ pub(crate) fn decode_source(
         read,
     };
     match format {
-        InputFormat::Csv => decode::csv(&name, &mut tap, columns, emit)?,
-        InputFormat::Json => decode::json_lines(&name, &mut tap, columns, emit)?,
+        InputFormat::Csv | InputFormat::Json => {
+            let csv = format == InputFormat::Csv;
+            let (mut checked, violation) = CheckedInput::new(&mut tap, csv);
+            let decoded = if csv {
+                decode::csv(&name, &mut checked, columns, emit)
+            } else {
+                decode::json_lines(&name, &mut checked, columns, emit)
+            };
+            // The check's own words name the problem better than the decoder's I/O error.
+            if let Some(violation) = violation.take() {
+                return Err(IngestError::bad_input(&name, violation));
+            }
+            decoded?;
+        }
         InputFormat::ArrowIpc => {
             // A stream: one batch is read at a time.
             let batches =
@@ -170,7 +183,7 @@ fn decode_parquet(
     let (file, digest) = match source {
         Source::File(path) => {
             let mut tap = Tap {
-                inner: open(&path)?,
+                inner: parquet_magic(name, open(&path)?)?,
                 hasher: Sha256::new(),
                 read,
             };
@@ -180,11 +193,19 @@ fn decode_parquet(
         Source::Stdin => {
             let mut spool = tempfile::tempfile().map_err(cannot_read)?;
             let mut tap = Tap {
-                inner: std::io::stdin(),
+                inner: parquet_magic(name, std::io::stdin())?.take(MAX_SPOOL_BYTES + 1),
                 hasher: Sha256::new(),
                 read,
             };
-            std::io::copy(&mut tap, &mut spool).map_err(cannot_read)?;
+            let spooled = std::io::copy(&mut tap, &mut spool).map_err(cannot_read)?;
+            if spooled > MAX_SPOOL_BYTES {
+                return Err(IngestError::bad_input(
+                    name,
+                    format!(
+                        "Parquet on standard input is spooled to disk first and may be at most {MAX_SPOOL_BYTES} bytes: ingest the file by its path"
+                    ),
+                ));
+            }
             (spool, tap.hasher.finalize())
         }
         Source::Bytes { bytes, .. } => {
@@ -202,6 +223,25 @@ fn decode_parquet(
     };
     emit_typed(name, parquet_batches(name, file)?, columns, &mut emit)?;
     Ok(hex::encode(digest))
+}
+
+/// The most Parquet a standard input may hold (it is spooled to a temporary file first).
+const MAX_SPOOL_BYTES: u64 = 64 * 1024 * 1024 * 1024;
+
+/// `input`, once its first bytes are Parquet's magic number: anything else (`/dev/zero`, a CSV
+/// file) is refused before it is read through.
+fn parquet_magic<R: Read>(name: &str, mut input: R) -> Result<impl Read, IngestError> {
+    let mut magic = [0u8; 4];
+    input
+        .read_exact(&mut magic)
+        .map_err(|e| IngestError::bad_input(name, format!("not a readable Parquet file: {e}")))?;
+    if &magic != b"PAR1" {
+        return Err(IngestError::bad_input(
+            name,
+            "not a readable Parquet file: it does not start with Parquet's magic number `PAR1`",
+        ));
+    }
+    Ok(std::io::Cursor::new(magic).chain(input))
 }
 
 fn parquet_batches<R: parquet::file::reader::ChunkReader + 'static>(

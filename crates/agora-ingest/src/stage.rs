@@ -2,6 +2,7 @@
 
 use agora_classify::Classification;
 use agora_model::TableRef;
+use agora_storage::Appender;
 use arrow::record_batch::RecordBatch;
 use async_trait::async_trait;
 
@@ -27,8 +28,8 @@ pub struct IngestContext {
     /// The classification of the ingest's sample and the tags it decides, once the
     /// classification stage has made them (it lets no batch through before).
     pub classification: Option<ClassificationOutcome>,
-    /// What the commit stage made visible, once it has.
-    pub committed: Option<Committed>,
+    /// What the write stage wrote, once the input has ended.
+    pub written: Option<Written>,
 }
 
 /// The classifier's verdict on an ingest's sample, as tags.
@@ -41,21 +42,29 @@ pub struct ClassificationOutcome {
     pub tags_after: Vec<agora_model::ColumnTag>,
 }
 
-/// What an ingest committed.
-#[derive(Debug, Clone, Default)]
+/// What the write stage wrote: Parquet files no Delta version references yet.
+pub struct Written {
+    pub rows_accepted: u64,
+    pub rows_quarantined: u64,
+    /// Quarantine reasons by their shape, with their counts, most frequent first.
+    pub reasons: Vec<(String, u64)>,
+    /// The product table's append, if any row was accepted.
+    pub(crate) product: Option<Appender>,
+    /// The quarantine table's append, if any row was rejected.
+    pub(crate) quarantine: Option<Appender>,
+}
+
+/// The Delta versions an ingest's commit made.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Committed {
     /// The product table's version after the ingest (its previous one if no row was accepted).
     pub version: Option<u64>,
     /// The quarantine table's version, if rows were quarantined.
     pub quarantine_version: Option<u64>,
-    pub rows_accepted: u64,
-    pub rows_quarantined: u64,
-    /// Quarantine reasons by their shape, with their counts.
-    pub reasons: Vec<(String, u64)>,
 }
 
-/// One step of the write path. Validation, classification, stored hashes and the commit are
-/// stages; quality checks join as further stages without touching the others.
+/// One step of the write path. Validation, classification, stored hashes and writing the files
+/// are stages; quality checks join as further stages without touching the others.
 #[async_trait]
 pub trait Stage: Send {
     fn name(&self) -> &'static str;

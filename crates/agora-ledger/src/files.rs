@@ -205,11 +205,14 @@ impl DurableBatch {
                 d = p.parent();
             }
         }
+        // A name no other writer uses, in this process or another.
         let tmp = dir.join(format!(
-            ".{}.tmp",
+            ".{}.{}-{:016x}.tmp",
             path.file_name()
                 .and_then(|n| n.to_str())
-                .expect("INVARIANT: log file names are ASCII")
+                .expect("INVARIANT: log file names are ASCII"),
+            std::process::id(),
+            rand::random::<u64>()
         ));
         let mut f = fs::File::create(&tmp).map_err(|e| io_err(&tmp, e))?;
         f.write_all(bytes).map_err(|e| io_err(&tmp, e))?;

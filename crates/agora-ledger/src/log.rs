@@ -102,11 +102,12 @@ impl Log {
             group: Mutex::default(),
             written: Condvar::new(),
         };
-        if log.files.read(CHECKPOINT)?.is_none() {
+        {
             let _lock = log.lock()?;
             if log.files.read(CHECKPOINT)?.is_none() {
                 log.publish(0, &mut DurableBatch::default())?;
             }
+            log.roll_forward()?;
         }
         log.checkpoint()?;
         Ok(log)
@@ -269,6 +270,7 @@ impl Log {
     /// Writes one batch under the file lock; returns its first index and the new checkpoint.
     fn write_batch(&self, leaves: Vec<Vec<u8>>) -> Result<(u64, SignedCheckpoint), LogError> {
         let _lock = self.lock()?;
+        self.roll_forward()?;
         let size = self.checkpoint()?.checkpoint.size;
         self.trim_beyond(size)?;
         if leaves.is_empty() {
@@ -374,9 +376,59 @@ impl Log {
             &self.files.path(HISTORY),
             &serde_json::to_string(&note).expect("INVARIANT: a string serializes"),
         )?;
+        failpoint("log.after_history");
         batch.write(&self.files, CHECKPOINT, note.as_bytes())?;
         batch.sync_dirs()?;
         Ok(SignedCheckpoint { note, checkpoint })
+    }
+
+    /// Finishes a publish a crash interrupted between the history and the `checkpoint` file:
+    /// the history's newest checkpoint was signed over tiles already durable, so it becomes
+    /// current — the next batch builds on it, and no second root is ever signed for its size.
+    fn roll_forward(&self) -> Result<(), LogError> {
+        let Some(last) = self.newest_in_history()? else {
+            return Ok(());
+        };
+        let current = self.checkpoint()?;
+        if last.checkpoint.size <= current.checkpoint.size {
+            return Ok(());
+        }
+        let size = last.checkpoint.size;
+        let root = root_at(&TiledTree::new(&self.files, size), size)?;
+        if root != last.checkpoint.root {
+            return Err(LogError::Corrupt(format!(
+                "the history's checkpoint of {size} entries does not match the tiles"
+            )));
+        }
+        let mut batch = DurableBatch::default();
+        batch.write(&self.files, CHECKPOINT, last.note.as_bytes())?;
+        batch.sync_dirs()
+    }
+
+    /// The newest complete line of the history, read from its end.
+    fn newest_in_history(&self) -> Result<Option<SignedCheckpoint>, LogError> {
+        use std::io::{Read, Seek, SeekFrom};
+        let path = self.files.path(HISTORY);
+        let mut file = match fs::File::open(&path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(LogError::Io(format!("{}: {e}", path.display()))),
+        };
+        let io = |e: std::io::Error| LogError::Io(format!("{}: {e}", path.display()));
+        let len = file.metadata().map_err(io)?.len();
+        // A signed checkpoint is a few hundred bytes; with cosignatures, a few kilobytes.
+        let from = len.saturating_sub(64 * 1024);
+        file.seek(SeekFrom::Start(from)).map_err(io)?;
+        let mut tail = String::new();
+        file.read_to_string(&mut tail).map_err(io)?;
+        let complete = tail.rfind('\n').map_or("", |i| &tail[..i]);
+        let Some(line) = complete.lines().next_back() else {
+            return Ok(None);
+        };
+        let note: String = serde_json::from_str(line).map_err(|_| {
+            LogError::Corrupt(format!("the last line of {HISTORY} is not a JSON string"))
+        })?;
+        self.open_checkpoint(&note).map(Some)
     }
 
     /// Deletes whatever a crashed batch wrote beyond the checkpoint of `size` entries, so that
@@ -508,6 +560,18 @@ impl Log {
     pub fn root_at(&self, size: u64) -> Result<Hash, LogError> {
         Ok(root_at(&TiledTree::new(&self.files, size), size)?)
     }
+}
+
+/// Stops the process at a named step, when `AGORA_FAILPOINT` names it (debug builds only): the
+/// tests kill an append at each step this way and check the next open repairs it.
+fn failpoint(name: &str) {
+    #[cfg(debug_assertions)]
+    if std::env::var("AGORA_FAILPOINT").is_ok_and(|f| f == name) {
+        eprintln!("failpoint {name}: aborting");
+        std::process::abort();
+    }
+    #[cfg(not(debug_assertions))]
+    let _ = name;
 }
 
 fn sync_tree(dir: &std::path::Path) -> Result<(), LogError> {

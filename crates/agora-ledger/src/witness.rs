@@ -95,6 +95,20 @@ impl Witness {
         Ok(Some(Seen { note, checkpoint }))
     }
 
+    /// An exclusive lock on the witness's state, held while the file stays open.
+    fn lock(&self) -> Result<std::fs::File, WitnessError> {
+        let state = |e: std::io::Error| WitnessError::State(e.to_string());
+        std::fs::create_dir_all(self.files.root()).map_err(state)?;
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(self.files.path(".lock"))
+            .map_err(state)?;
+        file.lock().map_err(state)?;
+        Ok(file)
+    }
+
     fn keep_evidence(
         &self,
         origin: &str,
@@ -133,6 +147,9 @@ impl Witness {
     ) -> Result<String, WitnessError> {
         let (text, _) = open_note(note, std::slice::from_ref(log_key))
             .map_err(|e| WitnessError::BadCheckpoint(e.to_string()))?;
+        // Check and remember under one lock: two pushes of a split view, in this process or
+        // another, must not both pass the check before either remembers its checkpoint.
+        let _lock = self.lock()?;
         let shown =
             Checkpoint::parse(&text).map_err(|e| WitnessError::BadCheckpoint(e.to_string()))?;
         if shown.origin != log_key.name {

@@ -1,9 +1,10 @@
 //! Domains: who owns which part of the mesh.
 
-use agora_catalog::DomainRecord;
+use agora_catalog::{Change, DomainRecord};
 use agora_model::{Name, Principal};
 
 use crate::principals::require_admin;
+use crate::recorder::Event;
 use crate::{Mesh, MeshError};
 
 impl Mesh {
@@ -22,16 +23,27 @@ impl Mesh {
             description: description.to_string(),
             created_at: crate::now(),
         };
-        self.catalog.create_domain(&record).await?;
-        self.recorder
-            .record_domain(
-                &record.name,
-                serde_json::json!({
-                    "domain": record.name.as_str(),
-                    "owner": record.owner.as_str(),
-                    "description": record.description,
-                }),
-            )
+        // One creation at a time: a second creation of the same name must find the first in the
+        // catalog before it could replace its signing key.
+        let _lock = crate::changes::lock(&self.dir.join(".domains.lock"))?;
+        if self.catalog.domain(&record.name).await?.is_some() {
+            return Err(agora_catalog::CatalogError::AlreadyExists {
+                what: "domain",
+                name: record.name.to_string(),
+            }
+            .into());
+        }
+        self.recorder.create_domain_key(&record.name)?;
+        let mut event = Event::by_admin(
+            "domain.created",
+            serde_json::json!({
+                "domain": record.name.as_str(),
+                "owner": record.owner.as_str(),
+                "description": record.description,
+            }),
+        );
+        event.registers_key_of = Some(record.name.to_string());
+        self.change(vec![Change::CreateDomain(record.clone())], vec![event])
             .await?;
         Ok(record)
     }

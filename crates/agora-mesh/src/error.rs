@@ -68,6 +68,9 @@ pub enum MeshError {
     Policy(#[from] agora_policy::PolicyError),
     #[error("witness refuses to cosign: {0}")]
     WitnessRefused(String),
+    /// The input was ingested before.
+    #[error("{0}")]
+    Duplicate(String),
     #[error("internal error: {0}")]
     Internal(String),
     /// An error of one step of a larger request (a statement of a SQL script), with where.
@@ -88,11 +91,15 @@ impl MeshError {
             MeshError::BadInput { .. } => ErrorKind::BadInput,
             MeshError::Contract(ModelError::BreakingChange { .. }) => ErrorKind::Conflict,
             MeshError::Contract(_) => ErrorKind::BadInput,
-            MeshError::Catalog(CatalogError::AlreadyExists { .. }) => ErrorKind::Conflict,
+            MeshError::Catalog(CatalogError::AlreadyExists { .. }) | MeshError::Duplicate(_) => {
+                ErrorKind::Conflict
+            }
+            MeshError::Catalog(CatalogError::NotFound { .. }) => ErrorKind::NotFound,
             MeshError::Query(QueryError::PermissionDenied(_) | QueryError::ColumnDenied(_)) => {
                 ErrorKind::Denied
             }
             MeshError::Policy(_) => ErrorKind::BadInput,
+            MeshError::Query(QueryError::NotFound(_)) => ErrorKind::NotFound,
             MeshError::Query(e) if e.is_user_error() => ErrorKind::BadInput,
             MeshError::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
                 ErrorKind::NotFound

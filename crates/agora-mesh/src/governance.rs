@@ -2,7 +2,7 @@
 //! classifier's and the owners'), and what each reader sees. The decisions themselves — label
 //! precedence, actions, row filters, the per-reader view — are `agora-policy`'s.
 
-use agora_catalog::{PolicyRecord, ProductRecord};
+use agora_catalog::{Change, PolicyRecord, ProductRecord};
 use agora_model::{Category, ColumnTag, Contract, Name, Principal, TableRef, TagSource};
 use agora_policy::{ColumnLabel, Labels, PolicyDocument, PolicySet};
 use serde::Serialize;
@@ -94,14 +94,12 @@ impl Mesh {
                 MeshError::bad_input(source, format!("row filter of {}: {e}", rule.table))
             })?;
         }
-        self.catalog
-            .put_policy(&PolicyRecord {
-                domain: doc.domain.clone(),
-                document: yaml.to_string(),
-                applied_by: actor.name.clone(),
-                applied_at: crate::now(),
-            })
-            .await?;
+        let record = PolicyRecord {
+            domain: doc.domain.clone(),
+            document: yaml.to_string(),
+            applied_by: actor.name.clone(),
+            applied_at: crate::now(),
+        };
         let scope = doc
             .domain
             .as_ref()
@@ -114,8 +112,10 @@ impl Mesh {
             "applied_by": actor.name.as_str(),
         });
         let appended = self
-            .recorder
-            .record(vec![Event::by_admin("policy.applied", body)])
+            .change(
+                vec![Change::PutPolicy(record)],
+                vec![Event::by_admin("policy.applied", body)],
+            )
             .await?;
         Ok(PolicyApplied {
             scope,
@@ -201,9 +201,10 @@ impl Mesh {
             set_by: actor.name.clone(),
             updated_at: crate::now(),
         };
-        self.catalog.put_column_tag(&record).await?;
-        self.recorder
-            .record(vec![Event::by_domain(
+        let label = ColumnLabel::from(&record);
+        self.change(
+            vec![Change::PutColumnTag(record)],
+            vec![Event::by_domain(
                 "classification.overridden",
                 &table.domain,
                 json!({
@@ -214,9 +215,29 @@ impl Mesh {
                     "reason": reason,
                     "by": actor.name.as_str(),
                 }),
-            )])
-            .await?;
-        Ok(ColumnLabel::from(&record))
+            )],
+        )
+        .await?;
+        Ok(label)
+    }
+
+    /// `current` raised, column by column, to the most sensitive label each column has had in
+    /// any contract version or tag ever stored (`agora_policy::labels_protecting_most`).
+    pub(crate) async fn labels_of_every_version(
+        &self,
+        current: Labels,
+    ) -> Result<Labels, MeshError> {
+        let versions = self.catalog.contract_history().await?;
+        let contracts = versions
+            .iter()
+            .map(|p| Ok((&p.domain, Contract::from_yaml(&p.contract_yaml)?.contract)))
+            .collect::<Result<Vec<_>, MeshError>>()?;
+        let history = self.catalog.tag_history().await?;
+        Ok(agora_policy::labels_protecting_most(
+            &current,
+            contracts.iter().map(|(d, c)| (*d, c)),
+            &history,
+        ))
     }
 
     /// The effective classification of each labelled column of `table`.
@@ -246,7 +267,7 @@ impl Mesh {
         let labels = self.labels(std::slice::from_ref(product)).await?;
         let masked = |table: &TableRef, column: &str| {
             policies
-                .table_governance(reader, table, labels.get(table))
+                .table_governance(reader, table, labels.get(table), true)
                 .masked
                 .contains_key(column)
         };

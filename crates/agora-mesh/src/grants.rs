@@ -1,5 +1,6 @@
 //! Grants: who may read or write which product or table.
 
+use agora_catalog::Change;
 use agora_model::{Access, Grant, GrantTarget, Name, Principal};
 
 use crate::recorder::Event;
@@ -55,16 +56,11 @@ impl Mesh {
             access,
             target,
         };
-        if revoke {
-            if !self.catalog.remove_grant(&grant).await? {
-                return Err(MeshError::not_found(
-                    "grant",
-                    format!("{} {} on {}", grant.principal, grant.access, grant.target),
-                ));
-            }
+        let change = if revoke {
+            Change::RemoveGrant(grant.clone())
         } else {
-            self.catalog.put_grant(&grant).await?;
-        }
+            Change::PutGrant(grant.clone())
+        };
         let body = serde_json::json!({
             "principal": grant.principal.as_str(),
             "access": grant.access.as_str(),
@@ -77,7 +73,7 @@ impl Mesh {
             "grant.added"
         };
         let event = Event::by(actor.is_admin, kind, grant.target.domain(), body);
-        self.recorder.record(vec![event]).await?;
+        self.change(vec![change], vec![event]).await?;
         Ok(grant)
     }
 

@@ -1,15 +1,22 @@
-//! Ingest as the mesh runs it: the grant check, the pipeline of `agora-ingest`, then the
-//! catalog record, the changed column tags and one ledger batch recording the ingest and each
-//! classification decision.
+//! Ingest as the mesh runs it: the grant check, the pipeline of `agora-ingest` up to its
+//! commit, then (in the order of `changes.rs`) the changed column tags with a pending record of
+//! the ingest, the Delta commit, the ledger batch recording the ingest and each classification
+//! decision, and the catalog row of the ingest with the pending record's removal. Labels are
+//! stored before the commit, so no reader ever sees rows before the labels that protect them;
+//! a crash at any step is finished on the next open (`recover_ingest`): the Delta commit carries
+//! the ingest's id, so recovery can tell whether it happened.
 
 use std::sync::Arc;
 
-use agora_catalog::{IngestRecord, ProductRecord};
-use agora_ingest::{Ingest, IngestOutcome, InputFormat, Source, TagDecision};
-use agora_model::{Access, Principal, TableRef};
-use serde::Serialize;
+use agora_catalog::{Change, IngestRecord, PendingRecord};
+use agora_ingest::{COMMIT_METADATA_KEY, Committed, Ingest, InputFormat, Source, TagDecision};
+use agora_model::{Access, Name, Principal, TableRef};
+use agora_storage::TableKind;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
 use tracing::Instrument;
 
+use crate::changes::{Payload, failpoint};
 use crate::recorder::Event;
 use crate::{Mesh, MeshError};
 
@@ -20,6 +27,10 @@ pub struct IngestOptions {
     pub format: Option<InputFormat>,
     /// Called with the number of bytes read so far, for a progress bar.
     pub progress: Option<Arc<dyn Fn(u64) + Send + Sync>>,
+    /// Ingest even if an ingest of the same input (same SHA-256) was committed to the table.
+    pub allow_duplicate: bool,
+    /// A client's key for this ingest: a second ingest with the same key is refused.
+    pub idempotency_key: Option<String>,
 }
 
 /// What an ingest did.
@@ -41,11 +52,14 @@ pub struct IngestReport {
     /// Columns whose automatic classification this ingest set to a sensitive category or
     /// changed.
     pub classified: Vec<ColumnClassified>,
+    /// Columns whose values this ingest classified below their label: the label stands until an
+    /// owner lowers it (`agora tag set`).
+    pub kept: Vec<ColumnClassified>,
 }
 
 /// A column whose classification an ingest decided for the first time or changed (its values
-/// drifted to another category).
-#[derive(Debug, Clone, Serialize)]
+/// drifted to another category), or would have lowered.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ColumnClassified {
     pub column: String,
     pub category: agora_model::Category,
@@ -69,9 +83,45 @@ impl From<&TagDecision> for ColumnClassified {
     }
 }
 
+/// What recovery needs to finish an ingest a crash interrupted, kept in its pending record.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct IngestIntent {
+    pub ingest_id: String,
+    pub table: String,
+    pub product: String,
+    pub source: String,
+    pub input_sha256: String,
+    pub actor: String,
+    pub rows_read: u64,
+    pub rows_accepted: u64,
+    pub rows_quarantined: u64,
+    pub quarantine_reasons: Vec<(String, u64)>,
+    pub idempotency_key: Option<String>,
+    pub classified: Vec<ColumnClassified>,
+    pub kept: Vec<ColumnClassified>,
+}
+
 impl Mesh {
-    /// Ingests `source` into the product table `table` (`domain.table`) as `actor`.
+    /// Ingests `source` into the product table `table` (`domain.table`) as `actor`. The files
+    /// of an ingest that fails are removed before this returns, unless another ingest is
+    /// running (see `vacuum.rs`).
     pub async fn ingest(
+        &self,
+        actor: &Principal,
+        table: &str,
+        source: Source,
+        options: IngestOptions,
+    ) -> Result<IngestReport, MeshError> {
+        let result = self.try_ingest(actor, table, source, options).await;
+        if result.is_err()
+            && let Err(e) = self.vacuum_after_failures().await
+        {
+            tracing::warn!(error = %e, "could not remove the files of a failed ingest");
+        }
+        result
+    }
+
+    async fn try_ingest(
         &self,
         actor: &Principal,
         table: &str,
@@ -90,6 +140,9 @@ impl Mesh {
                 ),
             });
         }
+        if let Some(key) = &options.idempotency_key {
+            self.refuse_repeat(&table, "", Some(key)).await?;
+        }
         let span = tracing::info_span!("ingest", table = %table, principal = %actor.name, source = %source.name());
         let tags = self
             .catalog
@@ -98,108 +151,288 @@ impl Mesh {
             .into_iter()
             .filter(|t| t.table == table)
             .collect();
-        let outcome = Ingest {
+        let ingest_id = format!("{}-{:08x}", crate::now(), rand::random::<u32>());
+        let writing = self.start_writing(&table, &ingest_id)?;
+        let prepared = Ingest {
             table: table.clone(),
             contract,
             source,
             format: options.format,
+            ingest_id: ingest_id.clone(),
             actor: actor.name.clone(),
             tags,
             policies: self.policy_set().await?,
             mask_key: self.masks.key().clone(),
             progress: options.progress,
         }
-        .run(&self.store)
+        .prepare(&self.store)
         .instrument(span)
         .await?;
-        self.record_ingest(actor, &table, &product, outcome).await
+        let outcome = &prepared.outcome;
+        if !options.allow_duplicate {
+            self.refuse_repeat(&table, &outcome.input_sha256, None)
+                .await?;
+        }
+        let decisions = &outcome.classification.decisions;
+        // Tags are stored only for rows that make it in: a file whose every row was refused
+        // says nothing about the table.
+        let (tag_changes, classified, kept) = if outcome.rows_accepted > 0 {
+            (
+                decisions
+                    .iter()
+                    .filter(|d| d.changed())
+                    .map(|d| Change::PutColumnTag(d.tag.clone()))
+                    .collect(),
+                decisions
+                    .iter()
+                    .filter(|d| d.is_news())
+                    .map(ColumnClassified::from)
+                    .collect(),
+                decisions
+                    .iter()
+                    .filter(|d| d.lowering_refused)
+                    .map(ColumnClassified::from)
+                    .collect(),
+            )
+        } else {
+            (Vec::new(), Vec::new(), Vec::new())
+        };
+        let intent = IngestIntent {
+            ingest_id,
+            table: table.to_string(),
+            product: format!("{}.{}", product.domain, product.name),
+            source: outcome.source.clone(),
+            input_sha256: outcome.input_sha256.clone(),
+            actor: actor.name.to_string(),
+            rows_read: outcome.rows_read,
+            rows_accepted: outcome.rows_accepted,
+            rows_quarantined: outcome.rows_quarantined,
+            quarantine_reasons: outcome.quarantine_reasons.clone(),
+            idempotency_key: options.idempotency_key,
+            classified,
+            kept,
+        };
+        let payload = Payload {
+            events: Vec::new(),
+            ingest: Some(intent),
+        };
+        let (id, pending) = self.begin_change(&tag_changes, &payload).await?;
+        failpoint("ingest.after_tags");
+        let committed = prepared.commit().await?;
+        failpoint("ingest.after_commit");
+        let intent = payload.ingest.expect("INVARIANT: set just above");
+        let report = self.finish_ingest(id, &pending, intent, committed).await?;
+        writing.succeeded();
+        Ok(report)
     }
 
-    /// Records a committed ingest: its catalog row, the tags it changed, its ledger entries.
-    async fn record_ingest(
+    /// Refuses an ingest into `table` of input an earlier ingest already committed (same
+    /// SHA-256), or carrying an idempotency key an earlier one carried.
+    async fn refuse_repeat(
         &self,
-        actor: &Principal,
         table: &TableRef,
-        product: &ProductRecord,
-        outcome: IngestOutcome,
+        input_sha256: &str,
+        idempotency_key: Option<&str>,
+    ) -> Result<(), MeshError> {
+        let Some(earlier) = self
+            .catalog
+            .earlier_ingest(table, input_sha256, idempotency_key)
+            .await?
+        else {
+            return Ok(());
+        };
+        let why = match idempotency_key {
+            Some(key) => format!("an ingest with idempotency key `{key}`"),
+            None => format!("this input (SHA-256 {input_sha256})"),
+        };
+        Err(MeshError::Duplicate(format!(
+            "{why} was already ingested into {table} as version {} at {} by {}; pass --allow-duplicate to ingest it again",
+            earlier.table_version, earlier.at, earlier.principal
+        )))
+    }
+
+    /// Records a committed ingest (steps 3 and 4 of the module docs): its ledger entries unless
+    /// the log holds them already, then its catalog row with the pending record's removal.
+    async fn finish_ingest(
+        &self,
+        pending_id: i64,
+        pending: &PendingRecord,
+        intent: IngestIntent,
+        committed: Committed,
     ) -> Result<IngestReport, MeshError> {
-        let committed = &outcome.committed;
-        let product_id = format!("{}.{}", product.domain, product.name);
-        self.catalog
-            .record_ingest(&IngestRecord {
-                domain: table.domain.clone(),
-                product: product.name.clone(),
-                table: table.table.clone(),
-                table_version: committed.version.unwrap_or(0) as i64,
-                rows_accepted: committed.rows_accepted as i64,
-                rows_quarantined: committed.rows_quarantined as i64,
-                source: outcome.source.clone(),
-                input_sha256: outcome.input_sha256.clone(),
-                principal: actor.name.clone(),
-                at: crate::now(),
-            })
-            .await?;
-        // Tags are stored only for rows that made it in: a file whose every row was refused
-        // says nothing about the table.
-        let mut classified = Vec::new();
-        if committed.rows_accepted > 0 {
-            for d in outcome
-                .classification
-                .decisions
-                .iter()
-                .filter(|d| d.changed())
-            {
-                self.catalog.put_column_tag(&d.tag).await?;
-                if d.is_news() {
-                    classified.push(ColumnClassified::from(d));
-                }
-            }
+        let table = TableRef::parse(&intent.table)?;
+        let mut appended = None;
+        if !self
+            .recorder
+            .has_intent(pending.log_size, &pending.intent)
+            .await?
+        {
+            let events = ingest_events(&table, &intent, committed);
+            appended = Some(
+                self.recorder
+                    .record(events, Some(pending.intent.clone()))
+                    .await?,
+            );
         }
-        let mut events = vec![Event::by_domain(
-            "ingest.committed",
-            &table.domain,
-            serde_json::json!({
-                "product": product_id,
-                "table": table.to_string(),
-                "table_version": committed.version,
-                "rows_accepted": committed.rows_accepted,
-                "rows_quarantined": committed.rows_quarantined,
-                "quarantine_version": committed.quarantine_version,
-                "source": outcome.source,
-                "input_sha256": outcome.input_sha256,
-                "by": actor.name.as_str(),
-            }),
-        )];
-        events.extend(classified.iter().map(|c| {
-            Event::by_domain(
-                "classification.decided",
-                &table.domain,
-                serde_json::json!({
-                    "table": table.to_string(),
-                    "column": c.column,
-                    "category": c.category.as_str(),
-                    "previous_category": c.previous.map(|p| p.as_str()),
-                    "sensitivity": c.sensitivity.as_str(),
-                    "confidence": c.confidence,
-                    "evidence": c.evidence,
-                }),
-            )
-        }));
-        let appended = self.recorder.record(events).await?;
-        let mut quarantine_reasons = committed.reasons.clone();
+        failpoint("ingest.after_ledger");
+        let (_, product) = intent
+            .product
+            .split_once('.')
+            .ok_or_else(|| MeshError::Internal(format!("pending ingest of {}", intent.product)))?;
+        let record = IngestRecord {
+            domain: table.domain.clone(),
+            product: Name::strict("product", product)?,
+            table: table.table.clone(),
+            table_version: committed.version.unwrap_or(0) as i64,
+            rows_accepted: intent.rows_accepted as i64,
+            rows_quarantined: intent.rows_quarantined as i64,
+            source: intent.source.clone(),
+            input_sha256: intent.input_sha256.clone(),
+            principal: Name::strict("principal", &intent.actor)?,
+            at: crate::now(),
+            ingest_id: intent.ingest_id.clone(),
+            idempotency_key: intent.idempotency_key.clone(),
+        };
+        let recorded = self
+            .catalog
+            .ingest(&table, &intent.ingest_id)
+            .await?
+            .is_some();
+        let changes = if recorded {
+            Vec::new()
+        } else {
+            vec![Change::RecordIngest(record)]
+        };
+        self.catalog.complete(pending_id, &changes).await?;
+        let mut quarantine_reasons = intent.quarantine_reasons;
         quarantine_reasons.truncate(5);
         Ok(IngestReport {
-            table: table.to_string(),
-            product: product_id,
-            source: outcome.source,
+            table: intent.table,
+            product: intent.product,
+            source: intent.source,
             version: committed.version,
-            rows_read: outcome.rows_read,
-            rows_accepted: committed.rows_accepted,
-            rows_quarantined: committed.rows_quarantined,
+            rows_read: intent.rows_read,
+            rows_accepted: intent.rows_accepted,
+            rows_quarantined: intent.rows_quarantined,
             quarantine_reasons,
-            input_sha256: outcome.input_sha256,
-            ledger_index: appended.first_index,
-            classified,
+            input_sha256: intent.input_sha256,
+            ledger_index: appended.map_or(pending.log_size, |a| a.first_index),
+            classified: intent.classified,
+            kept: intent.kept,
         })
     }
+
+    /// Finishes an ingest a crash interrupted: if its Delta commit happened (the product
+    /// table's, or for an ingest whose every row was quarantined, the quarantine table's), it
+    /// is recorded; if not, only its tags stay (they can only have raised labels).
+    pub(crate) async fn recover_ingest(
+        &self,
+        pending_id: i64,
+        pending: &PendingRecord,
+        intent: IngestIntent,
+    ) -> Result<(), MeshError> {
+        let table = TableRef::parse(&intent.table)?;
+        let mark = (COMMIT_METADATA_KEY, intent.ingest_id.as_str());
+        let version = self
+            .store
+            .marked_commit(&table, TableKind::Product, mark)
+            .await?;
+        let quarantine_version = self
+            .store
+            .marked_commit(&table, TableKind::Quarantine, mark)
+            .await?;
+        let product_committed = version.is_some() || intent.rows_accepted == 0;
+        if product_committed && (intent.rows_accepted > 0 || quarantine_version.is_some()) {
+            let version = match version {
+                Some(v) => Some(v),
+                None => self
+                    .store
+                    .open(&table, TableKind::Product)
+                    .await?
+                    .and_then(|t| t.version()),
+            };
+            let committed = Committed {
+                version,
+                quarantine_version,
+            };
+            self.finish_ingest(pending_id, pending, intent, committed)
+                .await?;
+            return Ok(());
+        }
+        if let Some(q) = quarantine_version {
+            // The quarantine committed, the product did not: the rejected rows stay traceable.
+            if !self
+                .recorder
+                .has_intent(pending.log_size, &pending.intent)
+                .await?
+            {
+                let event = Event::by_domain(
+                    "ingest.rolled_back",
+                    &table.domain,
+                    json!({
+                        "table": intent.table,
+                        "source": intent.source,
+                        "input_sha256": intent.input_sha256,
+                        "quarantine_version": q,
+                        "rows_quarantined": intent.rows_quarantined,
+                        "by": intent.actor,
+                    }),
+                );
+                self.recorder
+                    .record(vec![event], Some(pending.intent.clone()))
+                    .await?;
+            }
+        }
+        self.catalog.complete(pending_id, &[]).await?;
+        Ok(())
+    }
+}
+
+/// The ledger batch of a committed ingest: `ingest.committed`, then a `classification.decided`
+/// per reported column and a `classification.kept` per refused lowering.
+fn ingest_events(table: &TableRef, intent: &IngestIntent, committed: Committed) -> Vec<Event> {
+    let mut events = vec![Event::by_domain(
+        "ingest.committed",
+        &table.domain,
+        json!({
+            "product": intent.product,
+            "table": intent.table,
+            "ingest_id": intent.ingest_id,
+            "table_version": committed.version,
+            "rows_accepted": intent.rows_accepted,
+            "rows_quarantined": intent.rows_quarantined,
+            "quarantine_version": committed.quarantine_version,
+            "source": intent.source,
+            "input_sha256": intent.input_sha256,
+            "by": intent.actor,
+        }),
+    )];
+    let decision = |kind: &str, c: &ColumnClassified| {
+        Event::by_domain(
+            kind,
+            &table.domain,
+            json!({
+                "table": intent.table,
+                "column": c.column,
+                "category": c.category.as_str(),
+                "previous_category": c.previous.map(|p| p.as_str()),
+                "sensitivity": c.sensitivity.as_str(),
+                "confidence": c.confidence,
+                "evidence": c.evidence,
+            }),
+        )
+    };
+    events.extend(
+        intent
+            .classified
+            .iter()
+            .map(|c| decision("classification.decided", c)),
+    );
+    events.extend(
+        intent
+            .kept
+            .iter()
+            .map(|c| decision("classification.kept", c)),
+    );
+    events
 }

@@ -1,7 +1,8 @@
 //! The mesh's secrets in `keys/`, each readable only by the mesh's owner (0600): `log.key`
 //! signs checkpoints (its name is the log's origin), `admin.key` what the administrator does,
 //! `domain.<name>.key` what a domain does, `witness.key` this mesh's cosignatures of other
-//! logs, and `mask.key` the secret of the `hash` masking action. A production deployment
+//! logs, `mask.key` the secret of the `hash` masking action, and `audit.key` the key of the
+//! hashes that stand for query texts in the public audit. A production deployment
 //! would hold them in a KMS; one file per key keeps each separate so that can be swapped in.
 
 use std::io::Write;
@@ -17,6 +18,7 @@ pub(crate) const KEYS_DIR: &str = "keys";
 pub(crate) const LOG_KEY: &str = "log.key";
 pub(crate) const WITNESS_KEY: &str = "witness.key";
 const MASK_KEY: &str = "mask.key";
+const AUDIT_KEY: &str = "audit.key";
 
 /// Names the file in an I/O error.
 pub(crate) fn io(path: &Path) -> impl Fn(std::io::Error) -> MeshError + '_ {
@@ -49,19 +51,29 @@ pub(crate) fn read_secret<T, E: std::fmt::Display>(
     parse(&text).map_err(|e| MeshError::Internal(format!("{}: {e}", path.display())))
 }
 
-/// Reads the mesh's masking secret, making it the first time.
-pub(crate) fn load_masks(mesh_dir: &Path) -> Result<Masks, MeshError> {
-    let path = mesh_dir.join(KEYS_DIR).join(MASK_KEY);
+/// A 256-bit secret of the mesh in `keys/`, made the first time it is read.
+fn secret(mesh_dir: &Path, file: &str) -> Result<[u8; 32], MeshError> {
+    let path = mesh_dir.join(KEYS_DIR).join(file);
     if !path.exists() {
         let mut secret = [0u8; 32];
         rand::rng().fill_bytes(&mut secret);
         write_secret(&path, &hex::encode(secret))?;
     }
-    let key = read_secret(&path, |text| {
+    read_secret(&path, |text| {
         hex::decode(text.trim())
             .ok()
             .and_then(|b| <[u8; 32]>::try_from(b).ok())
-            .ok_or("expected 64 hex digits (the masking secret)")
-    })?;
-    Ok(Masks::new(MaskKey::new(key)))
+            .ok_or("expected 64 hex digits (a 256-bit secret)")
+    })
+}
+
+/// The mesh's masking secret (`mask.key`).
+pub(crate) fn load_masks(mesh_dir: &Path) -> Result<Masks, MeshError> {
+    Ok(Masks::new(MaskKey::new(secret(mesh_dir, MASK_KEY)?)))
+}
+
+/// The key of the hashes that stand for query texts in public audit entries (`audit.key`):
+/// without it, nobody can test a guessed query against an entry.
+pub(crate) fn load_audit_key(mesh_dir: &Path) -> Result<[u8; 32], MeshError> {
+    secret(mesh_dir, AUDIT_KEY)
 }

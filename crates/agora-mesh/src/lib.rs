@@ -28,6 +28,8 @@
 //! # Ok(()) }
 //! ```
 
+mod changes;
+mod cross_check;
 mod domains;
 mod error;
 mod governance;
@@ -40,12 +42,13 @@ mod product_details;
 mod products;
 mod query;
 mod recorder;
+mod vacuum;
 mod witnessing;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use agora_catalog::{Catalog, PrincipalRecord, SqliteCatalog};
+use agora_catalog::{Catalog, Change, PrincipalRecord, SqliteCatalog};
 use agora_model::Principal;
 use agora_storage::TableStore;
 
@@ -56,6 +59,7 @@ pub use governance::PolicyApplied;
 pub use ingest::{ColumnClassified, IngestOptions, IngestReport};
 pub use product_details::{ProductDetails, SampleRows, TableDetails};
 pub use products::ApplyReport;
+pub use vacuum::VacuumReport;
 
 /// The catalog file inside a mesh directory; its presence marks a mesh.
 const CATALOG_FILE: &str = "catalog.db";
@@ -68,6 +72,8 @@ pub struct Mesh {
     store: TableStore,
     recorder: Arc<recorder::Recorder>,
     masks: agora_policy::Masks,
+    /// The key of the query texts' hashes in the public audit.
+    audit_key: [u8; 32],
 }
 
 impl Mesh {
@@ -86,15 +92,17 @@ impl Mesh {
         let mesh = Self::connect(dir).await?;
         let token = principals::new_token();
         let admin = Principal::admin();
+        // The log's genesis entry names the administrator: its creation needs no other.
+        let record = PrincipalRecord {
+            name: admin.name,
+            token_hash: principals::token_hash(&token),
+            is_admin: true,
+            clearance: admin.clearance,
+            attributes: admin.attributes,
+            created_at: now(),
+        };
         mesh.catalog
-            .create_principal(&PrincipalRecord {
-                name: admin.name,
-                token_hash: principals::token_hash(&token),
-                is_admin: true,
-                clearance: admin.clearance,
-                attributes: admin.attributes,
-                created_at: now(),
-            })
+            .apply(&[Change::CreatePrincipal(record)], None)
             .await?;
         Ok((mesh, token))
     }
@@ -106,7 +114,10 @@ impl Mesh {
                 dir: dir.display().to_string(),
             });
         }
-        Self::connect(dir).await
+        let mesh = Self::connect(dir).await?;
+        mesh.recover().await?;
+        mesh.vacuum_after_failures().await?;
+        Ok(mesh)
     }
 
     async fn connect(dir: &Path) -> Result<Mesh, MeshError> {
@@ -123,6 +134,7 @@ impl Mesh {
             store: TableStore::new(dir),
             recorder: Arc::new(recorder),
             masks: keys::load_masks(dir)?,
+            audit_key: keys::load_audit_key(dir)?,
         })
     }
 }

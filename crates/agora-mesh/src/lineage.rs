@@ -10,8 +10,13 @@ use crate::recorder::Event;
 use crate::{Mesh, MeshError};
 
 impl Mesh {
-    /// Answers a lineage question from the ledger.
-    pub async fn lineage(&self, request: LineageRequest) -> Result<LineageGraph, MeshError> {
+    /// Answers a lineage question from the ledger, as `reader` may see it: only edges whose
+    /// mesh tables the reader may read (an ingest's source shows with the table it fed).
+    pub async fn lineage(
+        &self,
+        reader: &Principal,
+        request: LineageRequest,
+    ) -> Result<LineageGraph, MeshError> {
         let products: BTreeMap<String, Vec<String>> = self
             .catalog
             .products()
@@ -27,17 +32,60 @@ impl Mesh {
             })
             .collect();
         let tables: BTreeSet<String> = products.values().flatten().cloned().collect();
+        let readable = self.readable_tables(reader).await?;
         let recorder = self.recorder.clone();
-        tokio::task::spawn_blocking(move || {
-            Ok(agora_lineage::lineage(
-                recorder.log(),
-                &request,
-                &tables,
-                &products,
-            )?)
+        let all_tables = tables.clone();
+        let mut graph = tokio::task::spawn_blocking(move || {
+            agora_lineage::lineage(recorder.log(), &request, &all_tables, &products)
         })
         .await
-        .map_err(|e| MeshError::Internal(format!("the lineage reader failed: {e}")))?
+        .map_err(|e| MeshError::Internal(format!("the lineage reader failed: {e}")))??;
+        if reader.is_admin {
+            return Ok(graph);
+        }
+        // The table a node stands for: itself, or the table of a column.
+        let table_of = |node: &str| -> Option<String> {
+            if tables.contains(node) {
+                return Some(node.to_string());
+            }
+            let (table, _) = node.rsplit_once('.')?;
+            tables.contains(table).then(|| table.to_string())
+        };
+        let visible = |node: &str| table_of(node).is_none_or(|t| readable.contains(&t));
+        if !visible(&graph.target) {
+            return Err(MeshError::Denied {
+                principal: reader.name.to_string(),
+                action: format!("see the lineage of {} (no read grant)", graph.target),
+            });
+        }
+        graph.edges.retain(|e| visible(&e.from) && visible(&e.to));
+        let mut nodes: BTreeSet<String> =
+            graph.nodes.iter().filter(|n| visible(n)).cloned().collect();
+        nodes.retain(|n| {
+            n == &graph.target
+                || graph.edges.iter().any(|e| &e.from == n || &e.to == n)
+                || table_of(n).is_some()
+        });
+        graph.nodes = nodes.into_iter().collect();
+        Ok(graph)
+    }
+
+    /// The tables `reader` may read, as `domain.table`.
+    async fn readable_tables(&self, reader: &Principal) -> Result<BTreeSet<String>, MeshError> {
+        let viewer = self.viewer(reader).await?;
+        Ok(self
+            .catalog
+            .products()
+            .await?
+            .iter()
+            .flat_map(|p| {
+                p.tables
+                    .iter()
+                    .filter(|t| viewer.may(Access::Read, &p.domain, &p.name, t))
+                    .map(|t| format!("{}.{t}", p.domain))
+                    .collect::<Vec<_>>()
+            })
+            .collect())
     }
 
     /// Records an OpenLineage run event, signed by the domain of its output tables. The caller
@@ -98,6 +146,6 @@ impl Mesh {
             Some(domain) => Event::by_domain(KIND_LINEAGE, &domain, entry),
             None => Event::by_admin(KIND_LINEAGE, entry),
         };
-        Ok(self.recorder.record(vec![event]).await?.first_index)
+        Ok(self.recorder.record(vec![event], None).await?.first_index)
     }
 }

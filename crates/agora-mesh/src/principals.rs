@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use agora_catalog::PrincipalRecord;
+use agora_catalog::{Change, PrincipalRecord};
 use agora_model::{ADMIN, Name, Principal, Sensitivity};
 use agora_query::Viewer;
 use base64::Engine;
@@ -47,25 +47,23 @@ impl Mesh {
             .await?
             .check_principal_attributes(&attributes)?;
         let token = new_token();
-        self.catalog
-            .create_principal(&PrincipalRecord {
-                name: name.clone(),
-                token_hash: token_hash(&token),
-                is_admin: false,
-                clearance,
-                attributes: attributes.clone(),
-                created_at: crate::now(),
-            })
-            .await?;
-        self.recorder
-            .record(vec![Event::by_admin(
-                "principal.created",
-                serde_json::json!({
-                    "principal": name.as_str(),
-                    "clearance": clearance.as_str(),
-                    "attributes": attributes,
-                }),
-            )])
+        let record = PrincipalRecord {
+            name: name.clone(),
+            token_hash: token_hash(&token),
+            is_admin: false,
+            clearance,
+            attributes: attributes.clone(),
+            created_at: crate::now(),
+        };
+        let event = Event::by_admin(
+            "principal.created",
+            serde_json::json!({
+                "principal": name.as_str(),
+                "clearance": clearance.as_str(),
+                "attributes": attributes,
+            }),
+        );
+        self.change(vec![Change::CreatePrincipal(record)], vec![event])
             .await?;
         Ok(token)
     }

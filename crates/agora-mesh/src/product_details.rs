@@ -2,8 +2,8 @@
 //! classifications, sample rows and last ingests, as one reader may see them.
 
 use agora_catalog::{IngestRecord, ProductRecord};
-use agora_model::{Contract, Name, Principal, TableRef};
-use agora_policy::ColumnLabel;
+use agora_model::{Access, Contract, Name, Principal, TableRef};
+use agora_policy::{Action, ColumnLabel};
 use agora_query::{GovernedSession, Interface};
 use agora_storage::{TableKind, VersionInfo};
 
@@ -14,9 +14,11 @@ use crate::{Mesh, MeshError};
 pub struct TableDetails {
     pub table: TableRef,
     pub columns: Vec<(String, String, bool)>,
+    /// The table's version, rows, quarantined rows and history: only for a reader who may
+    /// read the table (names, contract and labels are discoverable, contents and counts not).
     pub version: Option<u64>,
-    pub rows: u64,
-    pub quarantined_rows: u64,
+    pub rows: Option<u64>,
+    pub quarantined_rows: Option<u64>,
     pub history: Vec<VersionInfo>,
     /// The classification of each labelled column (classifier, contract or owner).
     pub tags: Vec<ColumnLabel>,
@@ -30,6 +32,9 @@ pub struct TableDetails {
 pub struct SampleRows {
     pub columns: Vec<String>,
     pub rows: Vec<Vec<Option<String>>>,
+    /// Columns left out because a policy denies them to the reader.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub withheld: Vec<String>,
 }
 
 /// How many rows `product show` samples per table.
@@ -59,40 +64,47 @@ impl Mesh {
         let owner = self.domain(&record.domain).await?.owner;
         let contract = Contract::from_yaml(&record.contract_yaml)?.contract;
         let mut labels = self.labels(std::slice::from_ref(&record)).await?;
+        let policies = self.policy_set().await?;
         let viewer = self.viewer(reader).await?;
         // One governed session for the sample rows of every table, opened when first needed.
         let mut session = None;
         let mut tables = Vec::new();
+        let mut readable_tables = Vec::new();
         for t in contract.tables() {
             let table = TableRef {
                 domain: record.domain.clone(),
                 table: t.sql_name.clone(),
             };
-            let mut details = self.table_details(table, t).await?;
-            details.tags = labels
-                .remove(&details.table)
-                .unwrap_or_default()
-                .into_values()
+            let readable = viewer.may(Access::Read, &record.domain, &record.name, &table.table);
+            let table_labels = labels.remove(&table).unwrap_or_default();
+            let denied: Vec<String> = policies
+                .table_governance(reader, &table, Some(&table_labels), true)
+                .masked
+                .into_iter()
+                .filter(|(_, (_, action))| *action == Action::Deny)
+                .map(|(column, _)| column)
                 .collect();
-            let readable = viewer.may(
-                agora_model::Access::Read,
-                &record.domain,
-                &record.name,
-                &details.table.table,
-            );
-            if readable && details.rows > 0 {
+            let mut details = self.table_details(table, t, readable).await?;
+            details.tags = table_labels.into_values().collect();
+            if readable && details.rows.is_some_and(|r| r > 0) {
                 if session.is_none() {
                     session = Some(self.session(reader, interface, Default::default()).await?);
                 }
                 let session = session.as_ref().expect("INVARIANT: opened just above");
-                details.sample = Some(sample_rows(session, &details.table).await?);
+                details.sample = Some(sample_rows(session, &details.table, t, denied).await?);
+            }
+            if readable {
+                readable_tables.push(details.table.table.clone());
             }
             tables.push(details);
         }
         let ingests = self
             .catalog
             .ingests(&record.domain, &record.name, 5)
-            .await?;
+            .await?
+            .into_iter()
+            .filter(|i| readable_tables.contains(&i.table))
+            .collect();
         Ok(ProductDetails {
             record,
             owner,
@@ -101,22 +113,15 @@ impl Mesh {
         })
     }
 
-    /// What the Delta tables say of `table`: its columns, version, rows and history.
+    /// What the Delta tables say of `table`: its columns, and for a reader who may read it,
+    /// its version, rows and history.
     async fn table_details(
         &self,
         table: TableRef,
         contract: &agora_model::ContractTable,
+        readable: bool,
     ) -> Result<TableDetails, MeshError> {
-        let delta = self.store.open(&table, TableKind::Product).await?;
-        let rows = match &delta {
-            Some(d) => count_rows(d)?,
-            None => 0,
-        };
-        let quarantined_rows = match self.store.open(&table, TableKind::Quarantine).await? {
-            Some(q) => count_rows(&q)?,
-            None => 0,
-        };
-        Ok(TableDetails {
+        let mut details = TableDetails {
             columns: contract
                 .columns
                 .iter()
@@ -128,23 +133,65 @@ impl Mesh {
                     )
                 })
                 .collect(),
-            version: delta.as_ref().and_then(|d| d.version()),
-            rows,
-            quarantined_rows,
-            history: self.store.history(&table, 5).await?,
+            version: None,
+            rows: None,
+            quarantined_rows: None,
+            history: Vec::new(),
             tags: Vec::new(),
             sample: None,
             table,
-        })
+        };
+        if !readable {
+            return Ok(details);
+        }
+        let delta = self.store.open(&details.table, TableKind::Product).await?;
+        details.rows = Some(match &delta {
+            Some(d) => count_rows(d)?,
+            None => 0,
+        });
+        details.quarantined_rows = Some(
+            match self
+                .store
+                .open(&details.table, TableKind::Quarantine)
+                .await?
+            {
+                Some(q) => count_rows(&q)?,
+                None => 0,
+            },
+        );
+        details.version = delta.as_ref().and_then(|d| d.version());
+        details.history = self.store.history(&details.table, 5).await?;
+        Ok(details)
     }
 }
 
-/// The first rows of `table` as the session's reader sees them.
-async fn sample_rows(session: &GovernedSession, table: &TableRef) -> Result<SampleRows, MeshError> {
+/// The first rows of `table` as the session's reader sees them, but for the `denied` columns.
+async fn sample_rows(
+    session: &GovernedSession,
+    table: &TableRef,
+    contract: &agora_model::ContractTable,
+    denied: Vec<String>,
+) -> Result<SampleRows, MeshError> {
     use arrow::util::display::{ArrayFormatter, FormatOptions};
+    let shown: Vec<String> = contract
+        .columns
+        .iter()
+        .map(|c| c.sql_name.to_string())
+        .filter(|c| !denied.contains(c))
+        .map(|c| format!("\"{c}\""))
+        .collect();
+    if shown.is_empty() {
+        return Ok(SampleRows {
+            columns: Vec::new(),
+            rows: Vec::new(),
+            withheld: denied,
+        });
+    }
     let sql = format!(
-        "select * from \"{}\".\"{}\" limit {SAMPLE_ROWS}",
-        table.domain, table.table
+        "select {} from \"{}\".\"{}\" limit {SAMPLE_ROWS}",
+        shown.join(", "),
+        table.domain,
+        table.table
     );
     let df = session.sql(&sql).await?;
     let columns = df
@@ -176,7 +223,11 @@ async fn sample_rows(session: &GovernedSession, table: &TableRef) -> Result<Samp
             );
         }
     }
-    Ok(SampleRows { columns, rows })
+    Ok(SampleRows {
+        columns,
+        rows,
+        withheld: denied,
+    })
 }
 
 /// Rows of a Delta table from the `numRecords` statistics of its files (no data is read).

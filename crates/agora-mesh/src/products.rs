@@ -1,7 +1,7 @@
 //! Data products from data contracts: apply (create, evolve, refuse breaking changes), look up
 //! and search.
 
-use agora_catalog::{ProductRecord, SearchHit};
+use agora_catalog::{Change, ProductRecord, SearchHit};
 use agora_model::{Contract, ContractTable, ModelError, Name, Principal, SchemaChange, TableRef};
 use agora_storage::TableKind;
 use sha2::{Digest, Sha256};
@@ -94,25 +94,26 @@ impl Mesh {
         }
 
         let record = product_record(&domain, &contract, yaml, existing.as_ref())?;
-        self.catalog.put_product(&record).await?;
         let appended = self
-            .recorder
-            .record(vec![Event::by_domain(
-                "contract.applied",
-                &domain,
-                serde_json::json!({
-                    "product": format!("{domain}.{product}"),
-                    "contract_id": contract.id,
-                    "version": contract.version,
-                    "contract_sha256": hex::encode(Sha256::digest(yaml.as_bytes())),
-                    "tables": record.tables.iter().map(Name::as_str).collect::<Vec<_>>(),
-                    "created": existing.is_none(),
-                    "changes": changes.iter().map(|c| serde_json::json!({
-                        "table": c.table, "change": c.description, "breaking": c.breaking,
-                    })).collect::<Vec<_>>(),
-                    "by": actor.name.as_str(),
-                }),
-            )])
+            .change(
+                vec![Change::PutProduct(record.clone())],
+                vec![Event::by_domain(
+                    "contract.applied",
+                    &domain,
+                    serde_json::json!({
+                        "product": format!("{domain}.{product}"),
+                        "contract_id": contract.id,
+                        "version": contract.version,
+                        "contract_sha256": hex::encode(Sha256::digest(yaml.as_bytes())),
+                        "tables": record.tables.iter().map(Name::as_str).collect::<Vec<_>>(),
+                        "created": existing.is_none(),
+                        "changes": changes.iter().map(|c| serde_json::json!({
+                            "table": c.table, "change": c.description, "breaking": c.breaking,
+                        })).collect::<Vec<_>>(),
+                        "by": actor.name.as_str(),
+                    }),
+                )],
+            )
             .await?;
         Ok(ApplyReport {
             ledger_index: appended.first_index,
@@ -221,9 +222,34 @@ impl Mesh {
         Ok((record.clone(), table))
     }
 
-    /// Products ranked by how well they match `query`.
-    pub async fn search(&self, query: &str, limit: u32) -> Result<Vec<SearchHit>, MeshError> {
-        Ok(self.catalog.search(query, limit).await?)
+    /// Products `reader` may read (a table of), ranked by how well they match `query`. The
+    /// names of every product stay discoverable (`agora product list`); what search matches —
+    /// descriptions, columns, classifications — only for readers.
+    pub async fn search(
+        &self,
+        reader: &Principal,
+        query: &str,
+        limit: u32,
+    ) -> Result<Vec<SearchHit>, MeshError> {
+        let hits = self.catalog.search(query, limit).await?;
+        if reader.is_admin {
+            return Ok(hits);
+        }
+        let viewer = self.viewer(reader).await?;
+        let products = self.catalog.products().await?;
+        Ok(hits
+            .into_iter()
+            .filter(|h| {
+                products
+                    .iter()
+                    .find(|p| p.domain == h.domain && p.name == h.product)
+                    .is_some_and(|p| {
+                        p.tables
+                            .iter()
+                            .any(|t| viewer.may(agora_model::Access::Read, &p.domain, &p.name, t))
+                    })
+            })
+            .collect())
     }
 }
 

@@ -5,53 +5,99 @@
 
 use std::sync::Arc;
 
-use agora_model::{Principal, TableRef};
+use agora_catalog::{Catalog, Change, QueryText};
+use agora_model::{Access, Name, Principal, TableRef};
 use agora_query::{
     GovernedSession, Interface, MeshTable, QueryAudit, QueryError, QueryRecord, SessionOptions,
+    sql_shape,
 };
 use async_trait::async_trait;
 use datafusion::prelude::DataFrame;
+use hmac::{Hmac, Mac};
 use serde_json::json;
-use sha2::{Digest, Sha256};
+use sha2::Sha256;
 
 use crate::recorder::{Event, Recorder};
 use crate::{Mesh, MeshError};
 
-/// How much of a query's text the audit entry keeps (its SHA-256 covers all of it).
-const SQL_KEPT: usize = 4096;
+/// How much of a query's shape the audit entry keeps (its keyed hash covers all of the text).
+const SHAPE_KEPT: usize = 4096;
 
 fn kept(sql: &str) -> &str {
-    match sql.char_indices().nth(SQL_KEPT) {
+    match sql.char_indices().nth(SHAPE_KEPT) {
         Some((i, _)) => &sql[..i],
         None => sql,
     }
 }
 
 /// The mesh's query audit: `query.run` entries, signed by the administrator (the mesh itself
-/// observed the query).
-#[derive(Debug)]
-struct LedgerAudit {
-    recorder: Arc<Recorder>,
+/// observed the query). Every principal of the mesh may read the ledger, so an entry carries
+/// who, through which interface, which tables and columns, what was masked or refused, the
+/// statement's shape (its literals replaced by `?`) and an HMAC of its exact text under the
+/// mesh's audit key; the exact text goes to the catalog, where only the administrator reads it
+/// (`agora ledger show`), checked against that HMAC.
+pub(crate) struct LedgerAudit {
+    pub recorder: Arc<Recorder>,
+    pub catalog: Arc<dyn Catalog>,
+    pub key: [u8; 32],
+}
+
+impl std::fmt::Debug for LedgerAudit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LedgerAudit")
+            .field("recorder", &self.recorder)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The keyed hash of a query's exact text.
+pub(crate) fn sql_hmac(key: &[u8; 32], sql: &str) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("INVARIANT: HMAC takes any key");
+    mac.update(sql.as_bytes());
+    hex::encode(mac.finalize().into_bytes())
 }
 
 #[async_trait]
 impl QueryAudit for LedgerAudit {
     async fn record(&self, r: QueryRecord) -> Result<(), QueryError> {
+        let failed = |e: MeshError| QueryError::Audit(e.to_string());
+        let hmac = sql_hmac(&self.key, &r.sql);
+        // The text first: a text without its entry records nothing, an entry without its text
+        // would leave the administrator unable to read what ran.
+        if self
+            .catalog
+            .query_text(&hmac)
+            .await
+            .map_err(|e| failed(e.into()))?
+            .is_none()
+        {
+            let text = QueryText {
+                sql_hmac: hmac.clone(),
+                sql: r.sql.clone(),
+                principal: Name::strict("principal", &r.principal).map_err(|e| failed(e.into()))?,
+                first_seen: crate::now(),
+            };
+            self.catalog
+                .apply(&[Change::PutQueryText(text)], None)
+                .await
+                .map_err(|e| failed(e.into()))?;
+        }
         let body = json!({
             "principal": r.principal,
             "interface": r.interface.as_str(),
-            "sql": kept(&r.sql),
-            "sql_sha256": hex::encode(Sha256::digest(r.sql.as_bytes())),
+            "sql_shape": sql_shape(&r.sql).map(|s| kept(&s).to_string()),
+            "sql_hmac": hmac,
             "as_of_version": r.as_of,
             "reads": r.reads,
             "masked_columns": r.masked_columns,
             "denied": r.denied,
+            "refused": r.error.is_some(),
         });
         self.recorder
-            .record(vec![Event::by_admin("query.run", body)])
+            .record(vec![Event::by_admin("query.run", body)], None)
             .await
             .map(|_| ())
-            .map_err(|e| QueryError::Audit(e.to_string()))
+            .map_err(failed)
     }
 }
 
@@ -64,12 +110,14 @@ impl Mesh {
         options: SessionOptions,
     ) -> Result<GovernedSession, MeshError> {
         let viewer = self.viewer(principal).await?;
-        let tables = self.mesh_tables(principal).await?;
+        let tables = self.mesh_tables(&viewer, options.as_of.is_some()).await?;
         if let Some(domain) = &options.default_schema {
             self.domain(domain).await?;
         }
         let audit = Arc::new(LedgerAudit {
             recorder: self.recorder.clone(),
+            catalog: self.catalog.clone(),
+            key: self.audit_key,
         });
         Ok(GovernedSession::new(
             self.store.clone(),
@@ -80,6 +128,28 @@ impl Mesh {
             interface,
             audit,
         )?)
+    }
+
+    /// The exact text of the query a `query.run` entry records (administrator only): the
+    /// catalog's copy, checked against the entry's keyed hash.
+    pub async fn query_text(
+        &self,
+        actor: &Principal,
+        entry: &agora_ledger::SignedEntry,
+    ) -> Result<Option<String>, MeshError> {
+        crate::principals::require_admin(actor, "read the exact text of audited queries")?;
+        let Some(hmac) = entry.entry.body["sql_hmac"].as_str() else {
+            return Ok(None);
+        };
+        let Some(text) = self.catalog.query_text(hmac).await? else {
+            return Ok(None);
+        };
+        if sql_hmac(&self.audit_key, &text.sql) != hmac {
+            return Err(MeshError::LedgerAudit(format!(
+                "the catalog's text for query hash {hmac} does not match it"
+            )));
+        }
+        Ok(Some(text.sql))
     }
 
     /// Plans `sql` for `principal` in a new session and records it.
@@ -94,31 +164,57 @@ impl Mesh {
         Ok(session.sql(sql).await?)
     }
 
-    /// Every table of the mesh, with what `reader` may see of it.
-    async fn mesh_tables(&self, reader: &Principal) -> Result<Vec<MeshTable>, MeshError> {
+    /// Every table of the mesh, with what `viewer` may see of it: masks decided on the
+    /// labels, or for a read of old versions (`time_travel`) on the labels that protected
+    /// each column most; and no `hash` tokens of a domain the viewer may write to, since a
+    /// writer could ingest guesses and match their tokens.
+    async fn mesh_tables(
+        &self,
+        viewer: &agora_query::Viewer,
+        time_travel: bool,
+    ) -> Result<Vec<MeshTable>, MeshError> {
+        let reader = &viewer.principal;
         let products = self.catalog.products().await?;
         // The administrator sees everything as it is: no need to read policies and labels.
         let (policies, labels) = if reader.is_admin {
             (Default::default(), Default::default())
         } else {
-            (self.policy_set().await?, self.labels(&products).await?)
+            let labels = self.labels(&products).await?;
+            let labels = if time_travel {
+                self.labels_of_every_version(labels).await?
+            } else {
+                labels
+            };
+            (self.policy_set().await?, labels)
         };
-        Ok(products
-            .into_iter()
-            .flat_map(|p| {
-                let (policies, labels) = (&policies, &labels);
-                p.tables.into_iter().map(move |t| {
-                    let table = TableRef {
-                        domain: p.domain.clone(),
-                        table: t,
-                    };
-                    MeshTable {
-                        governance: policies.table_governance(reader, &table, labels.get(&table)),
-                        table,
-                        product: p.name.clone(),
-                    }
-                })
+        let writes = |domain: &Name| {
+            products.iter().any(|p| {
+                &p.domain == domain
+                    && p.tables
+                        .iter()
+                        .any(|t| viewer.may(Access::Write, &p.domain, &p.name, t))
             })
-            .collect())
+        };
+        let mut tables = Vec::new();
+        for p in &products {
+            let tokens = !writes(&p.domain);
+            for t in &p.tables {
+                let table = TableRef {
+                    domain: p.domain.clone(),
+                    table: t.clone(),
+                };
+                tables.push(MeshTable {
+                    governance: policies.table_governance(
+                        reader,
+                        &table,
+                        labels.get(&table),
+                        tokens,
+                    ),
+                    table,
+                    product: p.name.clone(),
+                });
+            }
+        }
+        Ok(tables)
     }
 }

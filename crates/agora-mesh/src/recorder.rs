@@ -11,6 +11,7 @@ use agora_ledger::{
     ADMIN_SIGNER, Appended, Entry, Leaf, Log, LogError, NoteSigner, genesis, key_registration,
 };
 use agora_model::Name;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::MeshError;
@@ -18,32 +19,40 @@ use crate::keys::{KEYS_DIR, LOG_KEY, io, read_secret, write_secret};
 
 const LEDGER_DIR: &str = "ledger";
 
-/// One change to record: its kind, who signs it and its body.
+/// One change to record: its kind, who signs it and its body. Kept as JSON with a change that
+/// is not recorded yet (`changes.rs`), so it is plain data.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct Event {
-    pub kind: &'static str,
+    pub kind: String,
     pub signer: String,
     pub body: Value,
+    /// For a domain's creation: the domain whose key (already in `keys/`) the administrator
+    /// registers in the same batch, before this entry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registers_key_of: Option<String>,
 }
 
 impl Event {
-    pub(crate) fn by_admin(kind: &'static str, body: Value) -> Self {
+    pub(crate) fn by_admin(kind: &str, body: Value) -> Self {
         Event {
-            kind,
+            kind: kind.to_string(),
             signer: ADMIN_SIGNER.to_string(),
             body,
+            registers_key_of: None,
         }
     }
 
-    pub(crate) fn by_domain(kind: &'static str, domain: &Name, body: Value) -> Self {
+    pub(crate) fn by_domain(kind: &str, domain: &Name, body: Value) -> Self {
         Event {
-            kind,
+            kind: kind.to_string(),
             signer: domain.to_string(),
             body,
+            registers_key_of: None,
         }
     }
 
     /// The administrator signs what it does; a domain signs what its owner does.
-    pub(crate) fn by(actor_is_admin: bool, kind: &'static str, domain: &Name, body: Value) -> Self {
+    pub(crate) fn by(actor_is_admin: bool, kind: &str, domain: &Name, body: Value) -> Self {
         if actor_is_admin {
             Event::by_admin(kind, body)
         } else {
@@ -132,13 +141,14 @@ impl Recorder {
 
     fn sign(&self, event: Event) -> Result<Leaf, MeshError> {
         let key = self.signer(&event.signer)?;
-        Ok(Entry::now(event.kind, &event.signer, event.body)
+        Ok(Entry::now(&event.kind, &event.signer, event.body)
             .sign_leaf(&key)
             .map_err(LogError::from)?)
     }
 
-    /// Generates `domain`'s key and returns the leaf that registers it.
-    fn register_domain_key(&self, domain: &Name, context: Value) -> Result<Leaf, MeshError> {
+    /// Generates a new domain's signing key in `keys/`; the log registers it when the domain's
+    /// creation is recorded.
+    pub(crate) fn create_domain_key(&self, domain: &Name) -> Result<(), MeshError> {
         let key = NoteSigner::generate(domain.as_str())
             .map_err(|e| MeshError::Internal(e.to_string()))?;
         let path = self.keys.join(key_file(domain.as_str()));
@@ -147,44 +157,64 @@ impl Recorder {
             // log never registered it.
             std::fs::remove_file(&path).map_err(io(&path))?;
         }
-        write_secret(&path, &key.encode_secret())?;
-        let admin = self.signer(ADMIN_SIGNER)?;
-        let registration = key_registration(&admin, &key.verifier(), context);
-        Ok(Leaf::try_from(&registration).map_err(LogError::from)?)
+        write_secret(&path, &key.encode_secret())
     }
 
-    /// Signs and appends events; returns where they landed once they are durable.
+    /// The leaves of `event`: the key registration it asks for, then the entry itself.
+    fn leaves(&self, mut event: Event, intent: Option<&str>) -> Result<Vec<Leaf>, MeshError> {
+        if let (Some(intent), Some(body)) = (intent, event.body.as_object_mut()) {
+            body.insert("intent".into(), Value::String(intent.to_string()));
+        }
+        let mut leaves = Vec::new();
+        if let Some(domain) = &event.registers_key_of {
+            let key = self.signer(domain)?;
+            let admin = self.signer(ADMIN_SIGNER)?;
+            let registration = key_registration(&admin, &key.verifier(), event.body.clone());
+            leaves.push(Leaf::try_from(&registration).map_err(LogError::from)?);
+        }
+        leaves.push(self.sign(event)?);
+        Ok(leaves)
+    }
+
+    /// Signs and appends events in one batch, each carrying `intent` (the pending change they
+    /// record) if given; returns where they landed once they are durable.
     pub(crate) async fn record(
         self: &Arc<Self>,
         events: Vec<Event>,
+        intent: Option<String>,
     ) -> Result<Appended, MeshError> {
         let recorder = self.clone();
         tokio::task::spawn_blocking(move || {
-            let leaves = events
-                .into_iter()
-                .map(|e| recorder.sign(e))
-                .collect::<Result<Vec<_>, _>>()?;
+            let mut leaves = Vec::new();
+            for e in events {
+                leaves.extend(recorder.leaves(e, intent.as_deref())?);
+            }
             Ok(recorder.log.append_leaves(leaves)?)
         })
         .await
         .map_err(|e| MeshError::Internal(format!("the ledger writer failed: {e}")))?
     }
 
-    /// Registers a new domain's key and records its creation, in one batch.
-    pub(crate) async fn record_domain(
+    /// Whether an entry recorded at or after `from` carries `intent`.
+    pub(crate) async fn has_intent(
         self: &Arc<Self>,
-        domain: &Name,
-        body: Value,
-    ) -> Result<Appended, MeshError> {
+        from: u64,
+        intent: &str,
+    ) -> Result<bool, MeshError> {
         let recorder = self.clone();
-        let domain = domain.clone();
+        let intent = intent.to_string();
         tokio::task::spawn_blocking(move || {
-            let registration = recorder.register_domain_key(&domain, body.clone())?;
-            let created = recorder.sign(Event::by_admin("domain.created", body))?;
-            Ok(recorder.log.append_leaves(vec![registration, created])?)
+            let size = recorder.log.size()?;
+            if from >= size {
+                return Ok(false);
+            }
+            let entries = recorder.log.entries(from, size, size)?;
+            Ok(entries.iter().any(|e| {
+                e.entry.body.get("intent").and_then(Value::as_str) == Some(intent.as_str())
+            }))
         })
         .await
-        .map_err(|e| MeshError::Internal(format!("the ledger writer failed: {e}")))?
+        .map_err(|e| MeshError::Internal(format!("the ledger reader failed: {e}")))?
     }
 }
 

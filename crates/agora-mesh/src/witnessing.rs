@@ -38,10 +38,13 @@ impl Mesh {
             .map_err(|e| MeshError::bad_input("witness key", e.to_string()))?;
         self.log().add_witness(&key)?;
         self.recorder
-            .record(vec![Event::by_admin(
-                "witness.added",
-                serde_json::json!({ "witness": key.name, "key": key.encode() }),
-            )])
+            .record(
+                vec![Event::by_admin(
+                    "witness.added",
+                    serde_json::json!({ "witness": key.name, "key": key.encode() }),
+                )],
+                None,
+            )
             .await?;
         Ok(key)
     }
@@ -88,7 +91,7 @@ impl Mesh {
         let dir = self.dir.join(WITNESS_DIR);
         std::fs::create_dir_all(&dir).map_err(io(&dir))?;
         let path = dir.join("logs.txt");
-        let tmp = dir.join(".logs.txt.tmp");
+        let tmp = dir.join(format!(".logs.txt.{:016x}.tmp", rand::random::<u64>()));
         let text: String = keys.iter().map(|k| format!("{}\n", k.encode())).collect();
         std::fs::write(&tmp, text)
             .and_then(|()| std::fs::rename(&tmp, &path))

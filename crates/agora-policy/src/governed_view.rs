@@ -1,8 +1,9 @@
 //! The plan rewrite: a table a reader may not see whole becomes, for that reader, a view —
-//! `Projection(masked columns) ← Filter(row filter) ← TableScan`. DataFusion inlines a view
-//! where the query names the table, under the table's own name, so every operator above it
+//! `Projection(masked columns) ← TableScan(rows through the row filter)`. DataFusion inlines a
+//! view where the query names the table, under the table's own name, so every operator above it
 //! (`SELECT *`, aliases, joins, subqueries, CTEs, `WHERE`, aggregates) only ever sees the
 //! masked values and the filtered rows: there is no path to the raw column left in the plan.
+//! The row filter is a barrier (`row_barrier`): nothing of the query runs on the rows it hides.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -11,12 +12,13 @@ use agora_model::Category;
 use datafusion::catalog::TableProvider;
 use datafusion::catalog::view::ViewTable;
 use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
-use datafusion::common::{Column, Result, ScalarValue, TableReference};
+use datafusion::common::{Column, DFSchema, Result, ScalarValue, TableReference};
 use datafusion::datasource::provider_as_source;
 use datafusion::execution::SessionStateBuilder;
 use datafusion::logical_expr::{Expr, LogicalPlan, LogicalPlanBuilder};
 
 use crate::masks::DENIED_FUNCTION;
+use crate::row_barrier::FilteredTable;
 use crate::{Action, Masks, StoredHash};
 
 /// How one table shows to one reader.
@@ -52,14 +54,18 @@ pub fn governed_provider(
     if governance.is_open() && stored.is_empty() {
         return Ok(raw);
     }
-    let mut builder = LogicalPlanBuilder::scan(name.clone(), provider_as_source(raw), None)?;
-    if let Some(filter) = &governance.row_filter {
-        // Only the parser and the function registry are needed to turn the text into an
-        // expression over this table's columns.
-        let state = SessionStateBuilder::new().with_default_features().build();
-        let predicate = state.create_logical_expr(filter, builder.schema())?;
-        builder = builder.filter(predicate)?;
-    }
+    let source = match &governance.row_filter {
+        Some(filter) => {
+            // Only the parser and the function registry are needed to turn the text into an
+            // expression over this table's columns.
+            let state = SessionStateBuilder::new().with_default_features().build();
+            let columns = DFSchema::try_from(raw_schema.as_ref().clone())?;
+            let predicate = state.create_logical_expr(filter, &columns)?;
+            Arc::new(FilteredTable::new(raw, predicate, filter.clone()))
+        }
+        None => raw,
+    };
+    let builder = LogicalPlanBuilder::scan(name.clone(), provider_as_source(source), None)?;
     let schema = builder.schema().clone();
     let mut columns = Vec::with_capacity(schema.fields().len());
     for (qualifier, field) in schema.iter() {

@@ -133,6 +133,43 @@ pub fn labels<'a>(
     labels
 }
 
+/// The labels a read of old versions gets: for each column, the most sensitive label it has
+/// had — in `current`, in any contract version of `contracts` (each with its domain), or from
+/// any tag ever stored (`tag_history`). A column a later decision lowered is masked in the
+/// versions written while it was labelled higher (and, since one label covers a column of every
+/// version, in all of them).
+pub fn labels_protecting_most<'a>(
+    current: &Labels,
+    contracts: impl IntoIterator<Item = (&'a Name, &'a Contract)>,
+    tag_history: &[ColumnTag],
+) -> Labels {
+    let mut labels = current.clone();
+    let mut raise = |table: &TableRef, candidate: ColumnLabel| {
+        let columns = labels.entry(table.clone()).or_default();
+        match columns.get(&candidate.column) {
+            Some(held) if held.sensitivity >= candidate.sensitivity => {}
+            _ => {
+                columns.insert(candidate.column.clone(), candidate);
+            }
+        }
+    };
+    for (domain, contract) in contracts {
+        for t in contract.tables() {
+            let table = TableRef {
+                domain: domain.clone(),
+                table: t.sql_name.clone(),
+            };
+            for label in contract_levels(t).into_values() {
+                raise(&table, label);
+            }
+        }
+    }
+    for tag in tag_history {
+        raise(&tag.table, ColumnLabel::from(tag));
+    }
+    labels
+}
+
 /// The labels of one table, given its contract and tags (tags of other tables are ignored).
 pub fn table_labels(table: &TableRef, contract: &ContractTable, tags: &[ColumnTag]) -> TableLabels {
     let mut labels = Labels::from([(table.clone(), contract_levels(contract))]);
@@ -190,5 +227,12 @@ mod tests {
         let domain = Name::strict("domain", "crm").unwrap();
         let all = super::labels([(&domain, &contract)], &tags);
         assert_eq!(all[&table]["phone"].source, "override");
+        // Reading old versions: the phone column had the classifier's confidential label
+        // before the override lowered it.
+        let history = labels_protecting_most(&all, [(&domain, &contract)], &tags);
+        assert_eq!(
+            history[&table]["phone"].sensitivity,
+            Sensitivity::Confidential
+        );
     }
 }

@@ -45,6 +45,7 @@ mod governed_view;
 mod labels;
 mod masks;
 mod policy_set;
+mod row_barrier;
 mod row_filter;
 mod stored_hash;
 
@@ -52,8 +53,10 @@ pub use contract_view::withhold_examples;
 pub use document::{Action, ColumnRule, Matcher, POLICY_KIND, PolicyDocument, RowRule};
 pub use error::PolicyError;
 pub use governed_view::{TableGovernance, check_row_filter, denied_columns, governed_provider};
-pub use labels::{ColumnLabel, Label, Labels, TableLabels, labels, table_labels};
+pub use labels::{
+    ColumnLabel, Label, Labels, TableLabels, labels, labels_protecting_most, table_labels,
+};
 pub use masks::{MaskKey, Masks};
-pub use policy_set::PolicySet;
+pub use policy_set::{PolicySet, TOKENS_WITHHELD};
 pub use row_filter::FilterTemplate;
 pub use stored_hash::StoredHash;

@@ -8,6 +8,9 @@ use agora_model::{ContractTable, Name, Principal, Sensitivity, TableRef};
 use crate::document::{Action, Matcher, PolicyDocument};
 use crate::{Label, PolicyError, StoredHash, TableGovernance, TableLabels};
 
+/// What a text column shows instead of `hash` tokens to a reader who may write to its domain.
+pub const TOKENS_WITHHELD: &str = "[token withheld from writers of this domain]";
+
 /// The applied policies, consistent with each other.
 #[derive(Debug, Clone, Default)]
 pub struct PolicySet {
@@ -168,19 +171,27 @@ impl PolicySet {
     }
 
     /// What `reader` sees of `table`, whose labelled columns are `labels`: the action on each
-    /// column masked for the reader, and the row filter.
+    /// column masked for the reader, and the row filter. Without `tokens` (the reader can
+    /// write to the table's domain, so could ingest guessed values and match their tokens),
+    /// what would be hashed is redacted instead.
     pub fn table_governance(
         &self,
         reader: &Principal,
         table: &TableRef,
         labels: Option<&TableLabels>,
+        tokens: bool,
     ) -> TableGovernance {
         let masked = labels
             .into_iter()
             .flatten()
             .filter_map(|(column, label)| {
-                self.column_action(reader, table, column, label.label())
-                    .map(|action| (column.clone(), (label.category, action)))
+                let action = match self.column_action(reader, table, column, label.label())? {
+                    Action::Hash if !tokens => Action::Redact {
+                        marker: Some(TOKENS_WITHHELD.to_string()),
+                    },
+                    action => action,
+                };
+                Some((column.clone(), (label.category, action)))
             })
             .collect();
         TableGovernance {

@@ -42,8 +42,10 @@ pub struct QueryRecord {
     pub reads: Vec<TableRead>,
     /// The columns among `reads` the reader sees masked, as `domain.table.column`.
     pub masked_columns: Vec<String>,
-    /// Why the statement was refused, if it was.
+    /// Why the statement was refused by a grant or a denied column, if it was.
     pub denied: Option<String>,
+    /// Why the statement was otherwise refused (not a query, does not plan), if it was.
+    pub error: Option<String>,
 }
 
 /// Where a session's records go.

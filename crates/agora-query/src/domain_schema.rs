@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use agora_model::TableRef;
 use agora_policy::{Masks, TableGovernance, governed_provider};
-use agora_storage::{TableKind, TableStore, delta_table_provider};
+use agora_storage::{TableKind, TableStore, VisibleStatistics, delta_table_provider};
 use async_trait::async_trait;
 use datafusion::catalog::SchemaProvider;
 use datafusion::common::TableReference;
@@ -44,7 +44,13 @@ impl DomainSchema {
         let Some(table) = table else {
             return Ok(None);
         };
-        let raw = delta_table_provider(&table, self.scan_options.clone()).await?;
+        // Statistics of masked columns would print their raw bounds in `EXPLAIN VERBOSE`.
+        let visible = if governance.masked.is_empty() {
+            VisibleStatistics::All
+        } else {
+            VisibleStatistics::Except(governance.masked.keys().cloned().collect())
+        };
+        let raw = delta_table_provider(&table, self.scan_options.clone(), visible).await?;
         let name = TableReference::full(self.catalog, t.domain.as_str(), t.table.as_str());
         Ok(Some(governed_provider(name, raw, governance, &self.masks)?))
     }

@@ -1,4 +1,7 @@
+use agora_storage::StorageError;
+use datafusion::arrow::error::ArrowError;
 use datafusion::error::DataFusionError;
+use datafusion::sql::sqlparser::parser::ParserError;
 use thiserror::Error;
 
 /// A principal tried to read a product without a grant.
@@ -38,7 +41,17 @@ pub enum QueryError {
     /// A statement the read-only layer does not run.
     #[error("only queries are allowed here: {0}")]
     NotAQuery(String),
-    /// A failure while executing a valid plan.
+    /// A statement past the size the layer plans (see `session::MAX_TOKENS`).
+    #[error("the statement is too large: {0}")]
+    TooLarge(String),
+    /// Something the query names does not exist (a table version).
+    #[error("{0}")]
+    NotFound(String),
+    /// The query's own evaluation failed on its data: a division by zero, a value that does
+    /// not cast, an invalid argument to a function.
+    #[error("query failed: {0}")]
+    Runtime(String),
+    /// Agora or its environment failed while executing a valid plan.
     #[error("query failed: {0}")]
     Execution(String),
     /// The statement could not be recorded, so it did not run.
@@ -47,13 +60,10 @@ pub enum QueryError {
 }
 
 impl QueryError {
-    /// Classifies a DataFusion error, finding a [`PermissionDenied`] wherever it is wrapped.
+    /// Classifies a DataFusion error by its type (never by its text): a [`PermissionDenied`]
+    /// or a missing table version wherever they are wrapped, SQL and planning errors, errors of
+    /// the query's own evaluation, and failures of the system.
     pub fn from_datafusion(e: DataFusionError) -> Self {
-        if let DataFusionError::External(inner) = e.find_root()
-            && let Some(denied) = inner.downcast_ref::<PermissionDenied>()
-        {
-            return QueryError::PermissionDenied(denied.clone());
-        }
         let message = e.strip_backtrace();
         // The variant's own prefix says "SQL error"; DataFusion's message may say it too.
         let message = message
@@ -61,27 +71,53 @@ impl QueryError {
             .unwrap_or(&message)
             .to_string();
         match e.find_root() {
+            DataFusionError::External(inner) => {
+                if let Some(denied) = inner.downcast_ref::<PermissionDenied>() {
+                    return QueryError::PermissionDenied(denied.clone());
+                }
+                if let Some(StorageError::NoSuchVersion { .. }) =
+                    inner.downcast_ref::<StorageError>()
+                {
+                    return QueryError::NotFound(inner.to_string());
+                }
+                QueryError::Execution(message)
+            }
+            DataFusionError::SQL(parse, _)
+                if matches!(parse.as_ref(), ParserError::RecursionLimitExceeded) =>
+            {
+                QueryError::TooLarge(format!(
+                    "its parentheses, function calls or subqueries nest more than {} deep, the most the SQL parser reads",
+                    datafusion::config::SqlParserOptions::default()
+                        .recursion_limit
+                        .get()
+                ))
+            }
             DataFusionError::SQL(..)
             | DataFusionError::Plan(_)
-            | DataFusionError::SchemaError(..) => {
-                let refused = [
-                    "DDL not supported",
-                    "DML not supported",
-                    "Statement not supported",
-                ];
-                if refused.iter().any(|r| message.contains(r)) {
-                    QueryError::NotAQuery(message)
-                } else {
-                    QueryError::Sql(message)
-                }
-            }
-            DataFusionError::NotImplemented(_) => QueryError::Sql(message),
+            | DataFusionError::SchemaError(..)
+            | DataFusionError::NotImplemented(_) => QueryError::Sql(message),
+            DataFusionError::ArrowError(arrow, _) => match arrow.as_ref() {
+                ArrowError::DivideByZero
+                | ArrowError::CastError(_)
+                | ArrowError::ParseError(_)
+                | ArrowError::ArithmeticOverflow(_)
+                | ArrowError::InvalidArgumentError(_)
+                | ArrowError::ComputeError(_) => QueryError::Runtime(message),
+                _ => QueryError::Execution(message),
+            },
+            // Raised by functions on the values they are given (a bad regex, an argument out of
+            // range): the query's, not the system's.
+            DataFusionError::Execution(_) => QueryError::Runtime(message),
             _ => QueryError::Execution(message),
         }
     }
 
-    /// Whether the error is the user's (bad SQL, no grant) rather than the system's.
+    /// Whether the error is the user's (bad SQL, no grant, a failing expression) rather than
+    /// the system's.
     pub fn is_user_error(&self) -> bool {
-        !matches!(self, QueryError::Execution(_) | QueryError::Audit(_))
+        !matches!(
+            self,
+            QueryError::Execution(_) | QueryError::Audit(_) | QueryError::NotFound(_)
+        )
     }
 }

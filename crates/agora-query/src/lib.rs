@@ -36,6 +36,8 @@ mod grant_check;
 mod reads;
 mod script;
 mod session;
+mod sql_shape;
+mod statement_limits;
 mod viewer;
 
 pub use audit::{Interface, QueryAudit, QueryRecord};
@@ -44,6 +46,8 @@ pub use grant_check::check_grants;
 pub use reads::{TableRead, tables_read};
 pub use script::{ScriptStatement, split_statements};
 pub use session::{GovernedSession, MeshTable, SessionOptions};
+pub use sql_shape::sql_shape;
+pub use statement_limits::{MAX_DEPTH, MAX_TOKENS, STACK_BYTES};
 pub use viewer::Viewer;
 
 /// Re-exported so that upper crates use exactly the DataFusion version the layer uses.

@@ -7,9 +7,13 @@ use agora_model::{Name, TableRef};
 use agora_policy::{Masks, TableGovernance, denied_columns};
 use agora_storage::TableStore;
 use datafusion::catalog::{CatalogProvider, MemoryCatalogProvider};
+use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::execution::{SessionState, SessionStateBuilder};
 use datafusion::logical_expr::LogicalPlan;
-use datafusion::prelude::{DataFrame, SQLOptions, SessionConfig, SessionContext};
+use datafusion::prelude::{DataFrame, SessionConfig, SessionContext};
+
+use datafusion_pg_catalog::pg_catalog::context::EmptyContextProvider;
+use datafusion_pg_catalog::pg_catalog::setup_pg_catalog;
 
 use crate::domain_schema::DomainSchema;
 use crate::grant_check::{GrantCheckRule, check_grants};
@@ -28,6 +32,9 @@ pub struct SessionOptions {
     /// The domain whose tables SQL may name without `domain.` (like PostgreSQL's
     /// `search_path`); by default every table is named `domain.table`.
     pub default_schema: Option<Name>,
+    /// Add PostgreSQL's `pg_catalog` (names only; rows stay behind the grant check), so
+    /// Postgres clients can list schemas and tables.
+    pub pg_catalog: bool,
 }
 
 /// A table of the mesh, the product it belongs to, and what of it the reader may see.
@@ -136,6 +143,11 @@ impl GovernedSession {
                 .map_err(QueryError::from_datafusion)?;
         }
         ctx.register_catalog(CATALOG, Arc::new(catalog));
+        if options.pg_catalog {
+            setup_pg_catalog(&ctx, CATALOG, EmptyContextProvider).map_err(|e| {
+                QueryError::Execution(format!("cannot set up pg_catalog: {}", e.strip_backtrace()))
+            })?;
+        }
         let planned = SessionStateBuilder::new_from_existing(ctx.state())
             .with_optimizer_rules(Vec::new())
             .build();
@@ -153,20 +165,24 @@ impl GovernedSession {
     }
 
     /// Plans `sql` as [`Self::plan`] does and records it (see the `audit` module): a statement
-    /// that reads mesh tables or is refused is recorded before its plan is returned.
+    /// that reads mesh tables, and any statement refused — by a grant, a denied column, because
+    /// it is not a query, or because it does not plan — is recorded before the result returns.
     pub async fn sql(&self, sql: &str) -> Result<DataFrame, QueryError> {
-        let (result, reads, denied) = match self.plan(sql).await {
+        let (result, reads, denied, error) = match self.plan(sql).await {
             Ok(df) => {
                 let reads = self.reads(&df)?;
-                (Ok(df), reads, None)
+                (Ok(df), reads, None, None)
             }
             Err(e @ (QueryError::ColumnDenied(_) | QueryError::PermissionDenied(_))) => {
                 let message = e.to_string();
-                (Err(e), Vec::new(), Some(message))
+                (Err(e), Vec::new(), Some(message), None)
             }
-            Err(e) => return Err(e),
+            Err(e) => {
+                let message = e.to_string();
+                (Err(e), Vec::new(), None, Some(message))
+            }
         };
-        if !reads.is_empty() || denied.is_some() {
+        if !reads.is_empty() || denied.is_some() || error.is_some() {
             let record = QueryRecord {
                 principal: self.viewer.principal.name.to_string(),
                 interface: self.interface,
@@ -175,37 +191,32 @@ impl GovernedSession {
                 masked_columns: self.masked_columns(&reads),
                 reads,
                 denied,
+                error,
             };
             self.audit.record(record).await?;
         }
         result
     }
 
-    /// Plans `sql`, checks grants, optimises the plan and refuses uses of denied columns; the
-    /// returned DataFrame holds the optimised plan (but for `EXPLAIN`, which shows the
-    /// optimiser's work itself) and streams when executed.
+    /// Plans `sql`, refuses what is not a query, checks grants, optimises the plan and refuses
+    /// uses of denied columns; the returned DataFrame holds the optimised plan (but for
+    /// `EXPLAIN`, which shows the optimiser's work itself) and streams when executed.
     async fn plan(&self, sql: &str) -> Result<DataFrame, QueryError> {
-        let options = SQLOptions::new()
-            .with_allow_ddl(false)
-            .with_allow_dml(false)
-            .with_allow_statements(false);
-        let df = self
-            .ctx
-            .sql_with_options(sql, options)
+        crate::statement_limits::check_size(sql)?;
+        let state = self.ctx.state();
+        let dialect = state.config().options().sql_parser.dialect;
+        let statement = state
+            .sql_to_statement(sql, &dialect)
+            .map_err(QueryError::from_datafusion)?;
+        crate::statement_limits::check_depth(&statement)?;
+        let plan = state
+            .statement_to_plan(statement)
             .await
             .map_err(QueryError::from_datafusion)?;
-        check_grants(
-            df.logical_plan(),
-            &self.viewer,
-            &self.products,
-            &self.default_schema,
-        )
-        .map_err(QueryError::from_datafusion)?;
-        let optimized = self
-            .ctx
-            .state()
-            .optimize(df.logical_plan())
+        refuse_non_queries(&plan)?;
+        check_grants(&plan, &self.viewer, &self.products, &self.default_schema)
             .map_err(QueryError::from_datafusion)?;
+        let optimized = state.optimize(&plan).map_err(QueryError::from_datafusion)?;
         let columns = denied_columns(&optimized).map_err(QueryError::from_datafusion)?;
         if !columns.is_empty() {
             return Err(QueryError::ColumnDenied(ColumnDenied {
@@ -213,11 +224,8 @@ impl GovernedSession {
                 columns,
             }));
         }
-        if matches!(
-            df.logical_plan(),
-            LogicalPlan::Explain(_) | LogicalPlan::Analyze(_)
-        ) {
-            return Ok(df);
+        if matches!(plan, LogicalPlan::Explain(_) | LogicalPlan::Analyze(_)) {
+            return Ok(DataFrame::new(state, plan));
         }
         Ok(DataFrame::new(self.planned.clone(), optimized))
     }
@@ -263,10 +271,31 @@ impl GovernedSession {
         })
         .map_err(QueryError::from_datafusion)
     }
+}
 
-    /// The underlying context, for interfaces that need DataFusion directly (the Postgres wire
-    /// protocol's type descriptions). Its plans are still checked by the analyzer rule.
-    pub fn context(&self) -> &SessionContext {
-        &self.ctx
+/// Refuses DDL, DML, `COPY` and session statements anywhere in `plan`: sessions only read, so
+/// SQL cannot create external tables over arbitrary files or write with `COPY`.
+fn refuse_non_queries(plan: &LogicalPlan) -> Result<(), QueryError> {
+    let mut refused = None;
+    plan.apply_with_subqueries(|node| {
+        refused = match node {
+            LogicalPlan::Ddl(ddl) => Some(format!("DDL ({})", ddl.name())),
+            LogicalPlan::Dml(dml) => Some(format!("DML ({})", dml.op)),
+            LogicalPlan::Copy(_) => Some("COPY".to_string()),
+            LogicalPlan::Statement(statement) => {
+                Some(format!("the statement {}", statement.name()))
+            }
+            _ => None,
+        };
+        Ok(if refused.is_some() {
+            TreeNodeRecursion::Stop
+        } else {
+            TreeNodeRecursion::Continue
+        })
+    })
+    .map_err(QueryError::from_datafusion)?;
+    match refused {
+        Some(what) => Err(QueryError::NotAQuery(format!("{what} is not run here"))),
+        None => Ok(()),
     }
 }

@@ -10,12 +10,10 @@ use std::fmt::Debug;
 use std::sync::Arc;
 
 use agora_mesh::Interface;
-use agora_mesh::{ErrorKind, Mesh, MeshError};
+use agora_mesh::{ErrorKind, Mesh, MeshError, SessionOptions};
 use agora_model::Principal;
 use async_trait::async_trait;
 use datafusion_postgres::arrow_pg::datatypes::df::encode_dataframe;
-use datafusion_postgres::datafusion_pg_catalog::pg_catalog::context::EmptyContextProvider;
-use datafusion_postgres::datafusion_pg_catalog::pg_catalog::setup_pg_catalog;
 use datafusion_postgres::datafusion_pg_catalog::sql::PostgresCompatibilityParser;
 use datafusion_postgres::pgwire;
 use futures::{Sink, SinkExt};
@@ -180,13 +178,16 @@ impl SimpleQueryHandler for Service {
         let _guard = span.enter();
         let session = self
             .mesh
-            .session(&principal, Interface::Postgres, Default::default())
+            .session(
+                &principal,
+                Interface::Postgres,
+                SessionOptions {
+                    pg_catalog: true,
+                    ..Default::default()
+                },
+            )
             .await
             .map_err(pg_error)?;
-        // pg_catalog lets clients (psql's \d, GUI tools) list schemas and tables; it holds
-        // names only, the rows stay behind the grant check.
-        setup_pg_catalog(session.context(), "agora", EmptyContextProvider)
-            .map_err(|e| user_error("XX000", format!("cannot set up pg_catalog: {e}")))?;
         let options = Arc::new(FormatOptions::from_client_metadata(client.metadata()));
         let mut responses = Vec::new();
         // The compatibility parser rewrites PostgreSQL-only syntax clients send (casts to

@@ -34,15 +34,38 @@ use datafusion::physical_plan::statistics::{ChildStats, StatisticsArgs};
 use datafusion::physical_plan::{DisplayAs, DisplayFormatType, ExecutionPlan, PlanProperties};
 use deltalake::DeltaTable;
 
+/// Which statistics of a table its scans may show: the planner uses them, and `EXPLAIN
+/// VERBOSE` prints them, so a reader must get none that describe values they cannot select.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum VisibleStatistics {
+    /// Every column's bounds and null count, and the row count.
+    #[default]
+    All,
+    /// All but the bounds and null counts of these columns (masked for the reader).
+    Except(Vec<String>),
+}
+
+impl VisibleStatistics {
+    fn shows(&self, column: &str) -> bool {
+        match self {
+            VisibleStatistics::All => true,
+            VisibleStatistics::Except(hidden) => !hidden.iter().any(|h| h == column),
+        }
+    }
+}
+
 /// The table provider SQL reads a Delta table through: delta-rs's scan, following `session`'s
-/// Parquet options, with the table's column statistics (see the module docs).
+/// Parquet options, with the table's column statistics (see the module docs) as far as
+/// `visible` allows.
 pub async fn delta_table_provider(
     table: &DeltaTable,
     session: Arc<SessionState>,
+    visible: VisibleStatistics,
 ) -> Result<Arc<dyn TableProvider>> {
     Ok(Arc::new(WithColumnStatistics {
         inner: table.table_provider().with_session(session).await?,
         table: table.clone(),
+        visible,
     }))
 }
 
@@ -107,6 +130,7 @@ struct WithColumnStatistics {
     inner: Arc<dyn TableProvider>,
     /// The snapshot `inner` scans, whose log holds the files' statistics.
     table: DeltaTable,
+    visible: VisibleStatistics,
 }
 
 #[async_trait]
@@ -143,16 +167,19 @@ impl TableProvider for WithColumnStatistics {
             .map_err(|e| DataFusionError::External(Box::new(e)))?;
         Ok(Arc::new(ScanWithStatistics {
             columns: Arc::new(from_log(&log, &scan.schema())),
+            visible: self.visible.clone(),
             input: scan,
         }))
     }
 }
 
-/// A scan, unchanged, whose statistics have the table's column bounds where the scan has none.
+/// A scan, unchanged, whose statistics have the table's column bounds where the scan has none,
+/// and none of the columns `visible` hides.
 #[derive(Debug)]
 struct ScanWithStatistics {
     input: Arc<dyn ExecutionPlan>,
     columns: Arc<TableColumnStatistics>,
+    visible: VisibleStatistics,
 }
 
 impl DisplayAs for ScanWithStatistics {
@@ -182,6 +209,7 @@ impl ExecutionPlan for ScanWithStatistics {
             (Some(input), true) => Ok(Arc::new(ScanWithStatistics {
                 input,
                 columns: self.columns.clone(),
+                visible: self.visible.clone(),
             })),
             _ => datafusion::common::internal_err!("ScanWithStatistics has exactly one child"),
         }
@@ -225,6 +253,10 @@ impl ExecutionPlan for ScanWithStatistics {
             .iter()
             .zip(stats.column_statistics.iter_mut())
         {
+            if !self.visible.shows(field.name()) {
+                *column = ColumnStatistics::new_unknown();
+                continue;
+            }
             let Some(table) = self.columns.get(field.name()) else {
                 continue;
             };
@@ -254,6 +286,7 @@ impl ExecutionPlan for ScanWithStatistics {
         Some(Arc::new(ScanWithStatistics {
             input: self.input.with_fetch(limit)?,
             columns: self.columns.clone(),
+            visible: self.visible.clone(),
         }))
     }
 
@@ -340,7 +373,7 @@ mod tests {
             .await
             .unwrap()
             .unwrap();
-        let provider = delta_table_provider(&delta, Arc::new(ctx.state()))
+        let provider = delta_table_provider(&delta, Arc::new(ctx.state()), Default::default())
             .await
             .unwrap();
         ctx.register_table("orders", provider).unwrap();

@@ -26,7 +26,7 @@ mod delta_scan;
 mod error;
 mod table_store;
 
-pub use delta_scan::delta_table_provider;
+pub use delta_scan::{VisibleStatistics, delta_table_provider};
 pub use error::StorageError;
 pub use table_store::{Appender, TableKind, TableStore, VersionInfo};
 

@@ -9,6 +9,7 @@ use arrow::datatypes::{Schema, SchemaRef};
 use arrow::record_batch::RecordBatch;
 use deltalake::kernel::StructField;
 use deltalake::kernel::engine::arrow_conversion::TryIntoKernel;
+use deltalake::kernel::transaction::CommitProperties;
 use deltalake::writer::{DeltaWriter, RecordBatchWriter, WriteMode};
 use deltalake::{DeltaTable, DeltaTableError};
 use futures::StreamExt;
@@ -257,6 +258,115 @@ impl TableStore {
         })
     }
 
+    /// The version of the table's commit whose metadata holds `mark`, if there is one.
+    pub async fn marked_commit(
+        &self,
+        t: &TableRef,
+        kind: TableKind,
+        mark: (&str, &str),
+    ) -> Result<Option<u64>, StorageError> {
+        let name = t.to_string();
+        let Some(table) = self.open(t, kind).await? else {
+            return Ok(None);
+        };
+        let commits: Vec<_> = table.history(None).collect().await;
+        let latest = table.version().unwrap_or(0);
+        for (i, c) in commits.into_iter().enumerate() {
+            let c = c.map_err(delta_err(&name))?;
+            if c.info.get(mark.0).and_then(|v| v.as_str()) == Some(mark.1) {
+                return Ok(Some(
+                    c.read_version
+                        .map_or(latest.saturating_sub(i as u64), |v| v + 1),
+                ));
+            }
+        }
+        Ok(None)
+    }
+
+    /// The versions of the table whose commits appended rows (ingests, not schema changes or
+    /// rewrites), oldest first.
+    pub async fn appended_versions(
+        &self,
+        t: &TableRef,
+        kind: TableKind,
+    ) -> Result<Vec<u64>, StorageError> {
+        let name = t.to_string();
+        let Some(table) = self.open(t, kind).await? else {
+            return Ok(Vec::new());
+        };
+        let commits: Vec<_> = table.history(None).collect().await;
+        let latest = table.version().unwrap_or(0);
+        let mut versions = Vec::new();
+        for (i, c) in commits.into_iter().enumerate() {
+            let c = c.map_err(delta_err(&name))?;
+            let append = c.operation.as_deref() == Some("WRITE")
+                && c.operation_parameters
+                    .as_ref()
+                    .and_then(|p| p.get("mode"))
+                    .and_then(|m| m.as_str())
+                    == Some("Append");
+            if append {
+                versions.push(
+                    c.read_version
+                        .map_or(latest.saturating_sub(i as u64), |v| v + 1),
+                );
+            }
+        }
+        versions.sort_unstable();
+        Ok(versions)
+    }
+
+    /// Removes the data files under the table's directory that no version of its log
+    /// references: the Parquet files of ingests that failed or crashed between writing and
+    /// committing. Returns their paths, relative to the table.
+    ///
+    /// The caller must hold the mesh's writers lock exclusively (no ingest may be between
+    /// writing its files and committing them). delta-rs finds the orphans (its `Full` vacuum
+    /// mode, as a dry run, keeping the files of every version so time travel still works); the
+    /// removal is a plain file deletion rather than delta-rs's vacuum commit, so the table gains
+    /// no version that would need a ledger entry of its own.
+    pub async fn remove_orphans(
+        &self,
+        t: &TableRef,
+        kind: TableKind,
+    ) -> Result<Vec<String>, StorageError> {
+        let name = t.to_string();
+        let Some(table) = self.open(t, kind).await? else {
+            return Ok(Vec::new());
+        };
+        let latest = table.version().unwrap_or(0);
+        let every_version: Vec<u64> = (0..=latest).collect();
+        let (_, metrics) = table
+            .vacuum()
+            .with_mode(deltalake::operations::vacuum::VacuumMode::Full)
+            .with_retention_period(chrono::Duration::zero())
+            .with_enforce_retention_duration(false)
+            .with_keep_versions(&every_version)
+            .with_dry_run(true)
+            .await
+            .map_err(delta_err(&name))?;
+        let dir = self
+            .root
+            .join(kind.dir())
+            .join(t.domain.as_str())
+            .join(t.table.as_str());
+        let mut removed = Vec::new();
+        for file in metrics.files_deleted {
+            let path = dir.join(&file);
+            match std::fs::remove_file(&path) {
+                Ok(()) => removed.push(file),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => {
+                    return Err(StorageError::Location {
+                        path: path.display().to_string(),
+                        reason: format!("could not remove an orphaned file: {e}"),
+                    });
+                }
+            }
+        }
+        Ok(removed)
+    }
+
     /// The commits of a table, newest first.
     pub async fn history(
         &self,
@@ -348,5 +458,28 @@ impl Appender {
             .flush_and_commit(&mut self.table)
             .await
             .map_err(delta_err(&self.name))
+    }
+
+    /// [`Appender::commit`], with `mark` (a key and a value) in the commit's metadata, so that
+    /// [`TableStore::marked_commit`] finds it after a crash.
+    pub async fn commit_marked(self, mark: (&str, &str)) -> Result<u64, StorageError> {
+        let properties = CommitProperties::default().with_metadata([(
+            mark.0.to_string(),
+            serde_json::Value::String(mark.1.to_string()),
+        )]);
+        let Appender {
+            table,
+            writer,
+            name,
+            merge_schema,
+        } = self;
+        Appender {
+            table,
+            writer: writer.with_commit_properties(properties),
+            name,
+            merge_schema,
+        }
+        .commit()
+        .await
     }
 }

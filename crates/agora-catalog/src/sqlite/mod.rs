@@ -3,20 +3,21 @@
 use std::path::Path;
 use std::str::FromStr;
 
-use agora_model::{ColumnTag, Grant, Name};
+use agora_model::{ColumnTag, Grant, Name, TableRef};
 use async_trait::async_trait;
 use sqlx::Row;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
 
 use crate::{
-    Catalog, CatalogError, DomainRecord, IngestRecord, PolicyRecord, PrincipalRecord,
-    ProductRecord, SearchHit,
+    Catalog, CatalogError, Change, DomainRecord, IngestRecord, PendingRecord, PolicyRecord,
+    PrincipalRecord, ProductRecord, QueryText, SearchHit,
 };
 
 mod rows;
+mod writes;
 
 use rows::{
-    column_tag_from_row, conflict, domain_from_row, grant_from_row, ingest_from_row, name,
+    column_tag_from_row, domain_from_row, grant_from_row, ingest_from_row, name,
     principal_from_row, product_from_row,
 };
 
@@ -60,18 +61,180 @@ macro_rules! product_select {
 
 #[async_trait]
 impl Catalog for SqliteCatalog {
-    async fn create_domain(&self, d: &DomainRecord) -> Result<(), CatalogError> {
-        sqlx::query(
-            "INSERT INTO domains (name, owner, description, created_at) VALUES (?, ?, ?, ?)",
-        )
-        .bind(d.name.as_str())
-        .bind(d.owner.as_str())
-        .bind(&d.description)
-        .bind(&d.created_at)
-        .execute(&self.pool)
-        .await
-        .map_err(conflict("domain", d.name.to_string()))?;
+    async fn apply(
+        &self,
+        changes: &[Change],
+        pending: Option<&PendingRecord>,
+    ) -> Result<Option<i64>, CatalogError> {
+        let mut tx = self.pool.begin().await?;
+        for change in changes {
+            writes::apply(&mut tx, change).await?;
+        }
+        let id = match pending {
+            Some(p) => Some(
+                sqlx::query_scalar(
+                    "INSERT INTO pending_entries (intent, payload, log_size, pid, process_start, created_at)
+                     VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+                )
+                .bind(&p.intent)
+                .bind(&p.payload)
+                .bind(p.log_size as i64)
+                .bind(p.pid as i64)
+                .bind(p.process_start as i64)
+                .bind(&p.created_at)
+                .fetch_one(&mut *tx)
+                .await?,
+            ),
+            None => None,
+        };
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    async fn pending(&self) -> Result<Vec<(i64, PendingRecord)>, CatalogError> {
+        sqlx::query("SELECT * FROM pending_entries ORDER BY id")
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|r| {
+                let count = |c: &str| -> Result<i64, CatalogError> { Ok(r.try_get(c)?) };
+                Ok((
+                    r.try_get("id")?,
+                    PendingRecord {
+                        intent: r.try_get("intent")?,
+                        payload: r.try_get("payload")?,
+                        log_size: count("log_size")? as u64,
+                        pid: count("pid")? as u32,
+                        process_start: count("process_start")? as u64,
+                        created_at: r.try_get("created_at")?,
+                    },
+                ))
+            })
+            .collect()
+    }
+
+    async fn complete(&self, id: i64, changes: &[Change]) -> Result<(), CatalogError> {
+        let mut tx = self.pool.begin().await?;
+        for change in changes {
+            writes::apply(&mut tx, change).await?;
+        }
+        sqlx::query("DELETE FROM pending_entries WHERE id = ?")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
         Ok(())
+    }
+
+    async fn principals(&self) -> Result<Vec<PrincipalRecord>, CatalogError> {
+        sqlx::query("SELECT * FROM principals ORDER BY name")
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(principal_from_row)
+            .collect()
+    }
+
+    async fn grants(&self) -> Result<Vec<Grant>, CatalogError> {
+        sqlx::query("SELECT * FROM grants ORDER BY principal, domain, product, table_name, access")
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(grant_from_row)
+            .collect()
+    }
+
+    async fn all_ingests(&self) -> Result<Vec<IngestRecord>, CatalogError> {
+        sqlx::query("SELECT * FROM ingests ORDER BY id")
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(ingest_from_row)
+            .collect()
+    }
+
+    async fn contract_history(&self) -> Result<Vec<ProductRecord>, CatalogError> {
+        sqlx::query("SELECT * FROM contract_history ORDER BY id")
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|r| {
+                Ok(ProductRecord {
+                    domain: name(r, "domain")?,
+                    name: name(r, "product")?,
+                    contract_id: String::new(),
+                    version: r.try_get("version")?,
+                    status: String::new(),
+                    description: String::new(),
+                    contract_yaml: r.try_get("contract_yaml")?,
+                    tables: Vec::new(),
+                    search_columns: String::new(),
+                    search_tags: String::new(),
+                    created_at: r.try_get("applied_at")?,
+                    updated_at: r.try_get("applied_at")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn ingest(
+        &self,
+        table: &TableRef,
+        ingest_id: &str,
+    ) -> Result<Option<IngestRecord>, CatalogError> {
+        sqlx::query("SELECT * FROM ingests WHERE domain = ? AND table_name = ? AND ingest_id = ?")
+            .bind(table.domain.as_str())
+            .bind(table.table.as_str())
+            .bind(ingest_id)
+            .fetch_optional(&self.pool)
+            .await?
+            .map(|r| ingest_from_row(&r))
+            .transpose()
+    }
+
+    async fn earlier_ingest(
+        &self,
+        table: &TableRef,
+        input_sha256: &str,
+        idempotency_key: Option<&str>,
+    ) -> Result<Option<IngestRecord>, CatalogError> {
+        sqlx::query(
+            "SELECT * FROM ingests WHERE domain = ? AND table_name = ?
+               AND (input_sha256 = ? OR idempotency_key = ?) ORDER BY id LIMIT 1",
+        )
+        .bind(table.domain.as_str())
+        .bind(table.table.as_str())
+        .bind(input_sha256)
+        .bind(idempotency_key)
+        .fetch_optional(&self.pool)
+        .await?
+        .map(|r| ingest_from_row(&r))
+        .transpose()
+    }
+
+    async fn tag_history(&self) -> Result<Vec<ColumnTag>, CatalogError> {
+        sqlx::query("SELECT * FROM tag_history ORDER BY id")
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(column_tag_from_row)
+            .collect()
+    }
+
+    async fn query_text(&self, sql_hmac: &str) -> Result<Option<QueryText>, CatalogError> {
+        sqlx::query("SELECT * FROM query_texts WHERE sql_hmac = ?")
+            .bind(sql_hmac)
+            .fetch_optional(&self.pool)
+            .await?
+            .map(|r| {
+                Ok(QueryText {
+                    sql_hmac: r.try_get("sql_hmac")?,
+                    sql: r.try_get("sql")?,
+                    principal: name(&r, "principal")?,
+                    first_seen: r.try_get("first_seen")?,
+                })
+            })
+            .transpose()
     }
 
     async fn domain(&self, n: &Name) -> Result<Option<DomainRecord>, CatalogError> {
@@ -91,22 +254,6 @@ impl Catalog for SqliteCatalog {
             .collect()
     }
 
-    async fn create_principal(&self, p: &PrincipalRecord) -> Result<(), CatalogError> {
-        sqlx::query(
-            "INSERT INTO principals (name, token_hash, is_admin, clearance, attributes, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-        )
-        .bind(p.name.as_str())
-        .bind(&p.token_hash)
-        .bind(p.is_admin)
-        .bind(p.clearance.as_str())
-        .bind(serde_json::to_string(&p.attributes).expect("INVARIANT: a string map serialises"))
-        .bind(&p.created_at)
-        .execute(&self.pool)
-        .await
-        .map_err(conflict("principal", p.name.to_string()))?;
-        Ok(())
-    }
-
     async fn principal(&self, n: &Name) -> Result<Option<PrincipalRecord>, CatalogError> {
         let row = sqlx::query("SELECT * FROM principals WHERE name = ?")
             .bind(n.as_str())
@@ -124,62 +271,6 @@ impl Catalog for SqliteCatalog {
             .fetch_optional(&self.pool)
             .await?;
         row.map(|r| principal_from_row(&r)).transpose()
-    }
-
-    async fn put_product(&self, p: &ProductRecord) -> Result<(), CatalogError> {
-        let mut tx = self.pool.begin().await?;
-        sqlx::query(
-            "INSERT INTO products (domain, name, contract_id, version, status, description, contract_yaml, created_at, updated_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-             ON CONFLICT (domain, name) DO UPDATE SET contract_id = excluded.contract_id,
-               version = excluded.version, status = excluded.status, description = excluded.description,
-               contract_yaml = excluded.contract_yaml, updated_at = excluded.updated_at",
-        )
-        .bind(p.domain.as_str())
-        .bind(p.name.as_str())
-        .bind(&p.contract_id)
-        .bind(&p.version)
-        .bind(&p.status)
-        .bind(&p.description)
-        .bind(&p.contract_yaml)
-        .bind(&p.created_at)
-        .bind(&p.updated_at)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query("DELETE FROM product_tables WHERE domain = ? AND product = ?")
-            .bind(p.domain.as_str())
-            .bind(p.name.as_str())
-            .execute(&mut *tx)
-            .await?;
-        for t in &p.tables {
-            sqlx::query("INSERT INTO product_tables (domain, name, product) VALUES (?, ?, ?)")
-                .bind(p.domain.as_str())
-                .bind(t.as_str())
-                .bind(p.name.as_str())
-                .execute(&mut *tx)
-                .await
-                .map_err(conflict(
-                    "table",
-                    format!("{}.{t} (it belongs to another product)", p.domain),
-                ))?;
-        }
-        sqlx::query("DELETE FROM product_search WHERE domain = ? AND product = ?")
-            .bind(p.domain.as_str())
-            .bind(p.name.as_str())
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("INSERT INTO product_search (domain, product, name, description, columns, tags) VALUES (?, ?, ?, ?, ?, ?)")
-            .bind(p.domain.as_str())
-            .bind(p.name.as_str())
-            .bind(format!("{} {} {}", p.domain, p.name.as_str().replace('_', " "), p.tables.iter().map(|t| t.as_str().replace('_', " ")).collect::<Vec<_>>().join(" ")))
-            .bind(&p.description)
-            .bind(&p.search_columns)
-            .bind(&p.search_tags)
-            .execute(&mut *tx)
-            .await?;
-        refresh_classifications(&mut tx, p.domain.as_str(), p.name.as_str()).await?;
-        tx.commit().await?;
-        Ok(())
     }
 
     async fn product(
@@ -207,31 +298,6 @@ impl Catalog for SqliteCatalog {
             .collect()
     }
 
-    async fn put_grant(&self, g: &Grant) -> Result<(), CatalogError> {
-        sqlx::query("INSERT OR IGNORE INTO grants (principal, access, domain, product, table_name, created_at) VALUES (?, ?, ?, ?, ?, ?)")
-            .bind(g.principal.as_str())
-            .bind(g.access.as_str())
-            .bind(g.target.domain().as_str())
-            .bind(g.target.product().as_str())
-            .bind(g.target.table().map(Name::as_str).unwrap_or(""))
-            .bind(now())
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
-    async fn remove_grant(&self, g: &Grant) -> Result<bool, CatalogError> {
-        let done = sqlx::query("DELETE FROM grants WHERE principal = ? AND access = ? AND domain = ? AND product = ? AND table_name = ?")
-            .bind(g.principal.as_str())
-            .bind(g.access.as_str())
-            .bind(g.target.domain().as_str())
-            .bind(g.target.product().as_str())
-            .bind(g.target.table().map(Name::as_str).unwrap_or(""))
-            .execute(&self.pool)
-            .await?;
-        Ok(done.rows_affected() > 0)
-    }
-
     async fn grants_of(&self, principal: &Name) -> Result<Vec<Grant>, CatalogError> {
         sqlx::query(
             "SELECT * FROM grants WHERE principal = ? ORDER BY domain, product, table_name, access",
@@ -242,23 +308,6 @@ impl Catalog for SqliteCatalog {
         .iter()
         .map(grant_from_row)
         .collect()
-    }
-
-    async fn record_ingest(&self, i: &IngestRecord) -> Result<(), CatalogError> {
-        sqlx::query("INSERT INTO ingests (domain, product, table_name, table_version, rows_accepted, rows_quarantined, source, input_sha256, principal, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
-            .bind(i.domain.as_str())
-            .bind(i.product.as_str())
-            .bind(i.table.as_str())
-            .bind(i.table_version)
-            .bind(i.rows_accepted)
-            .bind(i.rows_quarantined)
-            .bind(&i.source)
-            .bind(&i.input_sha256)
-            .bind(i.principal.as_str())
-            .bind(&i.at)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
     }
 
     async fn ingests(
@@ -310,42 +359,6 @@ impl Catalog for SqliteCatalog {
             .collect()
     }
 
-    async fn put_column_tag(&self, t: &ColumnTag) -> Result<(), CatalogError> {
-        let mut tx = self.pool.begin().await?;
-        sqlx::query(
-            "INSERT INTO column_tags (domain, table_name, column_name, source, category, sensitivity, confidence, evidence, reason, set_by, updated_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-             ON CONFLICT (domain, table_name, column_name, source) DO UPDATE SET
-               category = excluded.category, sensitivity = excluded.sensitivity,
-               confidence = excluded.confidence, evidence = excluded.evidence,
-               reason = excluded.reason, set_by = excluded.set_by, updated_at = excluded.updated_at",
-        )
-        .bind(t.table.domain.as_str())
-        .bind(t.table.table.as_str())
-        .bind(&t.column)
-        .bind(t.source.as_str())
-        .bind(t.category.as_str())
-        .bind(t.sensitivity.as_str())
-        .bind(t.confidence)
-        .bind(&t.evidence)
-        .bind(&t.reason)
-        .bind(t.set_by.as_str())
-        .bind(&t.updated_at)
-        .execute(&mut *tx)
-        .await?;
-        let product: Option<String> =
-            sqlx::query_scalar("SELECT product FROM product_tables WHERE domain = ? AND name = ?")
-                .bind(t.table.domain.as_str())
-                .bind(t.table.table.as_str())
-                .fetch_optional(&mut *tx)
-                .await?;
-        if let Some(product) = product {
-            refresh_classifications(&mut tx, t.table.domain.as_str(), &product).await?;
-        }
-        tx.commit().await?;
-        Ok(())
-    }
-
     async fn column_tags(&self) -> Result<Vec<ColumnTag>, CatalogError> {
         sqlx::query("SELECT * FROM column_tags ORDER BY domain, table_name, column_name, source")
             .fetch_all(&self.pool)
@@ -353,21 +366,6 @@ impl Catalog for SqliteCatalog {
             .iter()
             .map(column_tag_from_row)
             .collect()
-    }
-
-    async fn put_policy(&self, p: &PolicyRecord) -> Result<(), CatalogError> {
-        sqlx::query(
-            "INSERT INTO policies (scope, document, applied_by, applied_at) VALUES (?, ?, ?, ?)
-             ON CONFLICT (scope) DO UPDATE SET document = excluded.document,
-               applied_by = excluded.applied_by, applied_at = excluded.applied_at",
-        )
-        .bind(p.domain.as_ref().map_or("", Name::as_str))
-        .bind(&p.document)
-        .bind(p.applied_by.as_str())
-        .bind(&p.applied_at)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
     }
 
     async fn policies(&self) -> Result<Vec<PolicyRecord>, CatalogError> {
@@ -401,30 +399,6 @@ fn fts_query(text: &str) -> Option<String> {
         .map(|w| format!("\"{}\"*", w.to_lowercase()))
         .collect();
     (!terms.is_empty()).then(|| terms.join(" OR "))
-}
-
-/// Rewrites the categories a product's search entry matches: each column's effective tag (an
-/// override wins over the classifier), `none` left out.
-async fn refresh_classifications(
-    tx: &mut sqlx::SqliteConnection,
-    domain: &str,
-    product: &str,
-) -> Result<(), CatalogError> {
-    sqlx::query(
-        "UPDATE product_search SET classifications = (
-            SELECT coalesce(group_concat(replace(t.category, '_', ' '), ' '), '')
-            FROM column_tags t JOIN product_tables pt ON pt.domain = t.domain AND pt.name = t.table_name
-            WHERE pt.domain = ?1 AND pt.product = ?2 AND t.category != 'none'
-              AND (t.source = 'override' OR NOT EXISTS (
-                SELECT 1 FROM column_tags o WHERE o.source = 'override' AND o.domain = t.domain
-                  AND o.table_name = t.table_name AND o.column_name = t.column_name)))
-         WHERE domain = ?1 AND product = ?2",
-    )
-    .bind(domain)
-    .bind(product)
-    .execute(&mut *tx)
-    .await?;
-    Ok(())
 }
 
 fn now() -> String {
@@ -461,31 +435,27 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let c = SqliteCatalog::open(&dir.path().join("c.db")).await.unwrap();
         for d in ["sales", "customers"] {
-            c.create_domain(&DomainRecord {
+            let domain = DomainRecord {
                 name: n(d),
                 owner: n("alice"),
                 description: String::new(),
                 created_at: now(),
-            })
-            .await
-            .unwrap();
+            };
+            c.apply(&[Change::CreateDomain(domain)], None)
+                .await
+                .unwrap();
         }
-        c.put_product(&product(
-            "sales",
-            "orders",
-            "Orders placed",
-            "order_id amount",
-        ))
-        .await
-        .unwrap();
-        c.put_product(&product(
-            "customers",
-            "profiles",
-            "Customer master data",
-            "customer_id email full_name",
-        ))
-        .await
-        .unwrap();
+        let products = [
+            product("sales", "orders", "Orders placed", "order_id amount"),
+            product(
+                "customers",
+                "profiles",
+                "Customer master data",
+                "customer_id email full_name",
+            ),
+        ];
+        let changes: Vec<Change> = products.into_iter().map(Change::PutProduct).collect();
+        c.apply(&changes, None).await.unwrap();
         let hits = c.search("customer email", 10).await.unwrap();
         assert_eq!(hits[0].product.as_str(), "profiles");
         assert!(hits.iter().all(|h| h.product.as_str() != "orders"));
@@ -496,7 +466,7 @@ mod tests {
             description: String::new(),
             created_at: now(),
         };
-        let dup = c.create_domain(&sales_again).await;
+        let dup = c.apply(&[Change::CreateDomain(sales_again)], None).await;
         assert!(matches!(dup, Err(CatalogError::AlreadyExists { .. })));
     }
 }

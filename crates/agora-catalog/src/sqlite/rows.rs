@@ -160,5 +160,9 @@ pub(super) fn ingest_from_row(r: &SqliteRow) -> Result<IngestRecord, CatalogErro
         input_sha256: r.try_get("input_sha256")?,
         principal: name(r, "principal")?,
         at: r.try_get("at")?,
+        ingest_id: r
+            .try_get::<Option<String>, _>("ingest_id")?
+            .unwrap_or_default(),
+        idempotency_key: r.try_get("idempotency_key")?,
     })
 }

@@ -17,6 +17,9 @@ pub struct IngestArgs {
     /// csv, json, parquet or arrow; by default the file extension decides.
     #[arg(long)]
     format: Option<String>,
+    /// Ingest even if the same input (same SHA-256) was ingested into the table before.
+    #[arg(long)]
+    allow_duplicate: bool,
 }
 
 pub async fn run(mesh: &Mesh, me: &Principal, args: IngestArgs) -> Result<(), MeshError> {
@@ -30,6 +33,8 @@ pub async fn run(mesh: &Mesh, me: &Principal, args: IngestArgs) -> Result<(), Me
     let options = IngestOptions {
         format,
         progress: bar.as_ref().map(progress::callback),
+        allow_duplicate: args.allow_duplicate,
+        idempotency_key: None,
     };
     let report = mesh.ingest(me, &args.table, source, options).await;
     if let Some(bar) = bar {
@@ -54,6 +59,13 @@ pub async fn run(mesh: &Mesh, me: &Principal, args: IngestArgs) -> Result<(), Me
         print(format!(
             "  classified {}: {} ({}, confidence {:.2}{was})",
             c.column, c.category, c.sensitivity, c.confidence
+        ))?;
+    }
+    for c in &r.kept {
+        let label = c.previous.map(|p| p.to_string()).unwrap_or_default();
+        print(format!(
+            "  kept {}: {label} — this ingest's values look like {} ({:.2}); an owner may change it with `agora tag set`",
+            c.column, c.category, c.confidence
         ))?;
     }
     Ok(())

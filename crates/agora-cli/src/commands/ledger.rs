@@ -19,7 +19,13 @@ pub enum LedgerCommand {
     /// Print the log's public key, which verifies checkpoints and proofs.
     Key,
     /// Print one entry.
-    Show { index: u64 },
+    Show {
+        index: u64,
+        /// For a `query.run` entry: also the query's exact text (administrator only; the
+        /// entry itself holds its shape and a keyed hash).
+        #[arg(long)]
+        sql: bool,
+    },
     /// List the latest entries: index, time, kind, signer.
     Tail {
         #[arg(long, default_value_t = 20)]
@@ -103,9 +109,19 @@ pub async fn run(mesh: &Mesh, me: &Principal, command: LedgerCommand) -> Result<
             print(cp.note.trim_end())
         }
         LedgerCommand::Key => print(mesh.log_key().encode()),
-        LedgerCommand::Show { index } => {
+        LedgerCommand::Show { index, sql } => {
             let entry = log.entry(index).map_err(MeshError::Ledger)?;
-            print(to_json(&entry))
+            if !sql {
+                return print(to_json(&entry));
+            }
+            match mesh.query_text(me, &entry).await? {
+                Some(text) => print(text),
+                None => Err(MeshError::NotFound {
+                    what: "query text of entry",
+                    name: index.to_string(),
+                    hint: ": only query.run entries have one".into(),
+                }),
+            }
         }
         LedgerCommand::Tail { limit } => {
             let size = log.size().map_err(MeshError::Ledger)?;
@@ -135,7 +151,18 @@ pub async fn run(mesh: &Mesh, me: &Principal, command: LedgerCommand) -> Result<
                     })?;
                     super::witness::verify_mirror(&dir, &key)?
                 }
-                _ => audit(log, None).map_err(|f| MeshError::LedgerAudit(f.to_string()))?,
+                _ => {
+                    let report =
+                        audit(log, None).map_err(|f| MeshError::LedgerAudit(f.to_string()))?;
+                    let problems = mesh.cross_check().await?;
+                    if !problems.is_empty() {
+                        return Err(MeshError::LedgerAudit(format!(
+                            "the log is intact, but the mesh and its ledger disagree:\n  {}",
+                            problems.join("\n  ")
+                        )));
+                    }
+                    report
+                }
             };
             print(format!(
                 "Ledger {} verified: {} entries, {} checkpoints, root {}\n  signers: {}",

@@ -2,6 +2,7 @@
 
 use agora_lineage::{Direction, LineageGraph, LineageRequest, PointInTime};
 use agora_mesh::{Mesh, MeshError};
+use agora_model::Principal;
 use clap::Args;
 
 use crate::print;
@@ -33,7 +34,7 @@ pub struct LineageArgs {
     verify: bool,
 }
 
-pub async fn run(mesh: &Mesh, args: LineageArgs) -> Result<(), MeshError> {
+pub async fn run(mesh: &Mesh, me: &Principal, args: LineageArgs) -> Result<(), MeshError> {
     let at = match (args.as_of, args.checkpoint) {
         (Some(t), _) => PointInTime::AsOf(
             chrono::DateTime::parse_from_rfc3339(&t)
@@ -59,13 +60,16 @@ pub async fn run(mesh: &Mesh, args: LineageArgs) -> Result<(), MeshError> {
         });
     }
     let graph = mesh
-        .lineage(LineageRequest {
-            target: args.target,
-            direction,
-            depth: args.depth,
-            at,
-            verify: args.verify,
-        })
+        .lineage(
+            me,
+            LineageRequest {
+                target: args.target,
+                direction,
+                depth: args.depth,
+                at,
+                verify: args.verify,
+            },
+        )
         .await?;
     match format.as_str() {
         "json" => print(

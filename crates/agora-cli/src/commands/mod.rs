@@ -16,6 +16,7 @@ mod search;
 mod serve;
 mod sql;
 mod tag;
+mod vacuum;
 mod witness;
 
 use std::path::Path;
@@ -70,6 +71,9 @@ pub enum Command {
     Ledger(ledger::LedgerCommand),
     /// Serve the HTTP API and the PostgreSQL wire protocol.
     Serve(serve::ServeArgs),
+    /// Remove the data files of ingests that failed or crashed before their commit (no version
+    /// references them). Waits for running ingests. Administrators only.
+    Vacuum,
 }
 
 /// Runs `command` on the mesh in `data`, as the principal `as_principal` (the administrator by
@@ -105,11 +109,12 @@ pub async fn run(
         Command::Product(c) => product::run(&mesh, &me, c).await,
         Command::Ingest(args) => ingest::run(&mesh, &me, args).await,
         Command::Sql(args) => sql::run(&mesh, &me, args).await,
-        Command::Search { query } => search::run(&mesh, &query).await,
-        Command::Lineage(args) => lineage::run(&mesh, args).await,
+        Command::Search { query } => search::run(&mesh, &me, &query).await,
+        Command::Lineage(args) => lineage::run(&mesh, &me, args).await,
         Command::Policy(c) => policy::run(&mesh, &me, c).await,
         Command::Tag(c) => tag::run(&mesh, &me, c).await,
         Command::Ledger(c) => ledger::run(&mesh, &me, c).await,
         Command::Serve(args) => serve::run(mesh, data, args).await,
+        Command::Vacuum => vacuum::run(&mesh, &me).await,
     }
 }

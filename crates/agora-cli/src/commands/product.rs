@@ -106,8 +106,9 @@ fn print_product(d: &ProductDetails) -> Result<(), MeshError> {
             "\ntable {}  version {}  rows {}  quarantined {}",
             t.table,
             t.version.map_or("-".to_string(), |v| v.to_string()),
-            t.rows,
+            t.rows.map_or("-".to_string(), |r| r.to_string()),
             t.quarantined_rows
+                .map_or("-".to_string(), |r| r.to_string())
         ))?;
         for (name, ty, required) in &t.columns {
             let tag = t
@@ -130,6 +131,12 @@ fn print_product(d: &ProductDetails) -> Result<(), MeshError> {
         }
         if let Some(sample) = &t.sample {
             print("  sample rows, as the reader sees them:")?;
+            if !sample.withheld.is_empty() {
+                print(format!(
+                    "    (withheld, denied by policy: {})",
+                    sample.withheld.join(", ")
+                ))?;
+            }
             print(format!("    {}", sample.columns.join(" | ")))?;
             for row in &sample.rows {
                 let cells: Vec<&str> = row.iter().map(|v| v.as_deref().unwrap_or("NULL")).collect();

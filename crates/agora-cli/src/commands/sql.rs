@@ -49,6 +49,7 @@ pub async fn run(mesh: &Mesh, me: &Principal, args: SqlArgs) -> Result<(), MeshE
             .schema
             .map(|s| Name::strict("domain", &s))
             .transpose()?,
+        pg_catalog: false,
     };
     let source = match (args.query, &args.file) {
         (_, Some(path)) => SqlSource::File(path),

@@ -6,7 +6,7 @@ use crate::harness::{Mesh, testdata};
 use crate::server::{psql, serve};
 
 /// Raw values of `customers.csv` that a reader below their level must never see.
-const RAW: &[&str] = &[
+pub(crate) const RAW: &[&str] = &[
     "anna.rossi@example.org",
     "mary.johnson@example.com",
     "4242 4242 4242 4242",
@@ -15,12 +15,12 @@ const RAW: &[&str] = &[
     "1980-04-03",
 ];
 
-fn path(name: &str) -> String {
+pub(crate) fn path(name: &str) -> String {
     testdata(name).to_str().unwrap().to_string()
 }
 
 /// A mesh with domain `crm` (owner alice) holding customers and tickets, ingested.
-fn crm() -> Mesh {
+pub(crate) fn crm() -> Mesh {
     let mesh = Mesh::new();
     mesh.ok(&["domain", "create", "crm", "--owner", "alice"]);
     mesh.ok(&["product", "apply", &path("crm.yaml")]);
@@ -29,19 +29,19 @@ fn crm() -> Mesh {
     mesh
 }
 
-fn write(mesh: &Mesh, name: &str, text: &str) -> String {
+pub(crate) fn write(mesh: &Mesh, name: &str, text: &str) -> String {
     let file = mesh.dir.path().join(name);
     std::fs::write(&file, text).unwrap();
     file.to_str().unwrap().to_string()
 }
 
-fn assert_no_raw(what: &str, out: &str) {
+pub(crate) fn assert_no_raw(what: &str, out: &str) {
     for raw in RAW {
         assert!(!out.contains(raw), "{what} leaked `{raw}`:\n{out}");
     }
 }
 
-const GLOBAL_POLICY: &str = "\
+pub(crate) const GLOBAL_POLICY: &str = "\
 kind: AgoraPolicy
 attributes:
   region: [EU, US]
@@ -111,7 +111,12 @@ fn ingest_classifies_and_owners_override() {
         "--reason",
         "documentation ranges only, no real clients",
     ]);
-    mesh.ok(&["ingest", "crm.customers", &path("customers.csv")]);
+    mesh.ok(&[
+        "ingest",
+        "crm.customers",
+        &path("customers.csv"),
+        "--allow-duplicate",
+    ]);
     let tags = mesh.ok(&["tag", "list", "crm.customers"]);
     let ip = tags.lines().find(|l| l.starts_with("ip ")).unwrap();
     assert!(
@@ -392,7 +397,12 @@ fn hashes_stored_on_ingest_are_the_hashes_readers_get() {
         "--reason",
         "subjects quote customers",
     ]);
-    mesh.ok(&["ingest", "crm.tickets", &path("tickets.csv")]);
+    mesh.ok(&[
+        "ingest",
+        "crm.tickets",
+        &path("tickets.csv"),
+        "--allow-duplicate",
+    ]);
     let plan = bob("explain select subject from crm.tickets");
     assert!(
         plan.contains("__agora_hash_partial__subject") && plan.contains("agora_hash("),

@@ -81,6 +81,17 @@ impl Mesh {
         )
     }
 
+    /// Runs a command with `env` set: a failpoint (`AGORA_FAILPOINT`) for crash tests.
+    pub fn run_env(&self, env: &[(&str, &str)], args: &[&str]) -> Run {
+        finish(
+            agora_cmd(&self.data())
+                .envs(env.iter().copied())
+                .args(args)
+                .output()
+                .expect("agora runs"),
+        )
+    }
+
     pub fn run_with_stdin(&self, args: &[&str], input: &[u8]) -> Run {
         use std::io::Write;
         let mut child = agora_cmd(&self.data())
@@ -162,4 +173,31 @@ impl Mesh {
         text.replace(&testdata("").display().to_string(), "<testdata>/")
             .replace(&self.data().display().to_string(), "<mesh>")
     }
+}
+
+/// The Python of a virtualenv under the test target directory with `package` installed from
+/// PyPI (reachable on the machines this runs on), made on first use; `module` is what it
+/// imports to tell the install is done.
+pub fn python_venv(name: &str, package: &str, module: &str) -> PathBuf {
+    let venv = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let python = venv.join("bin/python");
+    let ready = |p: &PathBuf| {
+        Command::new(p)
+            .args(["-c", &format!("import {module}")])
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    if !ready(&python) {
+        let made = Command::new("python3")
+            .args(["-m", "venv", venv.to_str().unwrap()])
+            .status()
+            .expect("python3 is installed");
+        assert!(made.success(), "python3 -m venv failed");
+        let pip = Command::new(venv.join("bin/pip"))
+            .args(["install", "-q", package])
+            .status()
+            .expect("pip runs");
+        assert!(pip.success(), "pip install {package} failed");
+    }
+    python
 }

@@ -9,6 +9,7 @@ fn ingest_orders(mesh: &Mesh) -> u64 {
         "ingest",
         "sales.orders",
         testdata("orders.csv").to_str().unwrap(),
+        "--allow-duplicate",
     ]);
     out.lines()
         .next()

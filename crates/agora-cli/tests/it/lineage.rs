@@ -7,35 +7,18 @@ use std::sync::OnceLock;
 
 use serde_json::{Value, json};
 
-use crate::harness::{Mesh, testdata};
+use crate::harness::{Mesh, python_venv, testdata};
 use crate::server::{serve, token};
 
-/// A Python with the openlineage-python client, in a virtualenv made on first use (PyPI is
-/// reachable on the machines this runs on).
+/// A Python with the openlineage-python client.
 fn python() -> &'static PathBuf {
     static PYTHON: OnceLock<PathBuf> = OnceLock::new();
     PYTHON.get_or_init(|| {
-        let venv = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("openlineage-venv");
-        let python = venv.join("bin/python");
-        let ready = |p: &PathBuf| {
-            Command::new(p)
-                .args(["-c", "import openlineage.client"])
-                .status()
-                .is_ok_and(|s| s.success())
-        };
-        if !ready(&python) {
-            let made = Command::new("python3")
-                .args(["-m", "venv", venv.to_str().unwrap()])
-                .status()
-                .expect("python3 is installed");
-            assert!(made.success(), "python3 -m venv failed");
-            let pip = Command::new(venv.join("bin/pip"))
-                .args(["install", "-q", "openlineage-python==1.54.0"])
-                .status()
-                .expect("pip runs");
-            assert!(pip.success(), "pip install openlineage-python failed");
-        }
-        python
+        python_venv(
+            "openlineage-venv",
+            "openlineage-python==1.54.0",
+            "openlineage.client",
+        )
     })
 }
 
@@ -85,6 +68,9 @@ fn openlineage_client_events_become_proven_table_and_column_lineage() {
     ]);
     let etl = token(&mesh, "etl");
     mesh.ok(&["grant", "etl", "write", "sales.revenue"]);
+    // The job reads orders and writes revenue; lineage shows it only what it may read.
+    mesh.ok(&["grant", "etl", "read", "sales.orders"]);
+    mesh.ok(&["grant", "etl", "read", "sales.revenue"]);
     let before_events = ledger_size(&mesh);
     let served = serve(&mesh);
 

@@ -2,10 +2,14 @@
 //! catalog, and for the server a real `psql` and HTTP client.
 
 mod cli_flow;
+mod crashes;
 mod errors;
 mod governance;
 mod harness;
+mod hostile_input;
+mod leaks;
 mod ledger;
 mod lineage;
+mod openapi;
 mod server;
 mod witness;

@@ -16,6 +16,7 @@ fn witnesses_cosign_mirror_and_refuse_a_split_view() {
         "ingest",
         "sales.orders",
         testdata("orders.csv").to_str().unwrap(),
+        "--allow-duplicate",
     ]);
     let (w1, w2) = (Mesh::new(), Mesh::new());
     let log_key = key_of(&log, "key");
@@ -144,6 +145,7 @@ fn witnesses_cosign_mirror_and_refuse_a_split_view() {
         "ingest",
         "sales.orders",
         testdata("orders.csv").to_str().unwrap(),
+        "--allow-duplicate",
     ]);
     let fork_size: u64 = fork
         .ok(&["ledger", "checkpoint"])
@@ -236,6 +238,7 @@ fn a_witness_node_answers_pushed_checkpoints_with_spec_statuses() {
         "ingest",
         "sales.orders",
         testdata("orders.csv").to_str().unwrap(),
+        "--allow-duplicate",
     ]);
     let second = checkpoint(&log);
     let proof: serde_json::Value =

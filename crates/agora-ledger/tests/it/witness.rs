@@ -75,3 +75,43 @@ fn a_witness_cosigns_growth_and_refuses_rollback_split_view_and_bad_proofs() {
         Err(WitnessError::BadCheckpoint(_))
     ));
 }
+
+/// Two witnesses of one state directory (two processes: `agora serve` answering a push, and
+/// `agora ledger witness`) shown the two sides of a split view at once: only one is cosigned.
+#[test]
+fn concurrent_pushes_of_a_split_view_are_not_both_cosigned() {
+    let f = fixture();
+    let key = log_key().verifier();
+    f.log.append(&[ingest(&f.sales, 1)]).unwrap();
+    let left = f.log.checkpoint().unwrap();
+    let other_dir = tempfile::tempdir().unwrap();
+    let other = Log::open_or_create(other_dir.path(), log_key()).unwrap();
+    let entries: Vec<_> = (0..left.checkpoint.size)
+        .map(|i| ingest(&f.sales, 100 + i))
+        .collect();
+    other.append(&entries).unwrap();
+    let right = other.checkpoint().unwrap();
+    assert_eq!(right.checkpoint.size, left.checkpoint.size);
+
+    for round in 0..20 {
+        let state = tempfile::tempdir().unwrap();
+        let cosigner = Cosigner::generate("w.example/1").unwrap();
+        let outcomes: Vec<bool> = std::thread::scope(|s| {
+            let handles: Vec<_> = [&left.note, &right.note]
+                .into_iter()
+                .map(|note| {
+                    let same = Cosigner::parse_secret(&cosigner.encode_secret()).unwrap();
+                    let witness = Witness::new(same, state.path());
+                    let key = key.clone();
+                    s.spawn(move || witness.witness(&key, note, &[], 1_800_000_000).is_ok())
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        assert_eq!(
+            outcomes.iter().filter(|ok| **ok).count(),
+            1,
+            "round {round}: both sides of a split view were cosigned, or neither"
+        );
+    }
+}

@@ -34,7 +34,7 @@ struct CreateDomain {
     description: String,
 }
 
-#[utoipa::path(post, path = "/api/v1/domains", request_body = CreateDomain, responses((status = 201, description = "Created"), (status = 409, body = ErrorBody)))]
+#[utoipa::path(post, path = "/api/v1/domains", request_body = CreateDomain, responses((status = 201, description = "Created"), (status = 400, body = ErrorBody, description = "A malformed body or name"), (status = 403, body = ErrorBody, description = "Not an administrator"), (status = 404, body = ErrorBody, description = "The owner is no principal"), (status = 409, body = ErrorBody, description = "The domain exists")))]
 async fn create_domain(
     State(mesh): State<Mesh>,
     Caller(p): Caller,

@@ -1,14 +1,16 @@
 //! `/api/v1/tables/{domain}/{table}/batches`: ingest a request body.
 
 use agora_mesh::{IngestOptions, IngestReport, InputFormat, Mesh, MeshError, Source};
-use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{HeaderMap, header};
 use axum::routing::post;
 use axum::{Json, Router};
 use bytes::Bytes;
+use serde::Deserialize;
 use utoipa::OpenApi;
 
-use crate::api::{ApiError, ApiResult, Caller, ErrorBody};
+use crate::api::{ApiError, ApiResult, Caller, ErrorBody, params};
 
 /// Largest request body accepted by the batch ingest endpoint.
 const MAX_BATCH_BYTES: usize = 1 << 30;
@@ -44,14 +46,37 @@ fn format_of(headers: &HeaderMap) -> Result<InputFormat, ApiError> {
     }
 }
 
-#[utoipa::path(post, path = "/api/v1/tables/{domain}/{table}/batches", request_body(content = String, description = "CSV with a header, JSON lines, an Arrow IPC stream or Parquet, by Content-Type"), responses((status = 200, description = "Ingest report: rows accepted and quarantined, new version"), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
+#[derive(Deserialize)]
+struct IngestParams {
+    #[serde(default)]
+    allow_duplicate: bool,
+}
+
+/// The `Idempotency-Key` header: a retried request with the same key is refused, not ingested
+/// twice.
+fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+    match headers.get("idempotency-key") {
+        None => Ok(None),
+        Some(v) => match v.to_str() {
+            Ok(key) if !key.trim().is_empty() && key.len() <= 255 => Ok(Some(key.to_string())),
+            _ => Err(ApiError(MeshError::BadInput {
+                source_name: "Idempotency-Key".into(),
+                message: "expected 1 to 255 visible ASCII characters".into(),
+            })),
+        },
+    }
+}
+
+#[utoipa::path(post, path = "/api/v1/tables/{domain}/{table}/batches", request_body(content = String, description = "CSV with a header, JSON lines, an Arrow IPC stream or Parquet, by Content-Type"), params(("domain" = String, Path, description = "The table's domain"), ("table" = String, Path, description = "The table"), ("allow_duplicate" = Option<bool>, Query, description = "Ingest even if the same input was ingested into the table before"), ("Idempotency-Key" = Option<String>, Header, description = "A key for this request: a second request with it is refused")), responses((status = 200, description = "Ingest report: rows accepted and quarantined, new version"), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody, description = "The input, or the idempotency key, was ingested before")))]
 async fn ingest_batch(
     State(mesh): State<Mesh>,
     Caller(p): Caller,
     Path((domain, table)): Path<(String, String)>,
+    query: Result<Query<IngestParams>, QueryRejection>,
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult<Json<IngestReport>> {
+    let params = params(query)?;
     let format = format_of(&headers)?;
     let source = Source::Bytes {
         name: "request body".into(),
@@ -60,6 +85,8 @@ async fn ingest_batch(
     let options = IngestOptions {
         format: Some(format),
         progress: None,
+        allow_duplicate: params.allow_duplicate,
+        idempotency_key: idempotency_key(&headers)?,
     };
     Ok(Json(
         mesh.ingest(&p, &format!("{domain}.{table}"), source, options)

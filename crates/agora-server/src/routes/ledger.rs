@@ -15,7 +15,15 @@ use serde::Deserialize;
 use crate::api::{ApiError, ApiResult, Caller, params};
 
 #[derive(utoipa::OpenApi)]
-#[openapi(paths(checkpoint, key, entry, inclusion, consistency, add_cosignatures))]
+#[openapi(paths(
+    checkpoint,
+    key,
+    entry,
+    inclusion,
+    consistency,
+    add_cosignatures,
+    tile_file
+))]
 pub(crate) struct Api;
 
 pub(crate) fn routes() -> Router<Mesh> {
@@ -56,7 +64,7 @@ async fn key(State(mesh): State<Mesh>, _caller: Caller) -> ApiResult<Response> {
     Ok(text(format!("{}\n", mesh.log_key().encode())))
 }
 
-#[utoipa::path(get, path = "/api/v1/ledger/entries/{index}", responses((status = 200, description = "One signed entry"), (status = 404, body = crate::api::ErrorBody)))]
+#[utoipa::path(get, path = "/api/v1/ledger/entries/{index}", params(("index" = u64, Path, description = "Entry index")), responses((status = 200, description = "One signed entry"), (status = 400, body = crate::api::ErrorBody, description = "Not a whole number"), (status = 404, body = crate::api::ErrorBody)))]
 async fn entry(
     State(mesh): State<Mesh>,
     _caller: Caller,
@@ -81,7 +89,7 @@ struct InclusionParams {
     size: Option<u64>,
 }
 
-#[utoipa::path(get, path = "/api/v1/ledger/proofs/inclusion", params(("index" = u64, Query, description = "Entry index"), ("size" = Option<u64>, Query, description = "Size of a published checkpoint (default: latest)")), responses((status = 200, description = "Inclusion proof with its signed checkpoint"), (status = 404, body = crate::api::ErrorBody)))]
+#[utoipa::path(get, path = "/api/v1/ledger/proofs/inclusion", params(("index" = u64, Query, description = "Entry index"), ("size" = Option<u64>, Query, description = "Size of a published checkpoint (default: latest)")), responses((status = 200, description = "Inclusion proof with its signed checkpoint"), (status = 400, body = crate::api::ErrorBody, description = "A missing or malformed parameter"), (status = 404, body = crate::api::ErrorBody)))]
 async fn inclusion(
     State(mesh): State<Mesh>,
     _caller: Caller,
@@ -161,6 +169,7 @@ fn is_tile_path(path: &str) -> bool {
     well_formed && (path == "checkpoint" || path.starts_with("tile/"))
 }
 
+#[utoipa::path(get, path = "/ledger/{path}", params(("path" = String, Path, description = "`checkpoint` or a C2SP tlog-tiles path under `tile/`")), responses((status = 200, description = "The checkpoint or tile", content_type = "application/octet-stream"), (status = 404, body = crate::api::ErrorBody)))]
 async fn tile_file(
     State(mesh): State<Mesh>,
     _caller: Caller,

@@ -50,10 +50,10 @@ fn bad(field: &str, message: String) -> ApiError {
     })
 }
 
-#[utoipa::path(get, path = "/api/v1/lineage/{target}", params(("target" = String, Path, description = "domain.product, domain.table or domain.table.column"), ("direction" = Option<String>, Query, description = "upstream, downstream or both"), ("depth" = Option<usize>, Query, description = "Hops"), ("as_of" = Option<String>, Query, description = "RFC 3339 time"), ("checkpoint" = Option<u64>, Query, description = "Checkpoint size"), ("verify" = Option<bool>, Query, description = "Prove every edge"), ("format" = Option<String>, Query, description = "json or dot")), responses((status = 200, description = "The lineage graph"), (status = 404, body = crate::api::ErrorBody)))]
+#[utoipa::path(get, path = "/api/v1/lineage/{target}", params(("target" = String, Path, description = "domain.product, domain.table or domain.table.column"), ("direction" = Option<String>, Query, description = "upstream, downstream or both"), ("depth" = Option<usize>, Query, description = "Hops"), ("as_of" = Option<String>, Query, description = "RFC 3339 time"), ("checkpoint" = Option<u64>, Query, description = "Checkpoint size"), ("verify" = Option<bool>, Query, description = "Prove every edge"), ("format" = Option<String>, Query, description = "json or dot")), responses((status = 200, description = "The lineage graph: edges to and from what the caller may read"), (status = 400, body = crate::api::ErrorBody, description = "A malformed parameter"), (status = 403, body = crate::api::ErrorBody, description = "A target the caller may not read"), (status = 404, body = crate::api::ErrorBody, description = "An unknown target or checkpoint")))]
 async fn graph(
     State(mesh): State<Mesh>,
-    _caller: Caller,
+    Caller(caller): Caller,
     Path(target): Path<String>,
     query: Result<Query<GraphParams>, QueryRejection>,
 ) -> ApiResult<Response> {
@@ -79,13 +79,16 @@ async fn graph(
         (None, None) => PointInTime::Latest,
     };
     let graph: LineageGraph = mesh
-        .lineage(LineageRequest {
-            target,
-            direction,
-            depth: p.depth,
-            at,
-            verify: p.verify,
-        })
+        .lineage(
+            &caller,
+            LineageRequest {
+                target,
+                direction,
+                depth: p.depth,
+                at,
+                verify: p.verify,
+            },
+        )
         .await?;
     match p.format.as_deref() {
         None | Some("json") => Ok(Json(graph).into_response()),

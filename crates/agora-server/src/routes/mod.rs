@@ -46,6 +46,44 @@ impl utoipa::Modify for BearerAuth {
     }
 }
 
+/// Every operation answers 401 without a valid bearer token: the check runs before any
+/// handler, so it is documented once here rather than on each route.
+struct Unauthenticated;
+
+impl utoipa::Modify for Unauthenticated {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{RefOr, ResponseBuilder, content::ContentBuilder};
+        let response = ResponseBuilder::new()
+            .description("No bearer token, or one that names no principal")
+            .content(
+                "application/json",
+                ContentBuilder::new()
+                    .schema(Some(RefOr::Ref(utoipa::openapi::Ref::from_schema_name(
+                        "ErrorBody",
+                    ))))
+                    .build(),
+            )
+            .build();
+        for item in openapi.paths.paths.values_mut() {
+            for op in [
+                &mut item.get,
+                &mut item.post,
+                &mut item.put,
+                &mut item.delete,
+                &mut item.patch,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                op.responses
+                    .responses
+                    .entry("401".to_string())
+                    .or_insert_with(|| RefOr::T(response.clone()));
+            }
+        }
+    }
+}
+
 /// The OpenAPI document of every area.
 fn openapi() -> utoipa::openapi::OpenApi {
     let mut doc = ApiDoc::openapi();
@@ -57,9 +95,11 @@ fn openapi() -> utoipa::openapi::OpenApi {
         search::Api::openapi(),
         ledger::Api::openapi(),
         lineage::Api::openapi(),
+        witness::Api::openapi(),
     ] {
         doc.merge(area);
     }
+    utoipa::Modify::modify(&Unauthenticated, &mut doc);
     doc
 }
 

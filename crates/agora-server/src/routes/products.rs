@@ -37,7 +37,7 @@ async fn list_products(State(mesh): State<Mesh>, _caller: Caller) -> ApiResult<J
     )))
 }
 
-#[utoipa::path(get, path = "/api/v1/products/{domain}/{product}", responses((status = 200, description = "Contract, tables, versions, row counts, classifications, sample rows as the caller sees them"), (status = 404, body = ErrorBody)))]
+#[utoipa::path(get, path = "/api/v1/products/{domain}/{product}", params(("domain" = String, Path, description = "The product's domain"), ("product" = String, Path, description = "The product")), responses((status = 200, description = "Contract, tables, versions, row counts, classifications, sample rows as the caller sees them"), (status = 400, body = ErrorBody, description = "A name that is not an identifier"), (status = 404, body = ErrorBody)))]
 async fn show_product(
     State(mesh): State<Mesh>,
     Caller(caller): Caller,
@@ -66,7 +66,7 @@ struct ApplyParams {
     domain: Option<String>,
 }
 
-#[utoipa::path(post, path = "/api/v1/products", request_body(content = String, content_type = "application/yaml", description = "An ODCS v3 contract"), params(("domain" = Option<String>, Query, description = "Domain, when the contract names none")), responses((status = 200, description = "Applied"), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody)))]
+#[utoipa::path(post, path = "/api/v1/products", request_body(content = String, content_type = "application/yaml", description = "An ODCS v3 contract"), params(("domain" = Option<String>, Query, description = "Domain, when the contract names none")), responses((status = 200, description = "Applied"), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody, description = "Not an owner of the domain"), (status = 404, body = ErrorBody, description = "Unknown domain"), (status = 409, body = ErrorBody, description = "A breaking change to an active contract")))]
 async fn apply_contract(
     State(mesh): State<Mesh>,
     Caller(p): Caller,

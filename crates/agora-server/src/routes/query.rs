@@ -30,12 +30,12 @@ struct QueryRequest {
     version: Option<u64>,
 }
 
-#[utoipa::path(post, path = "/api/v1/query", request_body = QueryRequest, responses((status = 200, description = "Rows as a JSON array of objects"), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
+#[utoipa::path(post, path = "/api/v1/query", request_body = QueryRequest, responses((status = 200, description = "Rows as a JSON array of objects"), (status = 400, body = ErrorBody, description = "SQL that does not parse or plan, is not a query, is too large, or fails on its data"), (status = 403, body = ErrorBody, description = "A product or column the caller may not read"), (status = 404, body = ErrorBody, description = "An unknown table or version")))]
 async fn query(State(mesh): State<Mesh>, Caller(p): Caller, body: Bytes) -> ApiResult<Response> {
     let req: QueryRequest = parse_json(&body)?;
     let options = SessionOptions {
         as_of: req.version,
-        default_schema: None,
+        ..Default::default()
     };
     let df = mesh.query(&p, Interface::Http, options, &req.sql).await?;
     let rows = json_rows(df).await?;

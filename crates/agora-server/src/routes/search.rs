@@ -24,13 +24,13 @@ struct SearchParams {
     q: String,
 }
 
-#[utoipa::path(get, path = "/api/v1/search", params(("q" = String, Query, description = "Words to look for")), responses((status = 200, description = "Products, best match first")))]
+#[utoipa::path(get, path = "/api/v1/search", params(("q" = String, Query, description = "Words to look for")), responses((status = 200, description = "Products the caller may read, best match first"), (status = 400, body = crate::api::ErrorBody, description = "No `q`")))]
 async fn search(
     State(mesh): State<Mesh>,
-    _caller: Caller,
+    Caller(caller): Caller,
     query: Result<Query<SearchParams>, QueryRejection>,
 ) -> ApiResult<Json<Value>> {
     let params = params(query)?;
-    let hits = mesh.search(&params.q, 20).await?;
+    let hits = mesh.search(&caller, &params.q, 20).await?;
     Ok(Json(json!(hits.iter().map(|h| json!({"product": format!("{}.{}", h.domain, h.product), "description": h.description, "snippet": h.snippet, "rank": h.rank})).collect::<Vec<_>>())))
 }

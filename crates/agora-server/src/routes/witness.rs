@@ -16,6 +16,10 @@ use base64::Engine;
 
 use crate::api::Caller;
 
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(add_checkpoint))]
+pub(crate) struct Api;
+
 pub(crate) fn routes() -> Router<Mesh> {
     Router::new().route("/api/v1/witness/add-checkpoint", post(add_checkpoint))
 }
@@ -52,6 +56,7 @@ fn parse(body: &str) -> Result<(u64, Vec<Hash>, &str), String> {
     Ok((old, proof, note))
 }
 
+#[utoipa::path(post, path = "/api/v1/witness/add-checkpoint", request_body(content = String, content_type = "text/plain", description = "C2SP tlog-witness add-checkpoint: `old <size>`, consistency proof lines, a blank line, the checkpoint"), responses((status = 200, description = "The witness's cosignature line", content_type = "text/plain"), (status = 400, description = "A malformed request", content_type = "text/plain"), (status = 403, description = "A checkpoint whose signature does not verify", content_type = "text/plain"), (status = 404, description = "A log this node does not witness", content_type = "text/plain"), (status = 409, description = "The witness has seen another size: the body names it", content_type = "text/plain"), (status = 422, description = "The proof does not show consistency", content_type = "text/plain")))]
 async fn add_checkpoint(State(mesh): State<Mesh>, _caller: Caller, body: String) -> Response {
     let (old, proof, note) = match parse(&body) {
         Ok(p) => p,

@@ -1,6 +1,6 @@
 //! The last stage: accepted rows stream into the product's Delta table and rejected rows into
-//! its quarantine table as Parquet files; when the input ends, one Delta commit each makes them
-//! visible. Nothing written before the commit is referenced by the log, so a failure leaves
+//! its quarantine table as Parquet files, which nothing references until [`crate::Prepared`]
+//! commits them — one Delta commit each, carrying the ingest's id — so a failure before leaves
 //! both tables at their previous versions.
 
 use std::collections::BTreeMap;
@@ -12,10 +12,10 @@ use arrow::record_batch::RecordBatch;
 use async_trait::async_trait;
 
 use crate::validate::QUARANTINE_REASON;
-use crate::{Committed, IngestContext, IngestError, Stage, StagedBatch};
+use crate::{IngestContext, IngestError, Stage, StagedBatch, Written};
 
-/// The commit stage (see the module docs).
-pub struct Commit {
+/// The write stage (see the module docs).
+pub struct Write {
     store: TableStore,
     table: TableRef,
     /// `None` once committed.
@@ -29,7 +29,7 @@ pub struct Commit {
     reasons: BTreeMap<String, u64>,
 }
 
-impl Commit {
+impl Write {
     /// Appends to `product`, the product table of `table` as the ingest found it.
     pub fn new(
         store: TableStore,
@@ -37,7 +37,7 @@ impl Commit {
         product: Appender,
         table_columns: Vec<String>,
     ) -> Self {
-        Commit {
+        Write {
             store,
             table,
             product: Some(product),
@@ -52,7 +52,7 @@ impl Commit {
     fn product(&mut self) -> Result<&mut Appender, IngestError> {
         self.product
             .as_mut()
-            .ok_or_else(|| IngestError::Internal("rows arrived after the commit".into()))
+            .ok_or_else(|| IngestError::Internal("rows arrived after the input ended".into()))
     }
 
     async fn write_accepted(&mut self, accepted: RecordBatch) -> Result<(), IngestError> {
@@ -89,9 +89,9 @@ impl Commit {
 }
 
 #[async_trait]
-impl Stage for Commit {
+impl Stage for Write {
     fn name(&self) -> &'static str {
-        "commit"
+        "write"
     }
 
     async fn apply(
@@ -112,33 +112,19 @@ impl Stage for Commit {
         &mut self,
         context: &mut IngestContext,
     ) -> Result<Vec<StagedBatch>, IngestError> {
-        // Quarantine first: if the process dies between the two commits, the rejected rows are
-        // kept and the product is still at its previous version — nothing is lost either way.
-        let quarantine_version = match self.quarantine.take() {
-            Some(q) => Some(q.commit().await?),
-            None => None,
-        };
         let product = self
             .product
             .take()
-            .ok_or_else(|| IngestError::Internal("the ingest was committed twice".into()))?;
-        let version = if self.rows_accepted > 0 {
-            Some(product.commit().await?)
-        } else {
-            self.store
-                .open(&self.table, TableKind::Product)
-                .await?
-                .and_then(|t| t.version())
-        };
+            .ok_or_else(|| IngestError::Internal("the input ended twice".into()))?;
         let mut reasons: Vec<(String, u64)> =
             std::mem::take(&mut self.reasons).into_iter().collect();
         reasons.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-        context.committed = Some(Committed {
-            version,
-            quarantine_version,
+        context.written = Some(Written {
             rows_accepted: self.rows_accepted,
             rows_quarantined: self.rows_quarantined,
             reasons,
+            product: (self.rows_accepted > 0).then_some(product),
+            quarantine: self.quarantine.take(),
         });
         Ok(Vec::new())
     }

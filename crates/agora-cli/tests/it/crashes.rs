@@ -1,0 +1,252 @@
+//! Every change has its ledger entry and a crash leaves nothing half-done: the process is
+//! killed at each step of a change, of an ingest and of the log's publication (failpoints of
+//! debug builds, `AGORA_FAILPOINT`), and the next command finds the mesh whole.
+
+use crate::governance::{assert_no_raw, crm, path, write};
+use crate::harness::Mesh;
+use crate::server::{serve, token};
+
+fn crash(mesh: &Mesh, failpoint: &str, args: &[&str]) {
+    let run = mesh.run_env(&[("AGORA_FAILPOINT", failpoint)], args);
+    assert!(
+        run.stderr.contains(&format!("failpoint {failpoint}")),
+        "{failpoint} was not reached by {args:?}: {}{}",
+        run.stdout,
+        run.stderr
+    );
+    assert_ne!(run.code, 0);
+}
+
+fn count(mesh: &Mesh, sql: &str) -> String {
+    mesh.csv(sql).lines().nth(1).unwrap().to_string()
+}
+
+fn entries_of_kind(mesh: &Mesh, kind: &str) -> usize {
+    mesh.ok(&["ledger", "tail", "--limit", "1000"])
+        .lines()
+        .filter(|l| l.contains(kind))
+        .count()
+}
+
+#[test]
+fn a_crash_at_any_step_of_a_change_is_finished_on_the_next_open() {
+    for failpoint in [
+        "change.after_catalog",
+        "change.after_ledger",
+        "log.after_history",
+    ] {
+        let mesh = Mesh::new();
+        crash(&mesh, failpoint, &["principal", "create", "carol"]);
+        // The next command finishes it: carol exists, with exactly one entry, and the log
+        // verifies against its checkpoint.
+        let verified = mesh.ok(&["ledger", "verify"]);
+        assert!(verified.contains("verified"), "{failpoint}: {verified}");
+        let tail = mesh.ok(&["ledger", "tail", "--limit", "1000"]);
+        // alice, bob, carol: one entry each.
+        assert_eq!(
+            tail.lines()
+                .filter(|l| l.contains("principal.created"))
+                .count(),
+            3,
+            "{failpoint}:\n{tail}"
+        );
+        mesh.ok(&["principal", "grants", "carol"]);
+        // And the mesh goes on: later changes append and verify.
+        mesh.ok(&["principal", "create", "dave"]);
+        mesh.ok(&["ledger", "verify"]);
+    }
+}
+
+#[test]
+fn a_crash_at_any_step_of_an_ingest_leaves_rows_masked_and_then_traced() {
+    for failpoint in [
+        "ingest.after_tags",
+        "ingest.after_commit",
+        "ingest.after_ledger",
+    ] {
+        let mesh = Mesh::new();
+        mesh.ok(&["domain", "create", "crm", "--owner", "alice"]);
+        mesh.ok(&["product", "apply", &path("crm.yaml")]);
+        mesh.ok(&["grant", "bob", "read", "crm.people"]);
+        crash(
+            &mesh,
+            failpoint,
+            &["ingest", "crm.customers", &path("customers.csv")],
+        );
+        // Whatever a reader sees of the table, it sees masked.
+        let bob = mesh.ok(&[
+            "--as",
+            "bob",
+            "sql",
+            "select * from crm.customers",
+            "--format",
+            "csv",
+        ]);
+        assert_no_raw(failpoint, &bob);
+        mesh.ok(&["ledger", "verify"]);
+        let rows = count(&mesh, "select count(*) as n from crm.customers");
+        if failpoint == "ingest.after_tags" {
+            // Nothing was committed: the ingest can simply run again.
+            assert_eq!(rows, "0", "{failpoint}");
+            assert_eq!(entries_of_kind(&mesh, "ingest.committed"), 0);
+            mesh.ok(&["ingest", "crm.customers", &path("customers.csv")]);
+        } else {
+            // The committed rows got their ingest record and entry: a retry is a duplicate.
+            assert_eq!(rows, "12", "{failpoint}");
+            let err = mesh.fails(5, &["ingest", "crm.customers", &path("customers.csv")]);
+            assert!(err.contains("already ingested"), "{err}");
+        }
+        assert_eq!(entries_of_kind(&mesh, "ingest.committed"), 1, "{failpoint}");
+        let show = mesh.ok(&["product", "show", "crm.people"]);
+        assert!(show.contains("customers.csv"), "{failpoint}: {show}");
+        let tags = mesh.ok(&["tag", "list", "crm.customers"]);
+        assert!(tags.contains("email, confidential"), "{failpoint}: {tags}");
+        mesh.ok(&["ledger", "verify"]);
+    }
+}
+
+#[test]
+fn verify_reports_changes_without_entries() {
+    let mesh = crm();
+    mesh.ok(&["ledger", "verify"]);
+    // An operator who edits the catalog behind the ledger's back.
+    let catalog = mesh.data().join("catalog.db");
+    let status = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(
+            "import sqlite3, sys\n\
+             c = sqlite3.connect(sys.argv[1])\n\
+             c.execute(\"insert into grants values ('bob', 'read', 'crm', 'people', '', '2026-01-01T00:00:00Z')\")\n\
+             c.commit()\n",
+        )
+        .arg(&catalog)
+        .status()
+        .expect("python3 runs");
+    assert!(status.success());
+    let err = mesh.fails(1, &["ledger", "verify"]);
+    assert!(
+        err.contains("grant") && err.contains("bob") && err.contains("crm.people"),
+        "{err}"
+    );
+}
+
+#[test]
+fn retried_ingests_are_refused_naming_the_earlier_one() {
+    let mesh = crm();
+    let err = mesh.fails(5, &["ingest", "crm.customers", &path("customers.csv")]);
+    assert!(
+        err.contains("already ingested into crm.customers as version"),
+        "{err}"
+    );
+    assert!(err.contains("--allow-duplicate"), "{err}");
+    assert_eq!(
+        count(&mesh, "select count(*) as n from crm.customers"),
+        "12"
+    );
+    mesh.ok(&[
+        "ingest",
+        "crm.customers",
+        &path("customers.csv"),
+        "--allow-duplicate",
+    ]);
+    assert_eq!(
+        count(&mesh, "select count(*) as n from crm.customers"),
+        "24"
+    );
+
+    // Over HTTP, an Idempotency-Key makes a retried request safe.
+    let alice = token(&mesh, "wendy");
+    mesh.ok(&["grant", "wendy", "write", "crm.people"]);
+    let served = serve(&mesh);
+    let post = |body: &str, key: &str| {
+        reqwest::blocking::Client::new()
+            .post(format!("{}/api/v1/tables/crm/tickets/batches", served.http))
+            .bearer_auth(&alice)
+            .header("Content-Type", "text/csv")
+            .header("Idempotency-Key", key)
+            .body(body.to_string())
+            .send()
+            .unwrap()
+    };
+    let batch = "ticket_id,customer_email,subject\n500,a@example.org,Hello\n";
+    assert_eq!(post(batch, "k-1").status(), 200);
+    let again = post(batch, "k-1");
+    assert_eq!(again.status(), 409);
+    assert!(again.text().unwrap().contains("k-1"));
+    let other = "ticket_id,customer_email,subject\n501,b@example.org,Hi\n";
+    assert_eq!(post(other, "k-1").status(), 409, "the key, not the body");
+    assert_eq!(post(other, "k-2").status(), 200);
+    drop(served);
+    assert_eq!(
+        count(
+            &mesh,
+            "select count(*) as n from crm.tickets where ticket_id >= 500"
+        ),
+        "2"
+    );
+}
+
+/// The Parquet files under a table's directory, its log left out.
+fn data_files(mesh: &Mesh, table: &str) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    let mut stack = vec![mesh.data().join("tables").join(table)];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.ends_with("_delta_log") {
+                continue;
+            }
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e == "parquet") {
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
+    files
+}
+
+#[test]
+fn files_of_ingests_that_never_committed_are_removed() {
+    let mesh = Mesh::new();
+    mesh.ok(&["domain", "create", "crm", "--owner", "alice"]);
+    mesh.ok(&["product", "apply", &path("crm.yaml")]);
+    mesh.ok(&["ingest", "crm.customers", &path("customers.csv")]);
+    let committed = data_files(&mesh, "crm/customers");
+    assert!(!committed.is_empty());
+    // Stands for the files a writer flushed before its process died in the Delta commit.
+    let orphan = committed[0].with_file_name("part-00000-orphan.parquet");
+    std::fs::copy(&committed[0], &orphan).unwrap();
+    let more = write(&mesh, "more.csv", "id,region\n500,EU\n");
+    crash(
+        &mesh,
+        "ingest.after_tags",
+        &["ingest", "crm.customers", &more],
+    );
+    // The next open removes them: no ingest is running.
+    mesh.ok(&["ledger", "verify"]);
+    assert_eq!(data_files(&mesh, "crm/customers"), committed);
+
+    // A refused ingest leaves nothing behind either.
+    std::fs::copy(&committed[0], &orphan).unwrap();
+    mesh.fails(5, &["ingest", "crm.customers", &path("customers.csv")]);
+    assert_eq!(data_files(&mesh, "crm/customers"), committed);
+
+    // `agora vacuum` removes orphans whatever left them, and keeps every committed file.
+    std::fs::copy(&committed[0], &orphan).unwrap();
+    mesh.fails(4, &["--as", "bob", "vacuum"]);
+    assert!(orphan.exists());
+    let out = mesh.ok(&["vacuum"]);
+    assert!(
+        out.contains("crm.customers: removed 1 orphaned file(s)") && out.contains("orphan"),
+        "{out}"
+    );
+    assert!(!orphan.exists());
+    assert_eq!(data_files(&mesh, "crm/customers"), committed);
+    assert_eq!(
+        count(&mesh, "select count(*) as n from crm.customers"),
+        "12"
+    );
+    assert_eq!(mesh.ok(&["vacuum"]).trim(), "No orphaned files");
+}
