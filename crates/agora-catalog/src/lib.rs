@@ -34,6 +34,10 @@ use async_trait::async_trait;
 pub enum Change {
     CreateDomain(DomainRecord),
     CreatePrincipal(PrincipalRecord),
+    /// Replaces a principal's token, clearance, attributes, disabled flag and token expiry.
+    UpdatePrincipal(PrincipalRecord),
+    /// Removes a principal and its grants.
+    DeletePrincipal(Name),
     /// Creates or replaces a product, its tables and its search entry.
     PutProduct(ProductRecord),
     PutGrant(Grant),

@@ -23,6 +23,10 @@ pub struct PrincipalRecord {
     /// Attributes row filters compare against (`region` → `EU`).
     pub attributes: BTreeMap<String, String>,
     pub created_at: String,
+    /// A disabled principal's token and name act for nothing until it is enabled again.
+    pub disabled: bool,
+    /// When the token stops working (RFC 3339), if it expires.
+    pub token_expires_at: Option<String>,
 }
 
 /// A product as the catalog keeps it: the contract document and what search needs.

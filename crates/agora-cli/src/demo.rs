@@ -261,11 +261,11 @@ pub async fn create(dir: &Path, orders_count: usize) -> Result<Tour, MeshError> 
 /// The principals, domains and products of the demo; returns the analyst's token.
 async fn populate(mesh: &Mesh, admin: &Principal) -> Result<String, MeshError> {
     for p in ["alice", "carol", "dave"] {
-        mesh.create_principal(admin, p, Sensitivity::Internal, BTreeMap::new())
+        mesh.create_principal(admin, p, Sensitivity::Internal, BTreeMap::new(), None)
             .await?;
     }
     let analyst_token = mesh
-        .create_principal(admin, "bob", Sensitivity::Internal, BTreeMap::new())
+        .create_principal(admin, "bob", Sensitivity::Internal, BTreeMap::new(), None)
         .await?;
     for (domain, owner, what) in [
         ("sales", "alice", "Orders and revenue"),
@@ -390,7 +390,7 @@ async fn governance_step(
         }
     }
     mesh.apply_policy(admin, "demo policy", DEMO_POLICY).await?;
-    mesh.create_principal(admin, "erin", Sensitivity::Internal, BTreeMap::new())
+    mesh.create_principal(admin, "erin", Sensitivity::Internal, BTreeMap::new(), None)
         .await?;
     mesh.set_grant(admin, "erin", "read", "customers.profiles", false)
         .await?;

@@ -44,6 +44,12 @@ impl Recorded {
                 "principal.created" => {
                     r.principals.insert(text(body, "principal"));
                 }
+                "principal.deleted" => {
+                    let name = text(body, "principal");
+                    let prefix = format!("{name} ");
+                    r.grants.retain(|g| !g.starts_with(&prefix));
+                    r.principals.remove(&name);
+                }
                 "grant.added" | "grant.revoked" => {
                     let grant = format!(
                         "{} {} {}",
@@ -113,13 +119,19 @@ impl Mesh {
                 false => format!("the ledger records domain {d}, the catalog has none"),
             });
         }
-        for p in self.catalog.principals().await? {
-            if !p.is_admin && !recorded.principals.contains(p.name.as_str()) {
-                missing(format!(
-                    "principal {} has no principal.created entry",
-                    p.name
-                ));
-            }
+        let principals: BTreeSet<String> = self
+            .catalog
+            .principals()
+            .await?
+            .iter()
+            .filter(|p| !p.is_admin)
+            .map(|p| p.name.to_string())
+            .collect();
+        for p in principals.symmetric_difference(&recorded.principals) {
+            missing(match principals.contains(p) {
+                true => format!("principal {p} has no principal.created entry"),
+                false => format!("the ledger records principal {p}, the catalog has none"),
+            });
         }
         let grants: BTreeSet<String> = self
             .catalog

@@ -41,6 +41,9 @@ pub enum MeshError {
     Denied { principal: String, action: String },
     #[error("invalid or unknown API token")]
     BadToken,
+    /// A principal that may not act now: disabled, or its token expired.
+    #[error("principal {principal} {why}")]
+    InactivePrincipal { principal: String, why: String },
     #[error("{source_name}: {message}")]
     BadInput {
         source_name: String,
@@ -68,9 +71,10 @@ pub enum MeshError {
     Policy(#[from] agora_policy::PolicyError),
     #[error("witness refuses to cosign: {0}")]
     WitnessRefused(String),
-    /// The input was ingested before.
+    /// The request conflicts with the state of the mesh: input ingested before, a principal
+    /// already disabled, one that still owns a domain.
     #[error("{0}")]
-    Duplicate(String),
+    Conflict(String),
     #[error("internal error: {0}")]
     Internal(String),
     /// An error of one step of a larger request (a statement of a SQL script), with where.
@@ -87,11 +91,11 @@ impl MeshError {
             MeshError::NotAMesh { .. } | MeshError::NotFound { .. } => ErrorKind::NotFound,
             MeshError::MeshExists { .. } => ErrorKind::Conflict,
             MeshError::Denied { .. } => ErrorKind::Denied,
-            MeshError::BadToken => ErrorKind::Unauthenticated,
+            MeshError::BadToken | MeshError::InactivePrincipal { .. } => ErrorKind::Unauthenticated,
             MeshError::BadInput { .. } => ErrorKind::BadInput,
             MeshError::Contract(ModelError::BreakingChange { .. }) => ErrorKind::Conflict,
             MeshError::Contract(_) => ErrorKind::BadInput,
-            MeshError::Catalog(CatalogError::AlreadyExists { .. }) | MeshError::Duplicate(_) => {
+            MeshError::Catalog(CatalogError::AlreadyExists { .. }) | MeshError::Conflict(_) => {
                 ErrorKind::Conflict
             }
             MeshError::Catalog(CatalogError::NotFound { .. }) => ErrorKind::NotFound,

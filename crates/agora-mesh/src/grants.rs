@@ -46,7 +46,7 @@ impl Mesh {
         target: &str,
         revoke: bool,
     ) -> Result<Grant, MeshError> {
-        let grantee = self.principal(principal).await?;
+        let grantee = self.known_principal(principal).await?;
         let access = Access::parse(access)?;
         let target = self.grant_target(target).await?;
         self.require_owner(actor, target.domain(), "grant access")
@@ -78,7 +78,44 @@ impl Mesh {
     }
 
     pub async fn grants_of(&self, principal: &str) -> Result<Vec<Grant>, MeshError> {
-        let p = self.principal(principal).await?;
+        let p = self.known_principal(principal).await?;
         Ok(self.catalog.grants_of(&p.name).await?)
+    }
+
+    /// Grants, of one principal and on one product (`domain.product`) if given: all of them for
+    /// the administrator; for anyone else, its own and those on the domains it owns.
+    pub async fn list_grants(
+        &self,
+        actor: &Principal,
+        principal: Option<&str>,
+        product: Option<&str>,
+    ) -> Result<Vec<Grant>, MeshError> {
+        let principal = match principal {
+            Some(p) => Some(self.known_principal(p).await?.name),
+            None => None,
+        };
+        let product = match product {
+            Some(p) => {
+                let record = self.product(p).await?;
+                Some((record.domain, record.name))
+            }
+            None => None,
+        };
+        let owned = self.viewer(actor).await?.owned_domains;
+        Ok(self
+            .catalog
+            .grants()
+            .await?
+            .into_iter()
+            .filter(|g| principal.as_ref().is_none_or(|p| &g.principal == p))
+            .filter(|g| {
+                product
+                    .as_ref()
+                    .is_none_or(|(d, n)| g.target.domain() == d && g.target.product() == n)
+            })
+            .filter(|g| {
+                actor.is_admin || g.principal == actor.name || owned.contains(g.target.domain())
+            })
+            .collect())
     }
 }

@@ -245,7 +245,7 @@ impl Mesh {
             Some(key) => format!("an ingest with idempotency key `{key}`"),
             None => format!("this input (SHA-256 {input_sha256})"),
         };
-        Err(MeshError::Duplicate(format!(
+        Err(MeshError::Conflict(format!(
             "{why} was already ingested into {table} as version {} at {} by {}; pass --allow-duplicate to ingest it again",
             earlier.table_version, earlier.at, earlier.principal
         )))

@@ -37,6 +37,7 @@ mod grants;
 mod ingest;
 mod keys;
 mod lineage;
+mod principal_admin;
 mod principals;
 mod product_details;
 mod products;
@@ -57,6 +58,8 @@ pub use agora_query::{Interface, SessionOptions};
 pub use error::{ErrorKind, MeshError};
 pub use governance::PolicyApplied;
 pub use ingest::{ColumnClassified, IngestOptions, IngestReport};
+pub use principal_admin::{PrincipalSummary, parse_lifetime};
+pub use principals::token_hash;
 pub use product_details::{ProductDetails, SampleRows, TableDetails};
 pub use products::ApplyReport;
 pub use vacuum::VacuumReport;
@@ -100,6 +103,8 @@ impl Mesh {
             clearance: admin.clearance,
             attributes: admin.attributes,
             created_at: now(),
+            disabled: false,
+            token_expires_at: None,
         };
         mesh.catalog
             .apply(&[Change::CreatePrincipal(record)], None)

@@ -4,16 +4,13 @@
 //! of this entropy a slow password hash (argon2) adds no protection against guessing, and a
 //! fast hash lets every HTTP request and Postgres login look the token up by its hash.
 
-use std::collections::BTreeMap;
-
-use agora_catalog::{Change, PrincipalRecord};
+use agora_catalog::PrincipalRecord;
 use agora_model::{ADMIN, Name, Principal, Sensitivity};
 use agora_query::Viewer;
 use base64::Engine;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
-use crate::recorder::Event;
 use crate::{Mesh, MeshError};
 
 const TOKEN_PREFIX: &str = "agora_";
@@ -27,61 +24,59 @@ pub(crate) fn new_token() -> String {
     )
 }
 
-pub(crate) fn token_hash(token: &str) -> String {
+/// The SHA-256 of a token, as the catalog keeps it.
+pub fn token_hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
 impl Mesh {
-    /// Creates a principal with a clearance and attributes (which the global policy must
-    /// declare) and returns its API token: the only time the token is shown.
-    pub async fn create_principal(
-        &self,
-        actor: &Principal,
-        name: &str,
-        clearance: Sensitivity,
-        attributes: BTreeMap<String, String>,
-    ) -> Result<String, MeshError> {
-        require_admin(actor, "create principals")?;
-        let name = Name::strict("principal", name)?;
-        self.policy_set()
-            .await?
-            .check_principal_attributes(&attributes)?;
-        let token = new_token();
-        let record = PrincipalRecord {
-            name: name.clone(),
-            token_hash: token_hash(&token),
-            is_admin: false,
-            clearance,
-            attributes: attributes.clone(),
-            created_at: crate::now(),
-        };
-        let event = Event::by_admin(
-            "principal.created",
-            serde_json::json!({
-                "principal": name.as_str(),
-                "clearance": clearance.as_str(),
-                "attributes": attributes,
-            }),
-        );
-        self.change(vec![Change::CreatePrincipal(record)], vec![event])
-            .await?;
-        Ok(token)
+    /// The principal a token belongs to, if it is enabled and the token has not expired.
+    pub async fn authenticate(&self, token: &str) -> Result<Principal, MeshError> {
+        self.authenticate_hash(&token_hash(token.trim())).await
     }
 
-    /// The principal a token belongs to.
-    pub async fn authenticate(&self, token: &str) -> Result<Principal, MeshError> {
+    /// [`Mesh::authenticate`] by the token's hash: what a connection keeps to check its
+    /// principal again on every statement (a rotated token, a disabled principal stop it).
+    pub async fn authenticate_hash(&self, token_hash: &str) -> Result<Principal, MeshError> {
         let record = self
             .catalog
-            .principal_by_token_hash(&token_hash(token.trim()))
+            .principal_by_token_hash(token_hash)
             .await?
             .ok_or(MeshError::BadToken)?;
-        Ok(principal_of(record))
+        if let Some(expires) = &record.token_expires_at
+            && expires.as_str() <= crate::now().as_str()
+        {
+            return Err(MeshError::InactivePrincipal {
+                principal: record.name.to_string(),
+                why: format!(
+                    "has a token that expired at {expires}: an administrator gives it a new one with `agora principal rotate-token`"
+                ),
+            });
+        }
+        active(record)
     }
 
-    /// The principal named `name`, for the local CLI's `--as`.
+    /// The principal named `name`, for the local CLI's `--as`: refused while disabled.
     pub async fn principal(&self, name: &str) -> Result<Principal, MeshError> {
+        match self.named(name).await? {
+            Some(record) => active(record),
+            None => Ok(Principal::admin()),
+        }
+    }
+
+    /// The principal named `name`, enabled or not: for the administrator's work on it
+    /// (grants, revocations), which must not depend on whether it may act now.
+    pub(crate) async fn known_principal(&self, name: &str) -> Result<Principal, MeshError> {
+        Ok(self
+            .named(name)
+            .await?
+            .map_or_else(Principal::admin, principal_of))
+    }
+
+    /// The catalog row of the principal `name`; `None` for the administrator.
+    async fn named(&self, name: &str) -> Result<Option<PrincipalRecord>, MeshError> {
         if name == ADMIN {
-            return Ok(Principal::admin());
+            return Ok(None);
         }
         let name = Name::strict("principal", name)?;
         let record = self
@@ -93,7 +88,7 @@ impl Mesh {
                 name: name.to_string(),
                 hint: ": create it with `agora principal create`".into(),
             })?;
-        Ok(principal_of(record))
+        Ok(Some(record))
     }
 
     /// What `principal` may read and write.
@@ -115,7 +110,18 @@ impl Mesh {
     }
 }
 
-fn principal_of(record: PrincipalRecord) -> Principal {
+/// The principal of `record`, unless it is disabled.
+fn active(record: PrincipalRecord) -> Result<Principal, MeshError> {
+    if record.disabled {
+        return Err(MeshError::InactivePrincipal {
+            principal: record.name.to_string(),
+            why: "is disabled: an administrator enables it with `agora principal enable`".into(),
+        });
+    }
+    Ok(principal_of(record))
+}
+
+pub(crate) fn principal_of(record: PrincipalRecord) -> Principal {
     Principal {
         name: record.name,
         is_admin: record.is_admin,

@@ -89,6 +89,9 @@ fn pg_error(e: MeshError) -> PgWireError {
     user_error(code, e.to_string())
 }
 
+/// The connection's metadata key for the SHA-256 of the token it logged in with.
+const METADATA_TOKEN_HASH: &str = "agora.token_hash";
+
 #[async_trait]
 impl StartupHandler for Service {
     async fn on_startup<C>(
@@ -122,6 +125,11 @@ impl StartupHandler for Service {
                 let principal = self.mesh.authenticate(&pwd.password).await;
                 match principal {
                     Ok(p) if p.name.as_str() == user => {
+                        // Every statement checks the token again (rotated, expired, disabled).
+                        client.metadata_mut().insert(
+                            METADATA_TOKEN_HASH.to_string(),
+                            agora_mesh::token_hash(pwd.password.trim()),
+                        );
                         finish_authentication(client, &DefaultServerParameterProvider::default())
                             .await?;
                     }
@@ -148,7 +156,20 @@ impl Service {
             .get(METADATA_USER)
             .cloned()
             .unwrap_or_default();
-        self.mesh.principal(&user).await.map_err(pg_error)
+        let token_hash = client
+            .metadata()
+            .get(METADATA_TOKEN_HASH)
+            .cloned()
+            .unwrap_or_default();
+        let principal = self
+            .mesh
+            .authenticate_hash(&token_hash)
+            .await
+            .map_err(pg_error)?;
+        if principal.name.as_str() != user {
+            return Err(pg_error(agora_mesh::MeshError::BadToken));
+        }
+        Ok(principal)
     }
 }
 

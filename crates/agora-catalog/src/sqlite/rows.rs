@@ -109,6 +109,8 @@ pub(super) fn principal_from_row(r: &SqliteRow) -> Result<PrincipalRecord, Catal
             reason: e.to_string(),
         })?,
         created_at: r.try_get("created_at")?,
+        disabled: r.try_get("disabled")?,
+        token_expires_at: r.try_get("token_expires_at")?,
     })
 }
 

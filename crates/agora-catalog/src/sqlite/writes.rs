@@ -14,6 +14,8 @@ pub(super) async fn apply(tx: &mut SqliteConnection, change: &Change) -> Result<
     match change {
         Change::CreateDomain(d) => create_domain(tx, d).await,
         Change::CreatePrincipal(p) => create_principal(tx, p).await,
+        Change::UpdatePrincipal(p) => update_principal(tx, p).await,
+        Change::DeletePrincipal(name) => delete_principal(tx, name).await,
         Change::PutProduct(p) => put_product(tx, p).await,
         Change::PutGrant(g) => put_grant(tx, g).await,
         Change::RemoveGrant(g) => remove_grant(tx, g).await,
@@ -41,7 +43,7 @@ async fn create_principal(
     p: &PrincipalRecord,
 ) -> Result<(), CatalogError> {
     sqlx::query(
-        "INSERT INTO principals (name, token_hash, is_admin, clearance, attributes, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+        "INSERT INTO principals (name, token_hash, is_admin, clearance, attributes, created_at, disabled, token_expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(p.name.as_str())
     .bind(&p.token_hash)
@@ -49,9 +51,56 @@ async fn create_principal(
     .bind(p.clearance.as_str())
     .bind(serde_json::to_string(&p.attributes).expect("INVARIANT: a string map serialises"))
     .bind(&p.created_at)
+    .bind(p.disabled)
+    .bind(&p.token_expires_at)
     .execute(&mut *tx)
     .await
     .map_err(conflict("principal", p.name.to_string()))?;
+    Ok(())
+}
+
+/// Replaces what may change of a principal: its token, clearance, attributes, whether it is
+/// disabled, and when its token expires.
+async fn update_principal(
+    tx: &mut SqliteConnection,
+    p: &PrincipalRecord,
+) -> Result<(), CatalogError> {
+    let done = sqlx::query(
+        "UPDATE principals SET token_hash = ?, clearance = ?, attributes = ?, disabled = ?, token_expires_at = ? WHERE name = ?",
+    )
+    .bind(&p.token_hash)
+    .bind(p.clearance.as_str())
+    .bind(serde_json::to_string(&p.attributes).expect("INVARIANT: a string map serialises"))
+    .bind(p.disabled)
+    .bind(&p.token_expires_at)
+    .bind(p.name.as_str())
+    .execute(&mut *tx)
+    .await?;
+    if done.rows_affected() == 0 {
+        return Err(CatalogError::NotFound {
+            what: "principal",
+            name: p.name.to_string(),
+        });
+    }
+    Ok(())
+}
+
+/// Forgets a principal and its grants (the ledger keeps their history).
+async fn delete_principal(tx: &mut SqliteConnection, name: &Name) -> Result<(), CatalogError> {
+    sqlx::query("DELETE FROM grants WHERE principal = ?")
+        .bind(name.as_str())
+        .execute(&mut *tx)
+        .await?;
+    let done = sqlx::query("DELETE FROM principals WHERE name = ? AND is_admin = 0")
+        .bind(name.as_str())
+        .execute(&mut *tx)
+        .await?;
+    if done.rows_affected() == 0 {
+        return Err(CatalogError::NotFound {
+            what: "principal",
+            name: name.to_string(),
+        });
+    }
     Ok(())
 }
 

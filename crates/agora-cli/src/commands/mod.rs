@@ -37,8 +37,9 @@ pub enum Command {
     /// Manage principals.
     #[command(subcommand)]
     Principal(principal::PrincipalCommand),
-    /// Give a principal read or write access to a product (all its tables) or one table.
-    Grant(access::GrantArgs),
+    /// Give a principal read or write access to a product (all its tables) or one table; `agora
+    /// grant list` lists grants.
+    Grant(access::GrantCommand),
     /// Take a grant back.
     Revoke(access::GrantArgs),
     /// Manage data products.
@@ -104,7 +105,7 @@ pub async fn run(
         }
         Command::Domain(c) => domain::run(&mesh, &me, c).await,
         Command::Principal(c) => principal::run(&mesh, &me, c).await,
-        Command::Grant(args) => access::run(&mesh, &me, args, false).await,
+        Command::Grant(command) => access::run_grant(&mesh, &me, command).await,
         Command::Revoke(args) => access::run(&mesh, &me, args, true).await,
         Command::Product(c) => product::run(&mesh, &me, c).await,
         Command::Ingest(args) => ingest::run(&mesh, &me, args).await,

@@ -42,7 +42,13 @@ impl Mesh {
         let mesh = Mesh {
             dir: tempfile::tempdir().expect("a temporary directory"),
         };
-        mesh.ok(&["init"]);
+        let init = mesh.ok(&["init"]);
+        let token = init
+            .rsplit(": ")
+            .next()
+            .expect("init prints the token")
+            .trim();
+        std::fs::write(mesh.dir.path().join("admin.token"), token).expect("a writable temp dir");
         mesh.ok(&["principal", "create", "alice"]);
         mesh.ok(&["principal", "create", "bob"]);
         mesh.ok(&["domain", "create", "sales", "--owner", "alice"]);
@@ -66,6 +72,11 @@ impl Mesh {
             .expect("cp runs");
         assert!(status.success());
         copy
+    }
+
+    /// The administrator's API token, as `agora init` printed it.
+    pub fn admin_token(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("admin.token")).expect("Mesh::new keeps it")
     }
 
     pub fn data(&self) -> PathBuf {

@@ -11,5 +11,6 @@ mod leaks;
 mod ledger;
 mod lineage;
 mod openapi;
+mod principals;
 mod server;
 mod witness;

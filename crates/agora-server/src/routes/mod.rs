@@ -6,9 +6,11 @@
 //! conflict); 500 is only for failures of Agora itself (see `crate::api`).
 
 mod domains;
+mod governance;
 mod ingest;
 mod ledger;
 mod lineage;
+mod principals;
 mod products;
 mod query;
 mod search;
@@ -96,6 +98,8 @@ fn openapi() -> utoipa::openapi::OpenApi {
         ledger::Api::openapi(),
         lineage::Api::openapi(),
         witness::Api::openapi(),
+        principals::Api::openapi(),
+        governance::Api::openapi(),
     ] {
         doc.merge(area);
     }
@@ -116,6 +120,8 @@ pub fn router(mesh: Mesh) -> Router {
         .merge(ledger::routes())
         .merge(lineage::routes())
         .merge(witness::routes())
+        .merge(principals::routes())
+        .merge(governance::routes())
         .fallback(|| async {
             ApiError(MeshError::NotFound {
                 what: "route",
