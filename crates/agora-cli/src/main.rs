@@ -5,6 +5,7 @@
 
 mod commands;
 mod demo;
+mod limits;
 mod output;
 mod progress;
 

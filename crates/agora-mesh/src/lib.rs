@@ -54,7 +54,7 @@ use agora_model::Principal;
 use agora_storage::TableStore;
 
 pub use agora_ingest::{InputFormat, Source, classify_file};
-pub use agora_query::{Interface, SessionOptions};
+pub use agora_query::{Interface, QueryLimits, SessionOptions};
 pub use error::{ErrorKind, MeshError};
 pub use governance::PolicyApplied;
 pub use ingest::{ColumnClassified, IngestOptions, IngestReport};
@@ -77,6 +77,8 @@ pub struct Mesh {
     masks: agora_policy::Masks,
     /// The key of the query texts' hashes in the public audit.
     audit_key: [u8; 32],
+    /// The limits of every query whose session names none (see [`Mesh::with_query_limits`]).
+    query_limits: agora_query::QueryLimits,
 }
 
 impl Mesh {
@@ -140,7 +142,15 @@ impl Mesh {
             recorder: Arc::new(recorder),
             masks: keys::load_masks(dir)?,
             audit_key: keys::load_audit_key(dir)?,
+            query_limits: agora_query::QueryLimits::default(),
         })
+    }
+
+    /// This mesh with `limits` on every query whose session options set none: what `agora
+    /// serve --memory-limit/--query-timeout` and `agora sql` give every query they run.
+    pub fn with_query_limits(mut self, limits: agora_query::QueryLimits) -> Mesh {
+        self.query_limits = limits;
+        self
     }
 }
 

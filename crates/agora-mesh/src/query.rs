@@ -8,8 +8,8 @@ use std::sync::Arc;
 use agora_catalog::{Catalog, Change, QueryText};
 use agora_model::{Access, Name, Principal, TableRef};
 use agora_query::{
-    GovernedSession, Interface, MeshTable, QueryAudit, QueryError, QueryRecord, SessionOptions,
-    sql_shape,
+    GovernedSession, Interface, MeshTable, QueryAudit, QueryError, QueryLimits, QueryRecord,
+    SessionOptions, sql_shape,
 };
 use async_trait::async_trait;
 use datafusion::prelude::DataFrame;
@@ -107,8 +107,11 @@ impl Mesh {
         &self,
         principal: &Principal,
         interface: Interface,
-        options: SessionOptions,
+        mut options: SessionOptions,
     ) -> Result<GovernedSession, MeshError> {
+        if options.limits == QueryLimits::default() {
+            options.limits = self.query_limits;
+        }
         let viewer = self.viewer(principal).await?;
         let tables = self.mesh_tables(&viewer, options.as_of.is_some()).await?;
         if let Some(domain) = &options.default_schema {

@@ -44,6 +44,9 @@ pub enum QueryError {
     /// A statement past the size the layer plans (see `session::MAX_TOKENS`).
     #[error("the statement is too large: {0}")]
     TooLarge(String),
+    /// The query passed a limit while it ran: its memory or its time.
+    #[error("the query passed a limit: {0}")]
+    Limit(String),
     /// Something the query names does not exist (a table version).
     #[error("{0}")]
     NotFound(String),
@@ -105,6 +108,7 @@ impl QueryError {
                 | ArrowError::ComputeError(_) => QueryError::Runtime(message),
                 _ => QueryError::Execution(message),
             },
+            DataFusionError::ResourcesExhausted(m) => QueryError::Limit(m.clone()),
             // Raised by functions on the values they are given (a bad regex, an argument out of
             // range): the query's, not the system's.
             DataFusionError::Execution(_) => QueryError::Runtime(message),

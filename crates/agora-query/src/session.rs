@@ -8,6 +8,7 @@ use agora_policy::{Masks, TableGovernance, denied_columns};
 use agora_storage::TableStore;
 use datafusion::catalog::{CatalogProvider, MemoryCatalogProvider};
 use datafusion::common::tree_node::TreeNodeRecursion;
+use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::execution::{SessionState, SessionStateBuilder};
 use datafusion::logical_expr::LogicalPlan;
 use datafusion::prelude::{DataFrame, SessionConfig, SessionContext};
@@ -17,6 +18,7 @@ use datafusion_pg_catalog::pg_catalog::setup_pg_catalog;
 
 use crate::domain_schema::DomainSchema;
 use crate::grant_check::{GrantCheckRule, check_grants};
+use crate::limits::{DeadlineRule, QueryLimits};
 use crate::{ColumnDenied, Interface, QueryAudit, QueryError, QueryRecord, TableRead, Viewer};
 
 /// The SQL catalog name of the mesh (`agora.sales.orders` is `sales.orders`).
@@ -35,6 +37,8 @@ pub struct SessionOptions {
     /// Add PostgreSQL's `pg_catalog` (names only; rows stay behind the grant check), so
     /// Postgres clients can list schemas and tables.
     pub pg_catalog: bool,
+    /// Memory and time the query may take.
+    pub limits: QueryLimits,
 }
 
 /// A table of the mesh, the product it belongs to, and what of it the reader may see.
@@ -101,10 +105,20 @@ impl GovernedSession {
             })?
             .with_default_catalog_and_schema(CATALOG, &default_schema)
             .with_information_schema(true);
-        let state = SessionStateBuilder::new()
+        let mut state = SessionStateBuilder::new()
             .with_default_features()
-            .with_config(config)
-            .build();
+            .with_config(config);
+        if let Some(bytes) = options.limits.memory_bytes {
+            let runtime = RuntimeEnvBuilder::new()
+                .with_memory_limit(bytes, 1.0)
+                .build_arc()
+                .map_err(QueryError::from_datafusion)?;
+            state = state.with_runtime_env(runtime);
+        }
+        if let Some(timeout) = options.limits.timeout {
+            state = state.with_physical_optimizer_rule(Arc::new(DeadlineRule { timeout }));
+        }
+        let state = state.build();
         let ctx = SessionContext::new_with_state(state);
         ctx.add_analyzer_rule(Arc::new(GrantCheckRule {
             viewer: viewer.clone(),

@@ -2,6 +2,7 @@
 
 use std::net::SocketAddr;
 use std::path::Path;
+use std::time::Duration;
 
 use agora_mesh::{Mesh, MeshError};
 use clap::Args;
@@ -14,10 +15,17 @@ pub struct ServeArgs {
     http: SocketAddr,
     #[arg(long, default_value = "127.0.0.1:6543")]
     pg: SocketAddr,
+    /// Limits of every query served (by default each may run 5 minutes).
+    #[command(flatten)]
+    limits: crate::limits::LimitArgs,
 }
+
+/// How long a served query may run unless `--query-timeout` says otherwise.
+const DEFAULT_QUERY_TIMEOUT: Duration = Duration::from_secs(300);
 
 pub async fn run(mesh: Mesh, data: &Path, args: ServeArgs) -> Result<(), MeshError> {
     let (http, pg) = (args.http, args.pg);
+    let mesh = mesh.with_query_limits(args.limits.limits(Some(DEFAULT_QUERY_TIMEOUT))?);
     let server = agora_server::Server::bind(mesh, http, pg)
         .await
         .map_err(|e| MeshError::Internal(format!("cannot listen on {http} / {pg}: {e}")))?;

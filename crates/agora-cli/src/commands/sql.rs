@@ -36,6 +36,8 @@ pub struct SqlArgs {
     /// A domain whose tables the query may name without `domain.` (like search_path).
     #[arg(long)]
     schema: Option<String>,
+    #[command(flatten)]
+    limits: crate::limits::LimitArgs,
 }
 
 pub async fn run(mesh: &Mesh, me: &Principal, args: SqlArgs) -> Result<(), MeshError> {
@@ -50,6 +52,7 @@ pub async fn run(mesh: &Mesh, me: &Principal, args: SqlArgs) -> Result<(), MeshE
             .map(|s| Name::strict("domain", &s))
             .transpose()?,
         pg_catalog: false,
+        limits: args.limits.limits(None)?,
     };
     let source = match (args.query, &args.file) {
         (_, Some(path)) => SqlSource::File(path),

@@ -6,7 +6,7 @@ use std::process::Command;
 
 use crate::governance::{crm, write};
 use crate::harness::Mesh;
-use crate::server::{Served, serve, token};
+use crate::server::{Served, serve, serve_with, token};
 
 /// Statements an 8 KB request could already hold, and far larger ones.
 fn shapes() -> Vec<(&'static str, String)> {
@@ -271,4 +271,52 @@ fn refused_statements_are_audited_too() {
     let entry: serde_json::Value =
         serde_json::from_str(&mesh.ok(&["ledger", "show", last])).unwrap();
     assert_eq!(entry["entry"]["body"]["refused"], true, "{entry}");
+}
+
+/// Far past any sane limit on this data: the distinct values of a 12^7-row cross product.
+const HEAVY: &str = "select count(distinct a.id * 1000000 + b.id * 10000 + c.id * 100 + d.id + e.id + f.id + g.id) as n from crm.customers a, crm.customers b, crm.customers c, crm.customers d, crm.customers e, crm.customers f, crm.customers g";
+
+#[test]
+fn a_query_past_its_limits_fails_and_the_server_serves_others() {
+    let mesh = crm();
+    let carol = token(&mesh, "carol");
+    mesh.ok(&["grant", "carol", "read", "crm.people"]);
+    let served = serve_with(&mesh, &["--query-timeout", "2s"]);
+    let small = "select count(*) as n from crm.customers";
+    std::thread::scope(|s| {
+        let heavy = s.spawn(|| http_query(&served, &carol, HEAVY));
+        // Others are answered while it runs, and after it stops.
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        assert_eq!(
+            http_query(&served, &carol, small),
+            (200, "[{\"n\":12}]".to_string())
+        );
+        let (status, body) = heavy.join().unwrap();
+        assert_eq!(status, 400, "{body}");
+        assert!(body.contains("ran longer than its limit of 2 s"), "{body}");
+    });
+    let (ok, out) = psql_file(&mesh, &served.pg_port, "carol", &carol, HEAVY);
+    assert!(
+        !ok && out.contains("ran longer than its limit of 2 s"),
+        "{out}"
+    );
+    assert_eq!(
+        http_query(&served, &carol, small),
+        (200, "[{\"n\":12}]".to_string())
+    );
+
+    // Memory: past the pool, the query fails naming what could not get memory.
+    let distinct = "select count(distinct a.id * 1000000 + b.id * 10000 + c.id * 100 + d.id) from crm.customers a, crm.customers b, crm.customers c, crm.customers d";
+    let err = mesh.fails(2, &["sql", distinct, "--memory-limit", "64KiB"]);
+    assert!(
+        err.contains("passed a limit") && err.contains("memory pool"),
+        "{err}"
+    );
+    let err = mesh.fails(2, &["sql", small, "--memory-limit", "lots"]);
+    assert!(
+        err.contains("--memory-limit: `lots` is not a size"),
+        "{err}"
+    );
+    // Without limits the CLI runs what it is given.
+    assert_eq!(mesh.csv(small), "n\n12\n");
 }

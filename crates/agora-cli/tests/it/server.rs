@@ -19,8 +19,14 @@ impl Drop for Served {
 }
 
 pub fn serve(mesh: &Mesh) -> Served {
+    serve_with(mesh, &[])
+}
+
+/// `agora serve` with more flags (limits).
+pub fn serve_with(mesh: &Mesh, flags: &[&str]) -> Served {
     let mut child = agora_cmd(&mesh.data())
         .args(["serve", "--http", "127.0.0.1:0", "--pg", "127.0.0.1:0"])
+        .args(flags)
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
