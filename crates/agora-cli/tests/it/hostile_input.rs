@@ -295,6 +295,18 @@ fn a_query_past_its_limits_fails_and_the_server_serves_others() {
         assert_eq!(status, 400, "{body}");
         assert!(body.contains("ran longer than its limit of 2 s"), "{body}");
     });
+    // Results stream out a batch at a time, as one JSON array.
+    let (status, body) = http_query(
+        &served,
+        &carol,
+        "select value from generate_series(1, 50000) order by value",
+    );
+    assert_eq!(status, 200);
+    let rows: Vec<serde_json::Value> = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        (rows.len(), &rows[49_999]),
+        (50_000, &serde_json::json!({"value": 50000}))
+    );
     let (ok, out) = psql_file(&mesh, &served.pg_port, "carol", &carol, HEAVY);
     assert!(
         !ok && out.contains("ran longer than its limit of 2 s"),

@@ -3,6 +3,8 @@
 use agora_mesh::{Interface, Mesh, MeshError, SessionOptions};
 use agora_query::QueryError;
 use agora_query::datafusion::arrow::json::ArrayWriter;
+use agora_query::datafusion::arrow::record_batch::RecordBatch;
+use agora_query::datafusion::physical_plan::SendableRecordBatchStream;
 use axum::Router;
 use axum::extract::State;
 use axum::http::header;
@@ -38,31 +40,85 @@ async fn query(State(mesh): State<Mesh>, Caller(p): Caller, body: Bytes) -> ApiR
         ..Default::default()
     };
     let df = mesh.query(&p, Interface::Http, options, &req.sql).await?;
-    let rows = json_rows(df).await?;
-    Ok(([(header::CONTENT_TYPE, "application/json")], rows).into_response())
-}
-
-/// The query's rows as a JSON array of objects, followed by a newline.
-async fn json_rows(df: agora_query::datafusion::prelude::DataFrame) -> Result<Vec<u8>, MeshError> {
-    let failed = |e: agora_query::datafusion::arrow::error::ArrowError| {
-        MeshError::Internal(format!("writing results: {e}"))
-    };
     let mut stream = df
         .execute_stream()
         .await
-        .map_err(QueryError::from_datafusion)?;
+        .map_err(|e| MeshError::from(QueryError::from_datafusion(e)))?;
+    // The status is decided by the first batch: an error before any row is the answer, with
+    // its status; after it the rows stream out as they come (the server never holds the whole
+    // result), and a later error cuts the body off.
+    let first = match stream.next().await {
+        Some(Ok(batch)) => Some(batch),
+        Some(Err(e)) => return Err(MeshError::from(QueryError::from_datafusion(e)).into()),
+        None => None,
+    };
+    let body = RowsBody {
+        stream,
+        first,
+        opened: false,
+        done: false,
+    };
+    Ok((
+        [(header::CONTENT_TYPE, "application/json")],
+        axum::body::Body::from_stream(futures::stream::unfold(body, RowsBody::next_chunk)),
+    )
+        .into_response())
+}
+
+/// A query's rows as one JSON array of objects (and a newline), a batch at a time.
+struct RowsBody {
+    stream: SendableRecordBatchStream,
+    first: Option<RecordBatch>,
+    /// Whether the array's `[` is out.
+    opened: bool,
+    done: bool,
+}
+
+impl RowsBody {
+    async fn next_chunk(mut self) -> Option<(Result<Bytes, std::io::Error>, Self)> {
+        if self.done {
+            return None;
+        }
+        let next = match self.first.take() {
+            Some(batch) => Some(Ok(batch)),
+            None => self.stream.next().await,
+        };
+        let chunk = match next {
+            Some(Ok(batch)) => json_objects(&batch).map(|objects| {
+                if objects.is_empty() {
+                    return Bytes::new();
+                }
+                let separator: &[u8] = if self.opened { b"," } else { b"[" };
+                self.opened = true;
+                Bytes::from([separator, &objects].concat())
+            }),
+            Some(Err(e)) => {
+                self.done = true;
+                Err(std::io::Error::other(e.strip_backtrace()))
+            }
+            None => {
+                self.done = true;
+                Ok(Bytes::from_static(if self.opened {
+                    b"]\n"
+                } else {
+                    b"[]\n"
+                }))
+            }
+        };
+        Some((chunk, self))
+    }
+}
+
+/// A batch's rows as JSON objects separated by commas, without the array's brackets.
+fn json_objects(batch: &RecordBatch) -> Result<Vec<u8>, std::io::Error> {
     let mut writer = ArrayWriter::new(Vec::new());
-    let mut rows = 0;
-    while let Some(batch) = stream.next().await {
-        let batch = batch.map_err(QueryError::from_datafusion)?;
-        rows += batch.num_rows();
-        writer.write(&batch).map_err(failed)?;
-    }
-    writer.finish().map_err(failed)?;
+    writer.write(batch).map_err(std::io::Error::other)?;
+    writer.finish().map_err(std::io::Error::other)?;
     let mut out = writer.into_inner();
-    if rows == 0 {
-        out.extend_from_slice(b"[]");
+    // `[…]` for a batch with rows, nothing for one without.
+    if out.len() >= 2 {
+        out.pop();
+        out.remove(0);
     }
-    out.push(b'\n');
     Ok(out)
 }
