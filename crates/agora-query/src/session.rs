@@ -161,6 +161,7 @@ impl GovernedSession {
             setup_pg_catalog(&ctx, CATALOG, EmptyContextProvider).map_err(|e| {
                 QueryError::Execution(format!("cannot set up pg_catalog: {}", e.strip_backtrace()))
             })?;
+            crate::pg_compat::register(&ctx, viewer.principal.name.as_str());
         }
         let planned = SessionStateBuilder::new_from_existing(ctx.state())
             .with_optimizer_rules(Vec::new())

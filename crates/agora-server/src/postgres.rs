@@ -218,6 +218,7 @@ impl SimpleQueryHandler for Service {
             .map_err(|e| user_error("42601", format!("SQL error: {e}")))?;
         for statement in statements {
             let statement = statement.to_string();
+            let statement = agora_query::show_as_select(&statement).unwrap_or(statement);
             if let Some(r) = session_statement(&statement) {
                 responses.push(r);
                 continue;

@@ -326,3 +326,31 @@ fn http_api_ingests_queries_and_answers_errors_in_json() {
         .unwrap();
     assert_eq!(r.status(), 200);
 }
+
+#[test]
+fn postgres_clients_get_postgres_answers_to_what_they_ask_on_connect() {
+    let mesh = Mesh::with_orders();
+    let carol = token(&mesh, "carol");
+    let served = serve(&mesh);
+    let ask = |sql: &str| {
+        let (ok, out, err) = psql(&served.pg_port, "carol", &carol, sql);
+        assert!(ok, "{sql}: {err}");
+        out.trim().to_string()
+    };
+    // SQLAlchemy and pgJDBC parse the version; drivers read these settings at start-up.
+    assert!(
+        ask("select version()").starts_with("PostgreSQL 16.0 (Agora "),
+        "{}",
+        ask("select version()")
+    );
+    assert_eq!(ask("show server_version"), "16.0");
+    assert_eq!(ask("show server_version_num"), "160000");
+    assert_eq!(ask("show transaction isolation level"), "read committed");
+    assert_eq!(ask("show standard_conforming_strings"), "on");
+    assert_eq!(ask("show client_encoding"), "UTF8");
+    // The session's user is the principal, not `postgres`.
+    assert_eq!(ask("select current_user"), "carol");
+    assert_eq!(ask("select session_user"), "carol");
+    let (ok, _, err) = psql(&served.pg_port, "carol", &carol, "show no_such_setting");
+    assert!(!ok && err.contains("ERROR"), "{err}");
+}
