@@ -250,3 +250,46 @@ fn files_of_ingests_that_never_committed_are_removed() {
     );
     assert_eq!(mesh.ok(&["vacuum"]).trim(), "No orphaned files");
 }
+
+#[test]
+fn verify_reports_entries_without_changes_and_delta_versions_without_entries() {
+    let mesh = crm();
+    let log = mesh.data().join("tables/crm/customers/_delta_log");
+    let mut commits: Vec<_> = std::fs::read_dir(&log)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    commits.sort();
+    let last = commits.last().unwrap().clone();
+    let version: u64 = last.file_stem().unwrap().to_str().unwrap().parse().unwrap();
+    // An operator who appends to the Delta table behind Agora's back (the same commit again,
+    // as the next version) …
+    std::fs::copy(&last, log.join(format!("{:020}.json", version + 1))).unwrap();
+    let err = mesh.fails(1, &["ledger", "verify"]);
+    assert!(
+        err.contains(&format!(
+            "Delta version {} of crm.customers appended rows that no ingest.committed entry records",
+            version + 1
+        )),
+        "{err}"
+    );
+    // … and one who deletes an ingest's catalog row.
+    let status = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(
+            "import sqlite3, sys\n\
+             c = sqlite3.connect(sys.argv[1])\n\
+             c.execute(\"delete from ingests where table_name = 'tickets'\")\n\
+             c.commit()\n",
+        )
+        .arg(mesh.data().join("catalog.db"))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let err = mesh.fails(1, &["ledger", "verify"]);
+    assert!(
+        err.contains("the ledger records an ingest of crm.tickets@"),
+        "{err}"
+    );
+}
