@@ -40,6 +40,7 @@ mod audit;
 mod checkpoint;
 mod cosign;
 mod entry;
+mod failpoint;
 mod files;
 mod log;
 mod log_error;
@@ -57,6 +58,7 @@ pub use entry::{
     ADMIN_SIGNER, Entry, EntryError, KIND_GENESIS, KIND_KEY, Leaf, MAX_ENTRY_BYTES, SignedEntry,
     genesis, key_registration,
 };
+pub use failpoint::failpoint;
 pub use files::LogFiles;
 pub use log::{Appended, Log, SignedCheckpoint, TiledTree};
 pub use log_error::LogError;

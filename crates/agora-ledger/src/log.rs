@@ -18,6 +18,7 @@ use std::sync::{Condvar, Mutex};
 use crate::LogError;
 use crate::checkpoint::Checkpoint;
 use crate::entry::{Leaf, SignedEntry};
+use crate::failpoint::failpoint;
 use crate::files::{DurableBatch, LogFiles, append_line};
 use crate::merkle::{
     Hash, NodeHashes, ProofError, consistency_proof, inclusion_proof, leaf_hash, node_hash, root_at,
@@ -560,18 +561,6 @@ impl Log {
     pub fn root_at(&self, size: u64) -> Result<Hash, LogError> {
         Ok(root_at(&TiledTree::new(&self.files, size), size)?)
     }
-}
-
-/// Stops the process at a named step, when `AGORA_FAILPOINT` names it (debug builds only): the
-/// tests kill an append at each step this way and check the next open repairs it.
-fn failpoint(name: &str) {
-    #[cfg(debug_assertions)]
-    if std::env::var("AGORA_FAILPOINT").is_ok_and(|f| f == name) {
-        eprintln!("failpoint {name}: aborting");
-        std::process::abort();
-    }
-    #[cfg(not(debug_assertions))]
-    let _ = name;
 }
 
 fn sync_tree(dir: &std::path::Path) -> Result<(), LogError> {

@@ -10,7 +10,7 @@ use std::fs::File;
 use std::path::Path;
 
 use agora_catalog::{Change, PendingRecord};
-use agora_ledger::Appended;
+use agora_ledger::{Appended, failpoint};
 use serde::{Deserialize, Serialize};
 
 use crate::ingest::IngestIntent;
@@ -27,18 +27,6 @@ pub(crate) struct Payload {
     /// For an ingest: what its recovery needs (its events depend on the Delta commit).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ingest: Option<IngestIntent>,
-}
-
-/// Stops the process at a named step, when `AGORA_FAILPOINT` names it (debug builds only): the
-/// tests kill a write at each step this way and check the next open repairs it.
-pub(crate) fn failpoint(name: &str) {
-    #[cfg(debug_assertions)]
-    if std::env::var("AGORA_FAILPOINT").is_ok_and(|f| f == name) {
-        eprintln!("failpoint {name}: aborting");
-        std::process::abort();
-    }
-    #[cfg(not(debug_assertions))]
-    let _ = name;
 }
 
 /// This process: its id and its start time (clock ticks since boot, from `/proc`), which
@@ -157,12 +145,17 @@ impl Mesh {
 
 /// An exclusive lock on `path`, held while the file stays open.
 pub(crate) fn lock(path: &Path) -> Result<File, MeshError> {
-    let file = std::fs::OpenOptions::new()
+    let file = lock_file(path)?;
+    file.lock().map_err(io(path))?;
+    Ok(file)
+}
+
+/// The lock file at `path` (created if missing), not locked yet.
+pub(crate) fn lock_file(path: &Path) -> Result<File, MeshError> {
+    std::fs::OpenOptions::new()
         .create(true)
         .truncate(false)
         .write(true)
         .open(path)
-        .map_err(io(path))?;
-    file.lock().map_err(io(path))?;
-    Ok(file)
+        .map_err(io(path))
 }

@@ -10,13 +10,14 @@ use std::sync::Arc;
 
 use agora_catalog::{Change, IngestRecord, PendingRecord};
 use agora_ingest::{COMMIT_METADATA_KEY, Committed, Ingest, InputFormat, Source, TagDecision};
+use agora_ledger::failpoint;
 use agora_model::{Access, Name, Principal, TableRef};
 use agora_storage::TableKind;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tracing::Instrument;
 
-use crate::changes::{Payload, failpoint};
+use crate::changes::Payload;
 use crate::recorder::Event;
 use crate::{Mesh, MeshError};
 

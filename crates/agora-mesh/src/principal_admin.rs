@@ -26,10 +26,11 @@ pub struct PrincipalSummary {
     pub created_at: String,
 }
 
-/// How long a token lives: a whole number of days (`90d`), hours (`12h`) or minutes (`30m`).
-pub fn parse_lifetime(text: &str) -> Result<chrono::Duration, MeshError> {
+/// How long a token lives: a whole number of days (`90d`), hours (`12h`) or minutes (`30m`);
+/// `source` names where it was given (`--expires`, a request's `expires`) in the error.
+pub fn parse_lifetime(source: &str, text: &str) -> Result<chrono::Duration, MeshError> {
     let bad = || MeshError::BadInput {
-        source_name: "--expires".into(),
+        source_name: source.into(),
         message: format!(
             "`{text}` is not a lifetime: write a whole number with d, h or m (90d, 12h, 30m)"
         ),
@@ -274,10 +275,16 @@ mod tests {
 
     #[test]
     fn lifetimes_parse_in_days_hours_and_minutes() {
-        assert_eq!(parse_lifetime("90d").unwrap(), chrono::Duration::days(90));
-        assert_eq!(parse_lifetime("12h").unwrap(), chrono::Duration::hours(12));
         assert_eq!(
-            parse_lifetime("30m").unwrap(),
+            parse_lifetime("--expires", "90d").unwrap(),
+            chrono::Duration::days(90)
+        );
+        assert_eq!(
+            parse_lifetime("--expires", "12h").unwrap(),
+            chrono::Duration::hours(12)
+        );
+        assert_eq!(
+            parse_lifetime("--expires", "30m").unwrap(),
             chrono::Duration::minutes(30)
         );
         for bad in [
@@ -292,7 +299,7 @@ mod tests {
             "~Â",
             "9é",
         ] {
-            let err = parse_lifetime(bad).unwrap_err().to_string();
+            let err = parse_lifetime("--expires", bad).unwrap_err().to_string();
             assert!(err.contains("--expires"), "{bad}: {err}");
         }
     }

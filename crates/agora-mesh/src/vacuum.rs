@@ -16,6 +16,7 @@ use agora_model::{Principal, TableRef};
 use agora_storage::TableKind;
 use serde::Serialize;
 
+use crate::changes::{lock, lock_file};
 use crate::keys::io;
 use crate::{Mesh, MeshError};
 
@@ -50,7 +51,8 @@ impl Mesh {
         table: &TableRef,
         ingest_id: &str,
     ) -> Result<Writing, MeshError> {
-        let (file, path) = self.writers_lock()?;
+        let path = self.dir.join(WRITERS_LOCK);
+        let file = lock_file(&path)?;
         file.lock_shared().map_err(io(&path))?;
         let dir = self.dir.join(WRITING_DIR);
         std::fs::create_dir_all(&dir).map_err(io(&dir))?;
@@ -62,18 +64,6 @@ impl Mesh {
         })
     }
 
-    /// The writers lock file, unlocked.
-    fn writers_lock(&self) -> Result<(File, PathBuf), MeshError> {
-        let path = self.dir.join(WRITERS_LOCK);
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .map_err(io(&path))?;
-        Ok((file, path))
-    }
-
     /// Removes the orphaned files of every product table and its quarantine, waiting for the
     /// ingests under way. Administrators only.
     pub async fn vacuum(&self, actor: &Principal) -> Result<VacuumReport, MeshError> {
@@ -83,8 +73,7 @@ impl Mesh {
                 action: "vacuum the mesh (administrators only)".to_string(),
             });
         }
-        let (lock, path) = self.writers_lock()?;
-        lock.lock().map_err(io(&path))?;
+        let _lock = lock(&self.dir.join(WRITERS_LOCK))?;
         let mut tables = Vec::new();
         for product in self.catalog.products().await? {
             for table in &product.tables {
@@ -110,7 +99,7 @@ impl Mesh {
         if markers.is_empty() {
             return Ok(());
         }
-        let (file, _) = self.writers_lock()?;
+        let file = lock_file(&self.dir.join(WRITERS_LOCK))?;
         if file.try_lock().is_err() {
             return Ok(());
         }

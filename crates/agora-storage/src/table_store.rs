@@ -7,9 +7,9 @@ use std::sync::{Arc, Mutex};
 use agora_model::TableRef;
 use arrow::datatypes::{Schema, SchemaRef};
 use arrow::record_batch::RecordBatch;
-use deltalake::kernel::StructField;
 use deltalake::kernel::engine::arrow_conversion::TryIntoKernel;
 use deltalake::kernel::transaction::CommitProperties;
+use deltalake::kernel::{CommitInfo, StructField};
 use deltalake::writer::{DeltaWriter, RecordBatchWriter, WriteMode};
 use deltalake::{DeltaTable, DeltaTableError};
 use futures::StreamExt;
@@ -258,6 +258,34 @@ impl TableStore {
         })
     }
 
+    /// The table's commits with their versions, newest first (the latest `limit` if given);
+    /// none if the table was never created.
+    async fn commits(
+        &self,
+        t: &TableRef,
+        kind: TableKind,
+        limit: Option<usize>,
+    ) -> Result<Vec<(u64, CommitInfo)>, StorageError> {
+        let name = t.to_string();
+        let Some(table) = self.open(t, kind).await? else {
+            return Ok(Vec::new());
+        };
+        let latest = table.version().unwrap_or(0);
+        let commits: Vec<_> = table.history(limit).collect().await;
+        commits
+            .into_iter()
+            .enumerate()
+            .map(|(i, c)| {
+                let c = c.map_err(delta_err(&name))?;
+                // A commit names the version it read; the first one reads none.
+                let version = c
+                    .read_version
+                    .map_or(latest.saturating_sub(i as u64), |v| v + 1);
+                Ok((version, c))
+            })
+            .collect()
+    }
+
     /// The version of the table's commit whose metadata holds `mark`, if there is one.
     pub async fn marked_commit(
         &self,
@@ -265,22 +293,12 @@ impl TableStore {
         kind: TableKind,
         mark: (&str, &str),
     ) -> Result<Option<u64>, StorageError> {
-        let name = t.to_string();
-        let Some(table) = self.open(t, kind).await? else {
-            return Ok(None);
-        };
-        let commits: Vec<_> = table.history(None).collect().await;
-        let latest = table.version().unwrap_or(0);
-        for (i, c) in commits.into_iter().enumerate() {
-            let c = c.map_err(delta_err(&name))?;
-            if c.info.get(mark.0).and_then(|v| v.as_str()) == Some(mark.1) {
-                return Ok(Some(
-                    c.read_version
-                        .map_or(latest.saturating_sub(i as u64), |v| v + 1),
-                ));
-            }
-        }
-        Ok(None)
+        Ok(self
+            .commits(t, kind, None)
+            .await?
+            .into_iter()
+            .find(|(_, c)| c.info.get(mark.0).and_then(|v| v.as_str()) == Some(mark.1))
+            .map(|(version, _)| version))
     }
 
     /// The versions of the table whose commits appended rows (ingests, not schema changes or
@@ -290,28 +308,20 @@ impl TableStore {
         t: &TableRef,
         kind: TableKind,
     ) -> Result<Vec<u64>, StorageError> {
-        let name = t.to_string();
-        let Some(table) = self.open(t, kind).await? else {
-            return Ok(Vec::new());
-        };
-        let commits: Vec<_> = table.history(None).collect().await;
-        let latest = table.version().unwrap_or(0);
-        let mut versions = Vec::new();
-        for (i, c) in commits.into_iter().enumerate() {
-            let c = c.map_err(delta_err(&name))?;
-            let append = c.operation.as_deref() == Some("WRITE")
-                && c.operation_parameters
-                    .as_ref()
-                    .and_then(|p| p.get("mode"))
-                    .and_then(|m| m.as_str())
-                    == Some("Append");
-            if append {
-                versions.push(
-                    c.read_version
-                        .map_or(latest.saturating_sub(i as u64), |v| v + 1),
-                );
-            }
-        }
+        let mut versions: Vec<u64> = self
+            .commits(t, kind, None)
+            .await?
+            .into_iter()
+            .filter(|(_, c)| {
+                c.operation.as_deref() == Some("WRITE")
+                    && c.operation_parameters
+                        .as_ref()
+                        .and_then(|p| p.get("mode"))
+                        .and_then(|m| m.as_str())
+                        == Some("Append")
+            })
+            .map(|(version, _)| version)
+            .collect();
         versions.sort_unstable();
         Ok(versions)
     }
@@ -373,24 +383,16 @@ impl TableStore {
         t: &TableRef,
         limit: usize,
     ) -> Result<Vec<VersionInfo>, StorageError> {
-        let name = t.to_string();
-        let Some(table) = self.open(t, TableKind::Product).await? else {
-            return Ok(Vec::new());
-        };
-        let commits: Vec<_> = table.history(Some(limit)).collect().await;
-        let mut out = Vec::new();
-        let latest = table.version().unwrap_or(0);
-        for (i, c) in commits.into_iter().enumerate() {
-            let c = c.map_err(delta_err(&name))?;
-            out.push(VersionInfo {
-                version: c
-                    .read_version
-                    .map_or(latest.saturating_sub(i as u64), |v| v + 1),
+        Ok(self
+            .commits(t, TableKind::Product, Some(limit))
+            .await?
+            .into_iter()
+            .map(|(version, c)| VersionInfo {
+                version,
                 timestamp_ms: c.timestamp,
-                operation: c.operation.clone(),
-            });
-        }
-        Ok(out)
+                operation: c.operation,
+            })
+            .collect())
     }
 }
 

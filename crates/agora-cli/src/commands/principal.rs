@@ -67,7 +67,7 @@ fn attributes(given: &[String]) -> Result<BTreeMap<String, String>, MeshError> {
 }
 
 fn lifetime(expires: Option<&str>) -> Result<Option<chrono::Duration>, MeshError> {
-    expires.map(parse_lifetime).transpose()
+    expires.map(|e| parse_lifetime("--expires", e)).transpose()
 }
 
 pub async fn run(mesh: &Mesh, me: &Principal, command: PrincipalCommand) -> Result<(), MeshError> {

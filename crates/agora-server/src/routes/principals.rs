@@ -60,7 +60,9 @@ fn clearance(text: Option<&str>) -> ApiResult<Option<Sensitivity>> {
 }
 
 fn lifetime(text: Option<&str>) -> ApiResult<Option<chrono::Duration>> {
-    Ok(text.map(parse_lifetime).transpose()?)
+    Ok(text
+        .map(|e| parse_lifetime("request body: expires", e))
+        .transpose()?)
 }
 
 fn grant_json(g: &Grant) -> Value {
