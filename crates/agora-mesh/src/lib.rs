@@ -54,7 +54,7 @@ use agora_model::Principal;
 use agora_storage::TableStore;
 
 pub use agora_ingest::{InputFormat, Source, classify_file};
-pub use agora_query::{Interface, QueryLimits, SessionOptions};
+pub use agora_query::{Interface, QueryLimits, SessionOptions, StatementShape};
 pub use error::{ErrorKind, MeshError};
 pub use governance::PolicyApplied;
 pub use ingest::{ColumnClassified, IngestOptions, IngestReport};
@@ -151,6 +151,11 @@ impl Mesh {
     pub fn with_query_limits(mut self, limits: agora_query::QueryLimits) -> Mesh {
         self.query_limits = limits;
         self
+    }
+
+    /// The limits of every query whose session names none.
+    pub fn query_limits(&self) -> agora_query::QueryLimits {
+        self.query_limits
     }
 }
 

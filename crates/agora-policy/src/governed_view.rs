@@ -9,13 +9,16 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use agora_model::Category;
-use datafusion::catalog::TableProvider;
 use datafusion::catalog::view::ViewTable;
+use datafusion::catalog::{Session, TableProvider};
 use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
 use datafusion::common::{Column, DFSchema, Result, ScalarValue, TableReference};
+use datafusion::datasource::TableType;
 use datafusion::datasource::provider_as_source;
 use datafusion::execution::SessionStateBuilder;
+use datafusion::logical_expr::TableProviderFilterPushDown;
 use datafusion::logical_expr::{Expr, LogicalPlan, LogicalPlanBuilder};
+use datafusion::physical_plan::ExecutionPlan;
 
 use crate::masks::DENIED_FUNCTION;
 use crate::row_barrier::FilteredTable;
@@ -101,7 +104,46 @@ pub fn governed_provider(
         });
     }
     let plan = builder.project(columns)?.build()?;
-    Ok(Arc::new(ViewTable::new(plan, None)))
+    Ok(Arc::new(GovernedTable(ViewTable::new(plan, None))))
+}
+
+/// The view a governed table becomes, shown to clients as the table it stands for: a
+/// `BASE TABLE` in `information_schema` and an ordinary table (`relkind` `r`) in `pg_catalog`,
+/// so `\dt` and BI tools list it. Everything else is the view's, and DataFusion inlines it as
+/// a view (through `get_logical_plan`).
+#[derive(Debug)]
+struct GovernedTable(ViewTable);
+
+#[async_trait::async_trait]
+impl TableProvider for GovernedTable {
+    fn schema(&self) -> datafusion::arrow::datatypes::SchemaRef {
+        self.0.schema()
+    }
+
+    fn table_type(&self) -> TableType {
+        TableType::Base
+    }
+
+    fn get_logical_plan(&self) -> Option<std::borrow::Cow<'_, LogicalPlan>> {
+        self.0.get_logical_plan()
+    }
+
+    async fn scan(
+        &self,
+        state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        filters: &[Expr],
+        limit: Option<usize>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        self.0.scan(state, projection, filters, limit).await
+    }
+
+    fn supports_filters_pushdown(
+        &self,
+        filters: &[&Expr],
+    ) -> Result<Vec<TableProviderFilterPushDown>> {
+        self.0.supports_filters_pushdown(filters)
+    }
 }
 
 /// `sales.orders` for `agora.sales.orders`: how users name tables.

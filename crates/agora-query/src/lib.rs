@@ -38,6 +38,7 @@ mod pg_compat;
 mod reads;
 mod script;
 mod session;
+mod sorted_catalog;
 mod sql_shape;
 mod statement_limits;
 mod viewer;
@@ -46,10 +47,12 @@ pub use audit::{Interface, QueryAudit, QueryRecord};
 pub use error::{ColumnDenied, PermissionDenied, QueryError};
 pub use grant_check::check_grants;
 pub use limits::QueryLimits;
-pub use pg_compat::show_as_select;
+pub use pg_compat::{
+    PgSetting, name_unnamed_columns, pg_column_names, pg_setting, rewrite_pg_functions,
+};
 pub use reads::{TableRead, tables_read};
 pub use script::{ScriptStatement, split_statements};
-pub use session::{GovernedSession, MeshTable, SessionOptions};
+pub use session::{GovernedSession, MeshTable, SessionOptions, StatementShape};
 pub use sql_shape::sql_shape;
 pub use statement_limits::{MAX_DEPTH, MAX_TOKENS, STACK_BYTES};
 pub use viewer::Viewer;

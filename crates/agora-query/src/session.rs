@@ -6,7 +6,9 @@ use std::sync::Arc;
 use agora_model::{Name, TableRef};
 use agora_policy::{Masks, TableGovernance, denied_columns};
 use agora_storage::TableStore;
-use datafusion::catalog::{CatalogProvider, MemoryCatalogProvider};
+use datafusion::arrow::datatypes::{DataType, SchemaRef};
+use datafusion::catalog::CatalogProvider;
+use datafusion::common::ParamValues;
 use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::execution::{SessionState, SessionStateBuilder};
@@ -19,6 +21,7 @@ use datafusion_pg_catalog::pg_catalog::setup_pg_catalog;
 use crate::domain_schema::DomainSchema;
 use crate::grant_check::{GrantCheckRule, check_grants};
 use crate::limits::{DeadlineRule, QueryLimits};
+use crate::sorted_catalog::SortedCatalog;
 use crate::{ColumnDenied, Interface, QueryAudit, QueryError, QueryRecord, TableRead, Viewer};
 
 /// The SQL catalog name of the mesh (`agora.sales.orders` is `sales.orders`).
@@ -39,6 +42,21 @@ pub struct SessionOptions {
     pub pg_catalog: bool,
     /// Memory and time the query may take.
     pub limits: QueryLimits,
+}
+
+/// A statement's parameters and result, as a client preparing it is told them.
+#[derive(Debug, Clone)]
+pub struct StatementShape {
+    /// The type of `$1`, `$2`, … in order; `None` where the statement does not decide it
+    /// (`select $1`).
+    pub parameters: Vec<Option<DataType>>,
+    /// The columns of the result.
+    pub schema: SchemaRef,
+}
+
+/// `$3`'s number, 3; placeholders DataFusion names otherwise sort last.
+fn parameter_number(id: &str) -> usize {
+    id.trim_start_matches('$').parse().unwrap_or(usize::MAX)
 }
 
 /// A table of the mesh, the product it belongs to, and what of it the reader may see.
@@ -62,6 +80,8 @@ pub struct GovernedSession {
     governance: HashMap<TableRef, Arc<TableGovernance>>,
     default_schema: String,
     as_of: Option<u64>,
+    /// Whether the session has `pg_catalog` (see [`SessionOptions::pg_catalog`]).
+    pg_catalog: bool,
     interface: Interface,
     audit: Arc<dyn QueryAudit>,
 }
@@ -129,7 +149,7 @@ impl GovernedSession {
         // session; the state's catalog is not used there, so a copy made before it is complete
         // will do.
         let scan_options = Arc::new(ctx.state());
-        let catalog = MemoryCatalogProvider::new();
+        let catalog = SortedCatalog::default();
         let mut by_domain: BTreeMap<Name, BTreeMap<String, (TableRef, Arc<TableGovernance>)>> =
             BTreeMap::new();
         let mut governance = HashMap::new();
@@ -174,6 +194,7 @@ impl GovernedSession {
             governance,
             default_schema,
             as_of: options.as_of,
+            pg_catalog: options.pg_catalog,
             interface,
             audit,
         })
@@ -183,40 +204,101 @@ impl GovernedSession {
     /// that reads mesh tables, and any statement refused — by a grant, a denied column, because
     /// it is not a query, or because it does not plan — is recorded before the result returns.
     pub async fn sql(&self, sql: &str) -> Result<DataFrame, QueryError> {
-        let (result, reads, denied, error) = match self.plan(sql).await {
-            Ok(df) => {
-                let reads = self.reads(&df)?;
-                (Ok(df), reads, None, None)
-            }
-            Err(e @ (QueryError::ColumnDenied(_) | QueryError::PermissionDenied(_))) => {
-                let message = e.to_string();
-                (Err(e), Vec::new(), Some(message), None)
-            }
-            Err(e) => {
-                let message = e.to_string();
-                (Err(e), Vec::new(), None, Some(message))
-            }
-        };
-        if !reads.is_empty() || denied.is_some() || error.is_some() {
-            let record = QueryRecord {
-                principal: self.viewer.principal.name.to_string(),
-                interface: self.interface,
-                sql: sql.to_string(),
-                as_of: self.as_of,
-                masked_columns: self.masked_columns(&reads),
-                reads,
-                denied,
-                error,
-            };
-            self.audit.record(record).await?;
+        let result = self.plan(sql, None).await;
+        self.audited(sql, result).await
+    }
+
+    /// Runs a statement prepared with parameters (`$1`, `$2`, …; PostgreSQL's extended query
+    /// protocol) with `params` bound, planned, checked and recorded as [`Self::sql`] does: the
+    /// values are bound into the plan as literals, so they cannot change what the statement
+    /// reads or how it is governed.
+    pub async fn sql_with_params(
+        &self,
+        sql: &str,
+        params: ParamValues,
+    ) -> Result<DataFrame, QueryError> {
+        let result = self.plan(sql, Some(params)).await;
+        self.audited(sql, result).await
+    }
+
+    /// What a client preparing `sql` is told before it runs it: the types of its parameters
+    /// and the columns of its result. Planned and checked as [`Self::sql`] plans (a refused
+    /// statement is refused here, and recorded), but nothing is read.
+    pub async fn describe(&self, sql: &str) -> Result<StatementShape, QueryError> {
+        let result = self.checked_plan(sql).await.and_then(|plan| {
+            let mut types = plan
+                .get_parameter_types()
+                .map_err(QueryError::from_datafusion)?
+                .into_iter()
+                .map(|(id, t)| (parameter_number(&id), t))
+                .collect::<Vec<_>>();
+            types.sort_by_key(|(n, _)| *n);
+            Ok(StatementShape {
+                parameters: types.into_iter().map(|(_, t)| t).collect(),
+                schema: Arc::new(plan.schema().as_arrow().clone()),
+            })
+        });
+        if let Err(e) = &result {
+            self.record_refusal(sql, e).await?;
         }
         result
     }
 
-    /// Plans `sql`, refuses what is not a query, checks grants, optimises the plan and refuses
-    /// uses of denied columns; the returned DataFrame holds the optimised plan (but for
-    /// `EXPLAIN`, which shows the optimiser's work itself) and streams when executed.
-    async fn plan(&self, sql: &str) -> Result<DataFrame, QueryError> {
+    /// Records `sql` with its outcome, as [`Self::sql`] describes, and returns the outcome.
+    async fn audited(
+        &self,
+        sql: &str,
+        result: Result<DataFrame, QueryError>,
+    ) -> Result<DataFrame, QueryError> {
+        match result {
+            Ok(df) => {
+                let reads = self.reads(&df)?;
+                if !reads.is_empty() {
+                    self.record_outcome(sql, reads, None, None).await?;
+                }
+                Ok(df)
+            }
+            Err(e) => {
+                self.record_refusal(sql, &e).await?;
+                Err(e)
+            }
+        }
+    }
+
+    /// Records the refusal or failure `e` of `sql`.
+    async fn record_refusal(&self, sql: &str, e: &QueryError) -> Result<(), QueryError> {
+        let message = Some(e.to_string());
+        match e {
+            QueryError::ColumnDenied(_) | QueryError::PermissionDenied(_) => {
+                self.record_outcome(sql, Vec::new(), message, None).await
+            }
+            _ => self.record_outcome(sql, Vec::new(), None, message).await,
+        }
+    }
+
+    async fn record_outcome(
+        &self,
+        sql: &str,
+        reads: Vec<TableRead>,
+        denied: Option<String>,
+        error: Option<String>,
+    ) -> Result<(), QueryError> {
+        let record = QueryRecord {
+            principal: self.viewer.principal.name.to_string(),
+            interface: self.interface,
+            sql: sql.to_string(),
+            as_of: self.as_of,
+            masked_columns: self.masked_columns(&reads),
+            reads,
+            denied,
+            error,
+        };
+        self.audit.record(record).await
+    }
+
+    /// Parses and plans `sql`, refusing what is too large, what is not a query and what the
+    /// reader's grants do not cover.
+    async fn checked_plan(&self, sql: &str) -> Result<LogicalPlan, QueryError> {
         crate::statement_limits::check_size(sql)?;
         let state = self.ctx.state();
         let dialect = state.config().options().sql_parser.dialect;
@@ -231,6 +313,23 @@ impl GovernedSession {
         refuse_non_queries(&plan)?;
         check_grants(&plan, &self.viewer, &self.products, &self.default_schema)
             .map_err(QueryError::from_datafusion)?;
+        Ok(plan)
+    }
+
+    /// Plans `sql` as [`Self::checked_plan`] does, binds `params`, optimises the plan and
+    /// refuses uses of denied columns; the returned DataFrame holds the optimised plan (but for
+    /// `EXPLAIN`, which shows the optimiser's work itself) and streams when executed.
+    async fn plan(&self, sql: &str, params: Option<ParamValues>) -> Result<DataFrame, QueryError> {
+        let mut plan = self.checked_plan(sql).await?;
+        if let Some(params) = params {
+            plan = plan
+                .replace_params_with_values(&params)
+                .map_err(QueryError::from_datafusion)?;
+        }
+        if self.pg_catalog && reads_pg_catalog(&plan) {
+            self.number_relations().await?;
+        }
+        let state = self.ctx.state();
         let optimized = state.optimize(&plan).map_err(QueryError::from_datafusion)?;
         let columns = denied_columns(&optimized).map_err(QueryError::from_datafusion)?;
         if !columns.is_empty() {
@@ -243,6 +342,22 @@ impl GovernedSession {
             return Ok(DataFrame::new(state, plan));
         }
         Ok(DataFrame::new(self.planned.clone(), optimized))
+    }
+
+    /// Numbers the session's relations as `pg_class` numbers them. Each `pg_catalog` table
+    /// hands out object ids as it is first read, in its own order; clients look a table's oid
+    /// up in `pg_class` in one statement and use it in `pg_attribute` in the next (psql's
+    /// `\d`), each in a new session. Reading `pg_class` first in every session gives every
+    /// table the same oid in all of them.
+    async fn number_relations(&self) -> Result<(), QueryError> {
+        self.ctx
+            .sql("select oid from pg_catalog.pg_class")
+            .await
+            .map_err(QueryError::from_datafusion)?
+            .collect()
+            .await
+            .map_err(QueryError::from_datafusion)?;
+        Ok(())
     }
 
     /// The columns among `reads` the reader sees masked, as `domain.table.column`.
@@ -286,6 +401,22 @@ impl GovernedSession {
         })
         .map_err(QueryError::from_datafusion)
     }
+}
+
+/// Whether `plan` reads a table of `pg_catalog`.
+fn reads_pg_catalog(plan: &LogicalPlan) -> bool {
+    let mut reads = false;
+    // The walk only fails if the closure does, and it does not.
+    let _ = plan.apply_with_subqueries(|node| {
+        if let LogicalPlan::TableScan(scan) = node
+            && scan.table_name.schema() == Some("pg_catalog")
+        {
+            reads = true;
+            return Ok(TreeNodeRecursion::Stop);
+        }
+        Ok(TreeNodeRecursion::Continue)
+    });
+    reads
 }
 
 /// Refuses DDL, DML, `COPY` and session statements anywhere in `plan`: sessions only read, so

@@ -1,7 +1,7 @@
 //! Agora's network interfaces, in one process: the HTTP API ([`routes`], axum, OpenAPI document
 //! at `/api/openapi.json`, bearer tokens; one module per area, sharing the leaf `api` module for
 //! errors and authentication) and the PostgreSQL wire protocol ([`postgres`], on pgwire, the
-//! API token as password). Both act through `agora_mesh::Mesh`, so both get the same governed
+//! API token as password, TLS with [`PgTls`]). Both act through `agora_mesh::Mesh`, so both get the same governed
 //! answers as the CLI.
 //!
 //! ```no_run
@@ -15,6 +15,9 @@
 mod api;
 pub mod postgres;
 pub mod routes;
+mod tls;
+
+pub use tls::{PgTls, TlsError};
 
 use std::net::SocketAddr;
 
@@ -26,6 +29,7 @@ pub struct Server {
     mesh: Mesh,
     http: TcpListener,
     pg: TcpListener,
+    pg_tls: Option<PgTls>,
 }
 
 impl Server {
@@ -33,7 +37,18 @@ impl Server {
     pub async fn bind(mesh: Mesh, http: SocketAddr, pg: SocketAddr) -> std::io::Result<Server> {
         let http = TcpListener::bind(http).await?;
         let pg = TcpListener::bind(pg).await?;
-        Ok(Server { mesh, http, pg })
+        Ok(Server {
+            mesh,
+            http,
+            pg,
+            pg_tls: None,
+        })
+    }
+
+    /// Offers TLS on the Postgres listener with `tls`.
+    pub fn with_pg_tls(mut self, tls: PgTls) -> Server {
+        self.pg_tls = Some(tls);
+        self
     }
 
     pub fn http_addr(&self) -> SocketAddr {
@@ -52,7 +67,7 @@ impl Server {
     pub async fn run(self) -> std::io::Result<()> {
         let app = routes::router(self.mesh.clone());
         let http = async move { axum::serve(self.http, app).await };
-        let pg = postgres::serve(self.mesh, self.pg);
+        let pg = postgres::serve(self.mesh, self.pg, self.pg_tls);
         tokio::try_join!(http, pg)?;
         Ok(())
     }

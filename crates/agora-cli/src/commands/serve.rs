@@ -1,7 +1,7 @@
 //! `agora serve`: the HTTP API and the PostgreSQL wire protocol.
 
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use agora_mesh::{Mesh, MeshError};
@@ -15,6 +15,13 @@ pub struct ServeArgs {
     http: SocketAddr,
     #[arg(long, default_value = "127.0.0.1:6543")]
     pg: SocketAddr,
+    /// The Postgres endpoint's TLS certificate chain (PEM); by default a self-signed one kept
+    /// in the mesh's directory (`tls/`), made on first start.
+    #[arg(long, requires = "tls_key", value_name = "PEM")]
+    tls_cert: Option<PathBuf>,
+    /// The private key of `--tls-cert` (PEM).
+    #[arg(long, requires = "tls_cert", value_name = "PEM")]
+    tls_key: Option<PathBuf>,
     /// Limits of every query served (by default each may run 5 minutes).
     #[command(flatten)]
     limits: crate::limits::LimitArgs,
@@ -26,9 +33,18 @@ const DEFAULT_QUERY_TIMEOUT: Duration = Duration::from_secs(300);
 pub async fn run(mesh: Mesh, data: &Path, args: ServeArgs) -> Result<(), MeshError> {
     let (http, pg) = (args.http, args.pg);
     let mesh = mesh.with_query_limits(args.limits.limits(Some(DEFAULT_QUERY_TIMEOUT))?);
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => agora_server::PgTls::from_pem_files(cert, key),
+        _ => agora_server::PgTls::self_signed_in(&data.join("tls")),
+    }
+    .map_err(|e| MeshError::BadInput {
+        source_name: "TLS for the Postgres endpoint".to_string(),
+        message: e.to_string(),
+    })?;
     let server = agora_server::Server::bind(mesh, http, pg)
         .await
-        .map_err(|e| MeshError::Internal(format!("cannot listen on {http} / {pg}: {e}")))?;
+        .map_err(|e| MeshError::Internal(format!("cannot listen on {http} / {pg}: {e}")))?
+        .with_pg_tls(tls.clone());
     print(format!("Agora is serving the mesh in {}", data.display()))?;
     print(format!(
         "  HTTP API  http://{}/api/v1 (OpenAPI: /api/openapi.json)",
@@ -37,6 +53,11 @@ pub async fn run(mesh: Mesh, data: &Path, args: ServeArgs) -> Result<(), MeshErr
     print(format!(
         "  Postgres  postgresql://{}/agora (user = principal, password = API token)",
         server.pg_addr()
+    ))?;
+    print(format!(
+        "            TLS (sslmode=require) with {}, SHA-256 fingerprint {}",
+        tls.certificate().display(),
+        tls.fingerprint()
     ))?;
     server
         .run()

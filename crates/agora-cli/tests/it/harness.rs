@@ -186,15 +186,15 @@ impl Mesh {
     }
 }
 
-/// The Python of a virtualenv under the test target directory with `package` installed from
-/// PyPI (reachable on the machines this runs on), made on first use; `module` is what it
+/// The Python of a virtualenv under the test target directory with `packages` installed from
+/// PyPI (reachable on the machines this runs on), made on first use; `modules` is what it
 /// imports to tell the install is done.
-pub fn python_venv(name: &str, package: &str, module: &str) -> PathBuf {
+pub fn python_venv(name: &str, packages: &[&str], modules: &str) -> PathBuf {
     let venv = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);
     let python = venv.join("bin/python");
     let ready = |p: &PathBuf| {
         Command::new(p)
-            .args(["-c", &format!("import {module}")])
+            .args(["-c", &format!("import {modules}")])
             .status()
             .is_ok_and(|s| s.success())
     };
@@ -205,10 +205,11 @@ pub fn python_venv(name: &str, package: &str, module: &str) -> PathBuf {
             .expect("python3 is installed");
         assert!(made.success(), "python3 -m venv failed");
         let pip = Command::new(venv.join("bin/pip"))
-            .args(["install", "-q", package])
+            .args(["install", "-q"])
+            .args(packages)
             .status()
             .expect("pip runs");
-        assert!(pip.success(), "pip install {package} failed");
+        assert!(pip.success(), "pip install {packages:?} failed");
     }
     python
 }

@@ -16,7 +16,7 @@ fn python() -> &'static PathBuf {
     PYTHON.get_or_init(|| {
         python_venv(
             "openlineage-venv",
-            "openlineage-python==1.54.0",
+            &["openlineage-python==1.54.0"],
             "openlineage.client",
         )
     })

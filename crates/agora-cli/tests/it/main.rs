@@ -2,6 +2,7 @@
 //! catalog, and for the server a real `psql` and HTTP client.
 
 mod cli_flow;
+mod clients;
 mod crashes;
 mod errors;
 mod governance;
@@ -11,6 +12,7 @@ mod leaks;
 mod ledger;
 mod lineage;
 mod openapi;
+mod pg_protocol;
 mod principals;
 mod server;
 mod witness;

@@ -10,7 +10,11 @@ use crate::server::{serve, token};
 
 #[test]
 fn schemathesis_finds_no_server_error_and_no_undocumented_status() {
-    let python = python_venv("schemathesis-venv", "schemathesis==4.32.5", "schemathesis");
+    let python = python_venv(
+        "schemathesis-venv",
+        &["schemathesis==4.32.5"],
+        "schemathesis",
+    );
     let mesh = crm();
     let carol = token(&mesh, "carol");
     mesh.ok(&["grant", "carol", "write", "crm.people"]);

@@ -54,6 +54,8 @@ pub fn serve_with(mesh: &Mesh, flags: &[&str]) -> Served {
             );
         }
     }
+    // The server goes on printing (TLS, warnings); a closed pipe would stop it.
+    std::thread::spawn(move || lines.for_each(drop));
     Served {
         child,
         http: http.unwrap(),
@@ -67,22 +69,19 @@ pub fn token(mesh: &Mesh, name: &str) -> String {
 }
 
 pub fn psql(port: &str, user: &str, password: &str, sql: &str) -> (bool, String, String) {
-    let out = Command::new("psql")
-        .args([
-            "-h",
-            "127.0.0.1",
-            "-p",
-            port,
-            "-U",
-            user,
-            "-d",
-            "agora",
-            "-A",
-            "-t",
-            "-X",
-            "-c",
-            sql,
-        ])
+    let conninfo = format!("host=127.0.0.1 port={port} user={user} dbname=agora");
+    psql_with(&conninfo, password, &[sql])
+}
+
+/// psql with a libpq connection string and `statements`, each its own `-c` (its own message),
+/// unaligned and without headers.
+pub fn psql_with(conninfo: &str, password: &str, statements: &[&str]) -> (bool, String, String) {
+    let mut command = Command::new("psql");
+    command.args(["-AtX", conninfo]);
+    for s in statements {
+        command.args(["-c", s]);
+    }
+    let out = command
         .env("PGPASSWORD", password)
         .env("PGCONNECT_TIMEOUT", "10")
         .output()

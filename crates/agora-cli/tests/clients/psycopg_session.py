@@ -1,0 +1,41 @@
+"""psycopg 3 sessions that the protocol tests steer: a cancelled query, a statement prepared
+before a grant is revoked and executed after, several commands in one prepared statement."""
+import json
+import sys
+import threading
+import time
+
+import psycopg
+
+mode, port, user, token = sys.argv[1:5]
+conn = psycopg.connect(host="127.0.0.1", port=port, user=user, password=token, dbname="agora", autocommit=True)
+out = {}
+if mode == "cancel":
+    def cancel_soon():
+        time.sleep(1)
+        conn.cancel_safe()
+
+    threading.Thread(target=cancel_soon).start()
+    try:
+        conn.execute("select sum(value) from range(100000000000)")
+        out["cancelled"] = None
+    except psycopg.errors.QueryCanceled as e:
+        out["cancelled"] = str(e)
+    out["after"] = conn.execute("select 41 + %s", (1,)).fetchone()[0]
+elif mode == "revoke":
+    query = "select id from crm.customers where id = %s"
+    out["before"] = conn.execute(query, (1,), prepare=True).fetchone()[0]
+    print("prepared", flush=True)
+    sys.stdin.readline()
+    try:
+        conn.execute(query, (2,), prepare=True)
+        out["after"] = None
+    except psycopg.Error as e:
+        out["after"] = str(e)
+elif mode == "multiple":
+    try:
+        conn.execute("select 1; select 2", prepare=True)
+        out["multiple"] = None
+    except psycopg.Error as e:
+        out["multiple"] = str(e)
+print(json.dumps(out), flush=True)
