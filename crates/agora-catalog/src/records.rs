@@ -27,6 +27,9 @@ pub struct PrincipalRecord {
     pub disabled: bool,
     /// When the token stops working (RFC 3339), if it expires.
     pub token_expires_at: Option<String>,
+    /// The token's SCRAM-SHA-256 verifier, for Postgres logins (PostgreSQL's format); none for
+    /// principals whose token is older than verifiers.
+    pub scram_verifier: Option<String>,
 }
 
 /// A product as the catalog keeps it: the contract document and what search needs.

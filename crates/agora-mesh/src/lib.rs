@@ -43,6 +43,7 @@ mod product_details;
 mod products;
 mod query;
 mod recorder;
+mod scram;
 mod vacuum;
 mod witnessing;
 
@@ -59,9 +60,10 @@ pub use error::{ErrorKind, MeshError};
 pub use governance::PolicyApplied;
 pub use ingest::{ColumnClassified, IngestOptions, IngestReport};
 pub use principal_admin::{PrincipalSummary, parse_lifetime};
-pub use principals::token_hash;
+pub use principals::{PgLogin, token_hash};
 pub use product_details::{ProductDetails, SampleRows, TableDetails};
 pub use products::ApplyReport;
+pub use scram::{ScramError, ScramExchange, ScramVerifier};
 pub use vacuum::VacuumReport;
 
 /// The catalog file inside a mesh directory; its presence marks a mesh.
@@ -107,6 +109,7 @@ impl Mesh {
             created_at: now(),
             disabled: false,
             token_expires_at: None,
+            scram_verifier: Some(scram::ScramVerifier::for_token(&token).to_string()),
         };
         mesh.catalog
             .apply(&[Change::CreatePrincipal(record)], None)

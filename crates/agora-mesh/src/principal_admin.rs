@@ -12,6 +12,7 @@ use serde_json::json;
 
 use crate::principals::{new_token, require_admin, token_hash};
 use crate::recorder::Event;
+use crate::scram::ScramVerifier;
 use crate::{Mesh, MeshError};
 
 /// What `agora principal list` shows of a principal (never its token or its hash).
@@ -90,6 +91,7 @@ impl Mesh {
             created_at: crate::now(),
             disabled: false,
             token_expires_at: expiry(lifetime),
+            scram_verifier: Some(ScramVerifier::for_token(&token).to_string()),
         };
         let event = Event::by_admin(
             "principal.created",
@@ -116,6 +118,7 @@ impl Mesh {
         let mut record = self.principal_record(name).await?;
         let token = new_token();
         record.token_hash = token_hash(&token);
+        record.scram_verifier = Some(ScramVerifier::for_token(&token).to_string());
         record.token_expires_at = expiry(lifetime);
         let event = Event::by_admin(
             "principal.token_rotated",

@@ -11,6 +11,8 @@ use base64::Engine;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
+use crate::scram::ScramVerifier;
+
 use crate::{Mesh, MeshError};
 
 const TOKEN_PREFIX: &str = "agora_";
@@ -43,17 +45,51 @@ impl Mesh {
             .principal_by_token_hash(token_hash)
             .await?
             .ok_or(MeshError::BadToken)?;
-        if let Some(expires) = &record.token_expires_at
-            && expires.as_str() <= crate::now().as_str()
-        {
-            return Err(MeshError::InactivePrincipal {
-                principal: record.name.to_string(),
-                why: format!(
-                    "has a token that expired at {expires}: an administrator gives it a new one with `agora principal rotate-token`"
-                ),
-            });
+        usable(record)
+    }
+
+    /// How a Postgres login as `user` proves its token: by SCRAM against the token's verifier,
+    /// or, for a principal whose token is older than verifiers, with the token as a cleartext
+    /// password. A user that is no principal gets a decoy verifier, so the exchange fails where
+    /// a wrong token fails and says nothing of who exists.
+    pub async fn pg_login(&self, user: &str) -> Result<PgLogin, MeshError> {
+        let record = match Name::strict("principal", user) {
+            Ok(name) => self.catalog.principal(&name).await?,
+            Err(_) => None,
+        };
+        Ok(match record {
+            Some(PrincipalRecord {
+                scram_verifier: None,
+                ..
+            }) => PgLogin::Cleartext,
+            Some(PrincipalRecord {
+                scram_verifier: Some(verifier),
+                ..
+            }) => PgLogin::Scram(verifier.parse().map_err(|e| {
+                MeshError::Internal(format!("the catalog's SCRAM verifier of {user}: {e}"))
+            })?),
+            None => PgLogin::Scram(ScramVerifier::decoy(&self.audit_key, user)),
+        })
+    }
+
+    /// The principal `user` if `verifier` still is its token's (not rotated since a SCRAM
+    /// login), it is enabled and the token has not expired: what a connection that logged in
+    /// with SCRAM checks before every statement.
+    pub async fn authenticate_verifier(
+        &self,
+        user: &str,
+        verifier: &ScramVerifier,
+    ) -> Result<Principal, MeshError> {
+        let name = Name::strict("principal", user).map_err(|_| MeshError::BadToken)?;
+        let record = self
+            .catalog
+            .principal(&name)
+            .await?
+            .ok_or(MeshError::BadToken)?;
+        if record.scram_verifier.as_deref() != Some(verifier.to_string().as_str()) {
+            return Err(MeshError::BadToken);
         }
-        active(record)
+        usable(record)
     }
 
     /// The principal named `name`, for the local CLI's `--as`: refused while disabled.
@@ -108,6 +144,28 @@ impl Mesh {
             owned_domains,
         })
     }
+}
+
+/// How a Postgres login proves its token (see [`Mesh::pg_login`]).
+#[derive(Debug, Clone)]
+pub enum PgLogin {
+    Scram(ScramVerifier),
+    Cleartext,
+}
+
+/// The principal of `record`, unless it is disabled or its token expired.
+fn usable(record: PrincipalRecord) -> Result<Principal, MeshError> {
+    if let Some(expires) = &record.token_expires_at
+        && expires.as_str() <= crate::now().as_str()
+    {
+        return Err(MeshError::InactivePrincipal {
+            principal: record.name.to_string(),
+            why: format!(
+                "has a token that expired at {expires}: an administrator gives it a new one with `agora principal rotate-token`"
+            ),
+        });
+    }
+    active(record)
 }
 
 /// The principal of `record`, unless it is disabled.

@@ -111,6 +111,7 @@ pub(super) fn principal_from_row(r: &SqliteRow) -> Result<PrincipalRecord, Catal
         created_at: r.try_get("created_at")?,
         disabled: r.try_get("disabled")?,
         token_expires_at: r.try_get("token_expires_at")?,
+        scram_verifier: r.try_get("scram_verifier")?,
     })
 }
 

@@ -43,7 +43,7 @@ async fn create_principal(
     p: &PrincipalRecord,
 ) -> Result<(), CatalogError> {
     sqlx::query(
-        "INSERT INTO principals (name, token_hash, is_admin, clearance, attributes, created_at, disabled, token_expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO principals (name, token_hash, is_admin, clearance, attributes, created_at, disabled, token_expires_at, scram_verifier) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(p.name.as_str())
     .bind(&p.token_hash)
@@ -53,26 +53,28 @@ async fn create_principal(
     .bind(&p.created_at)
     .bind(p.disabled)
     .bind(&p.token_expires_at)
+    .bind(&p.scram_verifier)
     .execute(&mut *tx)
     .await
     .map_err(conflict("principal", p.name.to_string()))?;
     Ok(())
 }
 
-/// Replaces what may change of a principal: its token, clearance, attributes, whether it is
-/// disabled, and when its token expires.
+/// Replaces what may change of a principal: its token (and the token's SCRAM verifier),
+/// clearance, attributes, whether it is disabled, and when its token expires.
 async fn update_principal(
     tx: &mut SqliteConnection,
     p: &PrincipalRecord,
 ) -> Result<(), CatalogError> {
     let done = sqlx::query(
-        "UPDATE principals SET token_hash = ?, clearance = ?, attributes = ?, disabled = ?, token_expires_at = ? WHERE name = ?",
+        "UPDATE principals SET token_hash = ?, clearance = ?, attributes = ?, disabled = ?, token_expires_at = ?, scram_verifier = ? WHERE name = ?",
     )
     .bind(&p.token_hash)
     .bind(p.clearance.as_str())
     .bind(serde_json::to_string(&p.attributes).expect("INVARIANT: a string map serialises"))
     .bind(p.disabled)
     .bind(&p.token_expires_at)
+    .bind(&p.scram_verifier)
     .bind(p.name.as_str())
     .execute(&mut *tx)
     .await?;

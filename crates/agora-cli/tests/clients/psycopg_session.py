@@ -1,4 +1,4 @@
-"""psycopg 3 sessions that the protocol tests steer: a cancelled query, a statement prepared
+"""psycopg 3 sessions that the protocol tests steer: the login method, a cancelled query, a statement prepared
 before a grant is revoked and executed after, several commands in one prepared statement."""
 import json
 import sys
@@ -8,8 +8,19 @@ import time
 import psycopg
 
 mode, port, user, token = sys.argv[1:5]
-conn = psycopg.connect(host="127.0.0.1", port=port, user=user, password=token, dbname="agora", autocommit=True)
 out = {}
+if mode == "auth":
+    # libpq refuses the server's request unless it is the method named: which one it asked for.
+    for method in ("scram-sha-256", "password"):
+        try:
+            with psycopg.connect(host="127.0.0.1", port=port, user=user, password=token, dbname="agora",
+                                 require_auth=method) as c:
+                out[method] = c.execute("select current_user").fetchone()[0]
+        except psycopg.Error as e:
+            out[method] = "refused: " + str(e)
+    print(json.dumps(out), flush=True)
+    sys.exit(0)
+conn = psycopg.connect(host="127.0.0.1", port=port, user=user, password=token, dbname="agora", autocommit=True)
 if mode == "cancel":
     def cancel_soon():
         time.sleep(1)

@@ -208,3 +208,53 @@ fn psql_introspection_answers_as_postgres_does() {
         "{out}"
     );
 }
+
+/// The login method the server asked `user` for, and whether each method logged in.
+fn logins(port: &str, user: &str, token: &str) -> serde_json::Value {
+    let out = Command::new(python())
+        .arg(script("psycopg_session.py"))
+        .args(["auth", port, user, token])
+        .output()
+        .expect("python runs");
+    serde_json::from_str(String::from_utf8_lossy(&out.stdout).trim())
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)))
+}
+
+#[test]
+fn tokens_are_proved_by_scram_and_never_sent() {
+    let mesh = crm();
+    let carol = token(&mesh, "carol");
+    let served = serve(&mesh);
+    let answers = logins(&served.pg_port, "carol", &carol);
+    assert_eq!(answers["scram-sha-256"], "carol", "{answers}");
+    assert!(
+        answers["password"]
+            .as_str()
+            .is_some_and(|e| e.contains("server requested SASL")),
+        "the server never asks for the token itself: {answers}"
+    );
+    // A wrong token, and a user that is no principal, fail alike, at the proof.
+    for (user, password) in [("carol", "agora_wrong"), ("nobody", "agora_wrong")] {
+        let answers = logins(&served.pg_port, user, password);
+        assert!(
+            answers["scram-sha-256"]
+                .as_str()
+                .is_some_and(|e| e.contains(&format!(
+                    "Password authentication failed for user \"{user}\""
+                ))),
+            "{answers}"
+        );
+    }
+    // A rotated token's verifier is gone with it: the old token no longer logs in.
+    let rotated = mesh.ok(&["principal", "rotate-token", "carol"]);
+    let new = rotated.rsplit(": ").next().unwrap().trim();
+    assert!(
+        logins(&served.pg_port, "carol", &carol)["scram-sha-256"]
+            .as_str()
+            .is_some_and(|e| e.starts_with("refused"))
+    );
+    assert_eq!(
+        logins(&served.pg_port, "carol", new)["scram-sha-256"],
+        "carol"
+    );
+}

@@ -114,10 +114,13 @@ struct Backend {
     pids: RandomPidSecretKeyGenerator,
 }
 
-/// The SHA-256 of the token a connection logged in with, checked again before every statement
-/// (kept among the connection's typed extensions, where no `SET` reaches).
-struct LoginToken {
-    hash: String,
+/// How a connection logged in, checked again before every statement (kept among the
+/// connection's typed extensions, where no `SET` reaches).
+enum Login {
+    /// With the token itself: its SHA-256.
+    Token { hash: String },
+    /// By SCRAM: the verifier it proved the token against (a rotation replaces it).
+    Scram(agora_mesh::ScramVerifier),
 }
 
 fn user_error(code: &str, message: String) -> PgWireError {
@@ -198,14 +201,14 @@ impl Backend {
             .get(METADATA_USER)
             .cloned()
             .unwrap_or_default();
-        let Some(token) = client.session_extensions().get::<LoginToken>() else {
+        let Some(login) = client.session_extensions().get::<Login>() else {
             return Err(pg_error(MeshError::BadToken));
         };
-        let principal = self
-            .mesh
-            .authenticate_hash(&token.hash)
-            .await
-            .map_err(pg_error)?;
+        let principal = match login.as_ref() {
+            Login::Token { hash } => self.mesh.authenticate_hash(hash).await,
+            Login::Scram(verifier) => self.mesh.authenticate_verifier(&user, verifier).await,
+        }
+        .map_err(pg_error)?;
         if principal.name.as_str() != user {
             return Err(pg_error(MeshError::BadToken));
         }

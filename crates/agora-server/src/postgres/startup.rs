@@ -1,6 +1,7 @@
-//! Login: the password is the principal's API token, checked against its hash and against the
-//! user named at start-up; the connection then gets its process id and secret key for cancel
-//! requests.
+//! Login: the principal proves its API token by SCRAM-SHA-256 against the token's verifier
+//! (or, for a principal whose token is older than verifiers, sends it as a cleartext password,
+//! checked against its hash); a token only logs in as its own principal. The connection then
+//! gets its process id and secret key for cancel requests.
 
 use std::fmt::Debug;
 
@@ -16,8 +17,19 @@ use pgwire::error::{PgWireError, PgWireResult};
 use pgwire::messages::startup::Authentication;
 use pgwire::messages::{PgWireBackendMessage, PgWireFrontendMessage};
 
+use agora_mesh::{PgLogin, ScramExchange, ScramVerifier};
+use agora_model::Principal;
+
 use super::cancel::ConnectionCancel;
-use super::{LoginToken, Service};
+use super::{Login, Service, pg_error};
+
+/// Where a SCRAM login is, between its messages.
+enum ScramStage {
+    /// AuthenticationSASL sent; the client's first message is next.
+    AwaitingFirst(ScramVerifier),
+    /// The server's first message sent; the client's proof is next.
+    AwaitingFinal(ScramExchange),
+}
 
 #[async_trait]
 impl StartupHandler for Service {
@@ -36,47 +48,137 @@ impl StartupHandler for Service {
                 protocol_negotiation(client, startup).await?;
                 save_startup_parameters_to_metadata(client, startup);
                 client.set_state(PgWireConnectionState::AuthenticationInProgress);
-                client
-                    .send(PgWireBackendMessage::Authentication(
-                        Authentication::CleartextPassword,
-                    ))
-                    .await?;
-            }
-            PgWireFrontendMessage::PasswordMessageFamily(pwd) => {
-                let pwd = pwd.into_password()?;
-                let user = client
-                    .metadata()
-                    .get(METADATA_USER)
-                    .cloned()
-                    .unwrap_or_default();
-                let principal = self.backend.mesh.authenticate(&pwd.password).await;
-                match principal {
-                    Ok(p) if p.name.as_str() == user => {
-                        client.session_extensions().insert(LoginToken {
-                            hash: agora_mesh::token_hash(pwd.password.trim()),
-                        });
-                        let (pid, secret) = self.backend.pids.generate(client);
-                        client.set_pid_and_secret_key(pid, secret);
-                        let (connection, registration) = self.backend.cancels.register(client);
+                let login = self
+                    .backend
+                    .mesh
+                    .pg_login(&user(client))
+                    .await
+                    .map_err(pg_error)?;
+                let request = match login {
+                    PgLogin::Scram(verifier) => {
                         client
                             .session_extensions()
-                            .insert(ConnectionCancel(connection));
-                        client.session_extensions().insert(registration);
-                        finish_authentication(client, &parameters(p.name.as_str())).await?;
+                            .insert(ScramStage::AwaitingFirst(verifier));
+                        Authentication::SASL(vec![SCRAM_SHA_256.to_string()])
                     }
-                    other => {
-                        let reason = match other {
-                            Ok(p) => format!("the token belongs to {}", p.name),
-                            Err(e) => e.to_string(),
-                        };
-                        tracing::warn!(%user, %reason, "postgres login refused");
-                        return Err(PgWireError::InvalidPassword(user));
+                    PgLogin::Cleartext => Authentication::CleartextPassword,
+                };
+                client
+                    .send(PgWireBackendMessage::Authentication(request))
+                    .await?;
+            }
+            PgWireFrontendMessage::PasswordMessageFamily(message) => {
+                let stage = client.session_extensions().get::<ScramStage>();
+                match stage.as_deref() {
+                    None => {
+                        self.cleartext(client, message.into_password()?.password)
+                            .await?
+                    }
+                    Some(ScramStage::AwaitingFirst(verifier)) => {
+                        let first = message.into_sasl_initial_response()?;
+                        if first.auth_method != SCRAM_SHA_256 {
+                            return Err(PgWireError::UnsupportedSASLAuthMethod(first.auth_method));
+                        }
+                        let data = first.data.unwrap_or_default();
+                        let (exchange, server_first) =
+                            ScramExchange::start(verifier.clone(), &data)
+                                .map_err(|e| refused(client, e.to_string()))?;
+                        client
+                            .session_extensions()
+                            .insert(ScramStage::AwaitingFinal(exchange));
+                        client
+                            .send(PgWireBackendMessage::Authentication(
+                                Authentication::SASLContinue(server_first.into_bytes().into()),
+                            ))
+                            .await?;
+                    }
+                    Some(ScramStage::AwaitingFinal(exchange)) => {
+                        let last = message.into_sasl_response()?;
+                        let server_final = exchange
+                            .finish(&last.data)
+                            .map_err(|e| refused(client, e.to_string()))?;
+                        let verifier = exchange.verifier().clone();
+                        let principal = self
+                            .backend
+                            .mesh
+                            .authenticate_verifier(&user(client), &verifier)
+                            .await
+                            .map_err(|e| refused(client, e.to_string()))?;
+                        client
+                            .send(PgWireBackendMessage::Authentication(
+                                Authentication::SASLFinal(server_final.into_bytes().into()),
+                            ))
+                            .await?;
+                        self.logged_in(client, &principal, Login::Scram(verifier))
+                            .await?;
                     }
                 }
             }
             _ => {}
         }
         Ok(())
+    }
+}
+
+const SCRAM_SHA_256: &str = "SCRAM-SHA-256";
+
+/// The user named at start-up.
+fn user<C: ClientInfo>(client: &C) -> String {
+    client
+        .metadata()
+        .get(METADATA_USER)
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// The client is told only that the login failed; the log says why.
+fn refused<C: ClientInfo>(client: &C, reason: String) -> PgWireError {
+    let user = user(client);
+    tracing::warn!(%user, %reason, "postgres login refused");
+    PgWireError::InvalidPassword(user)
+}
+
+impl Service {
+    /// A login with the token as a cleartext password (principals without a SCRAM verifier).
+    async fn cleartext<C>(&self, client: &mut C, password: String) -> PgWireResult<()>
+    where
+        C: ClientInfo + Sink<PgWireBackendMessage> + Unpin + Send,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let user = user(client);
+        match self.backend.mesh.authenticate(&password).await {
+            Ok(p) if p.name.as_str() == user => {
+                let hash = agora_mesh::token_hash(password.trim());
+                self.logged_in(client, &p, Login::Token { hash }).await
+            }
+            Ok(p) => Err(refused(client, format!("the token belongs to {}", p.name))),
+            Err(e) => Err(refused(client, e.to_string())),
+        }
+    }
+
+    /// Finishes a login: what every statement checks again, the process id and secret key for
+    /// cancel requests, and the settings the client is told.
+    async fn logged_in<C>(
+        &self,
+        client: &mut C,
+        principal: &Principal,
+        login: Login,
+    ) -> PgWireResult<()>
+    where
+        C: ClientInfo + Sink<PgWireBackendMessage> + Unpin + Send,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        client.session_extensions().insert(login);
+        let (pid, secret) = self.backend.pids.generate(client);
+        client.set_pid_and_secret_key(pid, secret);
+        let (connection, registration) = self.backend.cancels.register(client);
+        client
+            .session_extensions()
+            .insert(ConnectionCancel(connection));
+        client.session_extensions().insert(registration);
+        finish_authentication(client, &parameters(principal.name.as_str())).await
     }
 }
 
