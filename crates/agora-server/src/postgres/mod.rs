@@ -131,6 +131,15 @@ fn user_error(code: &str, message: String) -> PgWireError {
     )))
 }
 
+/// The user named at start-up.
+fn user<C: ClientInfo>(client: &C) -> String {
+    client
+        .metadata()
+        .get(METADATA_USER)
+        .cloned()
+        .unwrap_or_default()
+}
+
 /// SQLSTATE codes by error kind.
 fn pg_error(e: MeshError) -> PgWireError {
     let code = match e.kind() {
@@ -196,11 +205,7 @@ impl Backend {
     /// The connection's principal, if its token still is theirs (not rotated, expired, or
     /// disabled since login).
     async fn principal<C: ClientInfo>(&self, client: &C) -> PgWireResult<Principal> {
-        let user = client
-            .metadata()
-            .get(METADATA_USER)
-            .cloned()
-            .unwrap_or_default();
+        let user = user(client);
         let Some(login) = client.session_extensions().get::<Login>() else {
             return Err(pg_error(MeshError::BadToken));
         };

@@ -12,7 +12,7 @@ use pgwire::api::auth::{
     DefaultServerParameterProvider, StartupHandler, finish_authentication, protocol_negotiation,
     save_startup_parameters_to_metadata,
 };
-use pgwire::api::{ClientInfo, METADATA_USER, PgWireConnectionState, PidSecretKeyGenerator};
+use pgwire::api::{ClientInfo, PgWireConnectionState, PidSecretKeyGenerator};
 use pgwire::error::{PgWireError, PgWireResult};
 use pgwire::messages::startup::Authentication;
 use pgwire::messages::{PgWireBackendMessage, PgWireFrontendMessage};
@@ -21,7 +21,7 @@ use agora_mesh::{PgLogin, ScramExchange, ScramVerifier};
 use agora_model::Principal;
 
 use super::cancel::ConnectionCancel;
-use super::{Login, Service, pg_error};
+use super::{Login, Service, pg_error, user};
 
 /// Where a SCRAM login is, between its messages.
 enum ScramStage {
@@ -121,15 +121,6 @@ impl StartupHandler for Service {
 }
 
 const SCRAM_SHA_256: &str = "SCRAM-SHA-256";
-
-/// The user named at start-up.
-fn user<C: ClientInfo>(client: &C) -> String {
-    client
-        .metadata()
-        .get(METADATA_USER)
-        .cloned()
-        .unwrap_or_default()
-}
 
 /// The client is told only that the login failed; the log says why.
 fn refused<C: ClientInfo>(client: &C, reason: String) -> PgWireError {
