@@ -36,6 +36,8 @@ from pathlib import Path
 import asyncpg
 import psycopg
 
+from tpch_data import dbgen_csv
+
 ROOT = Path(__file__).resolve().parent.parent
 TARGET = Path(os.environ.get("AGORA_TARGET", ROOT / "target" / "release"))
 AGORA = TARGET / "agora"
@@ -49,20 +51,6 @@ create table tpch.lineitem (
     l_shipdate date, l_commitdate date, l_receiptdate date, l_shipinstruct varchar(25),
     l_shipmode varchar(10), l_comment varchar(44))
 """
-
-
-def generate(scale, data):
-    """lineitem.csv at `scale`, from DuckDB's dbgen (its extension loaded by path from the wheel)."""
-    csv = data / "lineitem.csv"
-    if not csv.exists():
-        import duckdb
-        import duckdb_extension_tpch
-        ext = next(Path(duckdb_extension_tpch.__file__).parent.glob("extensions/*/tpch.duckdb_extension"))
-        con = duckdb.connect()
-        con.execute(f"load '{ext}'")
-        con.execute(f"call dbgen(sf={scale})")
-        con.execute(f"copy lineitem to '{csv}' (header, delimiter ',')")
-    return csv
 
 
 def agora(mesh, *args):
@@ -132,7 +120,7 @@ def main():
     args = ap.parse_args()
     data = ROOT / "bench" / "data" / f"pg-sf{args.scale}"
     data.mkdir(parents=True, exist_ok=True)
-    csv = generate(args.scale, data)
+    csv = dbgen_csv(args.scale, data, "lineitem")
     token = load_agora(data / "mesh", csv)
     expected = load_postgres(csv)
     pg_port = free_port()

@@ -9,13 +9,15 @@
 //!    decides ([`TagDecision`]) are known to the stages after it.
 //! 4. **store hashes** ([`StoreHashes`]): the stored hash column of each column some reader
 //!    sees hashed is appended to the accepted rows.
-//! 5. **write** ([`Write`]): accepted rows to the product table's files, rejected ones to its
-//!    quarantine table's.
+//! 5. **write** ([`Write`]): accepted rows to the product table's files (for a merge or an
+//!    overwrite, to a staging table's), rejected ones to its quarantine table's.
 //!
 //! [`Ingest::prepare`] runs them and returns a [`Prepared`] ingest: everything is decided and
 //! written, nothing is visible. The caller stores what must come first (the tags, so that no
 //! reader ever sees rows before their labels) and then [`Prepared::commit`]s: one Delta commit
-//! per table, carrying the ingest's id, so a recovery can tell whether it happened.
+//! per table, carrying the ingest's id, so a recovery can tell whether it happened. The
+//! [`IngestMode`] decides the product table's commit: an append of the written files, a
+//! delta-rs `MERGE` of the staged rows by primary key, or an overwrite by them.
 //!
 //! Stages share an [`IngestContext`]; a stage may hold batches back (classification does until
 //! its sample is complete). What the mesh does around the pipeline — grants, the catalog
@@ -30,6 +32,7 @@
 //!     table,
 //!     contract,
 //!     source: Source::File("orders.csv".into()),
+//!     mode: agora_ingest::IngestMode::Append,
 //!     format: None,
 //!     ingest_id: "ingest-1".into(),
 //!     actor: agora_model::Name::strict("principal", "alice").unwrap(),
@@ -49,6 +52,7 @@ mod classify;
 mod decode;
 mod error;
 mod input_checks;
+mod mode;
 mod source;
 mod stage;
 mod store_hashes;
@@ -70,6 +74,7 @@ pub use classify::{Classify, classify_file};
 pub use decode::InputFormat;
 pub use error::IngestError;
 pub use input_checks::MAX_LINE_BYTES;
+pub use mode::IngestMode;
 pub use source::Source;
 pub use stage::{ClassificationOutcome, Committed, IngestContext, Stage, StagedBatch, Written};
 pub use store_hashes::StoreHashes;
@@ -87,6 +92,8 @@ pub struct Ingest {
     /// The table as its product's contract defines it.
     pub contract: ContractTable,
     pub source: Source,
+    /// How the accepted rows meet the table's rows.
+    pub mode: IngestMode,
     /// The input format; by default the file name decides.
     pub format: Option<InputFormat>,
     /// The ingest's id: in its quarantined rows and in its Delta commits.
@@ -124,6 +131,9 @@ pub struct Prepared {
     store: TableStore,
     table: TableRef,
     ingest_id: String,
+    mode: IngestMode,
+    /// The contract's primary key columns, which a merge matches rows by.
+    primary_key: Vec<String>,
     written: Written,
 }
 
@@ -141,17 +151,38 @@ impl Prepared {
             Some(q) => Some(q.commit_marked(mark).await?),
             None => None,
         };
-        let version = match self.written.product {
-            Some(p) => Some(p.commit_marked(mark).await?),
-            None => self
+        let mut merged = None;
+        let version = match (self.written.product, self.mode) {
+            (Some(p), IngestMode::Append) => Some(p.commit_marked(mark).await?),
+            (Some(staged), IngestMode::Merge) => {
+                let staged = staged.commit_table().await?;
+                let counts = self
+                    .store
+                    .merge_staged(&self.table, staged, &self.primary_key, mark)
+                    .await?;
+                merged = Some(counts);
+                Some(counts.version)
+            }
+            (Some(staged), IngestMode::Overwrite) => {
+                let staged = staged.commit_table().await?;
+                Some(
+                    self.store
+                        .overwrite_staged(&self.table, staged, mark)
+                        .await?,
+                )
+            }
+            // No row was accepted: the table stays as it was, whatever the mode.
+            (None, _) => self
                 .store
                 .open(&self.table, TableKind::Product)
                 .await?
                 .and_then(|t| t.version()),
         };
+        self.store.remove_staging(&self.ingest_id)?;
         Ok(Committed {
             version,
             quarantine_version,
+            merged,
         })
     }
 }
@@ -167,13 +198,51 @@ impl Ingest {
             .await?;
         let product = store.appender(product)?;
         let (table_columns, table_has_rows) = (product.columns()?, product.has_rows()?);
+        let primary_key: Vec<String> = self
+            .contract
+            .columns
+            .iter()
+            .filter(|c| c.primary_key)
+            .map(|c| c.sql_name.to_string())
+            .collect();
+        let mut validation = Validation::new(
+            self.contract.clone(),
+            schema,
+            self.ingest_id.clone(),
+            source_name.clone(),
+        );
+        let written_to = match self.mode {
+            IngestMode::Append => {
+                if table_has_rows && !validation.key_columns().is_empty() {
+                    store
+                        .scan_columns(&self.table, &validation.key_columns(), |keys| {
+                            validation.note_existing(keys)
+                        })
+                        .await?;
+                }
+                product
+            }
+            IngestMode::Merge | IngestMode::Overwrite => {
+                if self.mode == IngestMode::Merge {
+                    if primary_key.is_empty() {
+                        return Err(IngestError::bad_input(
+                            &source_name,
+                            format!(
+                                "a merge matches rows by primary key, and the contract of {} names none (mark its key columns `primaryKey: true`)",
+                                self.table
+                            ),
+                        ));
+                    }
+                    validation = validation.for_merge();
+                }
+                let staging = store
+                    .staging(&self.ingest_id, product.arrow_schema()?)
+                    .await?;
+                store.appender(staging)?
+            }
+        };
         let mut stages: Vec<Box<dyn Stage>> = vec![
-            Box::new(Validation::new(
-                self.contract.clone(),
-                schema,
-                self.ingest_id.clone(),
-                source_name.clone(),
-            )),
+            Box::new(validation),
             Box::new(Classify::new(self.tags, self.actor)),
             Box::new(StoreHashes::new(
                 self.mask_key,
@@ -185,7 +254,7 @@ impl Ingest {
             Box::new(Write::new(
                 store.clone(),
                 self.table.clone(),
-                product,
+                written_to,
                 table_columns,
             )),
         ];
@@ -249,6 +318,8 @@ impl Ingest {
             store: store.clone(),
             table: self.table,
             ingest_id: self.ingest_id,
+            mode: self.mode,
+            primary_key,
             written,
         })
     }

@@ -61,6 +61,8 @@ pub struct Committed {
     pub version: Option<u64>,
     /// The quarantine table's version, if rows were quarantined.
     pub quarantine_version: Option<u64>,
+    /// For a merge: the rows it inserted and updated.
+    pub merged: Option<agora_storage::MergeCounts>,
 }
 
 /// One step of the write path. Validation, classification, stored hashes and writing the files

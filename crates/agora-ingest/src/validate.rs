@@ -1,11 +1,13 @@
 //! Validation against the contract: the first stage of the write path.
 //!
 //! Each row is checked for type (the raw value casts to the column's type), required values,
-//! enumerations and uniqueness within the ingest (each `unique` column alone, and the primary
-//! key columns together). A row that fails any check goes to quarantine with every reason and
-//! its source position; the others go on to the product table.
+//! enumerations and uniqueness (each `unique` column alone, and the primary key columns
+//! together) within the ingest and, for an append, against the rows the table has. A row that
+//! fails any check goes to quarantine with every reason and its source position; the others go
+//! on to the product table. A merge replaces rows by primary key, so an input holding one key
+//! twice is ambiguous: it is refused whole instead.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use agora_model::ContractTable;
@@ -31,22 +33,37 @@ pub struct Validation {
     target: SchemaRef,
     ingest_id: String,
     source: String,
-    /// One constraint per unique column, plus one for a composite primary key: its columns and
-    /// the keys seen so far in this ingest.
-    unique: Vec<(Vec<usize>, HashSet<String>)>,
+    /// One constraint per unique column, plus one for a composite primary key.
+    unique: Vec<Constraint>,
+    /// A merge's validation: a repeated primary key refuses the input.
+    refuse_repeated_keys: bool,
+}
+
+/// Where a key was seen first.
+#[derive(Clone, Copy)]
+enum Seen {
+    /// The 1-based source row of this ingest.
+    Row(u64),
+    /// A row the table had before the ingest.
+    Table,
+}
+
+/// A uniqueness constraint: its columns and the keys seen so far.
+struct Constraint {
+    columns: Vec<usize>,
+    primary_key: bool,
+    seen: HashMap<String, Seen>,
 }
 
 impl Validation {
     /// Checks rows against `table`, typing them as `target`; quarantined rows carry
     /// `ingest_id` and `source`.
     pub fn new(table: ContractTable, target: SchemaRef, ingest_id: String, source: String) -> Self {
-        let mut unique: Vec<(Vec<usize>, HashSet<String>)> = table
-            .columns
-            .iter()
-            .enumerate()
-            .filter(|(_, c)| c.unique)
-            .map(|(i, _)| (vec![i], HashSet::new()))
-            .collect();
+        let constraint = |columns: Vec<usize>, primary_key: bool| Constraint {
+            columns,
+            primary_key,
+            seen: HashMap::new(),
+        };
         let pk: Vec<usize> = table
             .columns
             .iter()
@@ -54,8 +71,15 @@ impl Validation {
             .filter(|(_, c)| c.primary_key)
             .map(|(i, _)| i)
             .collect();
-        if !pk.is_empty() && !unique.iter().any(|(cols, _)| *cols == pk) {
-            unique.push((pk, HashSet::new()));
+        let mut unique: Vec<Constraint> = table
+            .columns
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.unique)
+            .map(|(i, _)| constraint(vec![i], pk == [i]))
+            .collect();
+        if !pk.is_empty() && !unique.iter().any(|c| c.columns == pk) {
+            unique.push(constraint(pk, true));
         }
         Validation {
             table,
@@ -63,7 +87,57 @@ impl Validation {
             ingest_id,
             source,
             unique,
+            refuse_repeated_keys: false,
         }
+    }
+
+    /// A merge's validation (see the module docs): an input holding a primary key twice is
+    /// refused whole, and only the primary key is checked across rows (the table's other
+    /// unique values may belong to the rows the merge replaces).
+    pub fn for_merge(mut self) -> Self {
+        self.unique.retain(|c| c.primary_key);
+        self.refuse_repeated_keys = true;
+        self
+    }
+
+    /// The columns of every uniqueness constraint, which [`Validation::note_existing`] needs.
+    pub fn key_columns(&self) -> Vec<String> {
+        let mut columns: Vec<String> = self
+            .unique
+            .iter()
+            .flat_map(|c| c.columns.iter())
+            .map(|&i| self.table.columns[i].sql_name.to_string())
+            .collect();
+        columns.sort();
+        columns.dedup();
+        columns
+    }
+
+    /// Notes the keys of rows the table already has (`batch` holds [`Validation::key_columns`]),
+    /// so that an append cannot add a second row with one of them.
+    pub fn note_existing(&mut self, batch: &RecordBatch) -> Result<(), IngestError> {
+        for constraint in &mut self.unique {
+            let mut texts = Vec::with_capacity(constraint.columns.len());
+            for &c in &constraint.columns {
+                let name = self.table.columns[c].sql_name.as_str();
+                let column = batch.column_by_name(name).ok_or_else(|| {
+                    IngestError::Internal(format!("the table's keys lack column `{name}`"))
+                })?;
+                texts.push(as_text(column)?);
+            }
+            for row in 0..batch.num_rows() {
+                if texts.iter().any(|t| t.is_null(row)) {
+                    continue;
+                }
+                let key = texts
+                    .iter()
+                    .map(|t| t.value(row))
+                    .collect::<Vec<_>>()
+                    .join("\u{1f}");
+                constraint.seen.insert(key, Seen::Table);
+            }
+        }
+        Ok(())
     }
 }
 
@@ -116,7 +190,7 @@ impl Stage for Validation {
         let mut reasons: Vec<Vec<String>> = vec![Vec::new(); rows];
         let (typed, raws) = self.check_columns(&batch, &mut reasons)?;
         // Uniqueness last, so that keys of rows rejected for other reasons don't count.
-        self.check_uniqueness(&typed, &mut reasons)?;
+        self.check_uniqueness(&typed, &mut reasons, first_row)?;
 
         let accepted = RecordBatch::try_new(self.target.clone(), typed)
             .map_err(|e| IngestError::Internal(format!("building the validated batch: {e}")))?;
@@ -207,13 +281,16 @@ impl Validation {
     }
 
     /// Notes in `reasons` the rows whose unique key (or primary key) an earlier row of this
-    /// ingest already had; rows rejected for other reasons are skipped.
+    /// ingest, or a row of the table, already had; rows rejected for other reasons are skipped.
+    /// For a merge, a repeated primary key refuses the input.
     fn check_uniqueness(
         &mut self,
         typed: &[ArrayRef],
         reasons: &mut [Vec<String>],
+        first_row: u64,
     ) -> Result<(), IngestError> {
-        for (columns, seen) in &mut self.unique {
+        for constraint in &mut self.unique {
+            let columns = &constraint.columns;
             let canonical: Vec<(usize, StringArray)> = columns
                 .iter()
                 .map(|&c| Ok((c, as_text(&typed[c])?)))
@@ -225,6 +302,14 @@ impl Validation {
                     .expect("INVARIANT: every key column was cast")
                     .1
             };
+            let names: Vec<&str> = columns
+                .iter()
+                .map(|&c| self.table.columns[c].sql_name.as_str())
+                .collect();
+            let what = match constraint.primary_key {
+                true => format!("primary key {}", names.join(", ")),
+                false => names.join(", "),
+            };
             for (row, reason) in reasons.iter_mut().enumerate() {
                 if !reason.is_empty() || columns.iter().any(|&c| canonical(c).is_null(row)) {
                     continue;
@@ -234,16 +319,26 @@ impl Validation {
                     .map(|&c| canonical(c).value(row))
                     .collect::<Vec<_>>()
                     .join("\u{1f}");
-                if !seen.insert(key.clone()) {
-                    let names: Vec<&str> = columns
-                        .iter()
-                        .map(|&c| self.table.columns[c].sql_name.as_str())
-                        .collect();
-                    reason.push(format!(
-                        "duplicate {} `{}` in this ingest",
-                        names.join(", "),
-                        key.replace('\u{1f}', ", ")
-                    ));
+                let shown = key.replace('\u{1f}', ", ");
+                let at = first_row + row as u64;
+                match constraint.seen.get(&key).copied() {
+                    None => {
+                        constraint.seen.insert(key, Seen::Row(at));
+                    }
+                    Some(Seen::Row(earlier)) if self.refuse_repeated_keys => {
+                        return Err(IngestError::bad_input(
+                            &self.source,
+                            format!(
+                                "rows {earlier} and {at} have the same {what} `{shown}`: a merge needs one row per key, so nothing was written"
+                            ),
+                        ));
+                    }
+                    Some(Seen::Row(_)) => {
+                        reason.push(format!("duplicate {what} `{shown}` in this ingest"))
+                    }
+                    Some(Seen::Table) => reason.push(format!(
+                        "{what} `{shown}` is already in the table (ingest with --mode merge to update rows)"
+                    )),
                 }
             }
         }

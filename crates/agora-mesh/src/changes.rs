@@ -4,7 +4,8 @@
 //! (3) the pending record removed. A crash after (1) leaves a pending record; the next open
 //! finishes it ([`Mesh::recover`]) — it appends the entries unless the log already holds one
 //! with the intent, so nothing is recorded twice. Ingests add a Delta commit between (1) and
-//! (2); their recovery lives with them (`ingest.rs`).
+//! (2); their recovery lives with them (`ingest.rs`), as does that of deletes, erasures,
+//! compactions and vacuums (`table_changes.rs`).
 
 use std::fs::File;
 use std::path::Path;
@@ -16,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use crate::ingest::IngestIntent;
 use crate::keys::io;
 use crate::recorder::Event;
+use crate::table_changes::TableChangeIntent;
 use crate::{Mesh, MeshError};
 
 /// What a pending record holds.
@@ -27,6 +29,9 @@ pub(crate) struct Payload {
     /// For an ingest: what its recovery needs (its events depend on the Delta commit).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ingest: Option<IngestIntent>,
+    /// For a delete, an erasure, a compaction or a vacuum: what its recovery needs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub table_change: Option<TableChangeIntent>,
 }
 
 /// This process: its id and its start time (clock ticks since boot, from `/proc`), which
@@ -59,6 +64,7 @@ impl Mesh {
         let payload = Payload {
             events,
             ingest: None,
+            table_change: None,
         };
         let (id, pending) = self.begin_change(&changes, &payload).await?;
         failpoint("change.after_catalog");
@@ -111,9 +117,10 @@ impl Mesh {
                 MeshError::Internal(format!("pending change {}: {e}", record.intent))
             })?;
             tracing::warn!(intent = %record.intent, "finishing a change a crash interrupted");
-            match payload.ingest {
-                Some(intent) => self.recover_ingest(id, &record, intent).await?,
-                None => {
+            match (payload.ingest, payload.table_change) {
+                (Some(intent), _) => self.recover_ingest(id, &record, intent).await?,
+                (None, Some(intent)) => self.recover_table_change(id, &record, intent).await?,
+                (None, None) => {
                     if !self
                         .recorder
                         .has_intent(record.log_size, &record.intent)

@@ -9,7 +9,9 @@
 use std::sync::Arc;
 
 use agora_catalog::{Change, IngestRecord, PendingRecord};
-use agora_ingest::{COMMIT_METADATA_KEY, Committed, Ingest, InputFormat, Source, TagDecision};
+use agora_ingest::{
+    COMMIT_METADATA_KEY, Committed, Ingest, IngestMode, InputFormat, Source, TagDecision,
+};
 use agora_ledger::failpoint;
 use agora_model::{Access, Name, Principal, TableRef};
 use agora_storage::TableKind;
@@ -32,6 +34,8 @@ pub struct IngestOptions {
     pub allow_duplicate: bool,
     /// A client's key for this ingest: a second ingest with the same key is refused.
     pub idempotency_key: Option<String>,
+    /// Append, merge by primary key, or overwrite.
+    pub mode: IngestMode,
 }
 
 /// What an ingest did.
@@ -40,11 +44,17 @@ pub struct IngestReport {
     pub table: String,
     pub product: String,
     pub source: String,
+    pub mode: IngestMode,
     /// The product table's Delta version after the ingest.
     pub version: Option<u64>,
     pub rows_read: u64,
     pub rows_accepted: u64,
     pub rows_quarantined: u64,
+    /// For a merge: the accepted rows that were new keys, and those that replaced a row.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rows_inserted: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rows_updated: Option<u64>,
     /// The most frequent reasons rows were quarantined, with their counts.
     pub quarantine_reasons: Vec<(String, u64)>,
     pub input_sha256: String,
@@ -91,6 +101,8 @@ pub(crate) struct IngestIntent {
     pub table: String,
     pub product: String,
     pub source: String,
+    #[serde(default)]
+    pub mode: IngestMode,
     pub input_sha256: String,
     pub actor: String,
     pub rows_read: u64,
@@ -153,11 +165,12 @@ impl Mesh {
             .filter(|t| t.table == table)
             .collect();
         let ingest_id = format!("{}-{:08x}", crate::now(), rand::random::<u32>());
-        let writing = self.start_writing(&table, &ingest_id)?;
+        let writing = self.start_writing(std::slice::from_ref(&table), &ingest_id)?;
         let prepared = Ingest {
             table: table.clone(),
             contract,
             source,
+            mode: options.mode,
             format: options.format,
             ingest_id: ingest_id.clone(),
             actor: actor.name.clone(),
@@ -203,6 +216,7 @@ impl Mesh {
             table: table.to_string(),
             product: format!("{}.{}", product.domain, product.name),
             source: outcome.source.clone(),
+            mode: options.mode,
             input_sha256: outcome.input_sha256.clone(),
             actor: actor.name.to_string(),
             rows_read: outcome.rows_read,
@@ -216,6 +230,7 @@ impl Mesh {
         let payload = Payload {
             events: Vec::new(),
             ingest: Some(intent),
+            table_change: None,
         };
         let (id, pending) = self.begin_change(&tag_changes, &payload).await?;
         failpoint("ingest.after_tags");
@@ -311,10 +326,13 @@ impl Mesh {
             table: intent.table,
             product: intent.product,
             source: intent.source,
+            mode: intent.mode,
             version: committed.version,
             rows_read: intent.rows_read,
             rows_accepted: intent.rows_accepted,
             rows_quarantined: intent.rows_quarantined,
+            rows_inserted: committed.merged.map(|m| m.rows_inserted),
+            rows_updated: committed.merged.map(|m| m.rows_updated),
             quarantine_reasons,
             input_sha256: intent.input_sha256,
             ledger_index: appended.map_or(pending.log_size, |a| a.first_index),
@@ -355,9 +373,12 @@ impl Mesh {
             let committed = Committed {
                 version,
                 quarantine_version,
+                merged: None,
             };
+            let ingest_id = intent.ingest_id.clone();
             self.finish_ingest(pending_id, pending, intent, committed)
                 .await?;
+            self.store.remove_staging(&ingest_id)?;
             return Ok(());
         }
         if let Some(q) = quarantine_version {
@@ -385,6 +406,7 @@ impl Mesh {
             }
         }
         self.catalog.complete(pending_id, &[]).await?;
+        self.store.remove_staging(&intent.ingest_id)?;
         Ok(())
     }
 }
@@ -400,8 +422,11 @@ fn ingest_events(table: &TableRef, intent: &IngestIntent, committed: Committed) 
             "table": intent.table,
             "ingest_id": intent.ingest_id,
             "table_version": committed.version,
+            "mode": intent.mode.as_str(),
             "rows_accepted": intent.rows_accepted,
             "rows_quarantined": intent.rows_quarantined,
+            "rows_inserted": committed.merged.map(|m| m.rows_inserted),
+            "rows_updated": committed.merged.map(|m| m.rows_updated),
             "quarantine_version": committed.quarantine_version,
             "source": intent.source,
             "input_sha256": intent.input_sha256,

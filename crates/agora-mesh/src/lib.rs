@@ -4,13 +4,14 @@
 //! done by the crates below it.
 //!
 //! A mesh directory holds `catalog.db` (SQLite, `agora-catalog`), `tables/` and `quarantine/`
-//! (Delta Lake, `agora-storage`), `ledger/` (the signed, Merkle-logged record of every change,
+//! (Delta Lake, `agora-storage`; `staging/` while a merge or an overwrite runs), `ledger/` (the signed, Merkle-logged record of every change,
 //! `agora-ledger`) and `keys/` (the keys that sign it, and the masking secret). Two
 //! directories never share anything.
 //!
 //! - **Changes** — [`Mesh::create_domain`], [`Mesh::create_principal`], [`Mesh::set_grant`],
 //!   [`Mesh::apply_contract`], [`Mesh::apply_policy`], [`Mesh::set_tag`], [`Mesh::ingest`]
-//!   (the pipeline of `agora-ingest`), [`Mesh::record_lineage`] — each end in an entry the
+//!   (the pipeline of `agora-ingest`), [`Mesh::delete_rows`], [`Mesh::erase`],
+//!   [`Mesh::optimize`], [`Mesh::vacuum_table`], [`Mesh::record_lineage`] — each end in an entry the
 //!   recorder signs with the acting domain's key (or the administrator's) and appends to the
 //!   log.
 //! - **Reads** — [`Mesh::session`] builds an `agora_query::GovernedSession` for the principal
@@ -44,6 +45,7 @@ mod products;
 mod query;
 mod recorder;
 mod scram;
+mod table_changes;
 mod vacuum;
 mod witnessing;
 
@@ -54,7 +56,7 @@ use agora_catalog::{Catalog, Change, PrincipalRecord, SqliteCatalog};
 use agora_model::Principal;
 use agora_storage::TableStore;
 
-pub use agora_ingest::{InputFormat, Source, classify_file};
+pub use agora_ingest::{IngestMode, InputFormat, Source, classify_file};
 pub use agora_query::{Interface, QueryLimits, SessionOptions, StatementShape};
 pub use error::{ErrorKind, MeshError};
 pub use governance::PolicyApplied;
@@ -64,6 +66,7 @@ pub use principals::{PgLogin, token_hash};
 pub use product_details::{ProductDetails, SampleRows, TableDetails};
 pub use products::ApplyReport;
 pub use scram::{ScramError, ScramExchange, ScramVerifier};
+pub use table_changes::{ErasureTarget, TableChangeReport, TableChanged};
 pub use vacuum::VacuumReport;
 
 /// The catalog file inside a mesh directory; its presence marks a mesh.

@@ -79,13 +79,17 @@ impl Mesh {
         self.check_table_names_free(&domain, &product, &tables)
             .await?;
 
+        let mut rewritten = Vec::new();
         for table in &tables {
             let t = TableRef {
                 domain: domain.clone(),
                 table: table.sql_name.clone(),
             };
             if rewrite.contains(&t) {
-                self.store.replace(&t, table.arrow_schema()).await?;
+                let replaced = self.store.replace(&t, table.arrow_schema()).await?;
+                rewritten.push(serde_json::json!({
+                    "table": t.to_string(), "kind": "product", "version": replaced.version(),
+                }));
             } else {
                 self.store
                     .ensure(&t, TableKind::Product, table.arrow_schema())
@@ -107,6 +111,7 @@ impl Mesh {
                         "contract_sha256": hex::encode(Sha256::digest(yaml.as_bytes())),
                         "tables": record.tables.iter().map(Name::as_str).collect::<Vec<_>>(),
                         "created": existing.is_none(),
+                        "versions": rewritten,
                         "changes": changes.iter().map(|c| serde_json::json!({
                             "table": c.table, "change": c.description, "breaking": c.breaking,
                         })).collect::<Vec<_>>(),

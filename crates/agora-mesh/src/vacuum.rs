@@ -1,5 +1,6 @@
 //! Orphaned data files: Parquet files an ingest wrote but never committed (it failed, or its
-//! process died), which no version of any table references.
+//! process died), which no version of any table references, and the staging tables of merges
+//! and overwrites that never finished.
 //!
 //! Every ingest holds the mesh's writers lock shared from before it writes its first file until
 //! its commit is recorded, and leaves a marker in `.writing/` for as long as it runs. Removing
@@ -20,7 +21,7 @@ use crate::changes::{lock, lock_file};
 use crate::keys::io;
 use crate::{Mesh, MeshError};
 
-const WRITERS_LOCK: &str = ".writers.lock";
+pub(crate) const WRITERS_LOCK: &str = ".writers.lock";
 const WRITING_DIR: &str = ".writing";
 
 /// What a vacuum removed.
@@ -45,10 +46,11 @@ impl Writing {
 }
 
 impl Mesh {
-    /// Starts writing into `table` for the ingest `ingest_id` (see the module docs).
+    /// Starts writing into `tables` for the ingest (or table change) `ingest_id` (see the
+    /// module docs).
     pub(crate) fn start_writing(
         &self,
-        table: &TableRef,
+        tables: &[TableRef],
         ingest_id: &str,
     ) -> Result<Writing, MeshError> {
         let path = self.dir.join(WRITERS_LOCK);
@@ -57,7 +59,8 @@ impl Mesh {
         let dir = self.dir.join(WRITING_DIR);
         std::fs::create_dir_all(&dir).map_err(io(&dir))?;
         let marker = dir.join(ingest_id);
-        std::fs::write(&marker, table.to_string()).map_err(io(&marker))?;
+        let names: Vec<String> = tables.iter().map(ToString::to_string).collect();
+        std::fs::write(&marker, names.join("\n")).map_err(io(&marker))?;
         Ok(Writing {
             _lock: file,
             marker,
@@ -84,6 +87,10 @@ impl Mesh {
             }
         }
         let report = self.remove_orphans(&tables).await?;
+        // No ingest runs while the lock is held: every staging table left is a failed one's.
+        for ingest_id in self.store.staged_ingests() {
+            self.store.remove_staging(&ingest_id)?;
+        }
         self.clear_markers()?;
         Ok(report)
     }
@@ -105,11 +112,13 @@ impl Mesh {
         }
         let mut tables = Vec::new();
         for marker in &markers {
-            let name = std::fs::read_to_string(marker).map_err(io(marker))?;
-            if let Ok(table) = TableRef::parse(name.trim())
-                && !tables.contains(&table)
-            {
-                tables.push(table);
+            let names = std::fs::read_to_string(marker).map_err(io(marker))?;
+            for name in names.lines() {
+                if let Ok(table) = TableRef::parse(name.trim())
+                    && !tables.contains(&table)
+                {
+                    tables.push(table);
+                }
             }
         }
         let report = self.remove_orphans(&tables).await?;
@@ -147,6 +156,10 @@ impl Mesh {
             return Ok(());
         };
         for entry in entries.flatten() {
+            // A marker is named by its ingest, whose staging table (merges, overwrites) goes too.
+            if let Some(ingest_id) = entry.file_name().to_str() {
+                self.store.remove_staging(ingest_id)?;
+            }
             let path = entry.path();
             std::fs::remove_file(&path).map_err(io(&path))?;
         }

@@ -12,6 +12,12 @@ pub enum StorageError {
     },
     #[error("table {table} has no version {version}")]
     NoSuchVersion { table: String, version: u64 },
+    #[error("{table}: `{predicate}` is not a condition on the table's columns: {reason}")]
+    BadPredicate {
+        table: String,
+        predicate: String,
+        reason: String,
+    },
     #[error("cannot use {path} as a table location: {reason}")]
     Location { path: String, reason: String },
 }

@@ -10,6 +10,11 @@
 //! them visible with a single Delta commit in [`Appender::commit`]. Files written before a
 //! crash are never referenced by the log, so the table stays at its previous version.
 //!
+//! Rewrites (`rewrites.rs`) are delta-rs's own operations, one marked commit each: a merge by
+//! primary key or an overwrite from a staging table (`staging/<ingest id>/`), a delete by
+//! condition, compaction, vacuum, and the purge that leaves no earlier version of a table on
+//! disk.
+//!
 //! ```no_run
 //! # async fn demo(batch: arrow::record_batch::RecordBatch) -> Result<(), agora_storage::StorageError> {
 //! use agora_storage::{TableStore, TableKind};
@@ -24,10 +29,12 @@
 
 mod delta_scan;
 mod error;
+mod rewrites;
 mod table_store;
 
 pub use delta_scan::{VisibleStatistics, delta_table_provider};
 pub use error::StorageError;
+pub use rewrites::{MergeCounts, Rewritten};
 pub use table_store::{Appender, TableKind, TableStore, VersionInfo};
 
 /// Re-exported so that upper crates use exactly the Delta Lake version storage uses.

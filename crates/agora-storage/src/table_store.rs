@@ -49,11 +49,11 @@ pub struct VersionInfo {
 /// process or any other), instead of replaying the log, so a query pays for new commits only.
 #[derive(Debug, Clone)]
 pub struct TableStore {
-    root: PathBuf,
+    pub(crate) root: PathBuf,
     opened: Arc<Mutex<HashMap<Url, DeltaTable>>>,
 }
 
-fn delta_err(table: &str) -> impl FnOnce(DeltaTableError) -> StorageError + '_ {
+pub(crate) fn delta_err(table: &str) -> impl FnOnce(DeltaTableError) -> StorageError + '_ {
     move |source| StorageError::Delta {
         table: table.to_string(),
         source: Box::new(source),
@@ -207,17 +207,7 @@ impl TableStore {
         let Some(table) = self.open(t, TableKind::Product).await? else {
             return self.ensure(t, TableKind::Product, schema).await;
         };
-        let ctx = SessionContext::new();
-        table
-            .update_datafusion_session(&ctx.state())
-            .map_err(delta_err(&name))?;
-        let provider = table
-            .table_provider()
-            .await
-            .map_err(|e| delta_err(&name)(DeltaTableError::from(e)))?;
-        let df = ctx
-            .read_table(provider)
-            .map_err(|e| delta_err(&name)(DeltaTableError::from(e)))?;
+        let (_ctx, df) = crate::rewrites::read_whole(&name, &table).await?;
         let old = df.schema().clone();
         let exprs: Vec<Expr> = schema
             .fields()
@@ -260,7 +250,7 @@ impl TableStore {
 
     /// The table's commits with their versions, newest first (the latest `limit` if given);
     /// none if the table was never created.
-    async fn commits(
+    pub(crate) async fn commits(
         &self,
         t: &TableRef,
         kind: TableKind,
@@ -299,31 +289,6 @@ impl TableStore {
             .into_iter()
             .find(|(_, c)| c.info.get(mark.0).and_then(|v| v.as_str()) == Some(mark.1))
             .map(|(version, _)| version))
-    }
-
-    /// The versions of the table whose commits appended rows (ingests, not schema changes or
-    /// rewrites), oldest first.
-    pub async fn appended_versions(
-        &self,
-        t: &TableRef,
-        kind: TableKind,
-    ) -> Result<Vec<u64>, StorageError> {
-        let mut versions: Vec<u64> = self
-            .commits(t, kind, None)
-            .await?
-            .into_iter()
-            .filter(|(_, c)| {
-                c.operation.as_deref() == Some("WRITE")
-                    && c.operation_parameters
-                        .as_ref()
-                        .and_then(|p| p.get("mode"))
-                        .and_then(|m| m.as_str())
-                        == Some("Append")
-            })
-            .map(|(version, _)| version)
-            .collect();
-        versions.sort_unstable();
-        Ok(versions)
     }
 
     /// Removes the data files under the table's directory that no version of its log
@@ -398,7 +363,7 @@ impl TableStore {
 
 /// Converts an Arrow schema to Delta columns; all are nullable so that adding a column to a
 /// table with data never fails (required-ness is enforced by validation, not by the file).
-fn to_delta_fields(schema: &Schema) -> Result<Vec<StructField>, DeltaTableError> {
+pub(crate) fn to_delta_fields(schema: &Schema) -> Result<Vec<StructField>, DeltaTableError> {
     schema
         .fields()
         .iter()
@@ -436,6 +401,16 @@ impl Appender {
             .collect())
     }
 
+    /// The table's schema when the append started, in Arrow terms.
+    pub fn arrow_schema(&self) -> Result<SchemaRef, StorageError> {
+        Ok(self
+            .table
+            .snapshot()
+            .map_err(delta_err(&self.name))?
+            .snapshot()
+            .arrow_schema())
+    }
+
     /// Whether the table had rows (any data file) when the append started.
     pub fn has_rows(&self) -> Result<bool, StorageError> {
         let snapshot = self.table.snapshot().map_err(delta_err(&self.name))?;
@@ -460,6 +435,20 @@ impl Appender {
             .flush_and_commit(&mut self.table)
             .await
             .map_err(delta_err(&self.name))
+    }
+
+    /// [`Appender::commit`], returning the table at its new version (a staging table, which a
+    /// merge or an overwrite reads next).
+    pub async fn commit_table(mut self) -> Result<DeltaTable, StorageError> {
+        self.writer
+            .flush_and_commit(&mut self.table)
+            .await
+            .map_err(delta_err(&self.name))?;
+        self.table
+            .update_incremental(None)
+            .await
+            .map_err(delta_err(&self.name))?;
+        Ok(self.table)
     }
 
     /// [`Appender::commit`], with `mark` (a key and a value) in the commit's metadata, so that

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use agora_mesh::{IngestOptions, InputFormat, Mesh, MeshError, Source};
+use agora_mesh::{IngestMode, IngestOptions, InputFormat, Mesh, MeshError, Source};
 use agora_model::Principal;
 use clap::Args;
 
@@ -17,6 +17,10 @@ pub struct IngestArgs {
     /// csv, json, parquet or arrow; by default the file extension decides.
     #[arg(long)]
     format: Option<String>,
+    /// append (add rows; a row whose primary key the table has is quarantined), merge (upsert
+    /// by the contract's primary key) or overwrite (replace every row).
+    #[arg(long, default_value = "append")]
+    mode: String,
     /// Ingest even if the same input (same SHA-256) was ingested into the table before.
     #[arg(long)]
     allow_duplicate: bool,
@@ -35,6 +39,7 @@ pub async fn run(mesh: &Mesh, me: &Principal, args: IngestArgs) -> Result<(), Me
         progress: bar.as_ref().map(progress::callback),
         allow_duplicate: args.allow_duplicate,
         idempotency_key: None,
+        mode: IngestMode::parse(&args.mode)?,
     };
     let report = mesh.ingest(me, &args.table, source, options).await;
     if let Some(bar) = bar {
@@ -51,6 +56,11 @@ pub async fn run(mesh: &Mesh, me: &Principal, args: IngestArgs) -> Result<(), Me
         r.version.map_or("-".to_string(), |v| v.to_string()),
         r.ledger_index
     ))?;
+    if let (Some(inserted), Some(updated)) = (r.rows_inserted, r.rows_updated) {
+        print(format!(
+            "  merged by primary key: {inserted} inserted, {updated} updated"
+        ))?;
+    }
     for (reason, n) in &r.quarantine_reasons {
         print(format!("  quarantined {n} × {reason}"))?;
     }

@@ -15,6 +15,7 @@ mod product;
 mod search;
 mod serve;
 mod sql;
+mod table_change;
 mod tag;
 mod vacuum;
 mod witness;
@@ -72,9 +73,21 @@ pub enum Command {
     Ledger(ledger::LedgerCommand),
     /// Serve the HTTP API and the PostgreSQL wire protocol.
     Serve(serve::ServeArgs),
+    /// Delete the rows of a table that match a condition, in one commit (write grant needed;
+    /// your row filters narrow what you delete). Earlier versions keep them until a vacuum.
+    Delete(table_change::DeleteArgs),
+    /// Right to erasure: remove a data subject's rows from every product table and quarantine
+    /// table that holds them, as new versions; with --purge, from earlier versions too. The
+    /// ledger records what was erased, where and when, naming the value only by its keyed
+    /// hash. Administrators only.
+    Erase(table_change::EraseArgs),
+    /// Compact a table's small files (and its quarantine's) into larger ones; rows do not
+    /// change. Write grant needed.
+    Optimize(table_change::OptimizeArgs),
     /// Remove the data files of ingests that failed or crashed before their commit (no version
-    /// references them). Waits for running ingests. Administrators only.
-    Vacuum,
+    /// references them), waiting for running ingests; with a table, also the files its
+    /// versions older than --retain need. Administrators only.
+    Vacuum(vacuum::VacuumArgs),
 }
 
 /// Runs `command` on the mesh in `data`, as the principal `as_principal` (the administrator by
@@ -116,6 +129,9 @@ pub async fn run(
         Command::Tag(c) => tag::run(&mesh, &me, c).await,
         Command::Ledger(c) => ledger::run(&mesh, &me, c).await,
         Command::Serve(args) => serve::run(mesh, data, args).await,
-        Command::Vacuum => vacuum::run(&mesh, &me).await,
+        Command::Delete(args) => table_change::delete(&mesh, &me, args).await,
+        Command::Erase(args) => table_change::erase(&mesh, &me, args).await,
+        Command::Optimize(args) => table_change::optimize(&mesh, &me, args).await,
+        Command::Vacuum(args) => vacuum::run(&mesh, &me, args).await,
     }
 }

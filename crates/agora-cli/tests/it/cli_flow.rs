@@ -74,7 +74,8 @@ fn parquet_round_trip_through_the_query_layer() {
     assert_eq!(mesh.csv("select count(*) as n from sales.orders"), "n\n6\n");
 
     // Parquet from standard input (spooled to a temporary file: its footer comes last) and an
-    // Arrow IPC stream from a file.
+    // Arrow IPC stream from a file, both of rows the table has: decoded whole, and quarantined
+    // because `order_id` is unique across batches.
     let piped = mesh.run_with_stdin(
         &[
             "ingest",
@@ -87,19 +88,31 @@ fn parquet_round_trip_through_the_query_layer() {
         &parquet,
     );
     assert!(
-        piped.stdout.contains("3 rows read, 3 accepted"),
+        piped
+            .stdout
+            .contains("3 rows read, 0 accepted, 3 quarantined"),
         "{}{}",
         piped.stdout,
         piped.stderr
+    );
+    assert!(
+        piped
+            .stdout
+            .contains("order_id `101` is already in the table"),
+        "{}",
+        piped.stdout
     );
     let arrow = mesh.dir.path().join("orders.arrows");
     let stream = mesh.query_bytes("select * from sales.orders where order_id < 100", "arrow");
     std::fs::write(&arrow, stream).unwrap();
     let out = mesh.ok(&["ingest", "sales.orders", arrow.to_str().unwrap()]);
-    assert!(out.contains("3 rows read, 3 accepted"), "{out}");
+    assert!(
+        out.contains("3 rows read, 0 accepted, 3 quarantined"),
+        "{out}"
+    );
     assert_eq!(
         mesh.csv("select count(*) as n, count(distinct order_id) as ids from sales.orders"),
-        "n,ids\n12,6\n"
+        "n,ids\n6,6\n"
     );
 }
 

@@ -269,7 +269,7 @@ fn verify_reports_entries_without_changes_and_delta_versions_without_entries() {
     let err = mesh.fails(1, &["ledger", "verify"]);
     assert!(
         err.contains(&format!(
-            "Delta version {} of crm.customers appended rows that no ingest.committed entry records",
+            "Delta version {} of crm.customers changed rows that no ledger entry records",
             version + 1
         )),
         "{err}"
@@ -292,4 +292,27 @@ fn verify_reports_entries_without_changes_and_delta_versions_without_entries() {
         err.contains("the ledger records an ingest of crm.tickets@"),
         "{err}"
     );
+}
+
+#[test]
+fn a_crash_in_a_delete_is_recorded_or_undone_on_the_next_open() {
+    // Killed before the commit: nothing happened, nothing is recorded.
+    let mesh = crm();
+    let us = "select count(*) from crm.customers where region = 'US'";
+    let before = count(&mesh, us);
+    let delete = ["delete", "crm.customers", "--where", "region = 'US'"];
+    crash(&mesh, "table_change.after_pending", &delete);
+    assert_eq!(count(&mesh, us), before);
+    assert_eq!(entries_of_kind(&mesh, "data.deleted"), 0);
+    mesh.ok(&["ledger", "verify"]);
+
+    // Killed after the commit: the next open records it (as interrupted, to be run again).
+    crash(&mesh, "table_change.after_step", &delete);
+    assert_eq!(count(&mesh, us), "0");
+    assert_eq!(entries_of_kind(&mesh, "data.deleted"), 1);
+    mesh.ok(&["ledger", "verify"]);
+    // Running it again finishes it, and the mesh goes on.
+    mesh.ok(&delete);
+    assert_eq!(entries_of_kind(&mesh, "data.deleted"), 2);
+    mesh.ok(&["ledger", "verify"]);
 }

@@ -10,6 +10,7 @@ mod harness;
 mod hostile_input;
 mod leaks;
 mod ledger;
+mod lifecycle;
 mod lineage;
 mod openapi;
 mod pg_protocol;

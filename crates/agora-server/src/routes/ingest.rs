@@ -1,6 +1,6 @@
 //! `/api/v1/tables/{domain}/{table}/batches`: ingest a request body.
 
-use agora_mesh::{IngestOptions, IngestReport, InputFormat, Mesh, MeshError, Source};
+use agora_mesh::{IngestMode, IngestOptions, IngestReport, InputFormat, Mesh, MeshError, Source};
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{HeaderMap, header};
@@ -50,6 +50,9 @@ fn format_of(headers: &HeaderMap) -> Result<InputFormat, ApiError> {
 struct IngestParams {
     #[serde(default)]
     allow_duplicate: bool,
+    /// append (the default), merge or overwrite.
+    #[serde(default)]
+    mode: IngestMode,
 }
 
 /// The `Idempotency-Key` header: a retried request with the same key is refused, not ingested
@@ -67,7 +70,7 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
     }
 }
 
-#[utoipa::path(post, path = "/api/v1/tables/{domain}/{table}/batches", request_body(content = String, description = "CSV with a header, JSON lines, an Arrow IPC stream or Parquet, by Content-Type"), params(("domain" = String, Path, description = "The table's domain"), ("table" = String, Path, description = "The table"), ("allow_duplicate" = Option<bool>, Query, description = "Ingest even if the same input was ingested into the table before"), ("Idempotency-Key" = Option<String>, Header, description = "A key for this request: a second request with it is refused")), responses((status = 200, description = "Ingest report: rows accepted and quarantined, new version"), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody, description = "The input, or the idempotency key, was ingested before")))]
+#[utoipa::path(post, path = "/api/v1/tables/{domain}/{table}/batches", request_body(content = String, description = "CSV with a header, JSON lines, an Arrow IPC stream or Parquet, by Content-Type"), params(("domain" = String, Path, description = "The table's domain"), ("table" = String, Path, description = "The table"), ("allow_duplicate" = Option<bool>, Query, description = "Ingest even if the same input was ingested into the table before"), ("mode" = Option<String>, Query, description = "append (the default), merge (upsert by the contract's primary key) or overwrite (replace every row)"), ("Idempotency-Key" = Option<String>, Header, description = "A key for this request: a second request with it is refused")), responses((status = 200, description = "Ingest report: rows accepted and quarantined, new version"), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody, description = "The input, or the idempotency key, was ingested before")))]
 async fn ingest_batch(
     State(mesh): State<Mesh>,
     Caller(p): Caller,
@@ -87,6 +90,7 @@ async fn ingest_batch(
         progress: None,
         allow_duplicate: params.allow_duplicate,
         idempotency_key: idempotency_key(&headers)?,
+        mode: params.mode,
     };
     Ok(Json(
         mesh.ingest(&p, &format!("{domain}.{table}"), source, options)
