@@ -10,7 +10,8 @@
 //! it see, and may not select rows by a column it sees masked (the count deleted would tell it
 //! the values). Erasure is the administrator's: it crosses every domain.
 
-use agora_model::{Access, Category, Principal, TableRef};
+use agora_catalog::ProductRecord;
+use agora_model::{Access, Category, ContractTable, Principal, TableRef};
 use agora_policy::StoredHash;
 use agora_storage::{Rewritten, TableKind, deltalake};
 use serde::{Deserialize, Serialize};
@@ -179,8 +180,7 @@ impl Mesh {
         table: &str,
         predicate: &str,
     ) -> Result<TableChangeReport, MeshError> {
-        let table = self.writable(actor, table, "delete from").await?;
-        let (product, contract) = self.product_of_table(&table).await?;
+        let (table, product, contract) = self.writable(actor, table, "delete from").await?;
         if let Some(unknown) = condition_identifiers("--where", predicate)?
             .into_iter()
             .find(|c| contract.column(c).is_none())
@@ -270,10 +270,10 @@ impl Mesh {
         let mut steps = Vec::new();
         let mut matched: Vec<Value> = Vec::new();
         let (value_hmac, what) = match &target {
-            ErasureTarget::Where(predicate) => (
-                sql_hmac(&self.audit_key, &format!("erasure-where\0{predicate}")),
-                json!({ "predicate_hmac": sql_hmac(&self.audit_key, &format!("erasure-where\0{predicate}")) }),
-            ),
+            ErasureTarget::Where(predicate) => {
+                let hmac = sql_hmac(&self.audit_key, &format!("erasure-where\0{predicate}"));
+                (hmac.clone(), json!({ "predicate_hmac": hmac }))
+            }
             ErasureTarget::Category { category, value } => (
                 sql_hmac(
                     &self.audit_key,
@@ -385,7 +385,7 @@ impl Mesh {
         actor: &Principal,
         table: &str,
     ) -> Result<TableChangeReport, MeshError> {
-        let table = self.writable(actor, table, "optimize").await?;
+        let (table, _, _) = self.writable(actor, table, "optimize").await?;
         let event = Event::by(
             actor.is_admin,
             "table.optimized",
@@ -439,15 +439,16 @@ impl Mesh {
         self.run_table_change(event, steps, true).await
     }
 
-    /// `table`, once `actor` is known to hold a write grant on it.
+    /// `table` with its product and contract table, once `actor` is known to hold a write
+    /// grant on it.
     async fn writable(
         &self,
         actor: &Principal,
         table: &str,
         what: &str,
-    ) -> Result<TableRef, MeshError> {
+    ) -> Result<(TableRef, ProductRecord, ContractTable), MeshError> {
         let table = TableRef::parse(table)?;
-        let (product, _) = self.product_of_table(&table).await?;
+        let (product, contract) = self.product_of_table(&table).await?;
         let viewer = self.viewer(actor).await?;
         if !viewer.may(Access::Write, &table.domain, &product.name, &table.table) {
             return Err(MeshError::Denied {
@@ -455,7 +456,7 @@ impl Mesh {
                 action: format!("{what} {table} (a write grant is needed)"),
             });
         }
-        Ok(table)
+        Ok((table, product, contract))
     }
 
     /// Runs `steps` in the order of the module docs and records `event` with the versions
