@@ -12,6 +12,7 @@ mod lineage;
 mod policy;
 mod principal;
 mod product;
+mod quality;
 mod search;
 mod serve;
 mod sql;
@@ -88,6 +89,10 @@ pub enum Command {
     /// references them), waiting for running ingests; with a table, also the files its
     /// versions older than --retain need. Administrators only.
     Vacuum(vacuum::VacuumArgs),
+    /// Data quality: `agora quality detect --series FILE.csv` scores a recorded series with the
+    /// streaming anomaly detector.
+    #[command(subcommand)]
+    Quality(quality::QualityCommand),
 }
 
 /// Runs `command` on the mesh in `data`, as the principal `as_principal` (the administrator by
@@ -102,6 +107,7 @@ pub async fn run(
         Command::Init => return init::run(data).await,
         Command::Demo(args) => return demo::run(data, args).await,
         Command::Classify(args) => return classify::run(args),
+        Command::Quality(command) => return quality::run(command),
         Command::Ledger(ledger::LedgerCommand::VerifyProof(args)) => {
             return ledger::verify_proof(args);
         }
@@ -113,7 +119,7 @@ pub async fn run(
         None => Principal::admin(),
     };
     match command {
-        Command::Init | Command::Demo(_) | Command::Classify(_) => {
+        Command::Init | Command::Demo(_) | Command::Classify(_) | Command::Quality(_) => {
             unreachable!("handled before the mesh is opened")
         }
         Command::Domain(c) => domain::run(&mesh, &me, c).await,

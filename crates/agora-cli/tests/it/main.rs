@@ -15,5 +15,6 @@ mod lineage;
 mod openapi;
 mod pg_protocol;
 mod principals;
+mod quality;
 mod server;
 mod witness;

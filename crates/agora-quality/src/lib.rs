@@ -1,0 +1,25 @@
+//! Data quality for Agora: the checks that run on every ingest and every event.
+//!
+//! - [`timeseries`]: rolling order statistics and the [`StreamingDetector`], which judges each
+//!   value of a series against the values before it only (no look-ahead). The forecasting
+//!   work builds on the same module.
+//! - [`replay_series`]: a recorded `timestamp,value` series scored point by point by the same
+//!   detector, as `agora quality detect --series` does.
+//!
+//! ```
+//! use agora_quality::{DetectorConfig, StreamingDetector};
+//! let mut detector = StreamingDetector::new(DetectorConfig::default());
+//! let verdicts: Vec<_> = (0..500)
+//!     .map(|i| detector.observe(if i == 400 { 500.0 } else { 10.0 + (i % 7) as f64 }))
+//!     .collect();
+//! assert!(verdicts[400].is_anomaly);
+//! assert_eq!(verdicts.iter().filter(|v| v.is_anomaly).count(), 1);
+//! ```
+
+mod error;
+mod replay;
+pub mod timeseries;
+
+pub use error::QualityError;
+pub use replay::{ScoredPoint, replay_series};
+pub use timeseries::{DetectorConfig, StreamingDetector, Verdict};
