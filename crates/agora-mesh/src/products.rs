@@ -70,6 +70,12 @@ impl Mesh {
         // A contract without tables (a Kafka topic described elsewhere, a stub) still makes a
         // discoverable product; it gets tables when a later version defines them.
         let tables = contract.tables();
+        // A rule Agora would evaluate differently from what its author meant is refused now,
+        // before anything is written, rather than at the first ingest.
+        for table in &tables {
+            agora_quality::rules_of(table)
+                .map_err(|e| MeshError::bad_input("contract", e.to_string()))?;
+        }
 
         let existing = self.catalog.product(&domain, &product).await?;
         let (changes, rewrite) = match &existing {

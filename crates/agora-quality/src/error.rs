@@ -10,6 +10,9 @@ pub enum QualityError {
         line: u64,
         message: String,
     },
+    /// A contract quality rule Agora cannot evaluate as written.
+    #[error("{place}: {message}")]
+    BadRule { place: String, message: String },
     #[error("{source_name}: {error}")]
     Io {
         source_name: String,

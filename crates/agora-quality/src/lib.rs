@@ -3,6 +3,8 @@
 //! - [`timeseries`]: rolling order statistics and the [`StreamingDetector`], which judges each
 //!   value of a series against the values before it only (no look-ahead). The forecasting
 //!   work builds on the same module.
+//! - [`rules`]: a contract's ODCS quality rules ([`rules_of`] checks them when the contract is
+//!   applied) and their evaluation over an ingest's batches ([`RuleEvaluation`]).
 //! - [`replay_series`]: a recorded `timestamp,value` series scored point by point by the same
 //!   detector, as `agora quality detect --series` does.
 //!
@@ -18,8 +20,10 @@
 
 mod error;
 mod replay;
+pub mod rules;
 pub mod timeseries;
 
 pub use error::QualityError;
 pub use replay::{ScoredPoint, replay_series};
+pub use rules::{RuleEvaluation, RuleOutcome, RuleResult, rules_of};
 pub use timeseries::{DetectorConfig, StreamingDetector, Verdict};

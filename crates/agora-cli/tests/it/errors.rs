@@ -224,3 +224,30 @@ fn a_killed_ingest_leaves_the_product_at_its_previous_version() {
     ]);
     assert_eq!(mesh.csv("select count(*) as n from sales.orders"), "n\n4\n");
 }
+
+#[test]
+fn a_contract_with_a_quality_rule_agora_cannot_evaluate_is_refused_and_nothing_is_created() {
+    let mesh = Mesh::new();
+    let yaml = std::fs::read_to_string(testdata("orders.yaml")).unwrap();
+    for (rule, expected) in [
+        (
+            "          - metric: nullCount\n            mustBe: 0\n",
+            "error: contract: column orders.amount quality rule 1: unknown metric `nullCount`: expected nullValues, missingValues, invalidValues, duplicateValues or rowCount",
+        ),
+        (
+            "          - metric: nullValues\n            mustBeAtMost: 3\n",
+            "error: contract: column orders.amount quality rule 1: unknown operator `mustBeAtMost`: expected one of mustBe, mustNotBe, mustBeGreaterThan, mustBeGreaterOrEqualTo, mustBeLessThan, mustBeLessOrEqualTo, mustBeBetween, mustNotBeBetween",
+        ),
+    ] {
+        let bad = yaml.replace(
+            "      - name: amount\n        logicalType: number\n",
+            &format!("      - name: amount\n        logicalType: number\n        quality:\n{rule}"),
+        );
+        assert_ne!(bad, yaml, "the rule was inserted");
+        let file = mesh.dir.path().join("bad-rule.yaml");
+        std::fs::write(&file, bad).unwrap();
+        let err = mesh.fails(2, &["product", "apply", file.to_str().unwrap()]);
+        assert_eq!(err.trim(), expected);
+        mesh.fails(3, &["product", "show", "sales.orders"]);
+    }
+}
