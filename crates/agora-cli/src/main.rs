@@ -92,5 +92,10 @@ fn main() -> ExitCode {
 /// Prints a line to standard output.
 pub(crate) fn print(text: impl std::fmt::Display) -> Result<(), MeshError> {
     let mut out = std::io::stdout().lock();
-    writeln!(out, "{text}").map_err(|e| MeshError::Internal(format!("writing to stdout: {e}")))
+    writeln!(out, "{text}").map_err(stdout_failed)
+}
+
+/// A failed write to standard output (a closed pipe, a full disk), as an error.
+pub(crate) fn stdout_failed(e: std::io::Error) -> MeshError {
+    MeshError::Internal(format!("writing to stdout: {e}"))
 }

@@ -27,7 +27,7 @@ pub fn replay_series<R: Read>(
         line,
         message,
     };
-    let mut reader = csv::ReaderBuilder::new().flexible(false).from_reader(input);
+    let mut reader = csv::Reader::from_reader(input);
     let header = reader
         .headers()
         .map_err(|e| bad(1, format!("cannot read the header: {e}")))?
@@ -47,8 +47,12 @@ pub fn replay_series<R: Read>(
     let mut detector = StreamingDetector::new(config);
     let mut points = 0;
     for record in reader.records() {
-        let line = points + 2;
-        let record = record.map_err(|e| bad(line, e.to_string()))?;
+        // The line a record starts on (a quoted field may span lines).
+        let record = record.map_err(|e| {
+            let line = e.position().map_or(points + 2, |p| p.line());
+            bad(line, e.to_string())
+        })?;
+        let line = record.position().map_or(points + 2, |p| p.line());
         let timestamp = record.get(ts_at).unwrap_or("").trim();
         if timestamp.is_empty() {
             return Err(bad(line, "the timestamp is empty".into()));

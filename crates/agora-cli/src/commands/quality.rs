@@ -5,7 +5,9 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use agora_mesh::MeshError;
-use agora_quality::{DetectorConfig, ScoredPoint, replay_series};
+use agora_quality::{DetectorConfig, QualityError, ScoredPoint, replay_series};
+
+use crate::stdout_failed;
 use clap::{Args, Subcommand};
 
 #[derive(Subcommand)]
@@ -54,30 +56,42 @@ fn detect(args: DetectArgs) -> Result<(), MeshError> {
             })?,
         )
     };
-    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-    if !json {
-        writeln!(out, "timestamp,value,anomaly_score,is_anomaly").map_err(stdout_error)?;
-    }
-    replay_series(input, &source_name, DetectorConfig::default(), |point| {
-        if json {
+    let config = DetectorConfig::default();
+    if json {
+        let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+        replay_series(input, &source_name, config, |point| {
             writeln!(out, "{}", point_json(point))
-        } else {
+        })
+        .map_err(replay_failed)?;
+        out.flush().map_err(stdout_failed)
+    } else {
+        let mut out = csv::Writer::from_writer(std::io::stdout().lock());
+        out.write_record(["timestamp", "value", "anomaly_score", "is_anomaly"])
+            .map_err(|e| stdout_failed(e.into()))?;
+        replay_series(input, &source_name, config, |point| {
             let v = &point.verdict;
-            writeln!(
-                out,
-                "{},{},{:.6},{}",
-                csv_field(&point.timestamp),
-                v.value,
-                v.score,
-                u8::from(v.is_anomaly)
-            )
-        }
-    })
-    .map_err(|e| MeshError::BadInput {
-        source_name: "--series".into(),
-        message: e.to_string(),
-    })?;
-    out.flush().map_err(stdout_error)
+            out.write_record([
+                point.timestamp.clone(),
+                v.value.to_string(),
+                format!("{:.6}", v.score),
+                u8::from(v.is_anomaly).to_string(),
+            ])
+            .map_err(Into::into)
+        })
+        .map_err(replay_failed)?;
+        out.flush().map_err(stdout_failed)
+    }
+}
+
+/// A series that cannot be read is bad input; output that cannot be written is not.
+fn replay_failed(error: QualityError) -> MeshError {
+    match error {
+        QualityError::Io { error, .. } => stdout_failed(error),
+        bad => MeshError::BadInput {
+            source_name: "--series".into(),
+            message: bad.to_string(),
+        },
+    }
 }
 
 fn point_json(point: &ScoredPoint) -> serde_json::Value {
@@ -91,17 +105,4 @@ fn point_json(point: &ScoredPoint) -> serde_json::Value {
         "history": v.history,
         "reason": (!v.reason.is_empty()).then_some(&v.reason),
     })
-}
-
-/// A timestamp as one CSV field: quoted when it holds a comma or a quote.
-fn csv_field(text: &str) -> String {
-    if text.contains([',', '"', '\n']) {
-        format!("\"{}\"", text.replace('"', "\"\""))
-    } else {
-        text.to_string()
-    }
-}
-
-fn stdout_error(e: std::io::Error) -> MeshError {
-    MeshError::Internal(format!("writing to stdout: {e}"))
 }

@@ -14,6 +14,7 @@ use agora_query::ScriptStatement;
 use clap::Args;
 
 use crate::output::{OutputFormat, write_results};
+use crate::stdout_failed;
 
 #[derive(Args)]
 pub struct SqlArgs {
@@ -156,10 +157,6 @@ async fn run_sql(
         }
     }
     Ok(())
-}
-
-fn stdout_failed(e: std::io::Error) -> MeshError {
-    MeshError::Internal(format!("writing to stdout: {e}"))
 }
 
 /// Names the failing statement when there are several; a lone statement's error stays as is.

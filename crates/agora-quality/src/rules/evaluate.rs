@@ -59,13 +59,24 @@ impl RuleEvaluation {
             let RuleKind::Library(metric) = &rule.kind else {
                 continue;
             };
-            let column = match &rule.scope {
-                Scope::Column(name) => Some(text_column(batch, name)?),
+            let name = match &rule.scope {
+                Scope::Column(name) => Some(name.as_str()),
                 Scope::Table => None,
+            };
+            // Only the metrics that compare values need the column as text.
+            let column = match metric {
+                Metric::MissingValues { .. } | Metric::InvalidValues { .. } => {
+                    name.map(|n| text_column(batch, n)).transpose()?
+                }
+                _ => None,
             };
             self.counts[i] += match metric {
                 Metric::RowCount => 0,
-                Metric::NullValues => column.as_ref().map_or(0, |c| c.null_count() as u64),
+                Metric::NullValues => name.map_or(0, |n| {
+                    batch
+                        .column_by_name(n)
+                        .map_or(batch.num_rows(), |c| c.null_count()) as u64
+                }),
                 Metric::MissingValues { missing } => column.as_ref().map_or(0, |c| {
                     c.iter()
                         .filter(|v| missing.iter().any(|m| m.as_deref() == *v))
@@ -106,11 +117,6 @@ impl RuleEvaluation {
             };
         }
         Ok(())
-    }
-
-    /// The rows observed so far.
-    pub fn rows(&self) -> u64 {
-        self.rows
     }
 
     /// Every rule's verdict on the rows observed.

@@ -74,8 +74,8 @@ impl RollingWindow {
         self.quantile(0.5)
     }
 
-    /// The median absolute deviation from the median.
-    pub fn mad(&self) -> Option<f64> {
+    /// The median and the median absolute deviation from it.
+    pub fn median_and_mad(&self) -> Option<(f64, f64)> {
         let median = self.median()?;
         // The deviations of a sorted list from its median are two sorted runs (left of the
         // median descending, right ascending); merging them finds the middle one in O(n).
@@ -106,11 +106,12 @@ impl RollingWindow {
             };
             taken += 1;
         }
-        Some(if self.sorted.len().is_multiple_of(2) {
+        let mad = if self.sorted.len().is_multiple_of(2) {
             (last + before_last) / 2.0
         } else {
             last
-        })
+        };
+        Some((median, mad))
     }
 }
 
@@ -164,7 +165,7 @@ mod tests {
         window.push(f64::INFINITY);
         window.push(2.0);
         assert_eq!(window.len(), 1);
-        assert_eq!(window.mad(), Some(0.0));
+        assert_eq!(window.median_and_mad(), Some((2.0, 0.0)));
     }
 
     proptest! {
@@ -181,7 +182,7 @@ mod tests {
             let kept = &values[values.len().saturating_sub(capacity)..];
             let sorted = sorted_copy(kept);
             prop_assert_eq!(window.quantile(q), quantile_of_sorted(&sorted, q));
-            let mad = window.mad().unwrap();
+            let (_, mad) = window.median_and_mad().unwrap();
             prop_assert!((mad - mad_by_sorting(kept)).abs() <= 1e-9 * (1.0 + mad.abs()));
         }
     }

@@ -87,14 +87,7 @@ impl StreamingDetector {
     pub fn observe(&mut self, value: f64) -> Verdict {
         self.seen += 1;
         if !value.is_finite() {
-            return Verdict {
-                value,
-                score: 0.0,
-                is_anomaly: false,
-                expected: None,
-                history: self.history.len(),
-                reason: String::new(),
-            };
+            return ordinary(value, self.history.len());
         }
         self.recent.push(value);
         let verdict = self.judge(value);
@@ -104,10 +97,10 @@ impl StreamingDetector {
 
     fn judge(&mut self, value: f64) -> Verdict {
         let history = self.history.len();
-        let (Some(median), Some(mad)) = (self.history.median(), self.history.mad()) else {
-            return ordinary(value, None, history);
+        let Some((median, mad)) = self.history.median_and_mad() else {
+            return ordinary(value, history);
         };
-        let scale = self.scale(mad);
+        let scale = self.scale(median, mad);
         let point = (value - median).abs() / scale / self.config.point_threshold;
         let level_mean = self.recent.mean().unwrap_or(value);
         let level = (level_mean - median).abs() / scale / self.config.level_threshold;
@@ -155,25 +148,25 @@ impl StreamingDetector {
 
     /// The robust unit of distance: the MAD scaled to a normal standard deviation, but never
     /// so small that a flat series makes its first wiggle an incident.
-    fn scale(&self, mad: f64) -> f64 {
+    fn scale(&self, median: f64, mad: f64) -> f64 {
         let spread = match (self.history.quantile(0.99), self.history.quantile(0.01)) {
             (Some(high), Some(low)) => high - low,
             _ => 0.0,
         };
-        let level = self.history.median().unwrap_or(0.0).abs();
         (1.4826 * mad)
             .max(0.01 * spread)
-            .max(1e-3 * level)
+            .max(1e-3 * median.abs())
             .max(1e-9)
     }
 }
 
-fn ordinary(value: f64, expected: Option<(f64, f64)>, history: usize) -> Verdict {
+/// The verdict on a value nothing can be said of: not a number, or nothing to compare it with.
+fn ordinary(value: f64, history: usize) -> Verdict {
     Verdict {
         value,
         score: 0.0,
         is_anomaly: false,
-        expected,
+        expected: None,
         history,
         reason: String::new(),
     }
