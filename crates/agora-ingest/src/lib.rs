@@ -5,11 +5,14 @@
 //!    once in a blocking thread that hashes what it reads; a malformed file is refused whole.
 //! 2. **validate** ([`Validation`]): types, required values, enumerations, uniqueness; failing
 //!    rows go on as rejected rows, with their reasons and source position.
-//! 3. **classify** ([`Classify`]): a sample of each column is classified; the automatic tags it
+//! 3. **check rules** ([`CheckRules`]): the contract's ODCS quality rules count what the
+//!    accepted rows show; their verdicts are known when the input ends. A failed blocking rule
+//!    sends the whole ingest to quarantine, with the rule as reason.
+//! 4. **classify** ([`Classify`]): a sample of each column is classified; the automatic tags it
 //!    decides ([`TagDecision`]) are known to the stages after it.
-//! 4. **store hashes** ([`StoreHashes`]): the stored hash column of each column some reader
+//! 5. **store hashes** ([`StoreHashes`]): the stored hash column of each column some reader
 //!    sees hashed is appended to the accepted rows.
-//! 5. **write** ([`Write`]): accepted rows to the product table's files (for a merge or an
+//! 6. **write** ([`Write`]): accepted rows to the product table's files (for a merge or an
 //!    overwrite, to a staging table's), rejected ones to its quarantine table's.
 //!
 //! [`Ingest::prepare`] runs them and returns a [`Prepared`] ingest: everything is decided and
@@ -48,6 +51,7 @@
 //! # Ok(()) }
 //! ```
 
+mod check_rules;
 mod classify;
 mod decode;
 mod error;
@@ -66,10 +70,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use agora_model::{ColumnTag, ContractTable, Name, TableRef};
 use agora_policy::{MaskKey, PolicySet};
-use agora_storage::{TableKind, TableStore};
+use agora_quality::{QualityRule, RuleResult};
+use agora_storage::{Appender, TableKind, TableStore};
+use arrow::array::StringArray;
+use arrow::record_batch::RecordBatch;
 use tokio::sync::mpsc;
 use tracing::Instrument;
 
+pub use check_rules::CheckRules;
 pub use classify::{Classify, classify_file};
 pub use decode::InputFormat;
 pub use error::IngestError;
@@ -121,6 +129,11 @@ pub struct IngestOutcome {
     /// Quarantine reasons by their shape, with their counts, most frequent first.
     pub quarantine_reasons: Vec<(String, u64)>,
     pub classification: ClassificationOutcome,
+    /// Every quality rule of the table and its verdict on the rows validation accepted.
+    pub rules: Vec<RuleResult>,
+    /// The rows a failed blocking rule sent to quarantine (counted in `rows_quarantined`,
+    /// not in `rows_accepted`), and the reason they carry there.
+    pub blocked: Option<(u64, String)>,
 }
 
 /// An ingest whose files are written and whose decisions are known, waiting for its commit:
@@ -135,6 +148,8 @@ pub struct Prepared {
     /// The contract's primary key columns, which a merge matches rows by.
     primary_key: Vec<String>,
     written: Written,
+    /// The reason every accepted row goes to quarantine instead, if a blocking rule failed.
+    blocked: Option<String>,
 }
 
 /// The key of the Delta commit metadata that names an ingest.
@@ -145,9 +160,14 @@ impl Prepared {
     /// one Delta version carrying the ingest's id ([`COMMIT_METADATA_KEY`]).
     pub async fn commit(self) -> Result<Committed, IngestError> {
         let mark = (COMMIT_METADATA_KEY, self.ingest_id.as_str());
+        let mut quarantine = self.written.quarantine;
+        if let (Some(reason), Some(held)) = (&self.blocked, self.written.held) {
+            quarantine =
+                Some(quarantine_held(&self.store, &self.table, quarantine, held, reason).await?);
+        }
         // Quarantine first: if the process dies between the two commits, the rejected rows are
         // kept and the product is still at its previous version — nothing is lost either way.
-        let quarantine_version = match self.written.quarantine {
+        let quarantine_version = match quarantine {
             Some(q) => Some(q.commit_marked(mark).await?),
             None => None,
         };
@@ -187,11 +207,71 @@ impl Prepared {
     }
 }
 
+/// Adds the held rows (every row the ingest accepted) to the quarantine's append, each with
+/// `reason`; returns the append.
+async fn quarantine_held(
+    store: &TableStore,
+    table: &TableRef,
+    quarantine: Option<Appender>,
+    held: Appender,
+    reason: &str,
+) -> Result<Appender, IngestError> {
+    let mut quarantine = match quarantine {
+        Some(q) => q,
+        None => {
+            let created = store
+                .ensure(table, TableKind::Quarantine, held.arrow_schema()?)
+                .await?;
+            store.appender(created)?.with_schema_merge()
+        }
+    };
+    let schema = held.arrow_schema()?;
+    let held = held.commit_table().await?;
+    quarantine
+        .write_table(&held, |batch| with_reason(batch, &schema, reason))
+        .await?;
+    Ok(quarantine)
+}
+
+/// `batch` (quarantine rows as a scan reads them back) in `schema`, the quarantine's form,
+/// with `reason` in every row's reason column.
+fn with_reason(
+    batch: RecordBatch,
+    schema: &arrow::datatypes::SchemaRef,
+    reason: &str,
+) -> Result<RecordBatch, arrow::error::ArrowError> {
+    let mut columns = Vec::with_capacity(schema.fields().len());
+    for field in schema.fields() {
+        if field.name() == QUARANTINE_REASON {
+            columns.push(Arc::new(StringArray::from(vec![reason; batch.num_rows()])) as _);
+            continue;
+        }
+        let column = batch.column_by_name(field.name()).ok_or_else(|| {
+            arrow::error::ArrowError::SchemaError(format!("held rows lack `{}`", field.name()))
+        })?;
+        // A scan may read text back as Utf8View.
+        columns.push(arrow::compute::cast(column, field.data_type())?);
+    }
+    RecordBatch::try_new(schema.clone(), columns)
+}
+
+/// The quarantine reason of an ingest the failed blocking rules in `rules` stopped, if any did.
+fn blocking_reason(rules: &[RuleResult]) -> Option<String> {
+    let failed: Vec<String> = rules
+        .iter()
+        .filter(|r| r.blocks())
+        .map(|r| format!("{} failed ({})", r.place, r.message))
+        .collect();
+    (!failed.is_empty()).then(|| format!("blocked by {}", failed.join(", ")))
+}
+
 impl Ingest {
     /// Runs the pipeline up to the commit: every stage of the module docs but the commit.
     pub async fn prepare(self, store: &TableStore) -> Result<Prepared, IngestError> {
         let format = self.source.format(self.format)?;
         let source_name = self.source.name();
+        let rules = agora_quality::rules_of(&self.contract)
+            .map_err(|e| IngestError::bad_input(&source_name, format!("the contract: {e}")))?;
         let schema = self.contract.arrow_schema();
         let product = store
             .ensure(&self.table, TableKind::Product, schema.clone())
@@ -211,6 +291,9 @@ impl Ingest {
             self.ingest_id.clone(),
             source_name.clone(),
         );
+        if rules.iter().any(QualityRule::can_block) {
+            validation = validation.holding_accepted();
+        }
         let written_to = match self.mode {
             IngestMode::Append => {
                 if table_has_rows && !validation.key_columns().is_empty() {
@@ -243,6 +326,7 @@ impl Ingest {
         };
         let mut stages: Vec<Box<dyn Stage>> = vec![
             Box::new(validation),
+            Box::new(CheckRules::new(rules)),
             Box::new(Classify::new(self.tags, self.actor)),
             Box::new(StoreHashes::new(
                 self.mask_key,
@@ -256,12 +340,14 @@ impl Ingest {
                 self.table.clone(),
                 written_to,
                 table_columns,
+                self.ingest_id.clone(),
             )),
         ];
         let mut context = IngestContext {
             table: self.table.clone(),
             source: source_name.clone(),
             classification: None,
+            rules: None,
             written: None,
         };
 
@@ -286,6 +372,7 @@ impl Ingest {
                 first_row: raw.first_row,
                 accepted: None,
                 rejected: None,
+                held: None,
             };
             run_stages(&mut stages, vec![staged], &mut context).await?;
             if let Some(progress) = &self.progress {
@@ -302,7 +389,24 @@ impl Ingest {
         }
         let missing =
             |what: &str| IngestError::Internal(format!("the ingest ended without {what}"));
-        let written = context.written.ok_or_else(|| missing("its files"))?;
+        let mut written = context.written.ok_or_else(|| missing("its files"))?;
+        let rules = context
+            .rules
+            .ok_or_else(|| missing("its quality verdicts"))?;
+        let blocked = blocking_reason(&rules);
+        let mut blocked_rows = None;
+        if let Some(reason) = &blocked {
+            // The product's files stay uncommitted (the mesh removes them); every accepted
+            // row goes to quarantine instead.
+            let rows = written.rows_accepted;
+            written.product = None;
+            written.rows_accepted = 0;
+            written.rows_quarantined += rows;
+            if rows > 0 {
+                written.reasons.insert(0, (reason.clone(), rows));
+            }
+            blocked_rows = Some((rows, reason.clone()));
+        }
         Ok(Prepared {
             outcome: IngestOutcome {
                 source: source_name,
@@ -314,6 +418,8 @@ impl Ingest {
                 classification: context
                     .classification
                     .ok_or_else(|| missing("a classification"))?,
+                rules,
+                blocked: blocked_rows,
             },
             store: store.clone(),
             table: self.table,
@@ -321,6 +427,7 @@ impl Ingest {
             mode: self.mode,
             primary_key,
             written,
+            blocked,
         })
     }
 }

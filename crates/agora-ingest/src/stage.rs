@@ -2,6 +2,7 @@
 
 use agora_classify::Classification;
 use agora_model::TableRef;
+use agora_quality::RuleResult;
 use agora_storage::Appender;
 use arrow::record_batch::RecordBatch;
 use async_trait::async_trait;
@@ -18,6 +19,9 @@ pub struct StagedBatch {
     pub accepted: Option<RecordBatch>,
     /// Rows that failed, in the quarantine schema.
     pub rejected: Option<RecordBatch>,
+    /// The accepted rows again, in the quarantine schema with no reason yet: kept only while a
+    /// quality rule may still send the whole batch to quarantine (see [`crate::CheckRules`]).
+    pub held: Option<RecordBatch>,
 }
 
 /// What the stages of one ingest know and tell each other.
@@ -28,6 +32,9 @@ pub struct IngestContext {
     /// The classification of the ingest's sample and the tags it decides, once the
     /// classification stage has made them (it lets no batch through before).
     pub classification: Option<ClassificationOutcome>,
+    /// The verdicts of the table's quality rules on the accepted rows, once the input has
+    /// ended.
+    pub rules: Option<Vec<RuleResult>>,
     /// What the write stage wrote, once the input has ended.
     pub written: Option<Written>,
 }
@@ -52,6 +59,8 @@ pub struct Written {
     pub(crate) product: Option<Appender>,
     /// The quarantine table's append, if any row was rejected.
     pub(crate) quarantine: Option<Appender>,
+    /// The held copy of the accepted rows (see [`StagedBatch::held`]), if any was kept.
+    pub(crate) held: Option<Appender>,
 }
 
 /// The Delta versions an ingest's commit made.
@@ -66,7 +75,7 @@ pub struct Committed {
 }
 
 /// One step of the write path. Validation, classification, stored hashes and writing the files
-/// are stages; quality checks join as further stages without touching the others.
+/// are stages; so is the check of the contract's quality rules.
 #[async_trait]
 pub trait Stage: Send {
     fn name(&self) -> &'static str;

@@ -21,11 +21,7 @@ use async_trait::async_trait;
 
 use crate::{IngestContext, IngestError, Stage, StagedBatch};
 
-/// Column names Agora adds to a quarantine table (the rest are the raw source values as text).
-pub const QUARANTINE_INGEST: &str = "_ingest_id";
-pub const QUARANTINE_SOURCE: &str = "_source";
-pub const QUARANTINE_ROW: &str = "_row";
-pub const QUARANTINE_REASON: &str = "_reason";
+pub use agora_storage::{QUARANTINE_INGEST, QUARANTINE_REASON, QUARANTINE_ROW, QUARANTINE_SOURCE};
 
 /// Checks batches of one ingest against one contract table.
 pub struct Validation {
@@ -37,6 +33,8 @@ pub struct Validation {
     unique: Vec<Constraint>,
     /// A merge's validation: a repeated primary key refuses the input.
     refuse_repeated_keys: bool,
+    /// Keep the accepted rows in the quarantine's form too ([`StagedBatch::held`]).
+    hold_accepted: bool,
 }
 
 /// Where a key was seen first.
@@ -88,7 +86,15 @@ impl Validation {
             source,
             unique,
             refuse_repeated_keys: false,
+            hold_accepted: false,
         }
+    }
+
+    /// Validation that also passes on the accepted rows in the quarantine's form, for an
+    /// ingest a quality rule may still send to quarantine whole.
+    pub fn holding_accepted(mut self) -> Self {
+        self.hold_accepted = true;
+        self
     }
 
     /// A merge's validation (see the module docs): an input holding a primary key twice is
@@ -194,15 +200,21 @@ impl Stage for Validation {
 
         let accepted = RecordBatch::try_new(self.target.clone(), typed)
             .map_err(|e| IngestError::Internal(format!("building the validated batch: {e}")))?;
-        let (accepted, rejected) = if reasons.iter().all(Vec::is_empty) {
+        let accepted_mask: BooleanArray = reasons.iter().map(|r| Some(r.is_empty())).collect();
+        let held = match self.hold_accepted {
+            true => Some(self.quarantine_batch(&reasons, &raws, first_row, &accepted_mask)?),
+            false => None,
+        };
+        let (accepted, rejected) = if accepted_mask.true_count() == rows {
             (accepted, None)
         } else {
-            let accepted_mask: BooleanArray = reasons.iter().map(|r| Some(r.is_empty())).collect();
+            let rejected_mask = arrow::compute::not(&accepted_mask)
+                .map_err(|e| IngestError::Internal(format!("masking rejected rows: {e}")))?;
             let accepted = filter_record_batch(&accepted, &accepted_mask)
                 .map_err(|e| IngestError::Internal(format!("filtering accepted rows: {e}")))?;
             (
                 accepted,
-                Some(self.quarantine_batch(&reasons, &raws, first_row)?),
+                Some(self.quarantine_batch(&reasons, &raws, first_row, &rejected_mask)?),
             )
         };
         Ok(vec![StagedBatch {
@@ -210,6 +222,7 @@ impl Stage for Validation {
             first_row,
             accepted: Some(accepted),
             rejected,
+            held,
         }])
     }
 }
@@ -345,15 +358,16 @@ impl Validation {
         Ok(())
     }
 
-    /// The rejected rows: ingest id, source, position, reasons, and every raw value as text.
+    /// The rows `keep` selects in the quarantine's form: ingest id, source, position, reasons,
+    /// and every raw value as text.
     fn quarantine_batch(
         &self,
         reasons: &[Vec<String>],
         raws: &[Option<ArrayRef>],
         first_row: u64,
+        keep: &BooleanArray,
     ) -> Result<RecordBatch, IngestError> {
         let rows = reasons.len();
-        let rejected_mask: BooleanArray = reasons.iter().map(|r| Some(!r.is_empty())).collect();
         let mut fields = vec![
             Field::new(QUARANTINE_INGEST, DataType::Utf8, false),
             Field::new(QUARANTINE_SOURCE, DataType::Utf8, false),
@@ -379,7 +393,7 @@ impl Validation {
         }
         let all = RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)
             .map_err(|e| IngestError::Internal(format!("building the quarantine batch: {e}")))?;
-        filter_record_batch(&all, &rejected_mask)
-            .map_err(|e| IngestError::Internal(format!("filtering rejected rows: {e}")))
+        filter_record_batch(&all, keep)
+            .map_err(|e| IngestError::Internal(format!("filtering quarantined rows: {e}")))
     }
 }

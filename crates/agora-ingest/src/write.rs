@@ -1,7 +1,8 @@
 //! The last stage: accepted rows stream into the product's Delta table and rejected rows into
 //! its quarantine table as Parquet files, which nothing references until [`crate::Prepared`]
 //! commits them — one Delta commit each, carrying the ingest's id — so a failure before leaves
-//! both tables at their previous versions.
+//! both tables at their previous versions. The held copy of the accepted rows, if validation
+//! keeps one, goes to a staging table of the ingest.
 
 use std::collections::BTreeMap;
 
@@ -24,6 +25,9 @@ pub struct Write {
     /// hash columns) makes the append merge the schema.
     table_columns: Vec<String>,
     quarantine: Option<Appender>,
+    /// The ingest's id, which names its staging table of held rows.
+    ingest_id: String,
+    held: Option<Appender>,
     rows_accepted: u64,
     rows_quarantined: u64,
     reasons: BTreeMap<String, u64>,
@@ -36,6 +40,7 @@ impl Write {
         table: TableRef,
         product: Appender,
         table_columns: Vec<String>,
+        ingest_id: String,
     ) -> Self {
         Write {
             store,
@@ -43,6 +48,8 @@ impl Write {
             product: Some(product),
             table_columns,
             quarantine: None,
+            ingest_id,
+            held: None,
             rows_accepted: 0,
             rows_quarantined: 0,
             reasons: BTreeMap::new(),
@@ -86,6 +93,15 @@ impl Write {
             .expect("INVARIANT: created just above");
         Ok(quarantine.write(rejected).await?)
     }
+
+    async fn write_held(&mut self, held: RecordBatch) -> Result<(), IngestError> {
+        if self.held.is_none() {
+            let staged = self.store.held(&self.ingest_id, held.schema()).await?;
+            self.held = Some(self.store.appender(staged)?);
+        }
+        let appender = self.held.as_mut().expect("INVARIANT: created just above");
+        Ok(appender.write(held).await?)
+    }
 }
 
 #[async_trait]
@@ -104,6 +120,9 @@ impl Stage for Write {
         }
         if let Some(rejected) = batch.rejected.filter(|b| b.num_rows() > 0) {
             self.write_rejected(rejected).await?;
+        }
+        if let Some(held) = batch.held.filter(|b| b.num_rows() > 0) {
+            self.write_held(held).await?;
         }
         Ok(Vec::new())
     }
@@ -125,6 +144,7 @@ impl Stage for Write {
             reasons,
             product: (self.rows_accepted > 0).then_some(product),
             quarantine: self.quarantine.take(),
+            held: self.held.take(),
         });
         Ok(Vec::new())
     }

@@ -14,6 +14,7 @@ use agora_ingest::{
 };
 use agora_ledger::failpoint;
 use agora_model::{Access, Name, Principal, TableRef};
+use agora_quality::{RuleOutcome, RuleResult};
 use agora_storage::TableKind;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -66,6 +67,45 @@ pub struct IngestReport {
     /// Columns whose values this ingest classified below their label: the label stands until an
     /// owner lowers it (`agora tag set`).
     pub kept: Vec<ColumnClassified>,
+    /// The verdict of each of the contract's quality rules on this ingest's rows.
+    pub rules: Vec<RuleVerdict>,
+    /// Set when a failed blocking rule sent every row to quarantine: the reason they carry.
+    pub blocked: Option<String>,
+}
+
+/// One quality rule of the contract and what this ingest's rows showed of it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RuleVerdict {
+    /// Where the rule is written: `table orders quality rule 1`, `column orders.email ...`.
+    pub rule: String,
+    pub description: Option<String>,
+    /// `warn` or `block`.
+    pub severity: String,
+    /// `passed`, `failed` or `not evaluated`.
+    pub outcome: String,
+    /// What was measured, in the rule's unit.
+    pub observed: Option<f64>,
+    /// What was measured and what the rule demands, in words.
+    pub message: String,
+}
+
+impl From<&RuleResult> for RuleVerdict {
+    fn from(r: &RuleResult) -> Self {
+        RuleVerdict {
+            rule: r.place.clone(),
+            description: r.description.clone(),
+            severity: r.severity.as_str().to_string(),
+            outcome: r.outcome.as_str().to_string(),
+            observed: r.observed,
+            message: r.message.clone(),
+        }
+    }
+}
+
+impl RuleVerdict {
+    fn failed(&self) -> bool {
+        self.outcome == RuleOutcome::Failed.as_str()
+    }
 }
 
 /// A column whose classification an ingest decided for the first time or changed (its values
@@ -112,12 +152,16 @@ pub(crate) struct IngestIntent {
     pub idempotency_key: Option<String>,
     pub classified: Vec<ColumnClassified>,
     pub kept: Vec<ColumnClassified>,
+    #[serde(default)]
+    pub rules: Vec<RuleVerdict>,
+    #[serde(default)]
+    pub blocked: Option<String>,
 }
 
 impl Mesh {
     /// Ingests `source` into the product table `table` (`domain.table`) as `actor`. The files
-    /// of an ingest that fails are removed before this returns, unless another ingest is
-    /// running (see `vacuum.rs`).
+    /// of an ingest that fails, or that a blocking quality rule sent to quarantine, are removed
+    /// before this returns, unless another ingest is running (see `vacuum.rs`).
     pub async fn ingest(
         &self,
         actor: &Principal,
@@ -126,9 +170,11 @@ impl Mesh {
         options: IngestOptions,
     ) -> Result<IngestReport, MeshError> {
         let result = self.try_ingest(actor, table, source, options).await;
-        if result.is_err()
-            && let Err(e) = self.vacuum_after_failures().await
-        {
+        let left_files = match &result {
+            Ok(report) => report.blocked.is_some(),
+            Err(_) => true,
+        };
+        if left_files && let Err(e) = self.vacuum_after_failures().await {
             tracing::warn!(error = %e, "could not remove the files of a failed ingest");
         }
         result
@@ -189,8 +235,10 @@ impl Mesh {
         }
         let decisions = &outcome.classification.decisions;
         // Tags are stored only for rows that make it in: a file whose every row was refused
-        // says nothing about the table.
-        let (tag_changes, classified, kept) = if outcome.rows_accepted > 0 {
+        // says nothing about the table. Rows a blocking rule sent to quarantine are valid rows
+        // readers of the quarantine see, so their labels are stored too.
+        let rows_classified = outcome.rows_accepted + outcome.blocked.as_ref().map_or(0, |b| b.0);
+        let (tag_changes, classified, kept) = if rows_classified > 0 {
             (
                 decisions
                     .iter()
@@ -226,7 +274,10 @@ impl Mesh {
             idempotency_key: options.idempotency_key,
             classified,
             kept,
+            rules: outcome.rules.iter().map(RuleVerdict::from).collect(),
+            blocked: outcome.blocked.as_ref().map(|b| b.1.clone()),
         };
+        let blocked = intent.blocked.is_some();
         let payload = Payload {
             events: Vec::new(),
             ingest: Some(intent),
@@ -238,7 +289,11 @@ impl Mesh {
         failpoint("ingest.after_commit");
         let intent = payload.ingest.expect("INVARIANT: set just above");
         let report = self.finish_ingest(id, &pending, intent, committed).await?;
-        writing.succeeded();
+        // A blocked ingest leaves the product files it wrote uncommitted: its marker stays, so
+        // that `ingest` removes them.
+        if !blocked {
+            writing.succeeded();
+        }
         Ok(report)
     }
 
@@ -338,6 +393,8 @@ impl Mesh {
             ledger_index: appended.map_or(pending.log_size, |a| a.first_index),
             classified: intent.classified,
             kept: intent.kept,
+            rules: intent.rules,
+            blocked: intent.blocked,
         })
     }
 
@@ -412,7 +469,8 @@ impl Mesh {
 }
 
 /// The ledger batch of a committed ingest: `ingest.committed`, then a `classification.decided`
-/// per reported column and a `classification.kept` per refused lowering.
+/// per reported column, a `classification.kept` per refused lowering and a
+/// `quality.incident_opened` per failed quality rule.
 fn ingest_events(table: &TableRef, intent: &IngestIntent, committed: Committed) -> Vec<Event> {
     let mut events = vec![Event::by_domain(
         "ingest.committed",
@@ -431,6 +489,7 @@ fn ingest_events(table: &TableRef, intent: &IngestIntent, committed: Committed) 
             "source": intent.source,
             "input_sha256": intent.input_sha256,
             "by": intent.actor,
+            "blocked": intent.blocked,
         }),
     )];
     let decision = |kind: &str, c: &ColumnClassified| {
@@ -460,5 +519,20 @@ fn ingest_events(table: &TableRef, intent: &IngestIntent, committed: Committed) 
             .iter()
             .map(|c| decision("classification.kept", c)),
     );
+    events.extend(intent.rules.iter().filter(|r| r.failed()).map(|r| {
+        Event::by_domain(
+            "quality.incident_opened",
+            &table.domain,
+            json!({
+                "table": intent.table,
+                "ingest_id": intent.ingest_id,
+                "table_version": committed.version,
+                "rule": r.rule,
+                "severity": r.severity,
+                "observed": r.observed,
+                "explanation": r.message,
+            }),
+        )
+    }));
     events
 }

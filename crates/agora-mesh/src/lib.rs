@@ -60,7 +60,7 @@ pub use agora_ingest::{IngestMode, InputFormat, Source, classify_file};
 pub use agora_query::{Interface, QueryLimits, SessionOptions, StatementShape};
 pub use error::{ErrorKind, MeshError};
 pub use governance::PolicyApplied;
-pub use ingest::{ColumnClassified, IngestOptions, IngestReport};
+pub use ingest::{ColumnClassified, IngestOptions, IngestReport, RuleVerdict};
 pub use principal_admin::{PrincipalSummary, parse_lifetime};
 pub use principals::{PgLogin, token_hash};
 pub use product_details::{ProductDetails, SampleRows, TableDetails};

@@ -7,10 +7,12 @@ use std::sync::Arc;
 
 use agora_catalog::{Catalog, Change, QueryText};
 use agora_model::{Access, Name, Principal, TableRef};
+use agora_policy::{Action, TableGovernance};
 use agora_query::{
     GovernedSession, Interface, MeshTable, QueryAudit, QueryError, QueryLimits, QueryRecord,
     SessionOptions, sql_shape,
 };
+use agora_storage::{QUARANTINE_REASON, TableKind};
 use async_trait::async_trait;
 use datafusion::prelude::DataFrame;
 use hmac::{Hmac, Mac};
@@ -206,18 +208,49 @@ impl Mesh {
                     domain: p.domain.clone(),
                     table: t.clone(),
                 };
+                let governance =
+                    policies.table_governance(reader, &table, labels.get(&table), tokens);
+                // A quarantine has no versions of the product's: time travel leaves it out.
+                if !time_travel {
+                    let fixes_it = viewer.may(Access::Write, &p.domain, &p.name, t);
+                    tables.push(MeshTable {
+                        governance: quarantine_governance(&governance, fixes_it),
+                        table: table.clone(),
+                        product: p.name.clone(),
+                        kind: TableKind::Quarantine,
+                    });
+                }
                 tables.push(MeshTable {
-                    governance: policies.table_governance(
-                        reader,
-                        &table,
-                        labels.get(&table),
-                        tokens,
-                    ),
+                    governance,
                     table,
                     product: p.name.clone(),
+                    kind: TableKind::Product,
                 });
             }
         }
         Ok(tables)
     }
+}
+
+/// How a reader sees a table's quarantine. Its owners and writers, whose work is to fix the
+/// rows, see them as they came. Any other reader sees it as the table itself (same masks, same
+/// row filter, over the values as text), and without the reasons if any column is masked,
+/// since a reason quotes the value that failed (`` `email`: `x@y` is not one of … ``).
+fn quarantine_governance(table: &TableGovernance, fixes_it: bool) -> TableGovernance {
+    if fixes_it {
+        return TableGovernance::default();
+    }
+    let mut quarantine = table.clone();
+    if let Some((_, (category, _))) = table.masked.iter().next() {
+        quarantine.masked.insert(
+            QUARANTINE_REASON.to_string(),
+            (
+                *category,
+                Action::Redact {
+                    marker: Some("(hidden: the reason may quote masked values)".to_string()),
+                },
+            ),
+        );
+    }
+    quarantine
 }

@@ -5,19 +5,32 @@ use std::sync::Arc;
 
 use agora_model::TableRef;
 use agora_policy::{Masks, TableGovernance, governed_provider};
-use agora_storage::{TableKind, TableStore, VisibleStatistics, delta_table_provider};
+use agora_storage::{
+    QUARANTINE_INGEST, QUARANTINE_REASON, QUARANTINE_ROW, QUARANTINE_SOURCE, TableKind, TableStore,
+    VisibleStatistics, delta_table_provider,
+};
 use async_trait::async_trait;
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::catalog::SchemaProvider;
 use datafusion::common::TableReference;
+use datafusion::datasource::MemTable;
 use datafusion::datasource::TableProvider;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::SessionState;
 
+/// A table of the schema: which Delta table it reads and what of it the reader may see.
+#[derive(Debug)]
+pub(crate) struct SchemaTable {
+    pub table: TableRef,
+    pub kind: TableKind,
+    pub governance: Arc<TableGovernance>,
+}
+
 #[derive(Debug)]
 pub(crate) struct DomainSchema {
     pub store: TableStore,
-    /// SQL table name → mesh table, and what of it the reader may see.
-    pub tables: BTreeMap<String, (TableRef, Arc<TableGovernance>)>,
+    /// SQL table name → the table.
+    pub tables: BTreeMap<String, SchemaTable>,
     /// Read every table as of this Delta version (time travel), if set.
     pub as_of: Option<u64>,
     pub masks: Masks,
@@ -30,18 +43,35 @@ pub(crate) struct DomainSchema {
 impl DomainSchema {
     async fn open(
         &self,
-        t: &TableRef,
-        governance: &TableGovernance,
+        sql_name: &str,
+        entry: &SchemaTable,
     ) -> Result<Option<Arc<dyn TableProvider>>> {
-        let table = match self.as_of {
-            Some(v) => Some(self.store.open_at(t, v).await.map_err(external)?),
-            None => self
-                .store
-                .open(t, TableKind::Product)
-                .await
-                .map_err(external)?,
+        let (t, governance) = (&entry.table, entry.governance.as_ref());
+        let table = match (self.as_of, entry.kind) {
+            (Some(v), TableKind::Product) => {
+                Some(self.store.open_at(t, v).await.map_err(external)?)
+            }
+            (_, kind) => self.store.open(t, kind).await.map_err(external)?,
         };
+        let name = TableReference::full(self.catalog, t.domain.as_str(), sql_name);
         let Some(table) = table else {
+            // A quarantine nothing was sent to yet reads as empty, once its table exists.
+            if entry.kind == TableKind::Quarantine
+                && let Some(product) = self
+                    .store
+                    .open(t, TableKind::Product)
+                    .await
+                    .map_err(external)?
+            {
+                let schema = quarantine_schema(&product).map_err(external)?;
+                let empty = Arc::new(MemTable::try_new(schema, vec![Vec::new()])?);
+                return Ok(Some(governed_provider(
+                    name,
+                    empty,
+                    governance,
+                    &self.masks,
+                )?));
+            }
             return Ok(None);
         };
         // Statistics of masked columns would print their raw bounds in `EXPLAIN VERBOSE`.
@@ -51,9 +81,30 @@ impl DomainSchema {
             VisibleStatistics::Except(governance.masked.keys().cloned().collect())
         };
         let raw = delta_table_provider(&table, self.scan_options.clone(), visible).await?;
-        let name = TableReference::full(self.catalog, t.domain.as_str(), t.table.as_str());
         Ok(Some(governed_provider(name, raw, governance, &self.masks)?))
     }
+}
+
+/// The columns a quarantine of `product` has: where each row came from and why it is there,
+/// then every column of the product as text (stored hash columns aside).
+fn quarantine_schema(
+    product: &agora_storage::deltalake::DeltaTable,
+) -> std::result::Result<SchemaRef, agora_storage::StorageError> {
+    let columns = agora_storage::arrow_schema_of(product)?;
+    let mut fields = vec![
+        Field::new(QUARANTINE_INGEST, DataType::Utf8, true),
+        Field::new(QUARANTINE_SOURCE, DataType::Utf8, true),
+        Field::new(QUARANTINE_ROW, DataType::Int64, true),
+        Field::new(QUARANTINE_REASON, DataType::Utf8, true),
+    ];
+    fields.extend(
+        columns
+            .fields()
+            .iter()
+            .filter(|f| agora_policy::StoredHash::parse(f.name()).is_none())
+            .map(|f| Field::new(f.name(), DataType::Utf8, true)),
+    );
+    Ok(Arc::new(Schema::new(fields)))
 }
 
 fn external(e: impl std::error::Error + Send + Sync + 'static) -> DataFusionError {
@@ -68,7 +119,7 @@ impl SchemaProvider for DomainSchema {
 
     async fn table(&self, name: &str) -> Result<Option<Arc<dyn TableProvider>>> {
         match self.tables.get(name) {
-            Some((t, governance)) => self.open(t, governance).await,
+            Some(entry) => self.open(name, entry).await,
             None => Ok(None),
         }
     }

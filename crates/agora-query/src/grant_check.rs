@@ -12,13 +12,13 @@ use datafusion::optimizer::AnalyzerRule;
 
 use crate::{PermissionDenied, Viewer};
 
-/// Refuses the plan if it scans a product table `viewer` may not read. Tables that are not
+/// Refuses the plan if it scans a product table (or its quarantine) `viewer` may not read. Tables that are not
 /// products (`information_schema`) are open to everyone. A scan keeps the table name as the
 /// SQL wrote it, so a bare name is resolved against the session's `default_schema` here.
 pub fn check_grants(
     plan: &LogicalPlan,
     viewer: &Viewer,
-    products: &HashMap<(Name, Name), Name>,
+    products: &HashMap<(Name, Name), (Name, Name)>,
     default_schema: &str,
 ) -> Result<()> {
     plan.apply_with_subqueries(|node| {
@@ -30,8 +30,9 @@ pub fn check_grants(
             else {
                 return Ok(TreeNodeRecursion::Continue);
             };
-            if let Some(product) = products.get(&(domain.clone(), table.clone()))
-                && !viewer.may(Access::Read, &domain, product, &table)
+            // A quarantine is read under its table's grants.
+            if let Some((product, granted)) = products.get(&(domain.clone(), table.clone()))
+                && !viewer.may(Access::Read, &domain, product, granted)
             {
                 return Err(DataFusionError::External(Box::new(PermissionDenied {
                     principal: viewer.principal.name.to_string(),
@@ -50,7 +51,7 @@ pub fn check_grants(
 #[derive(Debug)]
 pub(crate) struct GrantCheckRule {
     pub viewer: Arc<Viewer>,
-    pub products: Arc<HashMap<(Name, Name), Name>>,
+    pub products: Arc<HashMap<(Name, Name), (Name, Name)>>,
     pub default_schema: String,
 }
 

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use agora_model::{Name, TableRef};
 use agora_policy::{Masks, TableGovernance, denied_columns};
-use agora_storage::TableStore;
+use agora_storage::{TableKind, TableStore};
 use datafusion::arrow::datatypes::{DataType, SchemaRef};
 use datafusion::catalog::CatalogProvider;
 use datafusion::common::ParamValues;
@@ -18,7 +18,7 @@ use datafusion::prelude::{DataFrame, SessionConfig, SessionContext};
 use datafusion_pg_catalog::pg_catalog::context::EmptyContextProvider;
 use datafusion_pg_catalog::pg_catalog::setup_pg_catalog;
 
-use crate::domain_schema::DomainSchema;
+use crate::domain_schema::{DomainSchema, SchemaTable};
 use crate::grant_check::{GrantCheckRule, check_grants};
 use crate::limits::{DeadlineRule, QueryLimits};
 use crate::sorted_catalog::SortedCatalog;
@@ -65,6 +65,32 @@ pub struct MeshTable {
     pub table: TableRef,
     pub product: Name,
     pub governance: TableGovernance,
+    /// The product table itself, or its quarantine (SQL name `table__quarantine`).
+    pub kind: TableKind,
+}
+
+/// What a product table's quarantine is called in SQL: `domain.table__quarantine`.
+pub const QUARANTINE_SUFFIX: &str = "__quarantine";
+
+impl MeshTable {
+    /// The table's name in SQL, within its domain's schema.
+    pub fn sql_name(&self) -> Name {
+        match self.kind {
+            TableKind::Product => self.table.table.clone(),
+            TableKind::Quarantine => {
+                Name::strict("table", &format!("{}{QUARANTINE_SUFFIX}", self.table.table))
+                    .expect("INVARIANT: a table name with `__quarantine` appended is a name")
+            }
+        }
+    }
+
+    /// The table as SQL names it (for a quarantine, not a table of the catalog).
+    fn sql_ref(&self) -> TableRef {
+        TableRef {
+            domain: self.table.domain.clone(),
+            table: self.sql_name(),
+        }
+    }
 }
 
 /// A read-only DataFusion session that enforces one principal's grants, masks and row filters,
@@ -75,8 +101,9 @@ pub struct GovernedSession {
     /// already optimised: a query is optimised once, not again when it executes.
     planned: SessionState,
     viewer: Arc<Viewer>,
-    products: Arc<HashMap<(Name, Name), Name>>,
-    /// The tables the reader sees masked or filtered.
+    /// (domain, SQL table name) → the product and the mesh table the grants name.
+    products: Arc<HashMap<(Name, Name), (Name, Name)>>,
+    /// The tables the reader sees masked or filtered, by their SQL names.
     governance: HashMap<TableRef, Arc<TableGovernance>>,
     default_schema: String,
     as_of: Option<u64>,
@@ -103,13 +130,13 @@ impl GovernedSession {
             .as_ref()
             .map_or(DEFAULT_SCHEMA.to_string(), Name::to_string);
         let viewer = Arc::new(viewer);
-        let products: Arc<HashMap<(Name, Name), Name>> = Arc::new(
+        let products: Arc<HashMap<(Name, Name), (Name, Name)>> = Arc::new(
             tables
                 .iter()
                 .map(|t| {
                     (
-                        (t.table.domain.clone(), t.table.table.clone()),
-                        t.product.clone(),
+                        (t.table.domain.clone(), t.sql_name()),
+                        (t.product.clone(), t.table.table.clone()),
                     )
                 })
                 .collect(),
@@ -150,18 +177,22 @@ impl GovernedSession {
         // will do.
         let scan_options = Arc::new(ctx.state());
         let catalog = SortedCatalog::default();
-        let mut by_domain: BTreeMap<Name, BTreeMap<String, (TableRef, Arc<TableGovernance>)>> =
-            BTreeMap::new();
+        let mut by_domain: BTreeMap<Name, BTreeMap<String, SchemaTable>> = BTreeMap::new();
         let mut governance = HashMap::new();
         for t in tables {
+            let sql = t.sql_ref();
             let rules = Arc::new(t.governance);
             if !rules.is_open() {
-                governance.insert(t.table.clone(), rules.clone());
+                governance.insert(sql.clone(), rules.clone());
             }
-            by_domain
-                .entry(t.table.domain.clone())
-                .or_default()
-                .insert(t.table.table.to_string(), (t.table, rules));
+            by_domain.entry(sql.domain).or_default().insert(
+                sql.table.to_string(),
+                SchemaTable {
+                    table: t.table,
+                    kind: t.kind,
+                    governance: rules,
+                },
+            );
         }
         for (domain, tables) in by_domain {
             let schema = DomainSchema {

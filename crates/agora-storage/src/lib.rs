@@ -35,7 +35,10 @@ mod table_store;
 pub use delta_scan::{VisibleStatistics, delta_table_provider};
 pub use error::StorageError;
 pub use rewrites::{MergeCounts, Rewritten};
-pub use table_store::{Appender, TableKind, TableStore, VersionInfo};
+pub use table_store::{
+    Appender, QUARANTINE_INGEST, QUARANTINE_REASON, QUARANTINE_ROW, QUARANTINE_SOURCE, TableKind,
+    TableStore, VersionInfo, arrow_schema_of,
+};
 
 /// Re-exported so that upper crates use exactly the Delta Lake version storage uses.
 pub use deltalake;

@@ -56,7 +56,7 @@ fn properties(mark: (&str, &str)) -> CommitProperties {
     )])
 }
 
-fn datafusion_err(
+pub(crate) fn datafusion_err(
     table: &str,
 ) -> impl FnOnce(deltalake::datafusion::error::DataFusionError) -> StorageError + '_ {
     move |e| delta_err(table)(DeltaTableError::from(e))
@@ -98,14 +98,34 @@ impl TableStore {
         self.root.join(STAGING_DIR).join(ingest_id)
     }
 
-    /// A new, empty staging table for the ingest `ingest_id`, with `schema`.
+    /// A new, empty staging table for the ingest `ingest_id`, with `schema`: the rows a merge
+    /// or an overwrite applies to the product table.
     pub async fn staging(
         &self,
         ingest_id: &str,
         schema: SchemaRef,
     ) -> Result<DeltaTable, StorageError> {
-        let name = format!("staging of {ingest_id}");
-        let dir = self.staging_dir(ingest_id);
+        self.create_staged(ingest_id, "rows", schema).await
+    }
+
+    /// A new, empty staging table for the ingest `ingest_id` holding its accepted rows in the
+    /// quarantine's form, for as long as a quality rule may still send the whole batch there.
+    pub async fn held(
+        &self,
+        ingest_id: &str,
+        schema: SchemaRef,
+    ) -> Result<DeltaTable, StorageError> {
+        self.create_staged(ingest_id, "held", schema).await
+    }
+
+    async fn create_staged(
+        &self,
+        ingest_id: &str,
+        part: &str,
+        schema: SchemaRef,
+    ) -> Result<DeltaTable, StorageError> {
+        let name = format!("staging of {ingest_id} ({part})");
+        let dir = self.staging_dir(ingest_id).join(part);
         let location = |reason: String| StorageError::Location {
             path: dir.display().to_string(),
             reason,
@@ -128,7 +148,7 @@ impl TableStore {
             .map_err(delta_err(&name))
     }
 
-    /// Removes the staging table of `ingest_id`, if there is one.
+    /// Removes the staging tables of `ingest_id`, if it has any.
     pub fn remove_staging(&self, ingest_id: &str) -> Result<(), StorageError> {
         let dir = self.staging_dir(ingest_id);
         match std::fs::remove_dir_all(&dir) {

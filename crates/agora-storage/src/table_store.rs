@@ -26,6 +26,22 @@ pub enum TableKind {
     Quarantine,
 }
 
+/// Column names Agora gives a quarantine table ahead of the source's values (kept as text).
+pub const QUARANTINE_INGEST: &str = "_ingest_id";
+pub const QUARANTINE_SOURCE: &str = "_source";
+pub const QUARANTINE_ROW: &str = "_row";
+pub const QUARANTINE_REASON: &str = "_reason";
+
+/// The schema of a Delta table at its loaded version, in Arrow terms.
+pub fn arrow_schema_of(table: &DeltaTable) -> Result<SchemaRef, StorageError> {
+    let name = table.table_url().to_string();
+    Ok(table
+        .snapshot()
+        .map_err(delta_err(&name))?
+        .snapshot()
+        .arrow_schema())
+}
+
 impl TableKind {
     fn dir(self) -> &'static str {
         match self {
@@ -427,6 +443,26 @@ impl Appender {
             .write_with_mode(batch, mode)
             .await
             .map_err(delta_err(&self.name))
+    }
+
+    /// Writes every row of `source` (a committed staging table), each batch passed through
+    /// `map` first, batch by batch.
+    pub async fn write_table(
+        &mut self,
+        source: &DeltaTable,
+        mut map: impl FnMut(RecordBatch) -> Result<RecordBatch, arrow::error::ArrowError>,
+    ) -> Result<(), StorageError> {
+        let (_ctx, df) = crate::rewrites::read_whole(&self.name, source).await?;
+        let mut stream = df
+            .execute_stream()
+            .await
+            .map_err(crate::rewrites::datafusion_err(&self.name))?;
+        while let Some(batch) = stream.next().await {
+            let batch = batch.map_err(|e| crate::rewrites::datafusion_err(&self.name)(e))?;
+            let batch = map(batch).map_err(|e| delta_err(&self.name)(DeltaTableError::from(e)))?;
+            self.write(batch).await?;
+        }
+        Ok(())
     }
 
     /// Makes everything written visible in one commit; returns the new table version.

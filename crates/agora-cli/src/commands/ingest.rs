@@ -61,8 +61,20 @@ pub async fn run(mesh: &Mesh, me: &Principal, args: IngestArgs) -> Result<(), Me
             "  merged by primary key: {inserted} inserted, {updated} updated"
         ))?;
     }
+    if r.blocked.is_some() {
+        print(format!(
+            "  blocked: a blocking quality rule failed, so the rows validation accepted went to quarantine too and {} stays at its previous version",
+            r.table
+        ))?;
+    }
     for (reason, n) in &r.quarantine_reasons {
         print(format!("  quarantined {n} × {reason}"))?;
+    }
+    for rule in r.rules.iter().filter(|v| v.outcome != "passed") {
+        print(format!(
+            "  quality {} ({}): {} — {}",
+            rule.outcome, rule.severity, rule.rule, rule.message
+        ))?;
     }
     for c in &r.classified {
         let was = c.previous.map(|p| format!(", was {p}")).unwrap_or_default();

@@ -4,6 +4,7 @@
 
 use crate::governance::{assert_no_raw, crm, path, write};
 use crate::harness::Mesh;
+use crate::quality::{csv_file, orders_with_rules, walk};
 use crate::server::{serve, token};
 
 fn crash(mesh: &Mesh, failpoint: &str, args: &[&str]) {
@@ -315,4 +316,50 @@ fn a_crash_in_a_delete_is_recorded_or_undone_on_the_next_open() {
     mesh.ok(&delete);
     assert_eq!(entries_of_kind(&mesh, "data.deleted"), 2);
     mesh.ok(&["ledger", "verify"]);
+}
+
+#[test]
+fn a_crash_in_a_blocked_ingest_leaves_the_product_as_it_was() {
+    for failpoint in [
+        "ingest.after_tags",
+        "ingest.after_commit",
+        "ingest.after_ledger",
+    ] {
+        let mesh = Mesh::new();
+        orders_with_rules(&mesh);
+        let good = csv_file(
+            &mesh,
+            "good.csv",
+            "order_id,region,amount,status\n1,EMEA,10,open\n2,NA,20,shipped\n3,NA,30,open\n",
+        );
+        mesh.ok(&["ingest", "sales.orders", &good]);
+        let bad = csv_file(
+            &mesh,
+            "bad.csv",
+            "order_id,region,amount,status\n4,EMEA,,open\n5,NA,2,shipped\n6,NA,3,open\n",
+        );
+        crash(&mesh, failpoint, &["ingest", "sales.orders", &bad]);
+        mesh.ok(&["ledger", "verify"]);
+        assert_eq!(
+            count(&mesh, "select count(*) from sales.orders"),
+            "3",
+            "{failpoint}"
+        );
+        let quarantined = count(&mesh, "select count(*) from sales.orders__quarantine");
+        let committed = entries_of_kind(&mesh, "ingest.committed");
+        match failpoint {
+            // Before the quarantine's commit: nothing of the ingest is visible.
+            "ingest.after_tags" => assert_eq!((quarantined.as_str(), committed), ("0", 1)),
+            // After it: every row is in quarantine, and the ingest recorded once.
+            _ => assert_eq!((quarantined.as_str(), committed), ("3", 2), "{failpoint}"),
+        }
+        let parquet = walk(&mesh.data().join("tables"))
+            .into_iter()
+            .filter(|p| p.ends_with(".parquet"))
+            .count();
+        assert_eq!(
+            parquet, 1,
+            "{failpoint}: the blocked ingest's product files are removed"
+        );
+    }
 }

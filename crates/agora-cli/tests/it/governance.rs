@@ -196,8 +196,8 @@ fn ingest_classifies_and_owners_override() {
     assert!(tail.contains("classification.overridden"), "{tail}");
 }
 
-#[test]
-fn masks_hold_against_every_sql_route() {
+/// The crm mesh under the global policy, with bob granted read on crm.people.
+fn crm_read_by_bob() -> Mesh {
     let mesh = crm();
     mesh.ok(&[
         "policy",
@@ -205,6 +205,12 @@ fn masks_hold_against_every_sql_route() {
         &write(&mesh, "global.yaml", GLOBAL_POLICY),
     ]);
     mesh.ok(&["grant", "bob", "read", "crm.people"]);
+    mesh
+}
+
+#[test]
+fn masks_hold_against_every_sql_route() {
+    let mesh = crm_read_by_bob();
     let bob = |sql: &str| mesh.ok(&["--as", "bob", "sql", sql, "--format", "csv"]);
 
     // Each category its own action; the email (confidential, no rule) is hashed by default.
@@ -613,6 +619,80 @@ fn bad_policies_are_refused_whole() {
     let err = mesh.fails(4, &["--as", "bob", "policy", "apply", &crm_policy]);
     assert!(
         err.contains("bob may not apply the policy of domain crm"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_quarantine_is_governed_like_its_table() {
+    let mesh = crm_read_by_bob();
+    mesh.ok(&["principal", "create", "carol"]);
+    // Two rows validation refuses: an id that is not a number, a date that does not exist.
+    let bad = write(
+        &mesh,
+        "bad-customers.csv",
+        "id,full_name,email,card,birth_date,region,ip\n\
+         x,Anna Rossi,anna.rossi@example.org,4242 4242 4242 4242,1980-04-03,EU,192.168.10.7\n\
+         9,Mary Johnson,mary.johnson@example.com,5555555555554444,31/02/1980,US,10.0.0.1\n",
+    );
+    let out = mesh.ok(&["ingest", "crm.customers", &bad]);
+    assert!(out.contains("0 accepted, 2 quarantined"), "{out}");
+
+    // The domain's owner, whose work is to fix them, sees the rows as they came, and why each
+    // is there (in the table itself the email is withheld even from her).
+    let alice = mesh.ok(&[
+        "--as",
+        "alice",
+        "sql",
+        "select _row, _reason, email from crm.customers__quarantine order by _row",
+        "--format",
+        "csv",
+    ]);
+    assert!(alice.contains("anna.rossi@example.org"), "{alice}");
+    assert!(
+        alice.contains("`birth_date`: `31/02/1980` is not a valid Date32"),
+        "{alice}"
+    );
+
+    // A reader sees it as the table: masked, hashed, and without reasons, which quote values.
+    let bob = |sql: &str| mesh.ok(&["--as", "bob", "sql", sql, "--format", "csv"]);
+    for sql in [
+        "select * from crm.customers__quarantine",
+        "select _reason, email, card, full_name, birth_date from crm.customers__quarantine where email like 'anna%' or true",
+        "select q._reason from crm.customers__quarantine q join crm.customers c on q.region = c.region",
+        "explain verbose select * from crm.customers__quarantine",
+    ] {
+        let out = bob(sql);
+        assert_no_raw(sql, &out);
+        assert!(
+            !out.contains("31/02/1980"),
+            "{sql} leaked a value through its reason:\n{out}"
+        );
+    }
+    assert!(
+        bob("select _reason from crm.customers__quarantine")
+            .contains("(hidden: the reason may quote masked values)")
+    );
+    assert_eq!(
+        bob(
+            "select count(*) as n from crm.customers__quarantine where email = 'anna.rossi@example.org'"
+        ),
+        "n\n0\n",
+        "a filter on the raw value finds nothing: the reader's rows hold the hash"
+    );
+
+    // Someone who may not read the table may not read its quarantine.
+    let err = mesh.fails(
+        4,
+        &[
+            "--as",
+            "carol",
+            "sql",
+            "select count(*) from crm.customers__quarantine",
+        ],
+    );
+    assert!(
+        err.contains("carol may not read product crm.people (table crm.customers__quarantine)"),
         "{err}"
     );
 }

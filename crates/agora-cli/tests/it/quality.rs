@@ -1,7 +1,11 @@
-//! `agora quality detect`: the streaming detector replayed over recorded series.
+//! Quality end to end: contract rules judged on every ingest (a failed blocking rule sends the
+//! ingest to quarantine whole, a failed warning commits), the quarantine in SQL, and
+//! `agora quality detect` replaying recorded series through the streaming detector.
 
 use std::path::PathBuf;
 use std::process::Command;
+
+use crate::harness::{Mesh, testdata};
 
 fn nab(series: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -104,4 +108,181 @@ fn a_series_with_a_bad_value_names_the_line_and_prints_no_verdict_past_it() {
     let (code, _, err) = detect(&["--series", "/nonexistent/series.csv"]);
     assert_ne!(code, 0);
     assert!(err.contains("/nonexistent/series.csv"), "{err}");
+}
+
+/// The test contract with two rules on `amount`: no nulls (blocks), more than 2 rows (warns).
+pub(crate) fn orders_with_rules(mesh: &Mesh) {
+    let yaml = std::fs::read_to_string(testdata("orders.yaml")).unwrap();
+    let with_rules = yaml.replace(
+        "      - name: amount\n        logicalType: number\n",
+        "      - name: amount\n        logicalType: number\n        quality:\n          - metric: nullValues\n            mustBe: 0\n            severity: error\n          - metric: rowCount\n            mustBeGreaterThan: 2\n            description: a load has more than two orders\n",
+    );
+    assert_ne!(with_rules, yaml, "the rules were inserted");
+    let file = mesh.dir.path().join("orders-rules.yaml");
+    std::fs::write(&file, with_rules).unwrap();
+    mesh.ok(&["product", "apply", file.to_str().unwrap()]);
+}
+
+pub(crate) fn csv_file(mesh: &Mesh, name: &str, text: &str) -> String {
+    let file = mesh.dir.path().join(name);
+    std::fs::write(&file, text).unwrap();
+    file.to_str().unwrap().to_string()
+}
+
+fn ledger_kinds(mesh: &Mesh) -> String {
+    mesh.ok(&["ledger", "tail", "--limit", "50"])
+}
+
+#[test]
+fn a_failed_blocking_rule_sends_the_whole_ingest_to_quarantine_and_keeps_the_version() {
+    let mesh = Mesh::new();
+    orders_with_rules(&mesh);
+    let good = csv_file(
+        &mesh,
+        "good.csv",
+        "order_id,region,amount,status\n1,EMEA,10,open\n2,NA,20,shipped\n3,NA,30,open\n",
+    );
+    mesh.ok(&["ingest", "sales.orders", &good]);
+    let parquet_files = || {
+        walk(&mesh.data().join("tables"))
+            .into_iter()
+            .filter(|p| p.ends_with(".parquet"))
+            .count()
+    };
+    let files_before = parquet_files();
+
+    // Row 1 has no amount (the blocking rule fails), row 3's amount is not a number.
+    let bad = csv_file(
+        &mesh,
+        "bad.csv",
+        "order_id,region,amount,status\n4,EMEA,,open\n5,NA,2,shipped\n6,NA,x,open\n7,NA,3,open\n",
+    );
+    let out = mesh.ok(&["ingest", "sales.orders", &bad]);
+    assert!(
+        out.contains("4 rows read, 0 accepted, 4 quarantined → version 1"),
+        "{out}"
+    );
+    assert!(
+        out.contains("blocked: a blocking quality rule failed"),
+        "{out}"
+    );
+    assert!(
+        out.contains(
+            "quality failed (block): column orders.amount quality rule 1 — 1 null values; must be 0"
+        ),
+        "{out}"
+    );
+    // The product is as it was: same rows, same version, no file of the blocked ingest left.
+    assert_eq!(
+        mesh.csv("select order_id from sales.orders order by order_id"),
+        "order_id\n1\n2\n3\n"
+    );
+    assert_eq!(
+        parquet_files(),
+        files_before,
+        "the blocked ingest's files are removed"
+    );
+    // Every row is in the quarantine with its source, row number and reason.
+    let quarantined = mesh.csv(
+        "select _row, order_id, amount, _reason, _source = '{bad}' as from_file from sales.orders__quarantine order by _row"
+            .replace("{bad}", &bad)
+            .as_str(),
+    );
+    let blocked =
+        "blocked by column orders.amount quality rule 1 failed (1 null values; must be 0)";
+    assert_eq!(
+        quarantined,
+        format!(
+            "_row,order_id,amount,_reason,from_file\n1,4,,{blocked},true\n2,5,2,{blocked},true\n3,6,x,`amount`: `x` is not a valid Float64,true\n4,7,3,{blocked},true\n"
+        )
+    );
+    // The incident is in the ledger, signed by the domain.
+    let tail = ledger_kinds(&mesh);
+    assert!(tail.contains("quality.incident_opened"), "{tail}");
+    // The blocked rows' keys were never committed: fixed, they go in.
+    let fixed = csv_file(
+        &mesh,
+        "fixed.csv",
+        "order_id,region,amount,status
+4,EMEA,1,open
+5,NA,2,shipped
+6,NA,6,open
+7,NA,3,open
+",
+    );
+    let out = mesh.ok(&["ingest", "sales.orders", &fixed]);
+    assert!(
+        out.contains("4 accepted, 0 quarantined → version 2"),
+        "{out}"
+    );
+}
+
+#[test]
+fn a_failed_warning_rule_commits_and_opens_an_incident() {
+    let mesh = Mesh::new();
+    orders_with_rules(&mesh);
+    let two = csv_file(
+        &mesh,
+        "two.csv",
+        "order_id,region,amount,status\n1,EMEA,10,open\n2,NA,20,shipped\n",
+    );
+    let out = mesh.ok(&["ingest", "sales.orders", &two]);
+    assert!(
+        out.contains("2 accepted, 0 quarantined → version 1"),
+        "{out}"
+    );
+    assert!(
+        out.contains(
+            "quality failed (warn): column orders.amount quality rule 2 — 2 rows; must be > 2"
+        ),
+        "{out}"
+    );
+    assert!(!out.contains("blocked"), "{out}");
+    assert_eq!(mesh.csv("select count(*) as n from sales.orders"), "n\n2\n");
+    let tail = ledger_kinds(&mesh);
+    let index = tail
+        .lines()
+        .find(|l| l.contains("quality.incident_opened"))
+        .and_then(|l| l.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no incident entry in:\n{tail}"))
+        .to_string();
+    let entry: serde_json::Value =
+        serde_json::from_str(&mesh.ok(&["ledger", "show", &index])).unwrap();
+    let body = &entry["entry"]["body"];
+    assert_eq!(body["severity"], "warn", "{entry}");
+    assert_eq!(body["observed"], 2.0, "{entry}");
+    assert_eq!(body["table_version"], 1, "{entry}");
+    assert_eq!(body["explanation"], "2 rows; must be > 2", "{entry}");
+    assert_eq!(entry["entry"]["signer"], "sales", "{entry}");
+}
+
+#[test]
+fn an_empty_quarantine_reads_as_an_empty_table_and_a_contract_cannot_take_its_name() {
+    let mesh = Mesh::with_orders();
+    assert_eq!(
+        mesh.csv("select count(*) as n from sales.orders__quarantine"),
+        "n\n0\n"
+    );
+    let yaml = std::fs::read_to_string(testdata("orders.yaml"))
+        .unwrap()
+        .replace("  - name: orders\n", "  - name: orders__quarantine\n");
+    let file = csv_file(&mesh, "clash.yaml", &yaml);
+    let err = mesh.fails(2, &["product", "apply", &file]);
+    assert!(
+        err.contains("`__quarantine` is kept for the quarantine of table `orders`"),
+        "{err}"
+    );
+}
+
+pub(crate) fn walk(dir: &std::path::Path) -> Vec<String> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            found.extend(walk(&path));
+        } else {
+            found.push(path.display().to_string());
+        }
+    }
+    found
 }

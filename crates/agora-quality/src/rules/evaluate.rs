@@ -28,6 +28,23 @@ pub enum RuleOutcome {
     NotEvaluated(String),
 }
 
+impl RuleOutcome {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            RuleOutcome::Passed => "passed",
+            RuleOutcome::Failed => "failed",
+            RuleOutcome::NotEvaluated(_) => "not evaluated",
+        }
+    }
+}
+
+impl RuleResult {
+    /// Whether this result sends the ingest's batch to quarantine: a failed blocking rule.
+    pub fn blocks(&self) -> bool {
+        self.outcome == RuleOutcome::Failed && self.severity == Severity::Block
+    }
+}
+
 /// A rule, what was observed and whether it held.
 #[derive(Debug, Clone)]
 pub struct RuleResult {

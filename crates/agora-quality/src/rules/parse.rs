@@ -20,6 +20,14 @@ pub struct QualityRule {
     pub severity: Severity,
 }
 
+impl QualityRule {
+    /// Whether the rule can send an ingest's batch to quarantine: a blocking rule Agora
+    /// evaluates on the batch itself (SQL and custom rules are judged elsewhere, or not at all).
+    pub fn can_block(&self) -> bool {
+        self.severity == Severity::Block && matches!(self.kind, RuleKind::Library(_))
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum Scope {
     Table,
@@ -106,6 +114,15 @@ pub enum Severity {
     Warn,
     /// The batch goes to quarantine whole.
     Block,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Warn => "warn",
+            Severity::Block => "block",
+        }
+    }
 }
 
 const OPERATORS: [&str; 8] = [
@@ -197,10 +214,12 @@ fn parse_rule(raw: &Value, place: String, scope: Scope) -> Result<QualityRule, Q
         .map(str::to_ascii_lowercase)
         .as_deref()
     {
-        None | Some("error" | "critical" | "fatal" | "blocker" | "block" | "major" | "high") => {
+        Some("error" | "critical" | "fatal" | "blocker" | "block" | "major" | "high") => {
             Severity::Block
         }
-        Some("warning" | "warn" | "info" | "minor" | "low") => Severity::Warn,
+        // ODCS leaves the default open; a rule that names no severity reports and opens an
+        // incident but does not stop the data (`severity: error` does).
+        None | Some("warning" | "warn" | "info" | "minor" | "low") => Severity::Warn,
         Some(other) => {
             return Err(bad(format!(
                 "unknown severity `{other}`: expected error (the batch is quarantined) or warning (it commits and an incident opens)"
