@@ -298,9 +298,12 @@ impl Ingest {
             IngestMode::Append => {
                 if table_has_rows && !validation.key_columns().is_empty() {
                     store
-                        .scan_columns(&self.table, &validation.key_columns(), |keys| {
-                            validation.note_existing(keys)
-                        })
+                        .scan_columns(
+                            &self.table,
+                            TableKind::Product,
+                            &validation.key_columns(),
+                            |keys| validation.note_existing(keys),
+                        )
                         .await?;
                 }
                 product

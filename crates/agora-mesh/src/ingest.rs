@@ -14,7 +14,7 @@ use agora_ingest::{
 };
 use agora_ledger::failpoint;
 use agora_model::{Access, Name, Principal, TableRef};
-use agora_quality::{RuleOutcome, RuleResult};
+use agora_quality::RuleResult;
 use agora_storage::TableKind;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -85,8 +85,15 @@ pub struct RuleVerdict {
     pub outcome: String,
     /// What was measured, in the rule's unit.
     pub observed: Option<f64>,
+    /// What the rule demands: `must be ≤ 5 percent`.
+    #[serde(default)]
+    pub expected: String,
     /// What was measured and what the rule demands, in words.
     pub message: String,
+    /// `opened`, `ongoing` or `closed` when this verdict opens, keeps or closes an incident
+    /// (a rule whose latest evaluated verdict failed has one open).
+    #[serde(default)]
+    pub incident: Option<String>,
 }
 
 impl From<&RuleResult> for RuleVerdict {
@@ -97,14 +104,10 @@ impl From<&RuleResult> for RuleVerdict {
             severity: r.severity.as_str().to_string(),
             outcome: r.outcome.as_str().to_string(),
             observed: r.observed,
+            expected: r.expected.clone(),
             message: r.message.clone(),
+            incident: None,
         }
-    }
-}
-
-impl RuleVerdict {
-    fn failed(&self) -> bool {
-        self.outcome == RuleOutcome::Failed.as_str()
     }
 }
 
@@ -156,6 +159,9 @@ pub(crate) struct IngestIntent {
     pub rules: Vec<RuleVerdict>,
     #[serde(default)]
     pub blocked: Option<String>,
+    /// When the rules were judged.
+    #[serde(default)]
+    pub checked_at: String,
 }
 
 impl Mesh {
@@ -274,8 +280,14 @@ impl Mesh {
             idempotency_key: options.idempotency_key,
             classified,
             kept,
-            rules: outcome.rules.iter().map(RuleVerdict::from).collect(),
+            rules: crate::quality_results::with_incidents(
+                &self.store,
+                &table,
+                outcome.rules.iter().map(RuleVerdict::from).collect(),
+            )
+            .await?,
             blocked: outcome.blocked.as_ref().map(|b| b.1.clone()),
+            checked_at: crate::now(),
         };
         let blocked = intent.blocked.is_some();
         let payload = Payload {
@@ -322,8 +334,9 @@ impl Mesh {
         )))
     }
 
-    /// Records a committed ingest (steps 3 and 4 of the module docs): its ledger entries unless
-    /// the log holds them already, then its catalog row with the pending record's removal.
+    /// Records a committed ingest (steps 3 and 4 of the module docs): its quality results unless
+    /// they were written already, its ledger entries unless the log holds them already, then
+    /// its catalog row with the pending record's removal.
     async fn finish_ingest(
         &self,
         pending_id: i64,
@@ -332,6 +345,7 @@ impl Mesh {
         committed: Committed,
     ) -> Result<IngestReport, MeshError> {
         let table = TableRef::parse(&intent.table)?;
+        crate::quality_results::record(&self.store, &table, &intent, committed.version).await?;
         let mut appended = None;
         if !self
             .recorder
@@ -469,8 +483,9 @@ impl Mesh {
 }
 
 /// The ledger batch of a committed ingest: `ingest.committed`, then a `classification.decided`
-/// per reported column, a `classification.kept` per refused lowering and a
-/// `quality.incident_opened` per failed quality rule.
+/// per reported column, a `classification.kept` per refused lowering, and a
+/// `quality.incident_opened` or `quality.incident_closed` per incident a rule's verdict opens or
+/// closes.
 fn ingest_events(table: &TableRef, intent: &IngestIntent, committed: Committed) -> Vec<Event> {
     let mut events = vec![Event::by_domain(
         "ingest.committed",
@@ -519,9 +534,14 @@ fn ingest_events(table: &TableRef, intent: &IngestIntent, committed: Committed) 
             .iter()
             .map(|c| decision("classification.kept", c)),
     );
-    events.extend(intent.rules.iter().filter(|r| r.failed()).map(|r| {
-        Event::by_domain(
-            "quality.incident_opened",
+    let incident = |r: &RuleVerdict| match r.incident.as_deref() {
+        Some("opened") => Some("quality.incident_opened"),
+        Some("closed") => Some("quality.incident_closed"),
+        _ => None,
+    };
+    events.extend(intent.rules.iter().filter_map(|r| {
+        Some(Event::by_domain(
+            incident(r)?,
             &table.domain,
             json!({
                 "table": intent.table,
@@ -530,9 +550,10 @@ fn ingest_events(table: &TableRef, intent: &IngestIntent, committed: Committed) 
                 "rule": r.rule,
                 "severity": r.severity,
                 "observed": r.observed,
+                "expected": r.expected,
                 "explanation": r.message,
             }),
-        )
+        ))
     }));
     events
 }

@@ -210,7 +210,8 @@ impl Mesh {
                 };
                 let governance =
                     policies.table_governance(reader, &table, labels.get(&table), tokens);
-                // A quarantine has no versions of the product's: time travel leaves it out.
+                // A quarantine and the quality results have no versions of the product's: time
+                // travel leaves them out.
                 if !time_travel {
                     let fixes_it = viewer.may(Access::Write, &p.domain, &p.name, t);
                     tables.push(MeshTable {
@@ -219,6 +220,16 @@ impl Mesh {
                         product: p.name.clone(),
                         kind: TableKind::Quarantine,
                     });
+                    // The results count rows of the whole batch: not for a reader who may see
+                    // only some of them.
+                    if governance.row_filter.is_none() {
+                        tables.push(MeshTable {
+                            governance: TableGovernance::default(),
+                            table: table.clone(),
+                            product: p.name.clone(),
+                            kind: TableKind::Quality,
+                        });
+                    }
                 }
                 tables.push(MeshTable {
                     governance,

@@ -135,12 +135,17 @@ impl Mesh {
     async fn remove_orphans(&self, tables: &[TableRef]) -> Result<VacuumReport, MeshError> {
         let mut removed = Vec::new();
         for table in tables {
-            for kind in [TableKind::Product, TableKind::Quarantine] {
+            for kind in [
+                TableKind::Product,
+                TableKind::Quarantine,
+                TableKind::Quality,
+            ] {
                 let files = self.store.remove_orphans(table, kind).await?;
                 if !files.is_empty() {
                     let name = match kind {
                         TableKind::Product => table.to_string(),
                         TableKind::Quarantine => format!("{table} (quarantine)"),
+                        TableKind::Quality => format!("{table} (quality results)"),
                     };
                     removed.push((name, files));
                 }

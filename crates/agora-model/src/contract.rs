@@ -398,12 +398,16 @@ fn parse_table(obj: &Obj) -> Result<ContractTable, ModelError> {
     let _ = obj.opt_str("logicalType")?;
     let _ = obj.opt_str("physicalType")?;
     let sql_name = Name::normalize("table", &name)?;
-    // SQL names each table's quarantine `table__quarantine`.
-    if sql_name.as_str().ends_with("__quarantine") {
-        return Err(ModelError::InvalidContract(format!(
-            "table `{name}`: a name ending in `__quarantine` is kept for the quarantine of table `{}`",
-            sql_name.as_str().trim_end_matches("__quarantine")
-        )));
+    // SQL names each table's quarantine `table__quarantine` and its results `table__quality`.
+    for (suffix, what) in [
+        ("__quarantine", "the quarantine"),
+        ("__quality", "the quality results"),
+    ] {
+        if let Some(base) = sql_name.as_str().strip_suffix(suffix) {
+            return Err(ModelError::InvalidContract(format!(
+                "table `{name}`: a name ending in `{suffix}` is kept for {what} of table `{base}`"
+            )));
+        }
     }
     let mut columns = Vec::new();
     for prop in obj.objects("properties")? {

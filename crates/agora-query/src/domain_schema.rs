@@ -55,24 +55,28 @@ impl DomainSchema {
         };
         let name = TableReference::full(self.catalog, t.domain.as_str(), sql_name);
         let Some(table) = table else {
-            // A quarantine nothing was sent to yet reads as empty, once its table exists.
-            if entry.kind == TableKind::Quarantine
-                && let Some(product) = self
-                    .store
-                    .open(t, TableKind::Product)
-                    .await
-                    .map_err(external)?
-            {
-                let schema = quarantine_schema(&product).map_err(external)?;
-                let empty = Arc::new(MemTable::try_new(schema, vec![Vec::new()])?);
-                return Ok(Some(governed_provider(
-                    name,
-                    empty,
-                    governance,
-                    &self.masks,
-                )?));
-            }
-            return Ok(None);
+            // A quarantine nothing was sent to yet, or results no rule has given yet, read as
+            // empty once the product table exists.
+            let Some(product) = self
+                .store
+                .open(t, TableKind::Product)
+                .await
+                .map_err(external)?
+            else {
+                return Ok(None);
+            };
+            let schema = match entry.kind {
+                TableKind::Product => return Ok(None),
+                TableKind::Quality => agora_storage::quality_results_schema(),
+                TableKind::Quarantine => quarantine_schema(&product).map_err(external)?,
+            };
+            let empty = Arc::new(MemTable::try_new(schema, vec![Vec::new()])?);
+            return Ok(Some(governed_provider(
+                name,
+                empty,
+                governance,
+                &self.masks,
+            )?));
         };
         // Statistics of masked columns would print their raw bounds in `EXPLAIN VERBOSE`.
         let visible = if governance.masked.is_empty() {

@@ -65,23 +65,26 @@ pub struct MeshTable {
     pub table: TableRef,
     pub product: Name,
     pub governance: TableGovernance,
-    /// The product table itself, or its quarantine (SQL name `table__quarantine`).
+    /// The product table itself, its quarantine (SQL name `table__quarantine`) or its quality
+    /// results (`table__quality`).
     pub kind: TableKind,
 }
 
 /// What a product table's quarantine is called in SQL: `domain.table__quarantine`.
 pub const QUARANTINE_SUFFIX: &str = "__quarantine";
+/// What a product table's quality results are called in SQL: `domain.table__quality`.
+pub const QUALITY_SUFFIX: &str = "__quality";
 
 impl MeshTable {
     /// The table's name in SQL, within its domain's schema.
     pub fn sql_name(&self) -> Name {
-        match self.kind {
-            TableKind::Product => self.table.table.clone(),
-            TableKind::Quarantine => {
-                Name::strict("table", &format!("{}{QUARANTINE_SUFFIX}", self.table.table))
-                    .expect("INVARIANT: a table name with `__quarantine` appended is a name")
-            }
-        }
+        let suffix = match self.kind {
+            TableKind::Product => return self.table.table.clone(),
+            TableKind::Quarantine => QUARANTINE_SUFFIX,
+            TableKind::Quality => QUALITY_SUFFIX,
+        };
+        Name::strict("table", &format!("{}{suffix}", self.table.table))
+            .expect("INVARIANT: a table name with a `__` suffix appended is a name")
     }
 
     /// The table as SQL names it (for a quarantine, not a table of the catalog).

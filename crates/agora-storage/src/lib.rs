@@ -1,10 +1,11 @@
 //! Where product data lives: one Delta Lake table per product table, plus a quarantine table
-//! for the rows that failed validation, on a local directory (delta-rs over `object_store`);
+//! for the rows that failed validation and a table of its quality results, on a local directory (delta-rs over `object_store`);
 //! and how SQL scans them ([`delta_table_provider`]: delta-rs's scan with the table's column
 //! statistics from the Delta log, which the join planner needs).
 //!
 //! Layout under the mesh directory:
-//! `tables/<domain>/<table>/` (the product table) and `quarantine/<domain>/<table>/`.
+//! `tables/<domain>/<table>/` (the product table), `quarantine/<domain>/<table>/` and
+//! `quality/<domain>/<table>/` ([`quality_results`]).
 //!
 //! Writes stream: an [`Appender`] encodes batches into Parquet files as they arrive and makes
 //! them visible with a single Delta commit in [`Appender::commit`]. Files written before a
@@ -29,11 +30,13 @@
 
 mod delta_scan;
 mod error;
+pub mod quality_results;
 mod rewrites;
 mod table_store;
 
 pub use delta_scan::{VisibleStatistics, delta_table_provider};
 pub use error::StorageError;
+pub use quality_results::quality_results_schema;
 pub use rewrites::{MergeCounts, Rewritten};
 pub use table_store::{
     Appender, QUARANTINE_INGEST, QUARANTINE_REASON, QUARANTINE_ROW, QUARANTINE_SOURCE, TableKind,

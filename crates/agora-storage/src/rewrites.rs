@@ -429,16 +429,17 @@ impl TableStore {
         Ok(versions)
     }
 
-    /// The values of `columns` in every row of the product table `t` (none if it was never
+    /// The values of `columns` in every row of the `kind` table of `t` (none if it was never
     /// created), streamed batch by batch to `each`.
     pub async fn scan_columns<E: From<StorageError>>(
         &self,
         t: &TableRef,
+        kind: TableKind,
         columns: &[String],
         mut each: impl FnMut(&RecordBatch) -> Result<(), E>,
     ) -> Result<(), E> {
         let name = t.to_string();
-        let Some(table) = self.open(t, TableKind::Product).await? else {
+        let Some(table) = self.open(t, kind).await? else {
             return Ok(());
         };
         let (_ctx, df) = read_whole(&name, &table).await?;

@@ -17,13 +17,16 @@ use url::Url;
 
 use crate::StorageError;
 
-/// Which of a product table's two Delta tables.
+/// Which of a product table's Delta tables.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TableKind {
     /// The rows that passed validation: what SQL reads.
     Product,
     /// The rows that failed, as text, with the reason and source position.
     Quarantine,
+    /// The verdicts of the table's quality rules, one row per rule per ingest
+    /// ([`crate::quality_results`]).
+    Quality,
 }
 
 /// Column names Agora gives a quarantine table ahead of the source's values (kept as text).
@@ -47,6 +50,7 @@ impl TableKind {
         match self {
             TableKind::Product => "tables",
             TableKind::Quarantine => "quarantine",
+            TableKind::Quality => "quality",
         }
     }
 }

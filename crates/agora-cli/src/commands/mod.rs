@@ -89,10 +89,10 @@ pub enum Command {
     /// references them), waiting for running ingests; with a table, also the files its
     /// versions older than --retain need. Administrators only.
     Vacuum(vacuum::VacuumArgs),
-    /// Data quality: `agora quality detect --series FILE.csv` scores a recorded series with the
-    /// streaming anomaly detector.
-    #[command(subcommand)]
-    Quality(quality::QualityCommand),
+    /// Data quality: `agora quality TABLE [--format json]` shows a table's latest rule results,
+    /// quality score and incidents; `agora quality detect --series FILE.csv` scores a recorded
+    /// series with the streaming anomaly detector.
+    Quality(quality::QualityArgs),
 }
 
 /// Runs `command` on the mesh in `data`, as the principal `as_principal` (the administrator by
@@ -107,7 +107,10 @@ pub async fn run(
         Command::Init => return init::run(data).await,
         Command::Demo(args) => return demo::run(data, args).await,
         Command::Classify(args) => return classify::run(args),
-        Command::Quality(command) => return quality::run(command),
+        Command::Quality(quality::QualityArgs {
+            command: Some(command),
+            ..
+        }) => return quality::run(command),
         Command::Ledger(ledger::LedgerCommand::VerifyProof(args)) => {
             return ledger::verify_proof(args);
         }
@@ -119,9 +122,10 @@ pub async fn run(
         None => Principal::admin(),
     };
     match command {
-        Command::Init | Command::Demo(_) | Command::Classify(_) | Command::Quality(_) => {
+        Command::Init | Command::Demo(_) | Command::Classify(_) => {
             unreachable!("handled before the mesh is opened")
         }
+        Command::Quality(args) => quality::report(&mesh, &me, args).await,
         Command::Domain(c) => domain::run(&mesh, &me, c).await,
         Command::Principal(c) => principal::run(&mesh, &me, c).await,
         Command::Grant(command) => access::run_grant(&mesh, &me, command).await,

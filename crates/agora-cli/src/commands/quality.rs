@@ -1,14 +1,29 @@
-//! `agora quality`: data quality checks. `detect` replays a `timestamp,value` series through
-//! the streaming anomaly detector that scores live events.
+//! `agora quality`: data quality. `agora quality TABLE` shows a table's latest rule results,
+//! score and incidents; `detect` replays a `timestamp,value` series through the streaming
+//! anomaly detector that scores live events.
 
 use std::io::Write;
 use std::path::PathBuf;
 
-use agora_mesh::MeshError;
+use agora_mesh::{Mesh, MeshError, QualityReport};
+use agora_model::Principal;
 use agora_quality::{DetectorConfig, QualityError, ScoredPoint, replay_series};
+use agora_query::Interface;
 
 use crate::stdout_failed;
 use clap::{Args, Subcommand};
+
+#[derive(Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct QualityArgs {
+    #[command(subcommand)]
+    pub command: Option<QualityCommand>,
+    /// `domain.table`: its rules' latest verdicts, its quality score and its incidents.
+    table: Option<String>,
+    /// text or json.
+    #[arg(long, default_value = "text")]
+    format: String,
+}
 
 #[derive(Subcommand)]
 pub enum QualityCommand {
@@ -32,6 +47,73 @@ pub fn run(command: QualityCommand) -> Result<(), MeshError> {
     match command {
         QualityCommand::Detect(args) => detect(args),
     }
+}
+
+/// `agora quality TABLE`.
+pub async fn report(mesh: &Mesh, me: &Principal, args: QualityArgs) -> Result<(), MeshError> {
+    let Some(table) = args.table else {
+        return Err(MeshError::BadInput {
+            source_name: "agora quality".into(),
+            message: "name a table (`agora quality sales.orders`) or a command (`detect`)".into(),
+        });
+    };
+    let json = match args.format.as_str() {
+        "text" => false,
+        "json" => true,
+        other => {
+            return Err(MeshError::BadInput {
+                source_name: "--format".into(),
+                message: format!("`{other}`: expected text or json"),
+            });
+        }
+    };
+    let report = mesh.quality_report(me, &table, Interface::Cli).await?;
+    if json {
+        let text = serde_json::to_string_pretty(&report)
+            .map_err(|e| MeshError::Internal(format!("the report as JSON: {e}")))?;
+        return crate::print(text);
+    }
+    print_report(&report)
+}
+
+fn print_report(r: &QualityReport) -> Result<(), MeshError> {
+    let Some(score) = r.score else {
+        return crate::print(format!(
+            "{}: no quality rule has been evaluated yet (its contract's rules are judged at each ingest)",
+            r.table
+        ));
+    };
+    let version = r.table_version.map_or("-".to_string(), |v| v.to_string());
+    crate::print(format!(
+        "{}: quality score {score:.0}% at the latest ingest ({}, version {version})",
+        r.table,
+        r.checked_at.as_deref().unwrap_or("-"),
+    ))?;
+    crate::print("rules:")?;
+    for rule in &r.rules {
+        crate::print(format!(
+            "  {:<13} {:<5} {}: {}",
+            rule.outcome, rule.severity, rule.rule, rule.explanation
+        ))?;
+    }
+    let open: Vec<_> = r.incidents.iter().filter(|i| i.status == "open").collect();
+    crate::print(format!(
+        "incidents: {} open, {} closed",
+        open.len(),
+        r.incidents.len() - open.len()
+    ))?;
+    for i in &r.incidents {
+        let until = match &i.closed_at {
+            Some(at) => format!("closed {at}"),
+            None => "open".to_string(),
+        };
+        let blocked = if i.blocked { ", blocked an ingest" } else { "" };
+        crate::print(format!(
+            "  {} ({}) since {}, {until}: {} failed check(s){blocked}; last: {}",
+            i.rule, i.severity, i.opened_at, i.failed_checks, i.explanation
+        ))?;
+    }
+    Ok(())
 }
 
 fn detect(args: DetectArgs) -> Result<(), MeshError> {

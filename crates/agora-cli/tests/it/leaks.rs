@@ -425,3 +425,36 @@ columns:
         assert!(!show.contains(raw), "{show}");
     }
 }
+
+#[test]
+fn a_row_filter_holds_on_the_quarantine_and_keeps_the_batch_results_away() {
+    let mesh = crm_with_row_filter();
+    // One refused row per region: the ids are not numbers.
+    let bad = write(
+        &mesh,
+        "bad-regions.csv",
+        "id,full_name,email,card,birth_date,region,ip\n\
+         eu1,Anna Rossi,anna.rossi@example.org,,,EU,\n\
+         us1,Mary Johnson,mary.johnson@example.com,,,US,\n",
+    );
+    mesh.ok(&["ingest", "crm.customers", &bad]);
+    let erin = |sql: &str| mesh.run(&["--as", "erin", "sql", sql, "--format", "csv"]);
+    let seen = erin("select id, region from crm.customers__quarantine");
+    assert_eq!(seen.stdout, "id,region\neu1,EU\n", "{}", seen.stderr);
+    for sql in [
+        "select count(*) from crm.customers__quarantine where region = 'US'",
+        "explain verbose select * from crm.customers__quarantine",
+    ] {
+        let out = erin(sql);
+        assert!(!out.stdout.contains("us1"), "{sql}: {}", out.stdout);
+        assert!(
+            !out.stdout.contains("mary.johnson"),
+            "{sql}: {}",
+            out.stdout
+        );
+    }
+    // The quality results count rows of whole batches, hers and others': not hers to read.
+    let results = erin("select * from crm.customers__quality");
+    assert_ne!(results.code, 0);
+    assert!(results.stderr.contains("not found"), "{}", results.stderr);
+}

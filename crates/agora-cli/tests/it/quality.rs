@@ -286,3 +286,134 @@ pub(crate) fn walk(dir: &std::path::Path) -> Vec<String> {
     }
     found
 }
+
+/// Three loads into the orders with rules: two orders (the warning fails), a missing amount
+/// (the blocking rule fails, twice), then a clean load that passes everything.
+fn orders_through_incidents(mesh: &Mesh) {
+    orders_with_rules(mesh);
+    let loads = [
+        "order_id,region,amount,status\n1,EMEA,10,open\n2,NA,20,shipped\n",
+        "order_id,region,amount,status\n3,EMEA,,open\n4,NA,2,shipped\n5,NA,3,open\n",
+        "order_id,region,amount,status\n3,EMEA,,open\n4,NA,2,open\n5,NA,3,open\n",
+        "order_id,region,amount,status\n6,EMEA,1,open\n7,NA,2,shipped\n8,NA,3,open\n",
+    ];
+    for (i, load) in loads.iter().enumerate() {
+        let file = csv_file(mesh, &format!("load{i}.csv"), load);
+        mesh.ok(&["ingest", "sales.orders", &file]);
+    }
+}
+
+#[test]
+fn the_quality_of_a_table_shows_its_rules_score_and_incidents_as_data() {
+    let mesh = Mesh::new();
+    orders_with_rules(&mesh);
+    assert_eq!(
+        mesh.ok(&["quality", "sales.orders"]).trim(),
+        "sales.orders: no quality rule has been evaluated yet (its contract's rules are judged at each ingest)"
+    );
+    let mesh = Mesh::new();
+    orders_through_incidents(&mesh);
+
+    let report: serde_json::Value =
+        serde_json::from_str(&mesh.ok(&["quality", "sales.orders", "--format", "json"])).unwrap();
+    assert_eq!(report["score"], 100.0, "{report:#}");
+    assert_eq!(report["table_version"], 2, "{report:#}");
+    let rules = report["rules"].as_array().unwrap();
+    assert_eq!(rules.len(), 3, "{report:#}");
+    assert!(rules.iter().all(|r| r["outcome"] == "passed"), "{report:#}");
+    let incidents = report["incidents"].as_array().unwrap();
+    assert_eq!(incidents.len(), 2, "{report:#}");
+    // Newest first: the blocking rule's incident spans two failed loads and closed last.
+    let nulls = &incidents[0];
+    assert_eq!(nulls["rule"], "column orders.amount quality rule 1");
+    assert_eq!(nulls["status"], "closed");
+    assert_eq!(nulls["severity"], "block");
+    assert_eq!(nulls["failed_checks"], 2);
+    assert_eq!(nulls["blocked"], true);
+    assert_eq!(nulls["observed"], 1.0);
+    assert_eq!(nulls["expected"], "must be 0");
+    assert_eq!(nulls["explanation"], "1 null values; must be 0");
+    assert_eq!(
+        nulls["opened_version"], 1,
+        "a blocked load leaves the version"
+    );
+    let rows = &incidents[1];
+    assert_eq!(rows["rule"], "column orders.amount quality rule 2");
+    assert_eq!(
+        (rows["failed_checks"].clone(), rows["blocked"].clone()),
+        (1.into(), false.into())
+    );
+
+    let text = mesh.ok(&["quality", "sales.orders"]);
+    assert!(
+        text.starts_with("sales.orders: quality score 100% at the latest ingest"),
+        "{text}"
+    );
+    assert!(text.contains("incidents: 0 open, 2 closed"), "{text}");
+
+    // The same history is a Delta table an owner queries, and each incident opened and closed
+    // once in the ledger.
+    assert_eq!(
+        mesh.csv("select outcome, incident, table_version, blocked from sales.orders__quality where rule = 'column orders.amount quality rule 1' order by checked_at"),
+        "outcome,incident,table_version,blocked\npassed,,1,false\nfailed,opened,1,true\nfailed,ongoing,1,true\npassed,closed,2,false\n"
+    );
+    let tail = ledger_kinds(&mesh);
+    assert_eq!(tail.matches("quality.incident_opened").count(), 2, "{tail}");
+    assert_eq!(tail.matches("quality.incident_closed").count(), 2, "{tail}");
+}
+
+#[test]
+fn quality_of_a_table_refuses_what_it_cannot_answer() {
+    let mesh = Mesh::new();
+    orders_through_incidents(&mesh);
+    let err = mesh.fails(3, &["quality", "sales.nosuch"]);
+    assert!(err.contains("nosuch"), "{err}");
+    let err = mesh.fails(2, &["quality", "sales.orders", "--format", "xml"]);
+    assert!(err.contains("`xml`: expected text or json"), "{err}");
+    let err = mesh.fails(2, &["quality"]);
+    assert!(err.contains("name a table"), "{err}");
+    // bob has no grant on sales: neither the report nor the results table.
+    let err = mesh.fails(4, &["--as", "bob", "quality", "sales.orders"]);
+    assert!(
+        err.contains("bob may not read product sales.orders"),
+        "{err}"
+    );
+    let err = mesh.fails(
+        4,
+        &["--as", "bob", "sql", "select * from sales.orders__quality"],
+    );
+    assert!(err.contains("table sales.orders__quality"), "{err}");
+}
+
+#[test]
+fn quality_over_http_answers_as_the_cli_does() {
+    let mesh = Mesh::new();
+    orders_through_incidents(&mesh);
+    let carol = crate::server::token(&mesh, "carol");
+    let served = crate::server::serve(&mesh);
+    let client = reqwest::blocking::Client::new();
+    let get = |path: &str, token: &str| {
+        let response = client
+            .get(format!("{}{path}", served.http))
+            .bearer_auth(token)
+            .send()
+            .unwrap();
+        let status = response.status().as_u16();
+        (status, response.json::<serde_json::Value>().unwrap())
+    };
+    let (status, body) = get("/api/v1/tables/sales/orders/quality", &mesh.admin_token());
+    assert_eq!(status, 200, "{body}");
+    let cli: serde_json::Value =
+        serde_json::from_str(&mesh.ok(&["quality", "sales.orders", "--format", "json"])).unwrap();
+    assert_eq!(body, cli);
+    let (status, body) = get("/api/v1/tables/sales/orders/quality", &carol);
+    assert_eq!(
+        (status, body["kind"].clone()),
+        (403, "denied".into()),
+        "{body}"
+    );
+    let (status, _) = get("/api/v1/tables/sales/nosuch/quality", &carol);
+    assert_eq!(status, 404);
+    let (status, _) = get("/api/v1/tables/Sales/orders/quality", &carol);
+    assert_eq!(status, 400);
+}

@@ -53,6 +53,8 @@ pub struct RuleResult {
     pub severity: Severity,
     /// In the rule's unit.
     pub observed: Option<f64>,
+    /// What the rule demands, in words: `must be ≤ 5 percent` (empty if it was not evaluated).
+    pub expected: String,
     pub outcome: RuleOutcome,
     /// For a person: what was measured, what the rule demands.
     pub message: String,
@@ -151,6 +153,7 @@ impl RuleEvaluation {
             description: rule.description.clone(),
             severity: rule.severity,
             observed: None,
+            expected: String::new(),
             outcome: RuleOutcome::NotEvaluated(why.to_string()),
             message: why.to_string(),
         };
@@ -182,6 +185,7 @@ impl RuleEvaluation {
             .comparison
             .expect("INVARIANT: parsing refuses library rules without a comparison");
         let holds = comparison.holds(observed);
+        let expected = describe_bound(&comparison, rule.unit);
         let measured = match rule.unit {
             Unit::Rows => format!("{count} {what}"),
             Unit::Percent => format!("{observed:.2}% {what} ({count} of {} rows)", self.rows),
@@ -196,7 +200,8 @@ impl RuleEvaluation {
             } else {
                 RuleOutcome::Failed
             },
-            message: format!("{measured}; {}", describe_bound(&comparison, rule.unit)),
+            message: format!("{measured}; {expected}"),
+            expected,
         }
     }
 }

@@ -12,6 +12,7 @@ mod ledger;
 mod lineage;
 mod principals;
 mod products;
+mod quality;
 mod query;
 mod search;
 mod witness;
@@ -93,6 +94,7 @@ fn openapi() -> utoipa::openapi::OpenApi {
         domains::Api::openapi(),
         products::Api::openapi(),
         ingest::Api::openapi(),
+        quality::Api::openapi(),
         query::Api::openapi(),
         search::Api::openapi(),
         ledger::Api::openapi(),
@@ -115,6 +117,7 @@ pub fn router(mesh: Mesh) -> Router {
         .merge(domains::routes())
         .merge(products::routes())
         .merge(ingest::routes())
+        .merge(quality::routes())
         .merge(query::routes())
         .merge(search::routes())
         .merge(ledger::routes())

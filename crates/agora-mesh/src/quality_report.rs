@@ -1,0 +1,225 @@
+//! What `agora quality TABLE` and `GET /api/v1/tables/{domain}/{table}/quality` show: the
+//! latest verdict of every rule, a score, and the incidents, open and closed, as the table's
+//! quality results (`domain.table__quality`) tell them. The results are read through the
+//! governed query layer as the asking principal, so its grants and audit apply as to any read.
+
+use agora_model::{Principal, TableRef};
+use agora_query::{Interface, QUALITY_SUFFIX, SessionOptions};
+use arrow::array::{Array, ArrayRef, BooleanArray, Float64Array, Int64Array, StringArray};
+use arrow::compute::cast;
+use arrow::datatypes::DataType;
+use serde::Serialize;
+
+use crate::{Mesh, MeshError};
+
+/// A table's quality, from its quality results.
+#[derive(Debug, Clone, Serialize)]
+pub struct QualityReport {
+    pub table: String,
+    /// The share of the rules evaluated at the latest check that passed, in percent; `None`
+    /// before any rule was evaluated.
+    pub score: Option<f64>,
+    /// The latest check: when, which ingest, and the table's version after it.
+    pub checked_at: Option<String>,
+    pub ingest_id: Option<String>,
+    pub table_version: Option<i64>,
+    /// Every rule's verdict at the latest check.
+    pub rules: Vec<RuleStatus>,
+    /// Open incidents first, then closed ones, newest first within each.
+    pub incidents: Vec<Incident>,
+}
+
+/// One rule's verdict at a check.
+#[derive(Debug, Clone, Serialize)]
+pub struct RuleStatus {
+    pub rule: String,
+    pub description: Option<String>,
+    pub severity: String,
+    pub outcome: String,
+    pub observed: Option<f64>,
+    pub expected: Option<String>,
+    pub explanation: String,
+}
+
+/// A run of failed verdicts of one rule, from the first failure to the next pass.
+#[derive(Debug, Clone, Serialize)]
+pub struct Incident {
+    pub rule: String,
+    pub severity: String,
+    /// `open` or `closed`.
+    pub status: String,
+    pub opened_at: String,
+    pub opened_ingest: String,
+    pub opened_version: Option<i64>,
+    pub closed_at: Option<String>,
+    pub closed_ingest: Option<String>,
+    /// How many checks failed during the incident.
+    pub failed_checks: u64,
+    /// Whether one of those failures blocked its ingest.
+    pub blocked: bool,
+    /// At the incident's latest failure: what was measured, what the rule demands, in words.
+    pub observed: Option<f64>,
+    pub expected: Option<String>,
+    pub explanation: String,
+}
+
+/// One row of the quality results.
+struct ResultRow {
+    checked_at: String,
+    ingest_id: String,
+    table_version: Option<i64>,
+    blocked: bool,
+    status: RuleStatus,
+}
+
+const RESULTS_SQL: &str = "select cast(checked_at as varchar) as checked_at, ingest_id, table_version, rule, description, severity, outcome, observed, expected, explanation, blocked from {table} order by checked_at, ingest_id";
+
+impl Mesh {
+    /// The quality of `table` (`domain.table`) as `actor` may read it.
+    pub async fn quality_report(
+        &self,
+        actor: &Principal,
+        table: &str,
+        interface: Interface,
+    ) -> Result<QualityReport, MeshError> {
+        let table = TableRef::parse(table)?;
+        self.product_of_table(&table).await?;
+        let sql = RESULTS_SQL.replace(
+            "{table}",
+            &format!("{}.{}{QUALITY_SUFFIX}", table.domain, table.table),
+        );
+        let batches = self
+            .query(actor, interface, SessionOptions::default(), &sql)
+            .await?
+            .collect()
+            .await
+            .map_err(|e| MeshError::Internal(format!("reading the quality results: {e}")))?;
+        let mut rows = Vec::new();
+        for batch in &batches {
+            let column = |i: usize| text(batch.column(i));
+            let (at, ingest, rule, description, severity, outcome, expected, explanation) = (
+                column(0)?,
+                column(1)?,
+                column(3)?,
+                column(4)?,
+                column(5)?,
+                column(6)?,
+                column(8)?,
+                column(9)?,
+            );
+            let version = downcast::<Int64Array>(batch.column(2))?;
+            let observed = downcast::<Float64Array>(batch.column(7))?;
+            let blocked = downcast::<BooleanArray>(batch.column(10))?;
+            let value =
+                |a: &StringArray, row: usize| a.is_valid(row).then(|| a.value(row).to_string());
+            for row in 0..batch.num_rows() {
+                rows.push(ResultRow {
+                    checked_at: value(&at, row).unwrap_or_default(),
+                    ingest_id: value(&ingest, row).unwrap_or_default(),
+                    table_version: version.is_valid(row).then(|| version.value(row)),
+                    blocked: blocked.is_valid(row) && blocked.value(row),
+                    status: RuleStatus {
+                        rule: value(&rule, row).unwrap_or_default(),
+                        description: value(&description, row),
+                        severity: value(&severity, row).unwrap_or_default(),
+                        outcome: value(&outcome, row).unwrap_or_default(),
+                        observed: observed.is_valid(row).then(|| observed.value(row)),
+                        expected: value(&expected, row),
+                        explanation: value(&explanation, row).unwrap_or_default(),
+                    },
+                });
+            }
+        }
+        Ok(report(table.to_string(), &rows))
+    }
+}
+
+/// The report the results `rows` (oldest first) make.
+fn report(table: String, rows: &[ResultRow]) -> QualityReport {
+    let latest = rows.last();
+    let rules: Vec<RuleStatus> = latest
+        .map(|l| {
+            rows.iter()
+                .filter(|r| r.ingest_id == l.ingest_id)
+                .map(|r| r.status.clone())
+                .collect()
+        })
+        .unwrap_or_default();
+    let evaluated = rules
+        .iter()
+        .filter(|r| r.outcome == "passed" || r.outcome == "failed")
+        .count();
+    let passed = rules.iter().filter(|r| r.outcome == "passed").count();
+    let score = (evaluated > 0).then(|| 100.0 * passed as f64 / evaluated as f64);
+    QualityReport {
+        table,
+        score,
+        checked_at: latest.map(|l| l.checked_at.clone()),
+        ingest_id: latest.map(|l| l.ingest_id.clone()),
+        table_version: latest.and_then(|l| l.table_version),
+        rules,
+        incidents: incidents(rows),
+    }
+}
+
+/// The incidents the results `rows` (oldest first) hold: for each rule, every run of failed
+/// verdicts up to the next pass (verdicts not evaluated change nothing).
+fn incidents(rows: &[ResultRow]) -> Vec<Incident> {
+    let mut open: Vec<Incident> = Vec::new();
+    let mut closed: Vec<Incident> = Vec::new();
+    for row in rows {
+        let s = &row.status;
+        let current = open.iter().position(|i| i.rule == s.rule);
+        match (s.outcome.as_str(), current) {
+            ("failed", None) => open.push(Incident {
+                rule: s.rule.clone(),
+                severity: s.severity.clone(),
+                status: "open".into(),
+                opened_at: row.checked_at.clone(),
+                opened_ingest: row.ingest_id.clone(),
+                opened_version: row.table_version,
+                closed_at: None,
+                closed_ingest: None,
+                failed_checks: 1,
+                blocked: row.blocked && s.severity == "block",
+                observed: s.observed,
+                expected: s.expected.clone(),
+                explanation: s.explanation.clone(),
+            }),
+            ("failed", Some(i)) => {
+                let incident = &mut open[i];
+                incident.failed_checks += 1;
+                incident.blocked |= row.blocked && s.severity == "block";
+                incident.observed = s.observed;
+                incident.expected = s.expected.clone();
+                incident.explanation = s.explanation.clone();
+            }
+            ("passed", Some(i)) => {
+                let mut incident = open.remove(i);
+                incident.status = "closed".into();
+                incident.closed_at = Some(row.checked_at.clone());
+                incident.closed_ingest = Some(row.ingest_id.clone());
+                closed.push(incident);
+            }
+            _ => {}
+        }
+    }
+    open.reverse();
+    closed.reverse();
+    open.extend(closed);
+    open
+}
+
+fn text(array: &ArrayRef) -> Result<StringArray, MeshError> {
+    let text = cast(array, &DataType::Utf8)
+        .map_err(|e| MeshError::Internal(format!("quality results as text: {e}")))?;
+    Ok(downcast::<StringArray>(&text)?.clone())
+}
+
+fn downcast<T: Array + Clone + 'static>(array: &ArrayRef) -> Result<T, MeshError> {
+    array
+        .as_any()
+        .downcast_ref::<T>()
+        .cloned()
+        .ok_or_else(|| MeshError::Internal("quality results: unexpected column type".into()))
+}

@@ -1,0 +1,53 @@
+//! The shape of a product table's quality results (`quality/<domain>/<table>/`): one row per
+//! quality rule per ingest, so that the history of every rule is data an owner queries with SQL
+//! (`domain.table__quality`). The mesh writes them; SQL reads them, even before the first.
+
+use std::sync::Arc;
+
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+
+/// When the rules were judged (UTC).
+pub const RESULT_CHECKED_AT: &str = "checked_at";
+pub const RESULT_INGEST: &str = "ingest_id";
+/// The product table's version after the ingest (its previous one if the ingest was blocked).
+pub const RESULT_VERSION: &str = "table_version";
+/// Where the rule is written: `column orders.amount quality rule 1`.
+pub const RESULT_RULE: &str = "rule";
+pub const RESULT_DESCRIPTION: &str = "description";
+/// `warn` or `block`.
+pub const RESULT_SEVERITY: &str = "severity";
+/// `passed`, `failed` or `not evaluated`.
+pub const RESULT_OUTCOME: &str = "outcome";
+/// What was measured, in the rule's unit.
+pub const RESULT_OBSERVED: &str = "observed";
+/// What the rule demands: `must be ≤ 5 percent`.
+pub const RESULT_EXPECTED: &str = "expected";
+/// What was measured and what the rule demands, in words.
+pub const RESULT_EXPLANATION: &str = "explanation";
+/// `opened`, `ongoing` or `closed` when this result opened, kept or closed an incident.
+pub const RESULT_INCIDENT: &str = "incident";
+/// Whether a blocking rule's failure sent this ingest to quarantine.
+pub const RESULT_BLOCKED: &str = "blocked";
+
+/// The columns of a quality results table.
+pub fn quality_results_schema() -> SchemaRef {
+    let text = |name: &str| Field::new(name, DataType::Utf8, true);
+    Arc::new(Schema::new(vec![
+        Field::new(
+            RESULT_CHECKED_AT,
+            DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+            true,
+        ),
+        text(RESULT_INGEST),
+        Field::new(RESULT_VERSION, DataType::Int64, true),
+        text(RESULT_RULE),
+        text(RESULT_DESCRIPTION),
+        text(RESULT_SEVERITY),
+        text(RESULT_OUTCOME),
+        Field::new(RESULT_OBSERVED, DataType::Float64, true),
+        text(RESULT_EXPECTED),
+        text(RESULT_EXPLANATION),
+        text(RESULT_INCIDENT),
+        Field::new(RESULT_BLOCKED, DataType::Boolean, true),
+    ]))
+}
