@@ -71,6 +71,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use agora_model::{ColumnTag, ContractTable, Name, TableRef};
 use agora_policy::{MaskKey, PolicySet};
 use agora_quality::{QualityRule, RuleResult};
+use agora_storage::deltalake::DeltaTable;
 use agora_storage::{Appender, TableKind, TableStore};
 use arrow::array::StringArray;
 use arrow::record_batch::RecordBatch;
@@ -148,6 +149,11 @@ pub struct Prepared {
     /// The contract's primary key columns, which a merge matches rows by.
     primary_key: Vec<String>,
     written: Written,
+    /// The accepted rows as a staging table: the rows a merge or an overwrite applies, or an
+    /// append's when its quality rules read them with SQL before the commit.
+    staged: Option<DeltaTable>,
+    /// For an append through `staged`: the product table's append.
+    append_to: Option<Appender>,
     /// The reason every accepted row goes to quarantine instead, if a blocking rule failed.
     blocked: Option<String>,
 }
@@ -156,6 +162,54 @@ pub struct Prepared {
 pub const COMMIT_METADATA_KEY: &str = "agora.ingest";
 
 impl Prepared {
+    /// The accepted rows as a staging table, for the quality rules that read them with SQL
+    /// (`None` when no row was accepted, or a rule already blocked them).
+    pub fn staged_rows(&self) -> Option<&DeltaTable> {
+        self.staged
+            .as_ref()
+            .filter(|_| self.outcome.rows_accepted > 0)
+    }
+
+    /// Records the verdicts of rules the caller judged (the SQL rules, over
+    /// [`Prepared::staged_rows`]) in place of their "not evaluated" ones; a failed blocking
+    /// rule among them blocks the ingest.
+    pub fn judge(&mut self, verdicts: Vec<RuleResult>) {
+        for verdict in verdicts {
+            if let Some(r) = self
+                .outcome
+                .rules
+                .iter_mut()
+                .find(|r| r.place == verdict.place)
+            {
+                *r = verdict;
+            }
+        }
+        if self.blocked.is_none()
+            && let Some(reason) = blocking_reason(&self.outcome.rules)
+        {
+            self.block(reason);
+        }
+    }
+
+    /// Sends every accepted row to quarantine with `reason` instead of the product table,
+    /// which then stays at its previous version. The product's files stay uncommitted (the
+    /// caller removes them).
+    fn block(&mut self, reason: String) {
+        let rows = self.outcome.rows_accepted;
+        self.written.product = None;
+        self.staged = None;
+        self.append_to = None;
+        self.outcome.rows_accepted = 0;
+        self.outcome.rows_quarantined += rows;
+        if rows > 0 {
+            self.outcome
+                .quarantine_reasons
+                .insert(0, (reason.clone(), rows));
+        }
+        self.outcome.blocked = Some((rows, reason.clone()));
+        self.blocked = Some(reason);
+    }
+
     /// Commits the written files: the quarantine table first, then the product table, each as
     /// one Delta version carrying the ingest's id ([`COMMIT_METADATA_KEY`]).
     pub async fn commit(self) -> Result<Committed, IngestError> {
@@ -172,10 +226,15 @@ impl Prepared {
             None => None,
         };
         let mut merged = None;
-        let version = match (self.written.product, self.mode) {
-            (Some(p), IngestMode::Append) => Some(p.commit_marked(mark).await?),
-            (Some(staged), IngestMode::Merge) => {
-                let staged = staged.commit_table().await?;
+        let version = match (self.written.product, self.staged, self.mode) {
+            (Some(p), None, IngestMode::Append) => Some(p.commit_marked(mark).await?),
+            (_, Some(staged), IngestMode::Append) => {
+                let product = self.append_to.ok_or_else(|| {
+                    IngestError::Internal("a staged append without its product table".into())
+                })?;
+                Some(append_staged(product, &staged, mark).await?)
+            }
+            (_, Some(staged), IngestMode::Merge) => {
                 let counts = self
                     .store
                     .merge_staged(&self.table, staged, &self.primary_key, mark)
@@ -183,16 +242,13 @@ impl Prepared {
                 merged = Some(counts);
                 Some(counts.version)
             }
-            (Some(staged), IngestMode::Overwrite) => {
-                let staged = staged.commit_table().await?;
-                Some(
-                    self.store
-                        .overwrite_staged(&self.table, staged, mark)
-                        .await?,
-                )
-            }
-            // No row was accepted: the table stays as it was, whatever the mode.
-            (None, _) => self
+            (_, Some(staged), IngestMode::Overwrite) => Some(
+                self.store
+                    .overwrite_staged(&self.table, staged, mark)
+                    .await?,
+            ),
+            // No row was accepted, or a rule blocked them: the table stays as it was.
+            _ => self
                 .store
                 .open(&self.table, TableKind::Product)
                 .await?
@@ -225,34 +281,39 @@ async fn quarantine_held(
             store.appender(created)?.with_schema_merge()
         }
     };
-    let schema = held.arrow_schema()?;
     let held = held.commit_table().await?;
     quarantine
-        .write_table(&held, |batch| with_reason(batch, &schema, reason))
+        .write_table(&held, |batch| with_reason(batch, reason))
         .await?;
     Ok(quarantine)
 }
 
-/// `batch` (quarantine rows as a scan reads them back) in `schema`, the quarantine's form,
-/// with `reason` in every row's reason column.
-fn with_reason(
-    batch: RecordBatch,
-    schema: &arrow::datatypes::SchemaRef,
-    reason: &str,
-) -> Result<RecordBatch, arrow::error::ArrowError> {
-    let mut columns = Vec::with_capacity(schema.fields().len());
-    for field in schema.fields() {
-        if field.name() == QUARANTINE_REASON {
-            columns.push(Arc::new(StringArray::from(vec![reason; batch.num_rows()])) as _);
-            continue;
-        }
-        let column = batch.column_by_name(field.name()).ok_or_else(|| {
-            arrow::error::ArrowError::SchemaError(format!("held rows lack `{}`", field.name()))
-        })?;
-        // A scan may read text back as Utf8View.
-        columns.push(arrow::compute::cast(column, field.data_type())?);
+/// `batch` (quarantine rows) with `reason` in every row's reason column.
+fn with_reason(batch: RecordBatch, reason: &str) -> Result<RecordBatch, arrow::error::ArrowError> {
+    let schema = batch.schema();
+    let at = schema.index_of(QUARANTINE_REASON)?;
+    let mut columns = batch.columns().to_vec();
+    columns[at] = Arc::new(StringArray::from(vec![reason; batch.num_rows()]));
+    RecordBatch::try_new(schema, columns)
+}
+
+/// Appends the rows of `staged` to the product table through `product`, in one commit marked
+/// with `mark`; the staged rows may carry stored hash columns the table lacks yet.
+async fn append_staged(
+    mut product: Appender,
+    staged: &DeltaTable,
+    mark: (&str, &str),
+) -> Result<u64, IngestError> {
+    let table_columns = product.columns()?;
+    let adds_columns = agora_storage::arrow_schema_of(staged)?
+        .fields()
+        .iter()
+        .any(|f| !table_columns.contains(f.name()));
+    if adds_columns {
+        product = product.with_schema_merge();
     }
-    RecordBatch::try_new(schema.clone(), columns)
+    product.write_table(staged, Ok).await?;
+    Ok(product.commit_marked(mark).await?)
 }
 
 /// The quarantine reason of an ingest the failed blocking rules in `rules` stopped, if any did.
@@ -294,6 +355,9 @@ impl Ingest {
         if rules.iter().any(QualityRule::can_block) {
             validation = validation.holding_accepted();
         }
+        // SQL rules read the accepted rows before the commit: an append then stages them too.
+        let stage_append = rules.iter().any(|r| r.sql().is_some());
+        let mut append_to = None;
         let written_to = match self.mode {
             IngestMode::Append => {
                 if table_has_rows && !validation.key_columns().is_empty() {
@@ -306,7 +370,15 @@ impl Ingest {
                         )
                         .await?;
                 }
-                product
+                if stage_append {
+                    let staging = store
+                        .staging(&self.ingest_id, product.arrow_schema()?)
+                        .await?;
+                    append_to = Some(product);
+                    store.appender(staging)?
+                } else {
+                    product
+                }
             }
             IngestMode::Merge | IngestMode::Overwrite => {
                 if self.mode == IngestMode::Merge {
@@ -396,21 +468,18 @@ impl Ingest {
         let rules = context
             .rules
             .ok_or_else(|| missing("its quality verdicts"))?;
-        let blocked = blocking_reason(&rules);
-        let mut blocked_rows = None;
-        if let Some(reason) = &blocked {
-            // The product's files stay uncommitted (the mesh removes them); every accepted
-            // row goes to quarantine instead.
-            let rows = written.rows_accepted;
-            written.product = None;
-            written.rows_accepted = 0;
-            written.rows_quarantined += rows;
-            if rows > 0 {
-                written.reasons.insert(0, (reason.clone(), rows));
+        // Rows written to a staging table are committed there now, so that checks can read
+        // them; nothing of the product table is visible yet.
+        let staged = match (self.mode, written.product.take()) {
+            (IngestMode::Append, Some(p)) if append_to.is_none() => {
+                written.product = Some(p);
+                None
             }
-            blocked_rows = Some((rows, reason.clone()));
-        }
-        Ok(Prepared {
+            (_, Some(p)) => Some(p.commit_table().await?),
+            (_, None) => None,
+        };
+        let blocked = blocking_reason(&rules);
+        let mut prepared = Prepared {
             outcome: IngestOutcome {
                 source: source_name,
                 rows_read,
@@ -422,7 +491,7 @@ impl Ingest {
                     .classification
                     .ok_or_else(|| missing("a classification"))?,
                 rules,
-                blocked: blocked_rows,
+                blocked: None,
             },
             store: store.clone(),
             table: self.table,
@@ -430,8 +499,14 @@ impl Ingest {
             mode: self.mode,
             primary_key,
             written,
-            blocked,
-        })
+            staged,
+            append_to,
+            blocked: None,
+        };
+        if let Some(reason) = blocked {
+            prepared.block(reason);
+        }
+        Ok(prepared)
     }
 }
 

@@ -218,9 +218,9 @@ impl Mesh {
             .collect();
         let ingest_id = format!("{}-{:08x}", crate::now(), rand::random::<u32>());
         let writing = self.start_writing(std::slice::from_ref(&table), &ingest_id)?;
-        let prepared = Ingest {
+        let mut prepared = Ingest {
             table: table.clone(),
-            contract,
+            contract: contract.clone(),
             source,
             mode: options.mode,
             format: options.format,
@@ -234,6 +234,8 @@ impl Mesh {
         .prepare(&self.store)
         .instrument(span)
         .await?;
+        self.judge_sql_rules(&table, &contract, &mut prepared)
+            .await?;
         let outcome = &prepared.outcome;
         if !options.allow_duplicate {
             self.refuse_repeat(&table, &outcome.input_sha256, None)

@@ -75,6 +75,11 @@ impl Mesh {
         for table in &tables {
             agora_quality::rules_of(table)
                 .map_err(|e| MeshError::bad_input("contract", e.to_string()))?;
+            let at = TableRef {
+                domain: domain.clone(),
+                table: table.sql_name.clone(),
+            };
+            self.check_sql_rules(&at, table).await?;
         }
 
         let existing = self.catalog.product(&domain, &product).await?;

@@ -17,6 +17,8 @@ pub enum Interface {
     Cli,
     Http,
     Postgres,
+    /// A contract's `type: sql` quality rule, run by the mesh as the domain's owner.
+    Quality,
 }
 
 impl Interface {
@@ -25,6 +27,7 @@ impl Interface {
             Interface::Cli => "cli",
             Interface::Http => "http",
             Interface::Postgres => "postgres",
+            Interface::Quality => "quality",
         }
     }
 }

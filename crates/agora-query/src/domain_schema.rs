@@ -14,6 +14,8 @@ use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::catalog::SchemaProvider;
 use datafusion::common::TableReference;
 use datafusion::datasource::MemTable;
+
+use crate::session::BatchRows;
 use datafusion::datasource::TableProvider;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::SessionState;
@@ -24,6 +26,8 @@ pub(crate) struct SchemaTable {
     pub table: TableRef,
     pub kind: TableKind,
     pub governance: Arc<TableGovernance>,
+    /// The rows to read instead of the table's ([`crate::SessionOptions::batch`]).
+    pub batch: Option<BatchRows>,
 }
 
 #[derive(Debug)]
@@ -47,6 +51,28 @@ impl DomainSchema {
         entry: &SchemaTable,
     ) -> Result<Option<Arc<dyn TableProvider>>> {
         let (t, governance) = (&entry.table, entry.governance.as_ref());
+        match &entry.batch {
+            Some(BatchRows::Empty(schema)) => {
+                return Ok(Some(Arc::new(MemTable::try_new(
+                    schema.clone(),
+                    vec![Vec::new()],
+                )?)));
+            }
+            Some(BatchRows::Staged(staged)) => {
+                let provider =
+                    delta_table_provider(staged, self.scan_options.clone(), VisibleStatistics::All)
+                        .await?;
+                // Through the governed view all the same, which leaves the stored hashes out.
+                let name = TableReference::full(self.catalog, t.domain.as_str(), sql_name);
+                return Ok(Some(governed_provider(
+                    name,
+                    provider,
+                    governance,
+                    &self.masks,
+                )?));
+            }
+            None => {}
+        }
         let table = match (self.as_of, entry.kind) {
             (Some(v), TableKind::Product) => {
                 Some(self.store.open_at(t, v).await.map_err(external)?)

@@ -42,6 +42,24 @@ pub struct SessionOptions {
     pub pg_catalog: bool,
     /// Memory and time the query may take.
     pub limits: QueryLimits,
+    /// Read one product table as a batch of rows that is not committed (an ingest's, whose
+    /// quality rules run before its commit) instead of its Delta table.
+    pub batch: Option<BatchTable>,
+}
+
+/// A product table read as a batch of rows of its own (see [`SessionOptions::batch`]).
+#[derive(Debug, Clone)]
+pub struct BatchTable {
+    pub table: TableRef,
+    pub rows: BatchRows,
+}
+
+#[derive(Debug, Clone)]
+pub enum BatchRows {
+    /// The rows of a staging Delta table.
+    Staged(agora_storage::deltalake::DeltaTable),
+    /// No rows, in this schema (a contract's table before any ingest).
+    Empty(SchemaRef),
 }
 
 /// A statement's parameters and result, as a client preparing it is told them.
@@ -194,8 +212,25 @@ impl GovernedSession {
                     table: t.table,
                     kind: t.kind,
                     governance: rules,
+                    batch: None,
                 },
             );
+        }
+        // The batch replaces its table, or stands for a table the catalog does not have yet; it
+        // is read as it is (the session's principal owns what it checks).
+        if let Some(batch) = &options.batch {
+            by_domain
+                .entry(batch.table.domain.clone())
+                .or_default()
+                .insert(
+                    batch.table.table.to_string(),
+                    SchemaTable {
+                        table: batch.table.clone(),
+                        kind: TableKind::Product,
+                        governance: Arc::new(TableGovernance::default()),
+                        batch: Some(batch.rows.clone()),
+                    },
+                );
         }
         for (domain, tables) in by_domain {
             let schema = DomainSchema {

@@ -449,13 +449,30 @@ impl Appender {
             .map_err(delta_err(&self.name))
     }
 
-    /// Writes every row of `source` (a committed staging table), each batch passed through
-    /// `map` first, batch by batch.
+    /// Writes every row of `source` (a committed staging table), batch by batch, each in the
+    /// source's schema (a scan reads text back as `Utf8View`) and passed through `map`.
     pub async fn write_table(
         &mut self,
         source: &DeltaTable,
         mut map: impl FnMut(RecordBatch) -> Result<RecordBatch, arrow::error::ArrowError>,
     ) -> Result<(), StorageError> {
+        let schema = arrow_schema_of(source)?;
+        let conform = |batch: RecordBatch| {
+            let columns = schema
+                .fields()
+                .iter()
+                .map(|f| {
+                    let column = batch.column_by_name(f.name()).ok_or_else(|| {
+                        arrow::error::ArrowError::SchemaError(format!(
+                            "the scan lacks column `{}`",
+                            f.name()
+                        ))
+                    })?;
+                    arrow::compute::cast(column, f.data_type())
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            RecordBatch::try_new(schema.clone(), columns)
+        };
         let (_ctx, df) = crate::rewrites::read_whole(&self.name, source).await?;
         let mut stream = df
             .execute_stream()
@@ -463,7 +480,9 @@ impl Appender {
             .map_err(crate::rewrites::datafusion_err(&self.name))?;
         while let Some(batch) = stream.next().await {
             let batch = batch.map_err(|e| crate::rewrites::datafusion_err(&self.name)(e))?;
-            let batch = map(batch).map_err(|e| delta_err(&self.name)(DeltaTableError::from(e)))?;
+            let batch = conform(batch)
+                .and_then(&mut map)
+                .map_err(|e| delta_err(&self.name)(DeltaTableError::from(e)))?;
             self.write(batch).await?;
         }
         Ok(())

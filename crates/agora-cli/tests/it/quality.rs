@@ -417,3 +417,127 @@ fn quality_over_http_answers_as_the_cli_does() {
     let (status, _) = get("/api/v1/tables/Sales/orders/quality", &carol);
     assert_eq!(status, 400);
 }
+
+fn conformance(name: &str) -> String {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/conformance/odcs/examples")
+        .join(name)
+        .display()
+        .to_string()
+}
+
+#[test]
+fn an_sql_rule_judges_the_batch_as_the_domains_owner_and_can_block_it() {
+    let mesh = Mesh::new();
+    // ODCS's own example: `select count(*) from Air_Quality where DataValue <= 0 or
+    // DataValue >= 500` must be 0, severity error.
+    mesh.ok(&[
+        "product",
+        "apply",
+        &conformance("quality__column-accuracy.odcs.yaml"),
+        "--domain",
+        "sales",
+    ]);
+    let good = csv_file(&mesh, "good.csv", "DataValue\n1.5\n499\n");
+    let out = mesh.ok(&["ingest", "sales.air_quality", &good]);
+    assert!(
+        out.contains("2 accepted, 0 quarantined → version 1"),
+        "{out}"
+    );
+    // One value out of range: the whole batch is blocked.
+    let bad = csv_file(&mesh, "bad.csv", "DataValue\n10\n600\n20\n");
+    let out = mesh.ok(&["ingest", "sales.air_quality", &bad]);
+    assert!(
+        out.contains("0 accepted, 3 quarantined → version 1"),
+        "{out}"
+    );
+    assert!(
+        out.contains("quality failed (block): column Air_Quality.DataValue quality rule 1 — the query returned 1; must be 0"),
+        "{out}"
+    );
+    assert_eq!(
+        mesh.csv("select count(*) as n from sales.air_quality"),
+        "n\n2\n"
+    );
+    assert_eq!(
+        mesh.csv("select count(*) as n from sales.air_quality__quarantine"),
+        "n\n3\n"
+    );
+    // The query ran as alice, the domain's owner, audited like any other.
+    let tail = mesh.ok(&["ledger", "tail", "--limit", "60"]);
+    let runs: Vec<serde_json::Value> = tail
+        .lines()
+        .filter(|l| l.contains("query.run"))
+        .filter_map(|l| l.split_whitespace().next())
+        .map(|index| serde_json::from_str(&mesh.ok(&["ledger", "show", index])).unwrap())
+        .filter(|e: &serde_json::Value| e["entry"]["body"]["interface"] == "quality")
+        .collect();
+    assert_eq!(runs.len(), 2, "one run per ingest:\n{tail}");
+    assert!(
+        runs.iter()
+            .all(|e| e["entry"]["body"]["principal"] == "alice"),
+        "{runs:?}"
+    );
+
+    // A clean batch goes in, appended from the staging table the rule read it in.
+    let fixed = csv_file(&mesh, "fixed.csv", "DataValue\n7\n");
+    let out = mesh.ok(&["ingest", "sales.air_quality", &fixed]);
+    assert!(
+        out.contains("1 accepted, 0 quarantined → version 2"),
+        "{out}"
+    );
+}
+
+#[test]
+fn an_sql_rule_that_cannot_run_is_refused_with_the_contract() {
+    let mesh = Mesh::new();
+    mesh.ok(&["domain", "create", "crm", "--owner", "bob"]);
+    let example =
+        std::fs::read_to_string(conformance("quality__column-accuracy.odcs.yaml")).unwrap();
+    let query = "select count(*) from Air_Quality where DataValue <= 0 or DataValue >= 500";
+    assert!(example.contains(query));
+    for (bad, expected) in [
+        (
+            "select count(*) from Air_Qualty where DataValue <= 0",
+            "table 'agora.sales.air_qualty' not found",
+        ),
+        (
+            "select count(*), max(DataValue) from Air_Quality",
+            "returns 2 columns; a rule's query returns one value",
+        ),
+        (
+            "selec count(*) from Air_Quality",
+            "cannot run as the domain's owner",
+        ),
+        (
+            "select count(*) from crm.customers",
+            "table 'agora.crm.customers' not found",
+        ),
+    ] {
+        let file = csv_file(&mesh, "bad-rule.yaml", &example.replace(query, bad));
+        let err = mesh.fails(2, &["product", "apply", &file, "--domain", "sales"]);
+        assert!(
+            err.contains("column Air_Quality.DataValue quality rule 1") && err.contains(expected),
+            "{bad}: {err}"
+        );
+        mesh.fails(3, &["product", "show", "sales.my_table"]);
+    }
+    // A product of a domain alice does not own, and may not read.
+    mesh.ok(&[
+        "--as",
+        "bob",
+        "product",
+        "apply",
+        testdata("crm.yaml").to_str().unwrap(),
+    ]);
+    let file = csv_file(
+        &mesh,
+        "reads-crm.yaml",
+        &example.replace(query, "select count(*) from crm.customers"),
+    );
+    let err = mesh.fails(2, &["product", "apply", &file, "--domain", "sales"]);
+    assert!(
+        err.contains("alice may not read product crm.people"),
+        "{err}"
+    );
+}

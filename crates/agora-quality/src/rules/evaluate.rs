@@ -206,6 +206,43 @@ impl RuleEvaluation {
     }
 }
 
+/// The verdict on a `type: sql` rule whose query returned `value` (its single value: `None`
+/// for NULL or a value that is not a number), or failed with `error`. A rule that cannot be
+/// judged fails: a check that did not run must not let a batch through as if it had passed.
+pub fn sql_verdict(rule: &QualityRule, value: Result<Option<f64>, String>) -> RuleResult {
+    let comparison = rule
+        .comparison
+        .expect("INVARIANT: parsing refuses sql rules without a comparison");
+    let expected = describe_bound(&comparison, rule.unit);
+    let (observed, outcome, measured) = match value {
+        Ok(Some(v)) if comparison.holds(v) => (
+            Some(v),
+            RuleOutcome::Passed,
+            format!("the query returned {v}"),
+        ),
+        Ok(Some(v)) => (
+            Some(v),
+            RuleOutcome::Failed,
+            format!("the query returned {v}"),
+        ),
+        Ok(None) => (
+            None,
+            RuleOutcome::Failed,
+            "the query returned no number".to_string(),
+        ),
+        Err(e) => (None, RuleOutcome::Failed, format!("the query failed ({e})")),
+    };
+    RuleResult {
+        place: rule.place.clone(),
+        description: rule.description.clone(),
+        severity: rule.severity,
+        observed,
+        message: format!("{measured}; {expected}"),
+        expected,
+        outcome,
+    }
+}
+
 fn describe_bound(comparison: &Comparison, unit: Unit) -> String {
     let text = comparison.describe();
     match unit {

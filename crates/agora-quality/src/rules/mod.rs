@@ -16,5 +16,5 @@
 mod evaluate;
 mod parse;
 
-pub use evaluate::{RuleEvaluation, RuleOutcome, RuleResult};
+pub use evaluate::{RuleEvaluation, RuleOutcome, RuleResult, sql_verdict};
 pub use parse::{Comparison, Metric, QualityRule, RuleKind, Scope, Severity, Unit, rules_of};

@@ -22,9 +22,17 @@ pub struct QualityRule {
 
 impl QualityRule {
     /// Whether the rule can send an ingest's batch to quarantine: a blocking rule Agora
-    /// evaluates on the batch itself (SQL and custom rules are judged elsewhere, or not at all).
+    /// evaluates (custom rules belong to other engines).
     pub fn can_block(&self) -> bool {
-        self.severity == Severity::Block && matches!(self.kind, RuleKind::Library(_))
+        self.severity == Severity::Block && !matches!(self.kind, RuleKind::Custom { .. })
+    }
+
+    /// The query of a `type: sql` rule.
+    pub fn sql(&self) -> Option<&str> {
+        match &self.kind {
+            RuleKind::Sql { query } => Some(query),
+            _ => None,
+        }
     }
 }
 
