@@ -236,6 +236,8 @@ impl Mesh {
         .await?;
         self.judge_sql_rules(&table, &contract, &mut prepared)
             .await?;
+        self.judge_frequency_rules(&table, &product.name, &contract, &mut prepared)
+            .await?;
         let outcome = &prepared.outcome;
         if !options.allow_duplicate {
             self.refuse_repeat(&table, &outcome.input_sha256, None)

@@ -44,6 +44,7 @@ mod product_details;
 mod products;
 mod quality_report;
 mod quality_results;
+mod quality_sla;
 mod quality_sql;
 mod query;
 mod recorder;

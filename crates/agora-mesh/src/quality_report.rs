@@ -83,7 +83,7 @@ impl Mesh {
         interface: Interface,
     ) -> Result<QualityReport, MeshError> {
         let table = TableRef::parse(table)?;
-        self.product_of_table(&table).await?;
+        let (product, contract) = self.product_of_table(&table).await?;
         let sql = RESULTS_SQL.replace(
             "{table}",
             &format!("{}.{}{QUALITY_SUFFIX}", table.domain, table.table),
@@ -130,7 +130,16 @@ impl Mesh {
                 });
             }
         }
-        Ok(report(table.to_string(), &rows))
+        let mut report = report(table.to_string(), &rows);
+        // A table's SLA frequency is judged now: one nobody feeds is overdue without an ingest.
+        for now in self.frequency_now(&table, &product.name, &contract).await? {
+            match report.rules.iter_mut().find(|r| r.rule == now.place) {
+                Some(status) => *status = RuleStatus::from(&now),
+                None => report.rules.push(RuleStatus::from(&now)),
+            }
+        }
+        report.score = score(&report.rules);
+        Ok(report)
     }
 }
 
@@ -145,12 +154,7 @@ fn report(table: String, rows: &[ResultRow]) -> QualityReport {
                 .collect()
         })
         .unwrap_or_default();
-    let evaluated = rules
-        .iter()
-        .filter(|r| r.outcome == "passed" || r.outcome == "failed")
-        .count();
-    let passed = rules.iter().filter(|r| r.outcome == "passed").count();
-    let score = (evaluated > 0).then(|| 100.0 * passed as f64 / evaluated as f64);
+    let score = score(&rules);
     QualityReport {
         table,
         score,
@@ -159,6 +163,30 @@ fn report(table: String, rows: &[ResultRow]) -> QualityReport {
         table_version: latest.and_then(|l| l.table_version),
         rules,
         incidents: incidents(rows),
+    }
+}
+
+/// The share of the evaluated `rules` that passed, in percent.
+fn score(rules: &[RuleStatus]) -> Option<f64> {
+    let evaluated = rules
+        .iter()
+        .filter(|r| r.outcome == "passed" || r.outcome == "failed")
+        .count();
+    let passed = rules.iter().filter(|r| r.outcome == "passed").count();
+    (evaluated > 0).then(|| 100.0 * passed as f64 / evaluated as f64)
+}
+
+impl From<&agora_quality::RuleResult> for RuleStatus {
+    fn from(r: &agora_quality::RuleResult) -> Self {
+        RuleStatus {
+            rule: r.place.clone(),
+            description: r.description.clone(),
+            severity: r.severity.as_str().to_string(),
+            outcome: r.outcome.as_str().to_string(),
+            observed: r.observed,
+            expected: Some(r.expected.clone()).filter(|e| !e.is_empty()),
+            explanation: r.message.clone(),
+        }
     }
 }
 

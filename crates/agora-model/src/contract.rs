@@ -70,6 +70,8 @@ pub struct ContractTable {
     pub tags: Vec<String>,
     pub columns: Vec<ContractColumn>,
     pub quality: Vec<Value>,
+    /// The contract's `slaProperties` whose `element` names this table (`table.column`).
+    pub sla: Vec<Value>,
 }
 
 impl ContractTable {
@@ -364,6 +366,8 @@ fn parse_contract(root: &Obj) -> Result<Contract, ModelError> {
         tables.push(parse_table(&obj)?);
         obj.collect_into(root);
     }
+    let sla_properties = root.array("slaProperties")?.to_vec();
+    attach_sla(&mut tables, &sla_properties);
     let mut seen = BTreeSet::new();
     for t in &tables {
         if !seen.insert(t.sql_name.clone()) {
@@ -385,7 +389,7 @@ fn parse_contract(root: &Obj) -> Result<Contract, ModelError> {
         description,
         tags: root.strings("tags")?,
         team: root.raw("team"),
-        sla_properties: root.array("slaProperties")?.to_vec(),
+        sla_properties,
         tables,
     })
 }
@@ -430,7 +434,27 @@ fn parse_table(obj: &Obj) -> Result<ContractTable, ModelError> {
         tags: obj.strings("tags")?,
         columns,
         quality: obj.array("quality")?.to_vec(),
+        sla: Vec::new(),
     })
+}
+
+/// Gives each table the SLA properties whose `element` (`table.column`, names as the contract
+/// writes them or normalised) names it.
+fn attach_sla(tables: &mut [ContractTable], sla: &[Value]) {
+    for property in sla {
+        let Some(element) = property.get("element").and_then(Value::as_str) else {
+            continue;
+        };
+        let Some((table, _)) = element.split_once('.') else {
+            continue;
+        };
+        let normalised = Name::normalize("table", table).ok();
+        for t in tables.iter_mut() {
+            if t.name == table || normalised.as_ref() == Some(&t.sql_name) {
+                t.sla.push(property.clone());
+            }
+        }
+    }
 }
 
 fn parse_column(obj: &Obj) -> Result<ContractColumn, ModelError> {

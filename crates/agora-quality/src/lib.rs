@@ -26,6 +26,7 @@ pub mod timeseries;
 pub use error::QualityError;
 pub use replay::{ScoredPoint, replay_series};
 pub use rules::{
-    QualityRule, RuleEvaluation, RuleOutcome, RuleResult, Severity, rules_of, sql_verdict,
+    QualityRule, RuleEvaluation, RuleOutcome, RuleResult, Severity, frequency_verdict, rules_of,
+    sql_verdict,
 };
 pub use timeseries::{DetectorConfig, StreamingDetector, Verdict};

@@ -541,3 +541,89 @@ fn an_sql_rule_that_cannot_run_is_refused_with_the_contract() {
         "{err}"
     );
 }
+
+#[test]
+fn sla_latency_and_frequency_are_judged_on_each_batch_and_now() {
+    let mesh = Mesh::new();
+    let yaml = std::fs::read_to_string(testdata("orders.yaml"))
+        .unwrap()
+        .replace(
+            "      - name: status\n",
+            "      - name: placed_at\n        logicalType: date\n      - name: status\n",
+        )
+        + "slaProperties:\n  - property: latency\n    value: 2\n    unit: d\n    element: orders.placed_at\n  - property: frequency\n    value: 0\n    unit: s\n    element: orders.placed_at\n  - property: retention\n    value: 3\n    unit: y\n    element: orders.placed_at\n";
+    let contract = csv_file(&mesh, "orders-sla.yaml", &yaml);
+    mesh.ok(&["product", "apply", &contract]);
+
+    let stale = csv_file(
+        &mesh,
+        "stale.csv",
+        "order_id,region,amount,placed_at,status\n1,EU,1,2020-01-01,open\n2,EU,2,2020-01-03,open\n",
+    );
+    let out = mesh.ok(&["ingest", "sales.orders", &stale]);
+    // Late data is let in (an SLA breach warns) and opens an incident.
+    assert!(out.contains("2 accepted"), "{out}");
+    assert!(
+        out.contains(
+            "quality failed (warn): sla latency of orders.placed_at — the newest `placed_at` is"
+        ),
+        "{out}"
+    );
+    assert!(out.contains("days old; must be ≤ 2 days"), "{out}");
+    assert!(
+        out.contains("quality not evaluated (warn): sla frequency of orders.placed_at — the table's first batch"),
+        "{out}"
+    );
+    let fresh = csv_file(
+        &mesh,
+        "fresh.csv",
+        "order_id,region,amount,placed_at,status\n3,EU,1,2999-01-01,open\n",
+    );
+    let out = mesh.ok(&["ingest", "sales.orders", &fresh]);
+    assert!(!out.contains("sla latency"), "a fresh batch passes: {out}");
+    // Any time at all since the previous batch is more than 0 seconds.
+    assert!(
+        out.contains("quality failed (warn): sla frequency of orders.placed_at — "),
+        "{out}"
+    );
+    assert!(
+        out.contains("seconds since the previous batch; must be ≤ 0 seconds"),
+        "{out}"
+    );
+
+    // The report judges the frequency now, against the latest batch.
+    let report: serde_json::Value =
+        serde_json::from_str(&mesh.ok(&["quality", "sales.orders", "--format", "json"])).unwrap();
+    let rules = report["rules"].as_array().unwrap();
+    let frequency = rules
+        .iter()
+        .find(|r| r["rule"] == "sla frequency of orders.placed_at")
+        .unwrap_or_else(|| panic!("{report:#}"));
+    assert_eq!(frequency["outcome"], "failed", "{report:#}");
+    let latency = rules
+        .iter()
+        .find(|r| r["rule"] == "sla latency of orders.placed_at")
+        .unwrap();
+    assert_eq!(latency["outcome"], "passed", "{report:#}");
+    assert!(
+        !rules
+            .iter()
+            .any(|r| r["rule"].as_str().unwrap().contains("retention")),
+        "retention describes the product's life, not a batch: {report:#}"
+    );
+
+    // An SLA property that names a column the table lacks is refused with the contract.
+    let bad = csv_file(
+        &mesh,
+        "bad-sla.yaml",
+        &yaml.replace(
+            "element: orders.placed_at\n  - property: frequency",
+            "element: orders.shipped_at\n  - property: frequency",
+        ),
+    );
+    let err = mesh.fails(2, &["product", "apply", &bad]);
+    assert!(
+        err.contains("sla latency of orders.shipped_at: `element` names no column of table orders"),
+        "{err}"
+    );
+}

@@ -8,7 +8,7 @@ use arrow::compute::cast;
 use arrow::datatypes::DataType;
 use arrow::record_batch::RecordBatch;
 
-use super::{Comparison, Metric, QualityRule, RuleKind, Scope, Severity, Unit};
+use super::{Comparison, Metric, QualityRule, RuleKind, Scope, Severity, TimeUnit, Unit};
 
 /// The rules of one table and what the batches so far have shown of each.
 pub struct RuleEvaluation {
@@ -16,6 +16,9 @@ pub struct RuleEvaluation {
     counts: Vec<u64>,
     /// The values seen so far, for the duplicate rules (empty for the others).
     seen: Vec<HashSet<Vec<Option<String>>>>,
+    /// The newest value seen so far of each latency rule's column, in microseconds since the
+    /// epoch (UTC).
+    newest: Vec<Option<i64>>,
     rows: u64,
 }
 
@@ -65,6 +68,7 @@ impl RuleEvaluation {
         RuleEvaluation {
             counts: vec![0; rules.len()],
             seen: vec![HashSet::new(); rules.len()],
+            newest: vec![None; rules.len()],
             rows: 0,
             rules,
         }
@@ -75,6 +79,12 @@ impl RuleEvaluation {
     pub fn observe(&mut self, batch: &RecordBatch) -> Result<(), arrow::error::ArrowError> {
         self.rows += batch.num_rows() as u64;
         for (i, rule) in self.rules.iter().enumerate() {
+            if let RuleKind::Latency { column, .. } = &rule.kind {
+                if let Some(newest) = newest_instant(batch, column)? {
+                    self.newest[i] = Some(self.newest[i].map_or(newest, |n| n.max(newest)));
+                }
+                continue;
+            }
             let RuleKind::Library(metric) = &rule.kind else {
                 continue;
             };
@@ -143,7 +153,12 @@ impl RuleEvaluation {
         self.rules
             .iter()
             .enumerate()
-            .map(|(i, rule)| self.result(rule, self.counts[i]))
+            .map(|(i, rule)| match &rule.kind {
+                RuleKind::Latency { column, unit } => {
+                    latency_verdict(rule, column, *unit, self.newest[i], chrono::Utc::now())
+                }
+                _ => self.result(rule, self.counts[i]),
+            })
             .collect()
     }
 
@@ -167,6 +182,12 @@ impl RuleEvaluation {
                     "a custom rule for {} is not run by Agora",
                     engine.as_deref().unwrap_or("another engine")
                 ));
+            }
+            RuleKind::Frequency { .. } => {
+                return not_evaluated("the time since the previous batch is the mesh's to judge");
+            }
+            RuleKind::Latency { .. } => {
+                unreachable!("INVARIANT: results() judges latency rules apart")
             }
         };
         let (count, what) = match metric {
@@ -203,6 +224,111 @@ impl RuleEvaluation {
             message: format!("{measured}; {expected}"),
             expected,
         }
+    }
+}
+
+/// The newest instant in `column` of `batch` (a date, a timestamp, or text that casts to one),
+/// in microseconds since the epoch; `None` if the batch has no value there.
+fn newest_instant(
+    batch: &RecordBatch,
+    column: &str,
+) -> Result<Option<i64>, arrow::error::ArrowError> {
+    let Some(array) = batch.column_by_name(column) else {
+        return Ok(None);
+    };
+    let instants = cast(
+        array,
+        &DataType::Timestamp(arrow::datatypes::TimeUnit::Microsecond, None),
+    )?;
+    let instants = instants
+        .as_any()
+        .downcast_ref::<arrow::array::TimestampMicrosecondArray>()
+        .expect("INVARIANT: a cast to Timestamp(µs) yields a TimestampMicrosecondArray");
+    Ok(arrow::compute::max(instants))
+}
+
+/// The verdict on an SLA latency rule whose column's newest value is `newest`, judged `now`.
+fn latency_verdict(
+    rule: &QualityRule,
+    column: &str,
+    unit: TimeUnit,
+    newest: Option<i64>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> RuleResult {
+    let comparison = rule
+        .comparison
+        .expect("INVARIANT: SLA rules are parsed with a bound");
+    let expected = format!("{} {}", comparison.describe(), unit.label);
+    let (observed, outcome, message) = match newest {
+        None => (
+            None,
+            RuleOutcome::NotEvaluated(format!("the batch has no value of `{column}`")),
+            format!("the batch has no value of `{column}`"),
+        ),
+        Some(newest) => {
+            let age = (now.timestamp_micros() - newest) as f64 / 1e6 / unit.seconds;
+            let outcome = match comparison.holds(age) {
+                true => RuleOutcome::Passed,
+                false => RuleOutcome::Failed,
+            };
+            (
+                Some(age),
+                outcome,
+                format!(
+                    "the newest `{column}` is {age:.2} {} old; {expected}",
+                    unit.label
+                ),
+            )
+        }
+    };
+    RuleResult {
+        place: rule.place.clone(),
+        description: rule.description.clone(),
+        severity: rule.severity,
+        observed,
+        expected,
+        outcome,
+        message,
+    }
+}
+
+/// The verdict on an SLA frequency rule given the time since the table's previous batch
+/// (`None` for its first).
+pub fn frequency_verdict(rule: &QualityRule, since_previous_seconds: Option<f64>) -> RuleResult {
+    let (Some(comparison), RuleKind::Frequency { unit }) = (rule.comparison, &rule.kind) else {
+        unreachable!("INVARIANT: called with SLA frequency rules only")
+    };
+    let expected = format!("{} {}", comparison.describe(), unit.label);
+    let (observed, outcome, message) = match since_previous_seconds {
+        None => (
+            None,
+            RuleOutcome::NotEvaluated("the table's first batch".into()),
+            "the table's first batch".to_string(),
+        ),
+        Some(seconds) => {
+            let gap = seconds / unit.seconds;
+            let outcome = match comparison.holds(gap) {
+                true => RuleOutcome::Passed,
+                false => RuleOutcome::Failed,
+            };
+            (
+                Some(gap),
+                outcome,
+                format!(
+                    "{gap:.2} {} since the previous batch; {expected}",
+                    unit.label
+                ),
+            )
+        }
+    };
+    RuleResult {
+        place: rule.place.clone(),
+        description: rule.description.clone(),
+        severity: rule.severity,
+        observed,
+        expected,
+        outcome,
+        message,
     }
 }
 

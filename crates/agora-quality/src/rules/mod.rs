@@ -10,11 +10,15 @@
 //! Each has one comparison (`mustBe`, `mustNotBe`, `mustBeGreaterThan`,
 //! `mustBeGreaterOrEqualTo`, `mustBeLessThan`, `mustBeLessOrEqualTo`, `mustBeBetween`,
 //! `mustNotBeBetween`; an `invalidValues` rule without one means `mustBe: 0`), a `unit` (`rows`, the default, or `percent`) and a `severity`:
-//! `warning`/`warn`/`info`/`minor`/`low` let the batch in and open an incident; `error` (the
-//! default), `critical`, `fatal`, `blocker`, `major`, `high` send it to quarantine whole.
+//! `warning`/`warn`/`info`/`minor`/`low` (and no severity) let the batch in and open an
+//! incident; `error`, `critical`, `fatal`, `blocker`, `major`, `high` send it to quarantine
+//! whole. The contract's SLA `latency` and `frequency` become rules of the table their
+//! `element` names (`sla.rs`).
 
 mod evaluate;
 mod parse;
+mod sla;
 
-pub use evaluate::{RuleEvaluation, RuleOutcome, RuleResult, sql_verdict};
+pub use evaluate::{RuleEvaluation, RuleOutcome, RuleResult, frequency_verdict, sql_verdict};
 pub use parse::{Comparison, Metric, QualityRule, RuleKind, Scope, Severity, Unit, rules_of};
+pub use sla::TimeUnit;

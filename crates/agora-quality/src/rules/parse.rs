@@ -27,6 +27,16 @@ impl QualityRule {
         self.severity == Severity::Block && !matches!(self.kind, RuleKind::Custom { .. })
     }
 
+    /// The time since the previous batch an SLA `frequency` rule allows, in seconds.
+    pub fn frequency_seconds(&self) -> Option<f64> {
+        match (&self.kind, self.comparison) {
+            (RuleKind::Frequency { unit }, Some(Comparison::LessOrEqualTo(v))) => {
+                Some(v * unit.seconds)
+            }
+            _ => None,
+        }
+    }
+
     /// The query of a `type: sql` rule.
     pub fn sql(&self) -> Option<&str> {
         match &self.kind {
@@ -46,8 +56,22 @@ pub enum Scope {
 #[derive(Debug, Clone)]
 pub enum RuleKind {
     Library(Metric),
-    Sql { query: String },
-    Custom { engine: Option<String> },
+    Sql {
+        query: String,
+    },
+    Custom {
+        engine: Option<String>,
+    },
+    /// SLA `latency`: the newest value of `column` (a date or timestamp) is at most the bound,
+    /// in `unit`, old when the batch arrives.
+    Latency {
+        column: String,
+        unit: super::TimeUnit,
+    },
+    /// SLA `frequency`: at most the bound, in `unit`, between a batch and the one before it.
+    Frequency {
+        unit: super::TimeUnit,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -144,7 +168,8 @@ const OPERATORS: [&str; 8] = [
     "mustNotBeBetween",
 ];
 
-/// The rules of a contract table: its own `quality` entries, then each column's.
+/// The rules of a contract table: its own `quality` entries, then each column's, then the SLA
+/// properties that name it.
 pub fn rules_of(table: &ContractTable) -> Result<Vec<QualityRule>, QualityError> {
     let mut rules = Vec::new();
     for (i, raw) in table.quality.iter().enumerate() {
@@ -163,6 +188,7 @@ pub fn rules_of(table: &ContractTable) -> Result<Vec<QualityRule>, QualityError>
             rules.push(parse_rule(raw, place, scope)?);
         }
     }
+    rules.extend(super::sla::sla_rules_of(table)?);
     Ok(rules)
 }
 
