@@ -8,6 +8,7 @@
 //! 3. **check rules** ([`CheckRules`]): the contract's ODCS quality rules count what the
 //!    accepted rows show; their verdicts are known when the input ends. A failed blocking rule
 //!    sends the whole ingest to quarantine, with the rule as reason.
+//!    Beside it, **profile** ([`Profile`]) measures the batch metrics of the accepted rows.
 //! 4. **classify** ([`Classify`]): a sample of each column is classified; the automatic tags it
 //!    decides ([`TagDecision`]) are known to the stages after it.
 //! 5. **store hashes** ([`StoreHashes`]): the stored hash column of each column some reader
@@ -57,6 +58,7 @@ mod decode;
 mod error;
 mod input_checks;
 mod mode;
+mod profile;
 mod source;
 mod stage;
 mod store_hashes;
@@ -84,6 +86,7 @@ pub use decode::InputFormat;
 pub use error::IngestError;
 pub use input_checks::MAX_LINE_BYTES;
 pub use mode::IngestMode;
+pub use profile::Profile;
 pub use source::Source;
 pub use stage::{ClassificationOutcome, Committed, IngestContext, Stage, StagedBatch, Written};
 pub use store_hashes::StoreHashes;
@@ -135,6 +138,8 @@ pub struct IngestOutcome {
     /// The rows a failed blocking rule sent to quarantine (counted in `rows_quarantined`,
     /// not in `rows_accepted`), and the reason they carry there.
     pub blocked: Option<(u64, String)>,
+    /// The batch metrics of the rows validation accepted.
+    pub metrics: Vec<agora_quality::BatchMetric>,
 }
 
 /// An ingest whose files are written and whose decisions are known, waiting for its commit:
@@ -348,7 +353,7 @@ impl Ingest {
             .collect();
         let mut validation = Validation::new(
             self.contract.clone(),
-            schema,
+            schema.clone(),
             self.ingest_id.clone(),
             source_name.clone(),
         );
@@ -402,6 +407,7 @@ impl Ingest {
         let mut stages: Vec<Box<dyn Stage>> = vec![
             Box::new(validation),
             Box::new(CheckRules::new(rules)),
+            Box::new(Profile::new(&schema)),
             Box::new(Classify::new(self.tags, self.actor)),
             Box::new(StoreHashes::new(
                 self.mask_key,
@@ -423,6 +429,7 @@ impl Ingest {
             source: source_name.clone(),
             classification: None,
             rules: None,
+            metrics: None,
             written: None,
         };
 
@@ -492,6 +499,9 @@ impl Ingest {
                     .ok_or_else(|| missing("a classification"))?,
                 rules,
                 blocked: None,
+                metrics: context
+                    .metrics
+                    .ok_or_else(|| missing("its batch metrics"))?,
             },
             store: store.clone(),
             table: self.table,

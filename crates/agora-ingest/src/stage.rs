@@ -35,6 +35,8 @@ pub struct IngestContext {
     /// The verdicts of the table's quality rules on the accepted rows, once the input has
     /// ended.
     pub rules: Option<Vec<RuleResult>>,
+    /// The batch metrics of the accepted rows, once the input has ended.
+    pub metrics: Option<Vec<agora_quality::BatchMetric>>,
     /// What the write stage wrote, once the input has ended.
     pub written: Option<Written>,
 }

@@ -14,7 +14,9 @@ use agora_ingest::{
 };
 use agora_ledger::failpoint;
 use agora_model::{Access, Name, Principal, TableRef};
-use agora_quality::RuleResult;
+use agora_quality::{RuleOutcome, RuleResult};
+
+use crate::quality_metrics::MetricRecord;
 use agora_storage::TableKind;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -94,6 +96,10 @@ pub struct RuleVerdict {
     /// (a rule whose latest evaluated verdict failed has one open).
     #[serde(default)]
     pub incident: Option<String>,
+    /// Whether `observed`, `expected` and `message` derive from the rows' values (a batch
+    /// metric's bounds, mean or quantiles), which the public ledger must not carry.
+    #[serde(default)]
+    pub value_derived: bool,
 }
 
 impl From<&RuleResult> for RuleVerdict {
@@ -107,7 +113,33 @@ impl From<&RuleResult> for RuleVerdict {
             expected: r.expected.clone(),
             message: r.message.clone(),
             incident: None,
+            value_derived: false,
         }
+    }
+}
+
+impl Mesh {
+    /// The verdicts of an ingest: its contract's rules, then its batch metrics judged against
+    /// their history, each marked with the incident it opens, keeps or closes. A metric check
+    /// that passed and closes nothing is left out.
+    async fn verdicts_of(
+        &self,
+        table: &TableRef,
+        outcome: &agora_ingest::IngestOutcome,
+        metrics: &[MetricRecord],
+        checked_at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Vec<RuleVerdict>, MeshError> {
+        let mut verdicts: Vec<RuleVerdict> = outcome.rules.iter().map(RuleVerdict::from).collect();
+        verdicts
+            .extend(crate::quality_metrics::judge(&self.store, table, metrics, checked_at).await?);
+        let mut verdicts =
+            crate::quality_results::with_incidents(&self.store, table, verdicts).await?;
+        verdicts.retain(|v| {
+            !crate::quality_metrics::is_metric_check(&v.rule)
+                || v.outcome == RuleOutcome::Failed.as_str()
+                || v.incident.is_some()
+        });
+        Ok(verdicts)
     }
 }
 
@@ -162,6 +194,8 @@ pub(crate) struct IngestIntent {
     /// When the rules were judged.
     #[serde(default)]
     pub checked_at: String,
+    #[serde(default)]
+    pub metrics: Vec<MetricRecord>,
 }
 
 impl Mesh {
@@ -269,6 +303,8 @@ impl Mesh {
         } else {
             (Vec::new(), Vec::new(), Vec::new())
         };
+        let checked_at = chrono::Utc::now();
+        let metrics: Vec<MetricRecord> = outcome.metrics.iter().map(MetricRecord::from).collect();
         let intent = IngestIntent {
             ingest_id,
             table: table.to_string(),
@@ -284,14 +320,12 @@ impl Mesh {
             idempotency_key: options.idempotency_key,
             classified,
             kept,
-            rules: crate::quality_results::with_incidents(
-                &self.store,
-                &table,
-                outcome.rules.iter().map(RuleVerdict::from).collect(),
-            )
-            .await?,
+            rules: self
+                .verdicts_of(&table, outcome, &metrics, checked_at)
+                .await?,
             blocked: outcome.blocked.as_ref().map(|b| b.1.clone()),
-            checked_at: crate::now(),
+            checked_at: checked_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            metrics,
         };
         let blocked = intent.blocked.is_some();
         let payload = Payload {
@@ -350,6 +384,7 @@ impl Mesh {
     ) -> Result<IngestReport, MeshError> {
         let table = TableRef::parse(&intent.table)?;
         crate::quality_results::record(&self.store, &table, &intent, committed.version).await?;
+        crate::quality_metrics::record(&self.store, &table, &intent, committed.version).await?;
         let mut appended = None;
         if !self
             .recorder
@@ -553,9 +588,13 @@ fn ingest_events(table: &TableRef, intent: &IngestIntent, committed: Committed) 
                 "table_version": committed.version,
                 "rule": r.rule,
                 "severity": r.severity,
-                "observed": r.observed,
-                "expected": r.expected,
-                "explanation": r.message,
+                // Values of the rows stay out of the public ledger (see `RuleVerdict`).
+                "observed": r.observed.filter(|_| !r.value_derived),
+                "expected": (!r.value_derived).then_some(&r.expected),
+                "explanation": match r.value_derived {
+                    true => "the metric left its expected range (see the table's quality results)",
+                    false => r.message.as_str(),
+                },
             }),
         ))
     }));

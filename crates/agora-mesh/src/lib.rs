@@ -42,6 +42,7 @@ mod principal_admin;
 mod principals;
 mod product_details;
 mod products;
+mod quality_metrics;
 mod quality_report;
 mod quality_results;
 mod quality_sla;

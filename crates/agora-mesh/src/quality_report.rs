@@ -88,8 +88,20 @@ impl Mesh {
             "{table}",
             &format!("{}.{}{QUALITY_SUFFIX}", table.domain, table.table),
         );
-        let batches = self
-            .query(actor, interface, SessionOptions::default(), &sql)
+        let session = self
+            .session(actor, interface, SessionOptions::default())
+            .await?;
+        let results = format!("{}{QUALITY_SUFFIX}", table.table);
+        if !session.names_table(table.domain.as_str(), &results) {
+            return Err(MeshError::Denied {
+                principal: actor.name.to_string(),
+                action: format!(
+                    "read the quality of {table}: its results describe whole batches, for the table's owners and writers and for readers who see it unmasked and unfiltered"
+                ),
+            });
+        }
+        let batches = session
+            .sql(&sql)
             .await?
             .collect()
             .await

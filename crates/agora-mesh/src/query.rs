@@ -220,15 +220,19 @@ impl Mesh {
                         product: p.name.clone(),
                         kind: TableKind::Quarantine,
                     });
-                    // The results count rows of the whole batch: not for a reader who may see
-                    // only some of them.
-                    if governance.row_filter.is_none() {
-                        tables.push(MeshTable {
-                            governance: TableGovernance::default(),
-                            table: table.clone(),
-                            product: p.name.clone(),
-                            kind: TableKind::Quality,
-                        });
+                    // Results and metrics describe whole batches (counts, and for metrics the
+                    // values' bounds and quantiles): for the table's owners and writers, and for
+                    // readers who see the table as it is, not for one it is masked or
+                    // filtered for.
+                    if fixes_it || governance.is_open() {
+                        for kind in [TableKind::Quality, TableKind::Metrics] {
+                            tables.push(MeshTable {
+                                governance: TableGovernance::default(),
+                                table: table.clone(),
+                                product: p.name.clone(),
+                                kind,
+                            });
+                        }
                     }
                 }
                 tables.push(MeshTable {

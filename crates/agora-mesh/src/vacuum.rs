@@ -139,6 +139,7 @@ impl Mesh {
                 TableKind::Product,
                 TableKind::Quarantine,
                 TableKind::Quality,
+                TableKind::Metrics,
             ] {
                 let files = self.store.remove_orphans(table, kind).await?;
                 if !files.is_empty() {
@@ -146,6 +147,7 @@ impl Mesh {
                         TableKind::Product => table.to_string(),
                         TableKind::Quarantine => format!("{table} (quarantine)"),
                         TableKind::Quality => format!("{table} (quality results)"),
+                        TableKind::Metrics => format!("{table} (batch metrics)"),
                     };
                     removed.push((name, files));
                 }

@@ -19,14 +19,16 @@
 //! ```
 
 mod error;
+pub mod profile;
 mod replay;
 pub mod rules;
 pub mod timeseries;
 
 pub use error::QualityError;
+pub use profile::{BatchMetric, BatchProfile};
 pub use replay::{ScoredPoint, replay_series};
 pub use rules::{
     QualityRule, RuleEvaluation, RuleOutcome, RuleResult, Severity, frequency_verdict, rules_of,
     sql_verdict,
 };
-pub use timeseries::{DetectorConfig, StreamingDetector, Verdict};
+pub use timeseries::{DetectorConfig, MetricJudgement, StreamingDetector, Verdict, judge_metric};

@@ -94,6 +94,7 @@ impl DomainSchema {
             let schema = match entry.kind {
                 TableKind::Product => return Ok(None),
                 TableKind::Quality => agora_storage::quality_results_schema(),
+                TableKind::Metrics => agora_storage::metrics_schema(),
                 TableKind::Quarantine => quarantine_schema(&product).map_err(external)?,
             };
             let empty = Arc::new(MemTable::try_new(schema, vec![Vec::new()])?);

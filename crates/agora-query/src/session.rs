@@ -92,6 +92,8 @@ pub struct MeshTable {
 pub const QUARANTINE_SUFFIX: &str = "__quarantine";
 /// What a product table's quality results are called in SQL: `domain.table__quality`.
 pub const QUALITY_SUFFIX: &str = "__quality";
+/// What a product table's batch metrics are called in SQL: `domain.table__metrics`.
+pub const METRICS_SUFFIX: &str = "__metrics";
 
 impl MeshTable {
     /// The table's name in SQL, within its domain's schema.
@@ -100,6 +102,7 @@ impl MeshTable {
             TableKind::Product => return self.table.table.clone(),
             TableKind::Quarantine => QUARANTINE_SUFFIX,
             TableKind::Quality => QUALITY_SUFFIX,
+            TableKind::Metrics => METRICS_SUFFIX,
         };
         Name::strict("table", &format!("{}{suffix}", self.table.table))
             .expect("INVARIANT: a table name with a `__` suffix appended is a name")
@@ -267,6 +270,15 @@ impl GovernedSession {
             interface,
             audit,
         })
+    }
+
+    /// Whether SQL in this session can name `domain.table` (a table the reader may be denied
+    /// still has a name; one the session leaves out has none).
+    pub fn names_table(&self, domain: &str, table: &str) -> bool {
+        self.ctx
+            .catalog(CATALOG)
+            .and_then(|c| c.schema(domain))
+            .is_some_and(|s| s.table_exist(table))
     }
 
     /// Plans `sql` as [`Self::plan`] does and records it (see the `audit` module): a statement

@@ -29,6 +29,30 @@ pub const RESULT_INCIDENT: &str = "incident";
 /// Whether a blocking rule's failure sent this ingest to quarantine.
 pub const RESULT_BLOCKED: &str = "blocked";
 
+/// The column a batch metric measures (null for the batch as a whole).
+pub const METRIC_COLUMN: &str = "column_name";
+/// `row_count`, `null_ratio`, `distinct_ratio`, `min`, `max`, `mean`, `stddev`, `p50`, `p95`,
+/// `mean_length`.
+pub const METRIC_NAME: &str = "metric";
+pub const METRIC_VALUE: &str = "value";
+
+/// The columns of a batch metrics table (`metrics/<domain>/<table>/`, SQL
+/// `domain.table__metrics`): when, which ingest and version, then one metric per row.
+pub fn metrics_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        Field::new(
+            RESULT_CHECKED_AT,
+            DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+            true,
+        ),
+        Field::new(RESULT_INGEST, DataType::Utf8, true),
+        Field::new(RESULT_VERSION, DataType::Int64, true),
+        Field::new(METRIC_COLUMN, DataType::Utf8, true),
+        Field::new(METRIC_NAME, DataType::Utf8, true),
+        Field::new(METRIC_VALUE, DataType::Float64, true),
+    ]))
+}
+
 /// The columns of a quality results table.
 pub fn quality_results_schema() -> SchemaRef {
     let text = |name: &str| Field::new(name, DataType::Utf8, true);

@@ -27,6 +27,8 @@ pub enum TableKind {
     /// The verdicts of the table's quality rules, one row per rule per ingest
     /// ([`crate::quality_results`]).
     Quality,
+    /// The batch metrics of every ingest, one row per metric ([`crate::quality_results`]).
+    Metrics,
 }
 
 /// Column names Agora gives a quarantine table ahead of the source's values (kept as text).
@@ -51,6 +53,7 @@ impl TableKind {
             TableKind::Product => "tables",
             TableKind::Quarantine => "quarantine",
             TableKind::Quality => "quality",
+            TableKind::Metrics => "metrics",
         }
     }
 }

@@ -627,3 +627,121 @@ fn sla_latency_and_frequency_are_judged_on_each_batch_and_now() {
         "{err}"
     );
 }
+
+/// `n` orders from id `first`, amounts varied, every `null_every`-th amount missing (0: none).
+fn orders_batch(first: usize, n: usize, null_every: usize) -> String {
+    let mut rows = String::from("order_id,region,amount,status\n");
+    for i in 0..n {
+        let id = first + i;
+        let amount = match null_every > 0 && i % null_every == 0 {
+            true => String::new(),
+            false => format!("{}.{:02}", 5 + (id * 37) % 45, (id * 13) % 100),
+        };
+        let region = ["EMEA", "NA", "APAC"][id % 3];
+        rows.push_str(&format!("{id},{region},{amount},open\n"));
+    }
+    rows
+}
+
+#[test]
+fn batch_metrics_are_judged_against_their_history_without_a_rule() {
+    let mesh = Mesh::with_orders();
+    for b in 0..9 {
+        let file = csv_file(&mesh, &format!("b{b}.csv"), &orders_batch(b * 50, 50, 0));
+        let out = mesh.ok(&["ingest", "sales.orders", &file]);
+        assert!(
+            !out.contains("metric"),
+            "steady batches raise nothing: {out}"
+        );
+    }
+    // Half the amounts go missing: nobody wrote a rule for it.
+    let spike = csv_file(&mesh, "spike.csv", &orders_batch(1000, 50, 2));
+    let out = mesh.ok(&["ingest", "sales.orders", &spike]);
+    assert!(
+        out.contains("quality failed (warn): metric null_ratio of amount — null ratio of `amount` jumped from 0% to 50%; expected 0%–"),
+        "{out}"
+    );
+    assert!(
+        out.contains("(recent batches, 9 batches of history)"),
+        "{out}"
+    );
+    // Then a load a tenth of the usual size, with its amounts back.
+    let small = csv_file(&mesh, "small.csv", &orders_batch(2000, 5, 0));
+    let out = mesh.ok(&["ingest", "sales.orders", &small]);
+    assert!(
+        out.contains("metric row_count — row count dropped from 50 to 5; expected 47.5–52.5"),
+        "{out}"
+    );
+
+    let report: serde_json::Value =
+        serde_json::from_str(&mesh.ok(&["quality", "sales.orders", "--format", "json"])).unwrap();
+    let incidents = report["incidents"].as_array().unwrap();
+    let nulls = incidents
+        .iter()
+        .find(|i| i["rule"] == "metric null_ratio of amount")
+        .unwrap_or_else(|| panic!("{report:#}"));
+    assert_eq!(nulls["status"], "closed", "back in range: {report:#}");
+    assert_eq!(nulls["observed"], 0.5);
+    let volume = incidents
+        .iter()
+        .find(|i| i["rule"] == "metric row_count")
+        .unwrap();
+    assert_eq!(
+        (volume["status"].clone(), volume["observed"].clone()),
+        ("open".into(), 5.0.into())
+    );
+    assert!(
+        volume["expected"]
+            .as_str()
+            .unwrap()
+            .starts_with("47.5–52.5"),
+        "{report:#}"
+    );
+
+    // The metrics are data; the public ledger gets no value a metric derives from the rows.
+    assert_eq!(
+        mesh.csv("select count(distinct ingest_id) as n from sales.orders__metrics"),
+        "n\n11\n"
+    );
+    let tail = mesh.ok(&["ledger", "tail", "--limit", "100"]);
+    for line in tail
+        .lines()
+        .filter(|l| l.contains("quality.incident_opened"))
+    {
+        let index = line.split_whitespace().next().unwrap();
+        let entry: serde_json::Value =
+            serde_json::from_str(&mesh.ok(&["ledger", "show", index])).unwrap();
+        let body = &entry["entry"]["body"];
+        assert!(
+            body["rule"].as_str().unwrap().starts_with("metric "),
+            "{entry}"
+        );
+    }
+}
+
+#[test]
+fn metrics_of_a_masked_table_are_not_for_its_masked_readers() {
+    let mesh = crate::governance::crm();
+    mesh.ok(&["grant", "bob", "read", "crm.people"]);
+    // bob sees the email hashed: the metrics (bounds, lengths) of the table are not his.
+    let err = mesh.fails(
+        2,
+        &["--as", "bob", "sql", "select * from crm.customers__metrics"],
+    );
+    assert!(err.contains("not found"), "{err}");
+    let err = mesh.fails(4, &["--as", "bob", "quality", "crm.customers"]);
+    assert!(
+        err.contains("bob may not read the quality of crm.customers"),
+        "{err}"
+    );
+    // alice owns the domain and reads them.
+    let out = mesh.ok(&[
+        "--as",
+        "alice",
+        "sql",
+        "select metric from crm.customers__metrics where column_name = 'email' order by metric",
+        "--format",
+        "csv",
+    ]);
+    assert_eq!(out, "metric\ndistinct_ratio\nmean_length\nnull_ratio\n");
+}

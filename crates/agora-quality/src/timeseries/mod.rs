@@ -1,8 +1,11 @@
 //! Time-series machinery shared by the quality checks and the forecasts: rolling order
-//! statistics and the streaming anomaly detector.
+//! statistics, the streaming anomaly detector, and the judgement of a batch metric against its
+//! history.
 
+mod metric_history;
 mod rolling;
 mod streaming;
 
+pub use metric_history::{MetricJudgement, judge_metric};
 pub use rolling::{RollingWindow, quantile_of_sorted};
 pub use streaming::{DetectorConfig, StreamingDetector, Verdict};

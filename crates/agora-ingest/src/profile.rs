@@ -1,0 +1,55 @@
+//! Batch metrics of the rows an ingest accepts (`agora_quality::BatchProfile`), known when the
+//! input ends, for the mesh to judge against each metric's history.
+
+use agora_quality::BatchProfile;
+use arrow::datatypes::SchemaRef;
+use async_trait::async_trait;
+
+use crate::{IngestContext, IngestError, Stage, StagedBatch};
+
+/// The profiling stage (see the module docs).
+pub struct Profile {
+    profile: BatchProfile,
+}
+
+impl Profile {
+    /// Profiles accepted rows of `schema` (the product's).
+    pub fn new(schema: &SchemaRef) -> Self {
+        let columns: Vec<_> = schema
+            .fields()
+            .iter()
+            .map(|f| (f.name().clone(), f.data_type().clone()))
+            .collect();
+        Profile {
+            profile: BatchProfile::new(&columns),
+        }
+    }
+}
+
+#[async_trait]
+impl Stage for Profile {
+    fn name(&self) -> &'static str {
+        "profile"
+    }
+
+    async fn apply(
+        &mut self,
+        batch: StagedBatch,
+        _context: &mut IngestContext,
+    ) -> Result<Vec<StagedBatch>, IngestError> {
+        if let Some(accepted) = &batch.accepted {
+            self.profile
+                .observe(accepted)
+                .map_err(|e| IngestError::Internal(format!("profiling the batch: {e}")))?;
+        }
+        Ok(vec![batch])
+    }
+
+    async fn finish(
+        &mut self,
+        context: &mut IngestContext,
+    ) -> Result<Vec<StagedBatch>, IngestError> {
+        context.metrics = Some(self.profile.metrics());
+        Ok(Vec::new())
+    }
+}

@@ -1,0 +1,247 @@
+//! Batch metrics: what the rows of one ingest look like, column by column, so that each metric
+//! can be judged against its own history ([`crate::timeseries::judge_metric`]) when nobody wrote
+//! a rule for it.
+//!
+//! Per batch: the row count. Per column: the null ratio and the distinct ratio (exact, up to
+//! [`DISTINCT_KEPT`] distinct values); for numeric columns min, max, mean, standard deviation,
+//! median and 95th percentile (a t-digest per batch, mergeable, from the `tdigest` crate); for
+//! text columns the mean length.
+
+use std::collections::HashSet;
+use std::hash::BuildHasher;
+
+use arrow::array::{Array, Float64Array, StringArray};
+use arrow::compute::cast;
+use arrow::datatypes::DataType;
+use arrow::record_batch::RecordBatch;
+use tdigest::TDigest;
+
+/// Beyond this many distinct values a column's distinct ratio is not reported (the set would
+/// grow with the batch).
+pub const DISTINCT_KEPT: usize = 100_000;
+
+/// One metric of one batch.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BatchMetric {
+    /// The column, or `None` for the batch as a whole.
+    pub column: Option<String>,
+    /// `row_count`, `null_ratio`, `distinct_ratio`, `min`, `max`, `mean`, `stddev`, `p50`,
+    /// `p95`, `mean_length`.
+    pub metric: &'static str,
+    pub value: f64,
+}
+
+impl BatchMetric {
+    /// Whether the metric is a share of rows (0 to 1), shown in percent.
+    pub fn is_ratio(metric: &str) -> bool {
+        matches!(metric, "null_ratio" | "distinct_ratio")
+    }
+}
+
+/// The metrics of a batch so far.
+pub struct BatchProfile {
+    rows: u64,
+    columns: Vec<ColumnProfile>,
+    hasher: std::collections::hash_map::RandomState,
+}
+
+struct ColumnProfile {
+    name: String,
+    nulls: u64,
+    distinct: HashSet<u64>,
+    distinct_overflowed: bool,
+    numeric: Option<Numeric>,
+    /// Text values seen and their total length in characters.
+    text: Option<(u64, u64)>,
+}
+
+struct Numeric {
+    count: u64,
+    sum: f64,
+    sum_squares: f64,
+    digest: TDigest,
+}
+
+fn is_numeric(t: &DataType) -> bool {
+    t.is_numeric()
+}
+
+fn is_text(t: &DataType) -> bool {
+    matches!(t, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View)
+}
+
+impl BatchProfile {
+    /// A profile of batches with the columns `columns` (name and type).
+    pub fn new(columns: &[(String, DataType)]) -> BatchProfile {
+        BatchProfile {
+            rows: 0,
+            columns: columns
+                .iter()
+                .map(|(name, t)| ColumnProfile {
+                    name: name.clone(),
+                    nulls: 0,
+                    distinct: HashSet::new(),
+                    distinct_overflowed: false,
+                    numeric: is_numeric(t).then(|| Numeric {
+                        count: 0,
+                        sum: 0.0,
+                        sum_squares: 0.0,
+                        digest: TDigest::new_with_size(100),
+                    }),
+                    text: is_text(t).then_some((0, 0)),
+                })
+                .collect(),
+            hasher: Default::default(),
+        }
+    }
+
+    /// Adds a batch's rows (a column the batch lacks counts as all null).
+    pub fn observe(&mut self, batch: &RecordBatch) -> Result<(), arrow::error::ArrowError> {
+        let rows = batch.num_rows();
+        self.rows += rows as u64;
+        for column in &mut self.columns {
+            let Some(array) = batch.column_by_name(&column.name) else {
+                column.nulls += rows as u64;
+                continue;
+            };
+            column.nulls += array.null_count() as u64;
+            let text = cast(array, &DataType::Utf8)?;
+            let text = text
+                .as_any()
+                .downcast_ref::<StringArray>()
+                .expect("INVARIANT: a cast to Utf8 yields a StringArray");
+            for value in text.iter().flatten() {
+                if let Some((count, length)) = &mut column.text {
+                    *count += 1;
+                    *length += value.chars().count() as u64;
+                }
+                if column.distinct_overflowed {
+                    continue;
+                }
+                column.distinct.insert(self.hasher.hash_one(value));
+                if column.distinct.len() > DISTINCT_KEPT {
+                    column.distinct_overflowed = true;
+                    column.distinct = HashSet::new();
+                }
+            }
+            if let Some(numeric) = &mut column.numeric {
+                let values = cast(array, &DataType::Float64)?;
+                let values = values
+                    .as_any()
+                    .downcast_ref::<Float64Array>()
+                    .expect("INVARIANT: a cast to Float64 yields a Float64Array");
+                let finite: Vec<f64> = values.iter().flatten().filter(|v| v.is_finite()).collect();
+                numeric.count += finite.len() as u64;
+                numeric.sum += finite.iter().sum::<f64>();
+                numeric.sum_squares += finite.iter().map(|v| v * v).sum::<f64>();
+                if !finite.is_empty() {
+                    numeric.digest = numeric.digest.merge_unsorted(finite);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The batch's metrics.
+    pub fn metrics(&self) -> Vec<BatchMetric> {
+        let mut out = vec![BatchMetric {
+            column: None,
+            metric: "row_count",
+            value: self.rows as f64,
+        }];
+        if self.rows == 0 {
+            return out;
+        }
+        for c in &self.columns {
+            let mut push = |metric: &'static str, value: f64| {
+                if value.is_finite() {
+                    out.push(BatchMetric {
+                        column: Some(c.name.clone()),
+                        metric,
+                        value,
+                    });
+                }
+            };
+            push("null_ratio", c.nulls as f64 / self.rows as f64);
+            let present = self.rows - c.nulls;
+            if present > 0 && !c.distinct_overflowed {
+                push("distinct_ratio", c.distinct.len() as f64 / present as f64);
+            }
+            if let Some(n) = c.numeric.as_ref().filter(|n| n.count > 0) {
+                let count = n.count as f64;
+                let mean = n.sum / count;
+                push("min", n.digest.min());
+                push("max", n.digest.max());
+                push("mean", mean);
+                push(
+                    "stddev",
+                    (n.sum_squares / count - mean * mean).max(0.0).sqrt(),
+                );
+                push("p50", n.digest.estimate_quantile(0.5));
+                push("p95", n.digest.estimate_quantile(0.95));
+            }
+            if let Some((count, length)) = c.text.filter(|(count, _)| *count > 0) {
+                push("mean_length", length as f64 / count as f64);
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use arrow::array::{Int64Array, StringArray};
+    use arrow::datatypes::{Field, Schema};
+
+    use super::*;
+
+    fn value(metrics: &[BatchMetric], column: &str, metric: &str) -> f64 {
+        metrics
+            .iter()
+            .find(|m| m.column.as_deref() == Some(column) && m.metric == metric)
+            .unwrap_or_else(|| panic!("no {metric} of {column}"))
+            .value
+    }
+
+    #[test]
+    fn metrics_over_two_batches_are_those_of_their_rows() {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("n", DataType::Int64, true),
+            Field::new("s", DataType::Utf8, true),
+        ]));
+        let batch = |n: Vec<Option<i64>>, s: Vec<Option<&str>>| {
+            RecordBatch::try_new(
+                schema.clone(),
+                vec![
+                    Arc::new(Int64Array::from(n)),
+                    Arc::new(StringArray::from(s)),
+                ],
+            )
+            .unwrap()
+        };
+        let mut profile =
+            BatchProfile::new(&[("n".into(), DataType::Int64), ("s".into(), DataType::Utf8)]);
+        profile
+            .observe(&batch(
+                vec![Some(1), Some(2), None],
+                vec![Some("ab"), Some("ab"), None],
+            ))
+            .unwrap();
+        profile
+            .observe(&batch(vec![Some(3)], vec![Some("abcd")]))
+            .unwrap();
+        let m = profile.metrics();
+        assert_eq!(m[0].value, 4.0);
+        assert_eq!(value(&m, "n", "null_ratio"), 0.25);
+        assert_eq!(value(&m, "n", "distinct_ratio"), 1.0);
+        assert_eq!(value(&m, "n", "min"), 1.0);
+        assert_eq!(value(&m, "n", "max"), 3.0);
+        assert_eq!(value(&m, "n", "mean"), 2.0);
+        assert_eq!(value(&m, "n", "p50"), 2.0);
+        assert!((value(&m, "n", "stddev") - (2.0f64 / 3.0).sqrt()).abs() < 1e-12);
+        assert!((value(&m, "s", "distinct_ratio") - 2.0 / 3.0).abs() < 1e-12);
+        assert!((value(&m, "s", "mean_length") - 8.0 / 3.0).abs() < 1e-12);
+    }
+}
