@@ -140,6 +140,8 @@ pub struct IngestOutcome {
     pub blocked: Option<(u64, String)>,
     /// The batch metrics of the rows validation accepted.
     pub metrics: Vec<agora_quality::BatchMetric>,
+    /// The row-level checks of the rows validation accepted.
+    pub row_checks: Vec<agora_quality::RowCheck>,
 }
 
 /// An ingest whose files are written and whose decisions are known, waiting for its commit:
@@ -430,6 +432,7 @@ impl Ingest {
             classification: None,
             rules: None,
             metrics: None,
+            row_checks: None,
             written: None,
         };
 
@@ -502,6 +505,9 @@ impl Ingest {
                 metrics: context
                     .metrics
                     .ok_or_else(|| missing("its batch metrics"))?,
+                row_checks: context
+                    .row_checks
+                    .ok_or_else(|| missing("its row-level checks"))?,
             },
             store: store.clone(),
             table: self.table,

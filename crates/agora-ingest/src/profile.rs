@@ -1,5 +1,6 @@
 //! Batch metrics of the rows an ingest accepts (`agora_quality::BatchProfile`), known when the
-//! input ends, for the mesh to judge against each metric's history.
+//! input ends, for the mesh to judge against each metric's history; and the row-level checks
+//! of the batch (`agora_quality::row_checks`).
 
 use agora_quality::BatchProfile;
 use arrow::datatypes::SchemaRef;
@@ -50,6 +51,7 @@ impl Stage for Profile {
         context: &mut IngestContext,
     ) -> Result<Vec<StagedBatch>, IngestError> {
         context.metrics = Some(self.profile.metrics());
+        context.row_checks = Some(self.profile.row_checks());
         Ok(Vec::new())
     }
 }

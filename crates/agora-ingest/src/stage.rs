@@ -37,6 +37,8 @@ pub struct IngestContext {
     pub rules: Option<Vec<RuleResult>>,
     /// The batch metrics of the accepted rows, once the input has ended.
     pub metrics: Option<Vec<agora_quality::BatchMetric>>,
+    /// The row-level checks of the accepted rows, once the input has ended.
+    pub row_checks: Option<Vec<agora_quality::RowCheck>>,
     /// What the write stage wrote, once the input has ended.
     pub written: Option<Written>,
 }

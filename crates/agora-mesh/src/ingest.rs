@@ -120,8 +120,8 @@ impl From<&RuleResult> for RuleVerdict {
 
 impl Mesh {
     /// The verdicts of an ingest: its contract's rules, then its batch metrics judged against
-    /// their history, each marked with the incident it opens, keeps or closes. A metric check
-    /// that passed and closes nothing is left out.
+    /// their history and its row-level checks, each marked with the incident it opens, keeps or
+    /// closes. A batch check that passed and closes nothing is left out.
     async fn verdicts_of(
         &self,
         table: &TableRef,
@@ -132,10 +132,16 @@ impl Mesh {
         let mut verdicts: Vec<RuleVerdict> = outcome.rules.iter().map(RuleVerdict::from).collect();
         verdicts
             .extend(crate::quality_metrics::judge(&self.store, table, metrics, checked_at).await?);
+        verdicts.extend(
+            outcome
+                .row_checks
+                .iter()
+                .map(crate::quality_metrics::row_verdict),
+        );
         let mut verdicts =
             crate::quality_results::with_incidents(&self.store, table, verdicts).await?;
         verdicts.retain(|v| {
-            !crate::quality_metrics::is_metric_check(&v.rule)
+            !crate::quality_metrics::is_batch_check(&v.rule)
                 || v.outcome == RuleOutcome::Failed.as_str()
                 || v.incident.is_some()
         });

@@ -47,10 +47,32 @@ impl From<&BatchMetric> for MetricRecord {
 
 /// How the checks of batch metrics are named: `metric null_ratio of email`.
 const METRIC_RULE: &str = "metric ";
+/// How the row-level checks are named: `rows outliers of amount`.
+const ROWS_RULE: &str = "rows ";
 
-/// Whether `rule` names a batch metric's check rather than a contract's rule.
-pub(crate) fn is_metric_check(rule: &str) -> bool {
-    rule.starts_with(METRIC_RULE)
+/// Whether `rule` names a check Agora makes of every batch (a metric against its history, or
+/// a row-level check) rather than a contract's rule.
+pub(crate) fn is_batch_check(rule: &str) -> bool {
+    rule.starts_with(METRIC_RULE) || rule.starts_with(ROWS_RULE)
+}
+
+/// A row-level check of the batch as a verdict (no value of a row is quoted).
+pub(crate) fn row_verdict(c: &agora_quality::RowCheck) -> RuleVerdict {
+    let outcome = match c.failed {
+        true => RuleOutcome::Failed,
+        false => RuleOutcome::Passed,
+    };
+    RuleVerdict {
+        rule: format!("{ROWS_RULE}{} of {}", c.check, c.column),
+        description: None,
+        severity: "warn".into(),
+        outcome: outcome.as_str().into(),
+        observed: Some(c.rows as f64),
+        expected: "no such row".into(),
+        message: c.message.clone(),
+        incident: None,
+        value_derived: false,
+    }
 }
 
 type History = HashMap<(Option<String>, String), Vec<(DateTime<Utc>, f64)>>;

@@ -21,12 +21,14 @@
 mod error;
 pub mod profile;
 mod replay;
+pub mod row_checks;
 pub mod rules;
 pub mod timeseries;
 
 pub use error::QualityError;
 pub use profile::{BatchMetric, BatchProfile};
 pub use replay::{ScoredPoint, replay_series};
+pub use row_checks::RowCheck;
 pub use rules::{
     QualityRule, RuleEvaluation, RuleOutcome, RuleResult, Severity, frequency_verdict, rules_of,
     sql_verdict,

@@ -5,7 +5,8 @@
 //! Per batch: the row count. Per column: the null ratio and the distinct ratio (exact, up to
 //! [`DISTINCT_KEPT`] distinct values); for numeric columns min, max, mean, standard deviation,
 //! median and 95th percentile (a t-digest per batch, mergeable, from the `tdigest` crate); for
-//! text columns the mean length.
+//! text columns the mean length. It keeps what the row-level checks need too
+//! ([`crate::row_checks`]).
 
 use std::collections::HashSet;
 use std::hash::BuildHasher;
@@ -15,6 +16,8 @@ use arrow::compute::cast;
 use arrow::datatypes::DataType;
 use arrow::record_batch::RecordBatch;
 use tdigest::TDigest;
+
+use crate::row_checks::{RowCheck, RowEvidence};
 
 /// Beyond this many distinct values a column's distinct ratio is not reported (the set would
 /// grow with the batch).
@@ -53,6 +56,7 @@ struct ColumnProfile {
     numeric: Option<Numeric>,
     /// Text values seen and their total length in characters.
     text: Option<(u64, u64)>,
+    rows: RowEvidence,
 }
 
 struct Numeric {
@@ -89,6 +93,7 @@ impl BatchProfile {
                         digest: TDigest::new_with_size(100),
                     }),
                     text: is_text(t).then_some((0, 0)),
+                    rows: RowEvidence::default(),
                 })
                 .collect(),
             hasher: Default::default(),
@@ -114,6 +119,7 @@ impl BatchProfile {
                 if let Some((count, length)) = &mut column.text {
                     *count += 1;
                     *length += value.chars().count() as u64;
+                    column.rows.note_text(value);
                 }
                 if column.distinct_overflowed {
                     continue;
@@ -131,6 +137,7 @@ impl BatchProfile {
                     .downcast_ref::<Float64Array>()
                     .expect("INVARIANT: a cast to Float64 yields a Float64Array");
                 let finite: Vec<f64> = values.iter().flatten().filter(|v| v.is_finite()).collect();
+                column.rows.note_numbers(&finite);
                 numeric.count += finite.len() as u64;
                 numeric.sum += finite.iter().sum::<f64>();
                 numeric.sum_squares += finite.iter().map(|v| v * v).sum::<f64>();
@@ -140,6 +147,14 @@ impl BatchProfile {
             }
         }
         Ok(())
+    }
+
+    /// The row-level checks of the batch (see `row_checks.rs`).
+    pub fn row_checks(&self) -> Vec<RowCheck> {
+        self.columns
+            .iter()
+            .flat_map(|c| c.rows.checks(&c.name, c.numeric.is_some()))
+            .collect()
     }
 
     /// The batch's metrics.

@@ -359,7 +359,13 @@ fn the_quality_of_a_table_shows_its_rules_score_and_incidents_as_data() {
     );
     let tail = ledger_kinds(&mesh);
     assert_eq!(tail.matches("quality.incident_opened").count(), 2, "{tail}");
-    assert_eq!(tail.matches("quality.incident_closed").count(), 2, "{tail}");
+    let results = mesh
+        .csv("select rule, outcome, incident from sales.orders__quality order by checked_at, rule");
+    assert_eq!(
+        tail.matches("quality.incident_closed").count(),
+        2,
+        "{tail}\n{results}"
+    );
 }
 
 #[test]
@@ -744,4 +750,37 @@ fn metrics_of_a_masked_table_are_not_for_its_masked_readers() {
         "csv",
     ]);
     assert_eq!(out, "metric\ndistinct_ratio\nmean_length\nnull_ratio\n");
+}
+
+#[test]
+fn row_level_anomalies_are_found_within_one_batch() {
+    let mesh = Mesh::with_orders();
+    // A unit slip (an amount 1000 times the others) and a misspelt region, in one batch.
+    let batch = orders_batch(0, 60, 0)
+        .replace("\n7,NA,", "\n7,NAA,")
+        .replace("\n9,EMEA,", "\n9,EMEA,27000,open\n99,EMEA,");
+    let file = csv_file(&mesh, "slips.csv", &batch);
+    let out = mesh.ok(&["ingest", "sales.orders", &file]);
+    assert!(
+        out.contains("quality failed (warn): rows outliers of amount — 1 of 61 values of `amount` lie beyond 3 interquartile ranges of the batch's quartiles"),
+        "{out}"
+    );
+    assert!(
+        out.contains("quality failed (warn): rows rare_values of region — 1 values of `region` are seen once in 61 rows where 3 others are frequent"),
+        "{out}"
+    );
+    // The checks quote no value of the rows.
+    assert!(!out.contains("27000") && !out.contains("NAA"), "{out}");
+    // A clean batch closes both incidents.
+    let clean = csv_file(&mesh, "clean.csv", &orders_batch(100, 60, 0));
+    let out = mesh.ok(&["ingest", "sales.orders", &clean]);
+    assert!(!out.contains("quality failed"), "{out}");
+    let tail = mesh.ok(&["ledger", "tail", "--limit", "20"]);
+    let results = mesh
+        .csv("select rule, outcome, incident from sales.orders__quality order by checked_at, rule");
+    assert_eq!(
+        tail.matches("quality.incident_closed").count(),
+        2,
+        "{tail}\n{results}"
+    );
 }

@@ -1,0 +1,209 @@
+//! Row-level anomalies within one batch, for columns nobody wrote a rule for: numbers far
+//! outside the batch's own spread, text whose shape differs from the column's usual one (a
+//! `31/02/2024` among ISO dates), and values seen once in a column of a few frequent ones (a
+//! `Germny` among `Germany`s). Each is judged on the batch alone, so it needs no history.
+
+use std::collections::HashMap;
+
+use crate::timeseries::quantile_of_sorted;
+
+/// At most this many numbers of a column are kept to find its outliers.
+pub const NUMBERS_KEPT: usize = 100_000;
+/// A column with more distinct values than this is not a set of categories.
+pub const CATEGORIES_KEPT: usize = 20;
+/// At most this many shapes of a column's text are told apart.
+pub const SHAPES_KEPT: usize = 1_000;
+
+/// One row-level check of one column of a batch.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RowCheck {
+    pub column: String,
+    /// `outliers`, `format` or `rare_values`.
+    pub check: &'static str,
+    /// The rows (of those judged) the check found.
+    pub rows: u64,
+    pub failed: bool,
+    /// What was found, without quoting any value.
+    pub message: String,
+}
+
+/// What a column's rows showed, as the batch profile keeps it.
+#[derive(Debug, Default)]
+pub(crate) struct RowEvidence {
+    pub numbers: Vec<f64>,
+    pub shapes: HashMap<String, u64>,
+    pub shapes_overflowed: bool,
+    pub categories: HashMap<String, u64>,
+    pub categories_overflowed: bool,
+}
+
+/// The shape of a text value: runs of digits become `9`, runs of letters `a`, the rest stays.
+pub fn shape(value: &str) -> String {
+    let mut out = String::new();
+    for c in value.trim().chars() {
+        let class = if c.is_ascii_digit() {
+            '9'
+        } else if c.is_alphabetic() {
+            'a'
+        } else {
+            c
+        };
+        if !(matches!(class, '9' | 'a') && out.ends_with(class)) {
+            out.push(class);
+        }
+    }
+    out
+}
+
+impl RowEvidence {
+    pub(crate) fn note_text(&mut self, value: &str) {
+        if !self.shapes_overflowed {
+            *self.shapes.entry(shape(value)).or_default() += 1;
+            self.shapes_overflowed = self.shapes.len() > SHAPES_KEPT;
+        }
+        if !self.categories_overflowed {
+            *self.categories.entry(value.to_string()).or_default() += 1;
+            if self.categories.len() > CATEGORIES_KEPT {
+                self.categories_overflowed = true;
+                self.categories = HashMap::new();
+            }
+        }
+    }
+
+    pub(crate) fn note_numbers(&mut self, values: &[f64]) {
+        let room = NUMBERS_KEPT.saturating_sub(self.numbers.len());
+        self.numbers.extend(values.iter().take(room));
+    }
+
+    /// The checks this column's evidence allows.
+    pub(crate) fn checks(&self, column: &str, numeric: bool) -> Vec<RowCheck> {
+        let mut checks = Vec::new();
+        if numeric {
+            checks.extend(self.outliers(column));
+        } else {
+            checks.extend(self.format(column));
+            checks.extend(self.rare_values(column));
+        }
+        checks
+    }
+
+    /// Tukey's far-out fences: beyond 3 interquartile ranges from the quartiles.
+    fn outliers(&self, column: &str) -> Option<RowCheck> {
+        if self.numbers.len() < 20 {
+            return None;
+        }
+        let mut sorted = self.numbers.clone();
+        sorted.sort_by(f64::total_cmp);
+        let (q1, q3) = (
+            quantile_of_sorted(&sorted, 0.25)?,
+            quantile_of_sorted(&sorted, 0.75)?,
+        );
+        let iqr = q3 - q1;
+        if iqr <= 0.0 {
+            return None;
+        }
+        let (low, high) = (q1 - 3.0 * iqr, q3 + 3.0 * iqr);
+        let rows = sorted.iter().filter(|v| **v < low || **v > high).count() as u64;
+        Some(RowCheck {
+            column: column.to_string(),
+            check: "outliers",
+            rows,
+            failed: rows > 0,
+            message: format!(
+                "{rows} of {} values of `{column}` lie beyond 3 interquartile ranges of the batch's quartiles",
+                sorted.len()
+            ),
+        })
+    }
+
+    /// A column whose text has one usual shape (95% of values or more) and some others.
+    fn format(&self, column: &str) -> Option<RowCheck> {
+        let total: u64 = self.shapes.values().sum();
+        if self.shapes_overflowed || total < 20 {
+            return None;
+        }
+        let (usual, count) = self
+            .shapes
+            .iter()
+            .max_by_key(|(s, n)| (**n, std::cmp::Reverse(*s)))?;
+        if (*count as f64) < 0.95 * total as f64 {
+            return None;
+        }
+        let rows = total - count;
+        Some(RowCheck {
+            column: column.to_string(),
+            check: "format",
+            rows,
+            failed: rows > 0,
+            message: format!(
+                "{rows} of {total} values of `{column}` do not have its usual shape `{usual}` ({:.0}% do)",
+                100.0 * *count as f64 / total as f64
+            ),
+        })
+    }
+
+    /// Values seen once in a column of a few categories each seen five times or more.
+    fn rare_values(&self, column: &str) -> Option<RowCheck> {
+        let total: u64 = self.categories.values().sum();
+        if self.categories_overflowed || total < 50 || self.categories.len() < 2 {
+            return None;
+        }
+        let frequent = self.categories.values().filter(|n| **n >= 5).count();
+        if frequent == 0 {
+            return None;
+        }
+        let rows = self.categories.values().filter(|n| **n == 1).count() as u64;
+        Some(RowCheck {
+            column: column.to_string(),
+            check: "rare_values",
+            rows,
+            failed: rows > 0,
+            message: format!(
+                "{rows} values of `{column}` are seen once in {total} rows where {frequent} others are frequent"
+            ),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shapes_tell_formats_apart() {
+        assert_eq!(shape("2024-02-29"), "9-9-9");
+        assert_eq!(shape("31/02/2024"), "9/9/9");
+        assert_eq!(shape("+49 30 1234"), "+9 9 9");
+        assert_eq!(shape("Germany"), "a");
+    }
+
+    #[test]
+    fn each_check_finds_its_anomaly_and_nothing_in_clean_columns() {
+        let mut dates = RowEvidence::default();
+        for d in 1..=28 {
+            dates.note_text(&format!("2024-02-{d:02}"));
+        }
+        let clean = dates.checks("d", false);
+        assert!(clean.iter().all(|c| !c.failed), "{clean:?}");
+        dates.note_text("31/02/2024");
+        let format = &dates.checks("d", false)[0];
+        assert!(format.failed && format.rows == 1, "{format:?}");
+
+        let mut countries = RowEvidence::default();
+        for i in 0..60 {
+            countries.note_text(["Germany", "France", "Spain"][i % 3]);
+        }
+        countries.note_text("Germny");
+        let rare = countries.checks("c", false);
+        let rare = rare.iter().find(|c| c.check == "rare_values").unwrap();
+        assert!(rare.failed && rare.rows == 1, "{rare:?}");
+
+        let mut amounts = RowEvidence::default();
+        let values: Vec<f64> = (0..100).map(|i| 10.0 + (i % 10) as f64).collect();
+        amounts.note_numbers(&values);
+        assert!(!amounts.checks("a", true)[0].failed);
+        amounts.note_numbers(&[14_000.0]);
+        let slip = &amounts.checks("a", true)[0];
+        assert!(slip.failed && slip.rows == 1, "{slip:?}");
+    }
+}
