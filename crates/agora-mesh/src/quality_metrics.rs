@@ -26,6 +26,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::MeshError;
 use crate::ingest::{IngestIntent, RuleVerdict};
+use crate::quality_results::text;
 
 /// One batch metric, as an ingest's pending record keeps it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -224,16 +225,6 @@ async fn history(store: &TableStore, table: &TableRef) -> Result<History, MeshEr
         points.sort_by_key(|(t, _)| *t);
     }
     Ok(history)
-}
-
-fn text(array: &ArrayRef) -> Result<StringArray, MeshError> {
-    let text = cast(array, &DataType::Utf8)
-        .map_err(|e| MeshError::Internal(format!("batch metrics as text: {e}")))?;
-    Ok(text
-        .as_any()
-        .downcast_ref::<StringArray>()
-        .expect("INVARIANT: a cast to Utf8 yields a StringArray")
-        .clone())
 }
 
 /// Writes the metrics of the ingest `intent` to `table`'s metrics table, in one commit marked

@@ -6,10 +6,9 @@
 use agora_model::{Principal, TableRef};
 use agora_query::{Interface, QUALITY_SUFFIX, SessionOptions};
 use arrow::array::{Array, ArrayRef, BooleanArray, Float64Array, Int64Array, StringArray};
-use arrow::compute::cast;
-use arrow::datatypes::DataType;
 use serde::Serialize;
 
+use crate::quality_results::text;
 use crate::{Mesh, MeshError};
 
 /// A table's quality, from its quality results.
@@ -248,12 +247,6 @@ fn incidents(rows: &[ResultRow]) -> Vec<Incident> {
     closed.reverse();
     open.extend(closed);
     open
-}
-
-fn text(array: &ArrayRef) -> Result<StringArray, MeshError> {
-    let text = cast(array, &DataType::Utf8)
-        .map_err(|e| MeshError::Internal(format!("quality results as text: {e}")))?;
-    Ok(downcast::<StringArray>(&text)?.clone())
 }
 
 fn downcast<T: Array + Clone + 'static>(array: &ArrayRef) -> Result<T, MeshError> {

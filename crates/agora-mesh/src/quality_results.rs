@@ -93,9 +93,10 @@ async fn open_incidents(
         .collect())
 }
 
-fn text(array: &ArrayRef) -> Result<StringArray, MeshError> {
+/// A column of a quality results or metrics table as text.
+pub(crate) fn text(array: &ArrayRef) -> Result<StringArray, MeshError> {
     let text = cast(array, &DataType::Utf8)
-        .map_err(|e| MeshError::Internal(format!("quality results as text: {e}")))?;
+        .map_err(|e| MeshError::Internal(format!("quality data as text: {e}")))?;
     Ok(text
         .as_any()
         .downcast_ref::<StringArray>()
