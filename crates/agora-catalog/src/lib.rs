@@ -21,8 +21,8 @@ mod sqlite;
 
 pub use error::CatalogError;
 pub use records::{
-    DomainRecord, IngestRecord, PendingRecord, PolicyRecord, PrincipalRecord, ProductRecord,
-    QueryText, SearchHit,
+    CorrectionRecord, DomainRecord, IngestRecord, PendingRecord, PolicyRecord, PrincipalRecord,
+    ProductRecord, QueryText, SearchHit,
 };
 pub use sqlite::SqliteCatalog;
 
@@ -51,6 +51,8 @@ pub enum Change {
     /// Keeps the exact text of an audited query, which the public entry holds only as a keyed
     /// hash.
     PutQueryText(QueryText),
+    /// Creates or replaces the record of one suggestion's application.
+    PutCorrection(CorrectionRecord),
 }
 
 /// The metadata store of a mesh.
@@ -130,4 +132,11 @@ pub trait Catalog: Send + Sync {
 
     /// The exact text of an audited query, by the keyed hash its ledger entry carries.
     async fn query_text(&self, sql_hmac: &str) -> Result<Option<QueryText>, CatalogError>;
+
+    /// Every application of the suggestion `suggestion_id`, newest first.
+    async fn corrections(&self, suggestion_id: &str)
+    -> Result<Vec<CorrectionRecord>, CatalogError>;
+    /// Every correction applied to `table`, newest first.
+    async fn corrections_of(&self, table: &TableRef)
+    -> Result<Vec<CorrectionRecord>, CatalogError>;
 }

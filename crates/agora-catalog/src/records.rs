@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use agora_model::{Name, Sensitivity};
+use agora_model::{Name, Sensitivity, TableRef};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct DomainRecord {
@@ -117,4 +117,17 @@ pub struct PendingRecord {
     pub pid: u32,
     pub process_start: u64,
     pub created_at: String,
+}
+
+/// A suggested correction as applied to a table (and perhaps reverted since).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CorrectionRecord {
+    /// The change that applied it; one application may apply several suggestions.
+    pub application_id: String,
+    pub suggestion_id: String,
+    pub table: TableRef,
+    pub applied_at: String,
+    pub reverted_at: Option<String>,
+    /// What was applied and what it made, as JSON (the mesh's format).
+    pub record: String,
 }

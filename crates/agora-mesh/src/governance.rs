@@ -12,6 +12,20 @@ use sha2::{Digest, Sha256};
 use crate::recorder::Event;
 use crate::{Mesh, MeshError};
 
+/// What a writer sees of a table it changes ([`Mesh::writer_view`]).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct WriterView {
+    pub masked: std::collections::BTreeSet<String>,
+    pub row_filter: Option<String>,
+}
+
+impl WriterView {
+    /// Whether the writer sees `column` masked; stored hashes count as masked, being hidden.
+    pub(crate) fn is_masked(&self, column: &str) -> bool {
+        self.masked.contains(column) || agora_policy::StoredHash::parse(column).is_some()
+    }
+}
+
 /// The outcome of `agora policy apply`.
 #[derive(Debug, Clone, Serialize)]
 pub struct PolicyApplied {
@@ -136,6 +150,36 @@ impl Mesh {
             contracts.iter().map(|(d, c)| (*d, c)),
             &tags,
         ))
+    }
+
+    /// What a writer of `table` sees of it when it changes rows: the columns masked for it
+    /// (it may neither select rows by them nor be shown their values) and its row filter (it
+    /// changes only the rows it may read).
+    pub(crate) async fn writer_view(
+        &self,
+        actor: &Principal,
+        table: &TableRef,
+        product: &ProductRecord,
+    ) -> Result<WriterView, MeshError> {
+        let policies = self.policy_set().await?;
+        let labels = self
+            .labels(std::slice::from_ref(product))
+            .await?
+            .remove(table)
+            .unwrap_or_default();
+        let masked = labels
+            .iter()
+            .filter(|(column, label)| {
+                policies
+                    .column_action(actor, table, column, label.label())
+                    .is_some()
+            })
+            .map(|(column, _)| column.clone())
+            .collect();
+        Ok(WriterView {
+            masked,
+            row_filter: policies.row_filter(actor, table),
+        })
     }
 
     /// An owner's (or the administrator's) decision about a column's classification, which no

@@ -12,12 +12,12 @@
 
 use agora_catalog::ProductRecord;
 use agora_model::{Access, Category, ContractTable, Principal, TableRef};
-use agora_policy::StoredHash;
-use agora_storage::{Rewritten, TableKind, deltalake};
+use agora_storage::{RevertSpec, Rewritten, TableKind, deltalake};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::changes::Payload;
+use crate::quality_corrections::{CorrectionDraft, finished_records};
 use crate::query::sql_hmac;
 use crate::recorder::Event;
 use crate::{Mesh, MeshError};
@@ -34,6 +34,9 @@ pub(crate) struct TableChangeIntent {
     pub event: Event,
     /// Every table the change may commit to, as `domain.table` and its kind.
     pub tables: Vec<(String, StoredKind)>,
+    /// For a correction applied or reverted: the catalog records it writes once done.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub corrections: Vec<CorrectionDraft>,
 }
 
 /// [`TableKind`] as a pending record stores it.
@@ -69,7 +72,8 @@ pub struct TableChanged {
     pub table: String,
     /// The Delta version the change made, if it made one.
     pub version: Option<u64>,
-    /// Rows deleted (delete, erase) or files removed (optimize, vacuum, purge).
+    /// Rows deleted (delete, erase) or changed (a correction applied or reverted), or files
+    /// removed (optimize, vacuum, purge).
     pub removed: u64,
     /// Files written (optimize).
     pub added: u64,
@@ -99,24 +103,31 @@ pub enum ErasureTarget {
 }
 
 /// One table's part of a change: which table, and what to run on it.
-struct Step {
-    table: TableRef,
-    kind: StoredKind,
-    op: Op,
+pub(crate) struct Step {
+    pub table: TableRef,
+    pub kind: StoredKind,
+    pub op: Op,
 }
 
-enum Op {
+pub(crate) enum Op {
     Delete(String),
     Optimize,
     Vacuum(chrono::Duration),
     Purge,
+    /// Rows matching `predicate` get each `(column, expression)` of `set`.
+    Update {
+        predicate: String,
+        set: Vec<(String, String)>,
+    },
+    /// A correction's rows get their earlier values back.
+    Revert(Box<RevertSpec>),
 }
 
-fn quote_ident(name: &str) -> String {
+pub(crate) fn quote_ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 
-fn quote_literal(value: &str) -> String {
+pub(crate) fn quote_literal(value: &str) -> String {
     format!("'{}'", value.replace('\'', "''"))
 }
 
@@ -203,19 +214,9 @@ impl Mesh {
             .predicate_columns(&table, TableKind::Product, predicate)
             .await?
             .ok_or_else(|| MeshError::Conflict(format!("{table} has no rows yet")))?;
-        let policies = self.policy_set().await?;
-        let labels = self
-            .labels(std::slice::from_ref(&product))
-            .await?
-            .remove(&table)
-            .unwrap_or_default();
+        let view = self.writer_view(actor, &table, &product).await?;
         for column in &columns {
-            let masked = labels.get(column).is_some_and(|label| {
-                policies
-                    .column_action(actor, &table, column, label.label())
-                    .is_some()
-            });
-            if masked || StoredHash::parse(column).is_some() {
+            if view.is_masked(column) {
                 return Err(MeshError::Denied {
                     principal: actor.name.to_string(),
                     action: format!(
@@ -224,7 +225,7 @@ impl Mesh {
                 });
             }
         }
-        let effective = match policies.row_filter(actor, &table) {
+        let effective = match view.row_filter {
             Some(filter) => format!("({predicate}) AND {filter}"),
             None => predicate.to_string(),
         };
@@ -441,7 +442,7 @@ impl Mesh {
 
     /// `table` with its product and contract table, once `actor` is known to hold a write
     /// grant on it.
-    async fn writable(
+    pub(crate) async fn writable(
         &self,
         actor: &Principal,
         table: &str,
@@ -467,6 +468,27 @@ impl Mesh {
         event: Event,
         steps: Vec<Step>,
         exclusive: bool,
+    ) -> Result<TableChangeReport, MeshError> {
+        self.run_steps(event, steps, exclusive, Vec::new()).await
+    }
+
+    /// [`Self::run_table_change`] for a correction: `corrections` go to the catalog with the
+    /// version the steps made, when the pending record is removed.
+    pub(crate) async fn run_table_change_with(
+        &self,
+        event: Event,
+        steps: Vec<Step>,
+        corrections: Vec<CorrectionDraft>,
+    ) -> Result<TableChangeReport, MeshError> {
+        self.run_steps(event, steps, false, corrections).await
+    }
+
+    async fn run_steps(
+        &self,
+        event: Event,
+        steps: Vec<Step>,
+        exclusive: bool,
+        corrections: Vec<CorrectionDraft>,
     ) -> Result<TableChangeReport, MeshError> {
         let id = format!("{}-{:08x}", crate::now(), rand::random::<u32>());
         let mut tables: Vec<(String, StoredKind)> = Vec::new();
@@ -496,6 +518,7 @@ impl Mesh {
                 id: id.clone(),
                 event,
                 tables,
+                corrections,
             }),
         };
         let (pending_id, pending) = self.begin_change(&[], &payload).await?;
@@ -522,6 +545,12 @@ impl Mesh {
                     done
                 }
                 Op::Purge => self.store.purge_history(&step.table, kind, mark).await?,
+                Op::Update { predicate, set } => {
+                    self.store
+                        .update_where(&step.table, predicate, set, mark)
+                        .await?
+                }
+                Op::Revert(spec) => self.store.revert_rows(&step.table, spec, mark).await?,
             };
             agora_ledger::failpoint("table_change.after_step");
             if let Some(version) = done.version {
@@ -550,10 +579,16 @@ impl Mesh {
         let intent = payload
             .table_change
             .expect("INVARIANT: set when the payload was made");
+        let records = finished_records(
+            &intent.corrections,
+            changed.first().and_then(|c| c.version),
+            changed.first().map(|c| c.removed),
+        )?;
         let appended = self
             .finish_table_change(&pending, intent, versions, Some(&changed))
             .await?;
-        self.catalog.complete(pending_id, &[]).await?;
+        agora_ledger::failpoint("table_change.after_ledger");
+        self.catalog.complete(pending_id, &records).await?;
         if let Some(w) = writing {
             w.succeeded();
         }
@@ -611,13 +646,17 @@ impl Mesh {
         // The marks tell which tables the change reached.
         let mark = (CHANGE_MARK, intent.id.as_str());
         let mut versions = Vec::new();
+        let mut made = None;
         for (table, stored) in &intent.tables {
             let t = TableRef::parse(table)?;
             if let Some(version) = self.store.marked_commit(&t, (*stored).into(), mark).await? {
                 versions
                     .push(json!({ "table": table, "kind": stored.as_str(), "version": version }));
+                made = made.or(Some(version));
             }
         }
+        // A correction that reached its table is recorded as made; its row count is unknown.
+        let records = finished_records(&intent.corrections, made, None)?;
         if self
             .finish_table_change(pending, intent, versions, None)
             .await?
@@ -625,7 +664,7 @@ impl Mesh {
         {
             tracing::warn!(change = %kind, "a change a crash interrupted reached some tables: run it again to finish it");
         }
-        self.catalog.complete(pending_id, &[]).await?;
+        self.catalog.complete(pending_id, &records).await?;
         Ok(())
     }
 }

@@ -5,6 +5,8 @@
 //!   work builds on the same module.
 //! - [`rules`]: a contract's ODCS quality rules ([`rules_of`] checks them when the contract is
 //!   applied) and their evaluation over an ingest's batches ([`RuleEvaluation`]).
+//! - [`corrections`]: suggested corrections (misspelt categories, formats, unit slips, swapped
+//!   fields) from what a table's columns hold, each with a confidence and its evidence.
 //! - [`replay_series`]: a recorded `timestamp,value` series scored point by point by the same
 //!   detector, as `agora quality detect --series` does.
 //!
@@ -18,6 +20,7 @@
 //! assert_eq!(verdicts.iter().filter(|v| v.is_anomaly).count(), 1);
 //! ```
 
+pub mod corrections;
 mod error;
 pub mod profile;
 mod replay;
@@ -25,6 +28,7 @@ pub mod row_checks;
 pub mod rules;
 pub mod timeseries;
 
+pub use corrections::{ColumnSample, ColumnValues, Suggestion, suggest};
 pub use error::QualityError;
 pub use profile::{BatchMetric, BatchProfile};
 pub use replay::{ScoredPoint, replay_series};

@@ -14,7 +14,8 @@
 //! Rewrites (`rewrites.rs`) are delta-rs's own operations, one marked commit each: a merge by
 //! primary key or an overwrite from a staging table (`staging/<ingest id>/`), a delete by
 //! condition, compaction, vacuum, and the purge that leaves no earlier version of a table on
-//! disk.
+//! disk. A suggested correction is an update of the rows holding the values it fixes, and its
+//! revert a merge of the rows of the version before it (`corrections.rs`).
 //!
 //! ```no_run
 //! # async fn demo(batch: arrow::record_batch::RecordBatch) -> Result<(), agora_storage::StorageError> {
@@ -28,12 +29,14 @@
 //! # Ok(()) }
 //! ```
 
+mod corrections;
 mod delta_scan;
 mod error;
 pub mod quality_results;
 mod rewrites;
 mod table_store;
 
+pub use corrections::{RevertMatch, RevertSpec};
 pub use delta_scan::{VisibleStatistics, delta_table_provider};
 pub use error::StorageError;
 pub use quality_results::{metrics_schema, quality_results_schema};

@@ -49,7 +49,7 @@ pub struct Rewritten {
 /// for by a ledger entry. Table creation, column additions and vacuums change no row.
 const DATA_OPERATIONS: &[&str] = &["WRITE", "MERGE", "DELETE", "UPDATE", "OPTIMIZE", "RESTORE"];
 
-fn properties(mark: (&str, &str)) -> CommitProperties {
+pub(crate) fn properties(mark: (&str, &str)) -> CommitProperties {
     CommitProperties::default().with_metadata([(
         mark.0.to_string(),
         serde_json::Value::String(mark.1.to_string()),

@@ -9,16 +9,16 @@ use sqlx::Row;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
 
 use crate::{
-    Catalog, CatalogError, Change, DomainRecord, IngestRecord, PendingRecord, PolicyRecord,
-    PrincipalRecord, ProductRecord, QueryText, SearchHit,
+    Catalog, CatalogError, Change, CorrectionRecord, DomainRecord, IngestRecord, PendingRecord,
+    PolicyRecord, PrincipalRecord, ProductRecord, QueryText, SearchHit,
 };
 
 mod rows;
 mod writes;
 
 use rows::{
-    column_tag_from_row, domain_from_row, grant_from_row, ingest_from_row, name,
-    principal_from_row, product_from_row,
+    column_tag_from_row, correction_from_row, domain_from_row, grant_from_row, ingest_from_row,
+    name, principal_from_row, product_from_row,
 };
 
 static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
@@ -235,6 +235,37 @@ impl Catalog for SqliteCatalog {
                 })
             })
             .transpose()
+    }
+
+    async fn corrections(
+        &self,
+        suggestion_id: &str,
+    ) -> Result<Vec<CorrectionRecord>, CatalogError> {
+        sqlx::query(
+            "SELECT * FROM corrections WHERE suggestion_id = ? ORDER BY applied_at DESC, rowid DESC",
+        )
+        .bind(suggestion_id)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(correction_from_row)
+        .collect()
+    }
+
+    async fn corrections_of(
+        &self,
+        table: &TableRef,
+    ) -> Result<Vec<CorrectionRecord>, CatalogError> {
+        sqlx::query(
+            "SELECT * FROM corrections WHERE domain = ? AND table_name = ? ORDER BY applied_at DESC, rowid DESC",
+        )
+        .bind(table.domain.as_str())
+        .bind(table.table.as_str())
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(correction_from_row)
+        .collect()
     }
 
     async fn domain(&self, n: &Name) -> Result<Option<DomainRecord>, CatalogError> {

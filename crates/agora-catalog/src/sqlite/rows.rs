@@ -9,7 +9,9 @@ use agora_model::{
 use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
 
-use crate::{CatalogError, DomainRecord, IngestRecord, PrincipalRecord, ProductRecord};
+use crate::{
+    CatalogError, CorrectionRecord, DomainRecord, IngestRecord, PrincipalRecord, ProductRecord,
+};
 
 pub(super) fn name(row: &SqliteRow, column: &str) -> Result<Name, CatalogError> {
     let raw: String = row.try_get(column)?;
@@ -167,5 +169,19 @@ pub(super) fn ingest_from_row(r: &SqliteRow) -> Result<IngestRecord, CatalogErro
             .try_get::<Option<String>, _>("ingest_id")?
             .unwrap_or_default(),
         idempotency_key: r.try_get("idempotency_key")?,
+    })
+}
+
+pub(super) fn correction_from_row(r: &SqliteRow) -> Result<CorrectionRecord, CatalogError> {
+    Ok(CorrectionRecord {
+        application_id: r.try_get("application_id")?,
+        suggestion_id: r.try_get("suggestion_id")?,
+        table: TableRef {
+            domain: name(r, "domain")?,
+            table: name(r, "table_name")?,
+        },
+        applied_at: r.try_get("applied_at")?,
+        reverted_at: r.try_get("reverted_at")?,
+        record: r.try_get("record")?,
     })
 }

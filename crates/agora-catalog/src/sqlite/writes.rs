@@ -6,8 +6,8 @@ use sqlx::SqliteConnection;
 use super::now;
 use super::rows::conflict;
 use crate::{
-    CatalogError, Change, DomainRecord, IngestRecord, PolicyRecord, PrincipalRecord, ProductRecord,
-    QueryText,
+    CatalogError, Change, CorrectionRecord, DomainRecord, IngestRecord, PolicyRecord,
+    PrincipalRecord, ProductRecord, QueryText,
 };
 
 pub(super) async fn apply(tx: &mut SqliteConnection, change: &Change) -> Result<(), CatalogError> {
@@ -23,6 +23,7 @@ pub(super) async fn apply(tx: &mut SqliteConnection, change: &Change) -> Result<
         Change::PutColumnTag(t) => put_column_tag(tx, t).await,
         Change::PutPolicy(p) => put_policy(tx, p).await,
         Change::PutQueryText(q) => put_query_text(tx, q).await,
+        Change::PutCorrection(c) => put_correction(tx, c).await,
     }
 }
 
@@ -311,6 +312,25 @@ async fn put_query_text(tx: &mut SqliteConnection, q: &QueryText) -> Result<(), 
     .bind(&q.sql)
     .bind(q.principal.as_str())
     .bind(&q.first_seen)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+async fn put_correction(
+    tx: &mut SqliteConnection,
+    c: &CorrectionRecord,
+) -> Result<(), CatalogError> {
+    sqlx::query(
+        "INSERT OR REPLACE INTO corrections (application_id, suggestion_id, domain, table_name, applied_at, reverted_at, record) VALUES (?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(&c.application_id)
+    .bind(&c.suggestion_id)
+    .bind(c.table.domain.as_str())
+    .bind(c.table.table.as_str())
+    .bind(&c.applied_at)
+    .bind(&c.reverted_at)
+    .bind(&c.record)
     .execute(&mut *tx)
     .await?;
     Ok(())

@@ -108,9 +108,9 @@ pub async fn run(
         Command::Demo(args) => return demo::run(data, args).await,
         Command::Classify(args) => return classify::run(args),
         Command::Quality(quality::QualityArgs {
-            command: Some(command),
+            command: Some(quality::QualityCommand::Detect(args)),
             ..
-        }) => return quality::run(command),
+        }) => return quality::detect(args),
         Command::Ledger(ledger::LedgerCommand::VerifyProof(args)) => {
             return ledger::verify_proof(args);
         }
@@ -125,6 +125,9 @@ pub async fn run(
         Command::Init | Command::Demo(_) | Command::Classify(_) => {
             unreachable!("handled before the mesh is opened")
         }
+        Command::Quality(quality::QualityArgs {
+            command: Some(c), ..
+        }) => quality::run_on_mesh(&mesh, &me, c).await,
         Command::Quality(args) => quality::report(&mesh, &me, args).await,
         Command::Domain(c) => domain::run(&mesh, &me, c).await,
         Command::Principal(c) => principal::run(&mesh, &me, c).await,

@@ -1,11 +1,12 @@
 //! `agora quality`: data quality. `agora quality TABLE` shows a table's latest rule results,
-//! score and incidents; `detect` replays a `timestamp,value` series through the streaming
+//! score and incidents; `suggest`, `apply` and `revert` list, make and undo suggested
+//! corrections; `detect` replays a `timestamp,value` series through the streaming
 //! anomaly detector that scores live events.
 
 use std::io::Write;
 use std::path::PathBuf;
 
-use agora_mesh::{Mesh, MeshError, QualityReport};
+use agora_mesh::{CorrectionReport, Mesh, MeshError, QualityReport};
 use agora_model::Principal;
 use agora_quality::{DetectorConfig, QualityError, ScoredPoint, replay_series};
 use agora_query::Interface;
@@ -31,6 +32,46 @@ pub enum QualityCommand {
     /// decision uses only earlier points) and print `timestamp,value,anomaly_score,is_anomaly`
     /// as each point is judged.
     Detect(DetectArgs),
+    /// List the corrections proposed for a table (id, column, original and proposed value,
+    /// confidence, rows); `--preview ID` shows the rows one changes, before and after.
+    Suggest(SuggestArgs),
+    /// Apply suggestions to a table as one new version, recorded in the ledger.
+    Apply(ApplyArgs),
+    /// Undo an applied suggestion as another new version.
+    Revert(RevertArgs),
+}
+
+#[derive(Args)]
+pub struct SuggestArgs {
+    /// `domain.table`.
+    table: String,
+    /// Show the rows this suggestion changes, before and after.
+    #[arg(long, value_name = "ID")]
+    preview: Option<String>,
+    /// text or json.
+    #[arg(long, default_value = "text")]
+    format: String,
+}
+
+#[derive(Args)]
+pub struct ApplyArgs {
+    /// `domain.table`.
+    table: String,
+    /// The suggestions to apply, by id.
+    #[arg(required = true)]
+    ids: Vec<String>,
+    /// text or json.
+    #[arg(long, default_value = "text")]
+    format: String,
+}
+
+#[derive(Args)]
+pub struct RevertArgs {
+    /// The applied suggestion's id.
+    id: String,
+    /// text or json.
+    #[arg(long, default_value = "text")]
+    format: String,
 }
 
 #[derive(Args)]
@@ -43,10 +84,131 @@ pub struct DetectArgs {
     format: String,
 }
 
-pub fn run(command: QualityCommand) -> Result<(), MeshError> {
+/// The commands that need a mesh.
+pub async fn run_on_mesh(
+    mesh: &Mesh,
+    me: &Principal,
+    command: QualityCommand,
+) -> Result<(), MeshError> {
     match command {
         QualityCommand::Detect(args) => detect(args),
+        QualityCommand::Suggest(args) => suggest(mesh, me, args).await,
+        QualityCommand::Apply(args) => {
+            let json = json_format(&args.format)?;
+            let report = mesh
+                .apply_corrections(me, &args.table, &args.ids, Interface::Cli)
+                .await?;
+            print_correction(&report, json, "applied")
+        }
+        QualityCommand::Revert(args) => {
+            let json = json_format(&args.format)?;
+            let report = mesh.revert_correction(me, &args.id).await?;
+            print_correction(&report, json, "reverted")
+        }
     }
+}
+
+/// Whether `--format` asks for JSON (`text` or `json`).
+fn json_format(format: &str) -> Result<bool, MeshError> {
+    match format {
+        "text" => Ok(false),
+        "json" => Ok(true),
+        other => Err(MeshError::BadInput {
+            source_name: "--format".into(),
+            message: format!("`{other}`: expected text or json"),
+        }),
+    }
+}
+
+fn print_json(value: &impl serde::Serialize) -> Result<(), MeshError> {
+    let text = serde_json::to_string_pretty(value)
+        .map_err(|e| MeshError::Internal(format!("the output as JSON: {e}")))?;
+    crate::print(text)
+}
+
+async fn suggest(mesh: &Mesh, me: &Principal, args: SuggestArgs) -> Result<(), MeshError> {
+    let json = json_format(&args.format)?;
+    if let Some(id) = &args.preview {
+        let preview = mesh
+            .preview_correction(me, &args.table, id, Interface::Cli)
+            .await?;
+        if json {
+            return print_json(&preview.to_json()?);
+        }
+        let s = &preview.suggestion;
+        crate::print(format!(
+            "{} ({}, confidence {:.2}): `{}` {} → {}; {} row(s)",
+            s.id,
+            s.kind.as_str(),
+            s.confidence,
+            s.column,
+            s.original,
+            s.proposed,
+            s.rows
+        ))?;
+        let shown: usize = preview.before.iter().map(|b| b.num_rows()).sum();
+        for (title, batches) in [("before:", &preview.before), ("after:", &preview.after)] {
+            crate::print(title)?;
+            let table = arrow::util::pretty::pretty_format_batches(batches)
+                .map_err(|e| MeshError::Internal(format!("a preview: {e}")))?;
+            crate::print(table)?;
+        }
+        if (shown as u64) < s.rows {
+            crate::print(format!("({shown} of {} rows shown)", s.rows))?;
+        }
+        return Ok(());
+    }
+    let list = mesh
+        .suggest_corrections(me, &args.table, Interface::Cli)
+        .await?;
+    if json {
+        return print_json(&list);
+    }
+    if list.suggestions.is_empty() {
+        return crate::print(format!("{}: no corrections to suggest", list.table));
+    }
+    crate::print(format!(
+        "{:<22} {:<13} {:<16} {:<24} {:<24} {:>10} {:>6}",
+        "id", "kind", "column", "original", "proposed", "confidence", "rows"
+    ))?;
+    for s in &list.suggestions {
+        let more = if s.values > 1 {
+            format!(" (+{})", s.values - 1)
+        } else {
+            String::new()
+        };
+        crate::print(format!(
+            "{:<22} {:<13} {:<16} {:<24} {:<24} {:>10.2} {:>6}",
+            s.id,
+            s.kind.as_str(),
+            s.column,
+            format!("{}{more}", s.original),
+            s.proposed,
+            s.confidence,
+            s.rows
+        ))?;
+    }
+    Ok(())
+}
+
+fn print_correction(r: &CorrectionReport, json: bool, what: &str) -> Result<(), MeshError> {
+    if json {
+        return print_json(r);
+    }
+    let version = r.version.map_or("-".to_string(), |v| v.to_string());
+    crate::print(format!(
+        "{what} {} on {}: {} row(s) changed, version {version}, ledger entry {}",
+        r.suggestions.join(", "),
+        r.table,
+        r.rows,
+        r.ledger_index
+    ))?;
+    if let Some(n) = r.changed_since.filter(|n| *n > 0) {
+        crate::print(format!(
+            "{n} corrected row(s) changed since and keep their newer values"
+        ))?;
+    }
+    Ok(())
 }
 
 /// `agora quality TABLE`.
@@ -57,21 +219,10 @@ pub async fn report(mesh: &Mesh, me: &Principal, args: QualityArgs) -> Result<()
             message: "name a table (`agora quality sales.orders`) or a command (`detect`)".into(),
         });
     };
-    let json = match args.format.as_str() {
-        "text" => false,
-        "json" => true,
-        other => {
-            return Err(MeshError::BadInput {
-                source_name: "--format".into(),
-                message: format!("`{other}`: expected text or json"),
-            });
-        }
-    };
+    let json = json_format(&args.format)?;
     let report = mesh.quality_report(me, &table, Interface::Cli).await?;
     if json {
-        let text = serde_json::to_string_pretty(&report)
-            .map_err(|e| MeshError::Internal(format!("the report as JSON: {e}")))?;
-        return crate::print(text);
+        return print_json(&report);
     }
     print_report(&report)
 }
@@ -116,7 +267,7 @@ fn print_report(r: &QualityReport) -> Result<(), MeshError> {
     Ok(())
 }
 
-fn detect(args: DetectArgs) -> Result<(), MeshError> {
+pub fn detect(args: DetectArgs) -> Result<(), MeshError> {
     let json = match args.format.as_str() {
         "csv" => false,
         "json" => true,

@@ -3,6 +3,7 @@
 
 mod cli_flow;
 mod clients;
+mod corrections;
 mod crashes;
 mod errors;
 mod governance;
