@@ -182,13 +182,22 @@ async fn suggest(mesh: &Mesh, me: &Principal, args: SuggestArgs) -> Result<(), M
             s.id,
             s.kind.as_str(),
             s.column,
-            format!("{}{more}", s.original),
-            s.proposed,
+            format!("{}{more}", shown(&s.original)),
+            shown(&s.proposed),
             s.confidence,
             s.rows
         ))?;
     }
     Ok(())
+}
+
+/// A value as a listing shows it: quoted when spaces around it would not show.
+fn shown(value: &str) -> String {
+    if value.trim() == value && !value.is_empty() {
+        value.to_string()
+    } else {
+        format!("{value:?}")
+    }
 }
 
 fn print_correction(r: &CorrectionReport, json: bool, what: &str) -> Result<(), MeshError> {
