@@ -33,6 +33,7 @@ mod changes;
 mod cross_check;
 mod domains;
 mod error;
+mod events;
 mod governance;
 mod grants;
 mod ingest;
@@ -66,6 +67,7 @@ use agora_storage::TableStore;
 pub use agora_ingest::{IngestMode, InputFormat, Source, classify_file};
 pub use agora_query::{Interface, QueryLimits, SessionOptions, StatementShape};
 pub use error::{ErrorKind, MeshError};
+pub use events::{EventVerdict, EventsReport, FLUSH_AGE, FLUSH_EVENTS, Flag, parse_events};
 pub use governance::PolicyApplied;
 pub use ingest::{ColumnClassified, IngestOptions, IngestReport, RuleVerdict};
 pub use principal_admin::{PrincipalSummary, parse_lifetime};
@@ -94,6 +96,8 @@ pub struct Mesh {
     audit_key: [u8; 32],
     /// The limits of every query whose session names none (see [`Mesh::with_query_limits`]).
     query_limits: agora_query::QueryLimits,
+    /// Events sent one by one: their detectors and buffers (`events.rs`).
+    events: Arc<events::EventHub>,
 }
 
 impl Mesh {
@@ -159,6 +163,7 @@ impl Mesh {
             masks: keys::load_masks(dir)?,
             audit_key: keys::load_audit_key(dir)?,
             query_limits: agora_query::QueryLimits::default(),
+            events: Arc::default(),
         })
     }
 

@@ -225,7 +225,7 @@ impl Mesh {
                     // readers who see the table as it is, not for one it is masked or
                     // filtered for.
                     if fixes_it || governance.is_open() {
-                        for kind in [TableKind::Quality, TableKind::Metrics] {
+                        for kind in [TableKind::Quality, TableKind::Metrics, TableKind::Events] {
                             tables.push(MeshTable {
                                 governance: TableGovernance::default(),
                                 table: table.clone(),

@@ -140,6 +140,7 @@ impl Mesh {
                 TableKind::Quarantine,
                 TableKind::Quality,
                 TableKind::Metrics,
+                TableKind::Events,
             ] {
                 let files = self.store.remove_orphans(table, kind).await?;
                 if !files.is_empty() {
@@ -148,6 +149,7 @@ impl Mesh {
                         TableKind::Quarantine => format!("{table} (quarantine)"),
                         TableKind::Quality => format!("{table} (quality results)"),
                         TableKind::Metrics => format!("{table} (batch metrics)"),
+                        TableKind::Events => format!("{table} (flagged events)"),
                     };
                     removed.push((name, files));
                 }

@@ -402,10 +402,13 @@ fn parse_table(obj: &Obj) -> Result<ContractTable, ModelError> {
     let _ = obj.opt_str("logicalType")?;
     let _ = obj.opt_str("physicalType")?;
     let sql_name = Name::normalize("table", &name)?;
-    // SQL names each table's quarantine `table__quarantine` and its results `table__quality`.
+    // SQL names each table's quarantine `table__quarantine`, its results `table__quality`, its
+    // batch metrics `table__metrics` and its flagged events `table__events`.
     for (suffix, what) in [
         ("__quarantine", "the quarantine"),
         ("__quality", "the quality results"),
+        ("__metrics", "the batch metrics"),
+        ("__events", "the flagged events"),
     ] {
         if let Some(base) = sql_name.as_str().strip_suffix(suffix) {
             return Err(ModelError::InvalidContract(format!(

@@ -95,6 +95,7 @@ impl DomainSchema {
                 TableKind::Product => return Ok(None),
                 TableKind::Quality => agora_storage::quality_results_schema(),
                 TableKind::Metrics => agora_storage::metrics_schema(),
+                TableKind::Events => agora_storage::events_schema(),
                 TableKind::Quarantine => quarantine_schema(&product).map_err(external)?,
             };
             let empty = Arc::new(MemTable::try_new(schema, vec![Vec::new()])?);

@@ -53,8 +53,8 @@ pub use pg_compat::{
 pub use reads::{TableRead, tables_read};
 pub use script::{ScriptStatement, split_statements};
 pub use session::{
-    BatchRows, BatchTable, GovernedSession, METRICS_SUFFIX, MeshTable, QUALITY_SUFFIX,
-    QUARANTINE_SUFFIX, SessionOptions, StatementShape,
+    BatchRows, BatchTable, EVENTS_SUFFIX, GovernedSession, METRICS_SUFFIX, MeshTable,
+    QUALITY_SUFFIX, QUARANTINE_SUFFIX, SessionOptions, StatementShape,
 };
 pub use sql_shape::sql_shape;
 pub use statement_limits::{MAX_DEPTH, MAX_TOKENS, STACK_BYTES};

@@ -94,6 +94,8 @@ pub const QUARANTINE_SUFFIX: &str = "__quarantine";
 pub const QUALITY_SUFFIX: &str = "__quality";
 /// What a product table's batch metrics are called in SQL: `domain.table__metrics`.
 pub const METRICS_SUFFIX: &str = "__metrics";
+/// What a product table's flagged events are called in SQL: `domain.table__events`.
+pub const EVENTS_SUFFIX: &str = "__events";
 
 impl MeshTable {
     /// The table's name in SQL, within its domain's schema.
@@ -103,6 +105,7 @@ impl MeshTable {
             TableKind::Quarantine => QUARANTINE_SUFFIX,
             TableKind::Quality => QUALITY_SUFFIX,
             TableKind::Metrics => METRICS_SUFFIX,
+            TableKind::Events => EVENTS_SUFFIX,
         };
         Name::strict("table", &format!("{}{suffix}", self.table.table))
             .expect("INVARIANT: a table name with a `__` suffix appended is a name")

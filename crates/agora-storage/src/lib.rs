@@ -39,7 +39,7 @@ mod table_store;
 pub use corrections::{RevertMatch, RevertSpec};
 pub use delta_scan::{VisibleStatistics, delta_table_provider};
 pub use error::StorageError;
-pub use quality_results::{metrics_schema, quality_results_schema};
+pub use quality_results::{events_schema, metrics_schema, quality_results_schema};
 pub use rewrites::{MergeCounts, Rewritten};
 pub use table_store::{
     Appender, QUARANTINE_INGEST, QUARANTINE_REASON, QUARANTINE_ROW, QUARANTINE_SOURCE, TableKind,

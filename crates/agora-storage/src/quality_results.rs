@@ -53,6 +53,34 @@ pub fn metrics_schema() -> SchemaRef {
     ]))
 }
 
+/// An event's position: its row in the ingest that committed it (as a quarantine's `_row`).
+pub const EVENT_ROW: &str = "event_row";
+/// When the event arrived (UTC).
+pub const EVENT_RECEIVED_AT: &str = "received_at";
+pub const EVENT_SCORE: &str = "score";
+pub const EVENT_EXPECTED_LOW: &str = "expected_low";
+pub const EVENT_EXPECTED_HIGH: &str = "expected_high";
+pub const EVENT_REASON: &str = "reason";
+
+/// The columns of a table's flagged events (`event_flags/<domain>/<table>/`, SQL
+/// `domain.table__events`): which ingest committed the event and where, when it arrived, and
+/// for the value the detector found anomalous its score, expected range and reason.
+pub fn events_schema() -> SchemaRef {
+    let at = || DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()));
+    let number = |name: &str| Field::new(name, DataType::Float64, true);
+    Arc::new(Schema::new(vec![
+        Field::new(EVENT_RECEIVED_AT, at(), true),
+        Field::new(RESULT_INGEST, DataType::Utf8, true),
+        Field::new(EVENT_ROW, DataType::Int64, true),
+        Field::new(METRIC_COLUMN, DataType::Utf8, true),
+        number(METRIC_VALUE),
+        number(EVENT_SCORE),
+        number(EVENT_EXPECTED_LOW),
+        number(EVENT_EXPECTED_HIGH),
+        Field::new(EVENT_REASON, DataType::Utf8, true),
+    ]))
+}
+
 /// The columns of a quality results table.
 pub fn quality_results_schema() -> SchemaRef {
     let text = |name: &str| Field::new(name, DataType::Utf8, true);

@@ -29,6 +29,9 @@ pub enum TableKind {
     Quality,
     /// The batch metrics of every ingest, one row per metric ([`crate::quality_results`]).
     Metrics,
+    /// The events the streaming detector flagged, one row per flagged value
+    /// ([`crate::quality_results::events_schema`]).
+    Events,
 }
 
 /// Column names Agora gives a quarantine table ahead of the source's values (kept as text).
@@ -54,6 +57,7 @@ impl TableKind {
             TableKind::Quarantine => "quarantine",
             TableKind::Quality => "quality",
             TableKind::Metrics => "metrics",
+            TableKind::Events => "event_flags",
         }
     }
 }

@@ -33,6 +33,15 @@ const DEFAULT_QUERY_TIMEOUT: Duration = Duration::from_secs(300);
 pub async fn run(mesh: Mesh, data: &Path, args: ServeArgs) -> Result<(), MeshError> {
     let (http, pg) = (args.http, args.pg);
     let mesh = mesh.with_query_limits(args.limits.limits(Some(DEFAULT_QUERY_TIMEOUT))?);
+    // Events answered before a stop are in their buffers: they go in before anything else.
+    for report in mesh.flush_event_buffers().await? {
+        print(format!(
+            "Ingested {} buffered event(s) into {} (version {})",
+            report.rows_read,
+            report.table,
+            report.version.map_or("-".to_string(), |v| v.to_string())
+        ))?;
+    }
     let tls = match (&args.tls_cert, &args.tls_key) {
         (Some(cert), Some(key)) => agora_server::PgTls::from_pem_files(cert, key),
         _ => agora_server::PgTls::self_signed_in(&data.join("tls")),

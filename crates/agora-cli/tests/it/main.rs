@@ -6,6 +6,7 @@ mod clients;
 mod corrections;
 mod crashes;
 mod errors;
+mod events;
 mod governance;
 mod harness;
 mod hostile_input;

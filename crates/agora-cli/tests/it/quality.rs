@@ -263,15 +263,22 @@ fn an_empty_quarantine_reads_as_an_empty_table_and_a_contract_cannot_take_its_na
         mesh.csv("select count(*) as n from sales.orders__quarantine"),
         "n\n0\n"
     );
-    let yaml = std::fs::read_to_string(testdata("orders.yaml"))
-        .unwrap()
-        .replace("  - name: orders\n", "  - name: orders__quarantine\n");
-    let file = csv_file(&mesh, "clash.yaml", &yaml);
-    let err = mesh.fails(2, &["product", "apply", &file]);
-    assert!(
-        err.contains("`__quarantine` is kept for the quarantine of table `orders`"),
-        "{err}"
-    );
+    for (suffix, what) in [
+        ("__quarantine", "the quarantine"),
+        ("__quality", "the quality results"),
+        ("__metrics", "the batch metrics"),
+        ("__events", "the flagged events"),
+    ] {
+        let yaml = std::fs::read_to_string(testdata("orders.yaml"))
+            .unwrap()
+            .replace("  - name: orders\n", &format!("  - name: orders{suffix}\n"));
+        let file = csv_file(&mesh, "clash.yaml", &yaml);
+        let err = mesh.fails(2, &["product", "apply", &file]);
+        assert!(
+            err.contains(&format!("`{suffix}` is kept for {what} of table `orders`")),
+            "{err}"
+        );
+    }
 }
 
 pub(crate) fn walk(dir: &std::path::Path) -> Vec<String> {

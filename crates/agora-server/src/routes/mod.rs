@@ -6,6 +6,7 @@
 //! conflict); 500 is only for failures of Agora itself (see `crate::api`).
 
 mod domains;
+mod events;
 mod governance;
 mod ingest;
 mod ledger;
@@ -94,6 +95,7 @@ fn openapi() -> utoipa::openapi::OpenApi {
         domains::Api::openapi(),
         products::Api::openapi(),
         ingest::Api::openapi(),
+        events::Api::openapi(),
         quality::Api::openapi(),
         query::Api::openapi(),
         search::Api::openapi(),
@@ -117,6 +119,7 @@ pub fn router(mesh: Mesh) -> Router {
         .merge(domains::routes())
         .merge(products::routes())
         .merge(ingest::routes())
+        .merge(events::routes())
         .merge(quality::routes())
         .merge(query::routes())
         .merge(search::routes())
