@@ -6,8 +6,11 @@
 //! response and, once their ingest commits, in `domain.table__events` with the row they took.
 //!
 //! The buffer is a file of JSON lines under `event_buffers/<domain>/<table>.ndjson`, written
-//! and synced before a request is answered, so an answered event is never lost: a crash leaves
-//! the file, and the next flush (at the next event or the server's start) ingests it. Its
+//! and synced before a request is answered, so an answered event is never lost. A full or old
+//! buffer is sealed (renamed `<table>.<flush id>.sealed`) and ingested in the background, so
+//! no request waits for an ingest unless it asks (`?flush=true`); sealed buffers are ingested
+//! one at a time, oldest first. A crash leaves the files, and the next flush (or the server's
+//! start) ingests them. Its
 //! first line names the flush (an idempotency key of the ingest) and the principal whose events
 //! it holds, so a flush that a crash interrupted after its ingest committed is not ingested
 //! twice; a buffer holds one principal's events (another's first flushes it).
@@ -44,7 +47,14 @@ const BUFFERS_DIR: &str = "event_buffers";
 /// The buffers and detectors of a mesh's tables.
 #[derive(Default)]
 pub(crate) struct EventHub {
-    tables: Mutex<HashMap<TableRef, Arc<tokio::sync::Mutex<TableEvents>>>>,
+    tables: Mutex<HashMap<TableRef, TableSlot>>,
+}
+
+/// One table's state, and the lock that lets one of its buffers be ingested at a time.
+#[derive(Default, Clone)]
+struct TableSlot {
+    state: Arc<tokio::sync::Mutex<TableEvents>>,
+    flushing: Arc<tokio::sync::Mutex<()>>,
 }
 
 /// One table's detectors and buffer.
@@ -196,12 +206,20 @@ fn number_of(event: &serde_json::Map<String, Value>, column: &str) -> Option<f64
 }
 
 impl EventHub {
-    fn table(&self, table: &TableRef) -> Arc<tokio::sync::Mutex<TableEvents>> {
+    fn slot(&self, table: &TableRef) -> TableSlot {
         let mut tables = self
             .tables
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         tables.entry(table.clone()).or_default().clone()
+    }
+
+    fn table(&self, table: &TableRef) -> Arc<tokio::sync::Mutex<TableEvents>> {
+        self.slot(table).state
+    }
+
+    fn flushing(&self, table: &TableRef) -> Arc<tokio::sync::Mutex<()>> {
+        self.slot(table).flushing
     }
 }
 
@@ -233,7 +251,8 @@ impl Mesh {
             && header.principal != actor.name.as_str()
         {
             // A buffer is one principal's ingest: another's events go in the next one.
-            self.flush_locked(&table, &mut state).await?;
+            self.seal(&table, &mut state)?;
+            self.ingest_in_background(&table);
         }
         let columns = numeric_columns(&contract);
         let started = Instant::now();
@@ -272,19 +291,27 @@ impl Mesh {
         append_events(&path, actor, &events, &verdicts)?;
         state.pending += events.len() as u64;
         state.oldest.get_or_insert_with(Instant::now);
-        let due = flush
-            || state.pending >= FLUSH_EVENTS
-            || state.oldest.is_some_and(|t| t.elapsed() >= FLUSH_AGE);
-        let mut flush_error = None;
-        let flushed = if due {
-            match self.flush_locked(&table, &mut state).await {
-                Ok(report) => report,
-                Err(e) => {
-                    tracing::warn!(table = %table, error = %e, "flushing buffered events failed");
-                    flush_error = Some(e.to_string());
-                    None
-                }
-            }
+        let flushed = if flush {
+            // The caller waits for its events to be in the table.
+            self.seal(&table, &mut state)?;
+            drop(state);
+            let result = self.ingest_sealed(&table).await.map(|mut r| r.pop());
+            return Ok(EventsReport {
+                table: table.to_string(),
+                accepted: events.len() as u64,
+                buffered: 0,
+                events: verdicts,
+                scoring_micros_per_event: scoring,
+                flush_error: result.as_ref().err().map(|e| e.to_string()),
+                flushed: result.ok().flatten(),
+            });
+        } else if state.pending >= FLUSH_EVENTS
+            || state.oldest.is_some_and(|t| t.elapsed() >= FLUSH_AGE)
+        {
+            // Full or old: ingested in the background, so no request waits for an ingest.
+            self.seal(&table, &mut state)?;
+            self.ingest_in_background(&table);
+            None
         } else {
             if !state.timer {
                 state.timer = true;
@@ -293,7 +320,7 @@ impl Mesh {
                 tokio::spawn(async move {
                     tokio::time::sleep(FLUSH_AGE).await;
                     if let Err(e) = mesh.flush_events(&table).await {
-                        tracing::warn!(table = %table, error = %e, "flushing buffered events failed; the next event or start retries");
+                        tracing::warn!(table = %table, error = %e, "ingesting buffered events failed; the next flush retries");
                     }
                 });
             }
@@ -306,24 +333,36 @@ impl Mesh {
             events: verdicts,
             scoring_micros_per_event: scoring,
             flushed,
-            flush_error,
+            flush_error: None,
         })
     }
 
-    /// Ingests `table`'s buffered events now, if it has any.
+    fn ingest_in_background(&self, table: &TableRef) {
+        let mesh = self.clone();
+        let table = table.clone();
+        tokio::spawn(async move {
+            if let Err(e) = mesh.ingest_sealed(&table).await {
+                tracing::warn!(table = %table, error = %e, "ingesting buffered events failed; the next flush retries");
+            }
+        });
+    }
+
+    /// Ingests `table`'s buffered events now, if it has any; returns the last ingest made.
     pub async fn flush_events(&self, table: &TableRef) -> Result<Option<IngestReport>, MeshError> {
         let state = self.events.table(table);
         let mut state = state.lock().await;
         state.timer = false;
-        self.flush_locked(table, &mut state).await
+        self.seal(table, &mut state)?;
+        drop(state);
+        Ok(self.ingest_sealed(table).await?.pop())
     }
 
     /// Ingests every buffer a stopped process left (`agora serve` calls it on start).
     pub async fn flush_event_buffers(&self) -> Result<Vec<IngestReport>, MeshError> {
         let root = self.dir.join(BUFFERS_DIR);
-        let mut reports = Vec::new();
+        let mut tables = std::collections::BTreeSet::new();
         let Ok(domains) = std::fs::read_dir(&root) else {
-            return Ok(reports);
+            return Ok(Vec::new());
         };
         for domain in domains.flatten() {
             let Ok(files) = std::fs::read_dir(domain.path()) else {
@@ -331,31 +370,80 @@ impl Mesh {
             };
             for file in files.flatten() {
                 let name = file.file_name().to_string_lossy().to_string();
-                let Some(table) = name.strip_suffix(".ndjson") else {
+                // `<table>.ndjson` (live) or `<table>.<flush id>.sealed`.
+                let Some((table, _)) = name.split_once('.') else {
                     continue;
                 };
-                let table =
-                    TableRef::parse(&format!("{}.{table}", domain.file_name().to_string_lossy()))?;
-                if let Some(report) = self.flush_events(&table).await? {
-                    reports.push(report);
-                }
+                tables.insert(TableRef::parse(&format!(
+                    "{}.{table}",
+                    domain.file_name().to_string_lossy()
+                ))?);
+            }
+        }
+        let mut reports = Vec::new();
+        for table in tables {
+            let state = self.events.table(&table);
+            let mut state = state.lock().await;
+            self.seal(&table, &mut state)?;
+            drop(state);
+            reports.extend(self.ingest_sealed(&table).await?);
+        }
+        Ok(reports)
+    }
+
+    /// Renames the live buffer of `table` for ingest: new events start another.
+    fn seal(&self, table: &TableRef, state: &mut TableEvents) -> Result<(), MeshError> {
+        let live = self.buffer_path(table);
+        if let Some(header) = read_header(&live)? {
+            let sealed = live.with_file_name(format!("{}.{}.sealed", table.table, header.flush_id));
+            std::fs::rename(&live, &sealed).map_err(io(&live))?;
+        }
+        state.pending = 0;
+        state.oldest = None;
+        Ok(())
+    }
+
+    /// Ingests the sealed buffers of `table`, oldest first, one flush at a time.
+    async fn ingest_sealed(&self, table: &TableRef) -> Result<Vec<IngestReport>, MeshError> {
+        let _one_at_a_time = self.events.flushing(table).lock_owned().await;
+        let dir = self.dir.join(BUFFERS_DIR).join(table.domain.as_str());
+        let prefix = format!("{}.", table.table);
+        let mut sealed: Vec<PathBuf> = match std::fs::read_dir(&dir) {
+            Ok(entries) => entries
+                .flatten()
+                .map(|e| e.path())
+                .filter(|p| {
+                    p.file_name()
+                        .and_then(|n| n.to_str())
+                        .is_some_and(|n| n.starts_with(&prefix) && n.ends_with(".sealed"))
+                })
+                .collect(),
+            Err(_) => Vec::new(),
+        };
+        // Flush ids begin with their time: the names sort in the order the events came.
+        sealed.sort();
+        let mut reports = Vec::new();
+        for path in sealed {
+            if let Some(report) = self.ingest_buffer(table, &path).await? {
+                reports.push(report);
             }
         }
         Ok(reports)
     }
 
-    async fn flush_locked(
+    /// Ingests one sealed buffer, records its flags, and removes it; `None` when its ingest had
+    /// committed already (a crash before its removal).
+    async fn ingest_buffer(
         &self,
         table: &TableRef,
-        state: &mut TableEvents,
+        path: &std::path::Path,
     ) -> Result<Option<IngestReport>, MeshError> {
-        let path = self.buffer_path(table);
-        let Some((header, events)) = read_buffer(&path)? else {
+        let Some((header, events)) = read_buffer(path)? else {
+            std::fs::remove_file(path).map_err(io(path))?;
             return Ok(None);
         };
         let key = format!("events-{}", header.flush_id);
         let report = match self.catalog.earlier_ingest(table, "", Some(&key)).await? {
-            // A crash came after the ingest committed: its rows are in.
             Some(_) => None,
             None => {
                 let actor = match self.principal(&header.principal).await {
@@ -391,9 +479,7 @@ impl Mesh {
             .await?
             .ok_or_else(|| MeshError::Internal(format!("the ingest of {key} is not recorded")))?;
         record_flags(&self.store, table, &ingest.ingest_id, &events).await?;
-        std::fs::remove_file(&path).map_err(io(&path))?;
-        state.pending = 0;
-        state.oldest = None;
+        std::fs::remove_file(path).map_err(io(path))?;
         Ok(report)
     }
 }
@@ -439,7 +525,12 @@ fn append_events(
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(io(dir))?;
     }
-    let new = !path.exists();
+    // A buffer whose header a crash cut short holds no answered event (the header and the
+    // first events are one synced write): it starts again.
+    let new = read_header(path)?.is_none();
+    if new && path.exists() {
+        std::fs::remove_file(path).map_err(io(path))?;
+    }
     let mut out = Vec::new();
     if new {
         let header = BufferHeader {
