@@ -38,6 +38,11 @@ impl Stage for Profile {
         batch: StagedBatch,
         _context: &mut IngestContext,
     ) -> Result<Vec<StagedBatch>, IngestError> {
+        // The batch's volume is what arrived, quarantined rows included; the other metrics
+        // describe the rows accepted.
+        let rejected = batch.rejected.as_ref().map_or(0, |r| r.num_rows());
+        let accepted = batch.accepted.as_ref().map_or(0, |a| a.num_rows());
+        self.profile.count_read((accepted + rejected) as u64);
         if let Some(accepted) = &batch.accepted {
             self.profile
                 .observe(accepted)

@@ -420,10 +420,9 @@ impl Log {
         // A signed checkpoint is a few hundred bytes; with cosignatures, a few kilobytes.
         let from = len.saturating_sub(64 * 1024);
         file.seek(SeekFrom::Start(from)).map_err(io)?;
-        let mut tail = String::new();
-        file.read_to_string(&mut tail).map_err(io)?;
-        let complete = tail.rfind('\n').map_or("", |i| &tail[..i]);
-        let Some(line) = complete.lines().next_back() else {
+        let mut tail = Vec::new();
+        file.read_to_end(&mut tail).map_err(io)?;
+        let Some(line) = last_complete_line(&tail) else {
             return Ok(None);
         };
         let note: String = serde_json::from_str(line).map_err(|_| {
@@ -645,5 +644,35 @@ impl NodeHashes for TiledTree<'_> {
             ))
         })?;
         Ok(subtree_root(run))
+    }
+}
+
+/// The last line of `tail` that ends with a newline, as text. `tail` is the end of a file read
+/// from an arbitrary offset, so it may start inside a line — and inside a character (signed
+/// notes hold `—`): only whole lines are decoded.
+fn last_complete_line(tail: &[u8]) -> Option<&str> {
+    let end = tail.iter().rposition(|b| *b == b'\n')?;
+    let start = tail[..end]
+        .iter()
+        .rposition(|b| *b == b'\n')
+        .map_or(0, |i| i + 1);
+    let line = std::str::from_utf8(&tail[start..end]).ok()?;
+    (!line.is_empty()).then_some(line)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_last_line_is_found_when_the_tail_starts_inside_a_character() {
+        let history = "\"first — note\"\n\"second — note\"\n\"partial";
+        let bytes = history.as_bytes();
+        // From every offset, even one inside the three bytes of `—`.
+        for from in 0..bytes.len() {
+            let found = super::last_complete_line(&bytes[from..]);
+            if from <= history.find("\"second").unwrap() {
+                assert_eq!(found, Some("\"second — note\""), "from {from}");
+            }
+        }
+        assert_eq!(super::last_complete_line(b"no newline"), None);
     }
 }

@@ -90,8 +90,28 @@ pub(crate) async fn judge(
         .iter()
         .find(|m| m.column.is_none() && m.metric == "row_count")
         .map_or(0, |m| m.value as u64);
+    // A batch far smaller than usual is a sample too small to compare its distribution with
+    // the history's (and its volume, which is judged, is what is wrong): only its counts and
+    // ratios are judged.
+    let usual_rows = history
+        .get(&(None, "row_count".to_string()))
+        .map(|points| {
+            let mut counts: Vec<f64> = points.iter().map(|(_, v)| *v).collect();
+            counts.sort_by(f64::total_cmp);
+            counts[counts.len() / 2]
+        })
+        .unwrap_or(0.0);
+    let small = (rows as f64) < usual_rows / 2.0;
     let mut verdicts = Vec::new();
-    for m in metrics {
+    for m in metrics.iter().filter(|m| BatchMetric::is_judged(&m.metric)) {
+        if small
+            && !matches!(
+                m.metric.as_str(),
+                "row_count" | "null_ratio" | "staleness_hours"
+            )
+        {
+            continue;
+        }
         let key = (m.column.clone(), m.metric.clone());
         let Some(earlier) = history.get(&key) else {
             continue;

@@ -9,10 +9,11 @@
 
 use agora_model::{ColumnType, ContractTable, Principal, TableRef};
 use agora_quality::corrections::{
-    ColumnSample, ColumnValues, Fix, PairCounts, Suggestion, SuggestionKind, swap_queries,
+    ColumnSample, ColumnValues, Fix, PairCounts, Quartiles, Suggestion, SuggestionKind,
+    swap_queries,
 };
 use agora_query::{GovernedSession, Interface, SessionOptions};
-use arrow::array::{Array, Int64Array, RecordBatch};
+use arrow::array::{Array, Float64Array, Int64Array, RecordBatch};
 use arrow::datatypes::DataType;
 use serde::Serialize;
 
@@ -286,7 +287,7 @@ impl Mesh {
                 }
             }
         }
-        Ok(columns
+        let mut samples: Vec<ColumnSample> = columns
             .iter()
             .zip(values)
             .map(|((name, as_values), mut list)| {
@@ -297,9 +298,105 @@ impl Mesh {
                     name: name.clone(),
                     values: as_values(list),
                     complete,
+                    quartiles: None,
                 }
             })
-            .collect())
+            .collect();
+        self.far_numbers(session, table, columns, &mut samples)
+            .await?;
+        Ok(samples)
+    }
+
+    /// For number columns with more distinct values than are read, the most frequent ones say
+    /// nothing of slips: their quartiles over every row are read instead, with the values far
+    /// outside them (beyond three interquartile ranges, or under a thirtieth of a positive
+    /// column's lower quartile), which are the candidates.
+    async fn far_numbers(
+        &self,
+        session: &GovernedSession,
+        table: &TableRef,
+        columns: &[(String, ReadAs)],
+        samples: &mut [ColumnSample],
+    ) -> Result<(), MeshError> {
+        let wide: Vec<usize> = samples
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| !s.complete && !matches!(s.values, ColumnValues::Text(_)))
+            .map(|(i, _)| i)
+            .collect();
+        if wide.is_empty() {
+            return Ok(());
+        }
+        let from = format!("{}.{}", table.domain, table.table);
+        let parts: Vec<String> = wide
+            .iter()
+            .map(|&i| {
+                let c = quote_ident(&samples[i].name);
+                format!(
+                    "SELECT CAST({i} AS BIGINT) AS c, CAST(approx_percentile_cont({c}, 0.25) AS DOUBLE) AS q1, CAST(approx_percentile_cont({c}, 0.5) AS DOUBLE) AS m, CAST(approx_percentile_cont({c}, 0.75) AS DOUBLE) AS q3, count({c}) AS n FROM {from}"
+                )
+            })
+            .collect();
+        let mut quartiles: Vec<(usize, Quartiles)> = Vec::new();
+        for batch in collect(session, &parts.join(" UNION ALL ")).await? {
+            let c = downcast_i64(&batch, 0)?;
+            let n = downcast_i64(&batch, 4)?;
+            let number = |i: usize| {
+                batch
+                    .column(i)
+                    .as_any()
+                    .downcast_ref::<Float64Array>()
+                    .cloned()
+                    .ok_or_else(|| MeshError::Internal("a quartile is not a double".into()))
+            };
+            let (q1, m, q3) = (number(1)?, number(2)?, number(3)?);
+            for row in 0..batch.num_rows() {
+                let finite = |a: &Float64Array| a.is_valid(row) && a.value(row).is_finite();
+                if finite(&q1) && finite(&m) && finite(&q3) {
+                    quartiles.push((
+                        c.value(row) as usize,
+                        Quartiles {
+                            q1: q1.value(row),
+                            median: m.value(row),
+                            q3: q3.value(row),
+                            rows: n.value(row) as u64,
+                        },
+                    ));
+                }
+            }
+        }
+        if quartiles.is_empty() {
+            return Ok(());
+        }
+        let parts: Vec<String> = quartiles
+            .iter()
+            .map(|(i, q)| {
+                let c = quote_ident(&samples[*i].name);
+                let spread = (q.q3 - q.q1).max(0.1 * q.median.abs());
+                let (low, high) = (q.q1 - 3.0 * spread, q.q3 + 3.0 * spread);
+                format!(
+                    "SELECT * FROM (SELECT CAST({i} AS BIGINT) AS c, CAST({c} AS VARCHAR) AS v, count(*) AS n FROM {from} WHERE {c} < {low:?} OR {c} > {high:?} OR ({c} > 0 AND {c} * 30 < {:?}) GROUP BY {c} ORDER BY n DESC, v LIMIT {DISTINCT_READ})",
+                    q.q1
+                )
+            })
+            .collect();
+        let mut far: Vec<Vec<(String, u64)>> = vec![Vec::new(); samples.len()];
+        for batch in collect(session, &parts.join(" UNION ALL ")).await? {
+            let c = downcast_i64(&batch, 0)?;
+            let v = text(batch.column(1))?;
+            let n = downcast_i64(&batch, 2)?;
+            for row in 0..batch.num_rows() {
+                if let Some(list) = far.get_mut(c.value(row) as usize) {
+                    list.push((v.value(row).to_string(), n.value(row) as u64));
+                }
+            }
+        }
+        for (i, q) in quartiles {
+            let read_as = columns[i].1;
+            samples[i].values = read_as(std::mem::take(&mut far[i]));
+            samples[i].quartiles = Some(q);
+        }
+        Ok(())
     }
 
     async fn pairs(

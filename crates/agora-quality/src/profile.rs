@@ -11,9 +11,9 @@
 use std::collections::HashSet;
 use std::hash::BuildHasher;
 
-use arrow::array::{Array, Float64Array, StringArray};
+use arrow::array::{Array, Float64Array, Int64Array, StringArray};
 use arrow::compute::cast;
-use arrow::datatypes::DataType;
+use arrow::datatypes::{DataType, TimeUnit};
 use arrow::record_batch::RecordBatch;
 use tdigest::TDigest;
 
@@ -28,8 +28,10 @@ pub const DISTINCT_KEPT: usize = 100_000;
 pub struct BatchMetric {
     /// The column, or `None` for the batch as a whole.
     pub column: Option<String>,
-    /// `row_count`, `null_ratio`, `distinct_ratio`, `min`, `max`, `mean`, `stddev`, `p50`,
-    /// `p95`, `mean_length`.
+    /// `row_count` (rows that arrived, quarantined ones included), `null_ratio`,
+    /// `distinct_ratio`, `min`, `max`, `mean`, `stddev`, `p50`, `p95`, `mean_length`, and for
+    /// dates and timestamps `staleness_hours` (how old the newest value is when the batch is
+    /// profiled: late data shows there).
     pub metric: &'static str,
     pub value: f64,
 }
@@ -39,11 +41,20 @@ impl BatchMetric {
     pub fn is_ratio(metric: &str) -> bool {
         matches!(metric, "null_ratio" | "distinct_ratio")
     }
+
+    /// Whether the metric is judged against its history. A batch's minimum and maximum are
+    /// single values, as noisy as the tails they come from: kept as data, not judged (a value
+    /// out of range moves the mean, the spread and the row-level outliers anyway).
+    pub fn is_judged(metric: &str) -> bool {
+        !matches!(metric, "min" | "max")
+    }
 }
 
 /// The metrics of a batch so far.
 pub struct BatchProfile {
     rows: u64,
+    /// Rows that arrived, accepted or not (see [`BatchProfile::count_read`]).
+    read: u64,
     columns: Vec<ColumnProfile>,
     hasher: std::collections::hash_map::RandomState,
 }
@@ -56,6 +67,8 @@ struct ColumnProfile {
     numeric: Option<Numeric>,
     /// Text values seen and their total length in characters.
     text: Option<(u64, u64)>,
+    /// For a date or timestamp column, the newest value (microseconds since the epoch).
+    newest: Option<Option<i64>>,
     rows: RowEvidence,
 }
 
@@ -70,6 +83,13 @@ fn is_numeric(t: &DataType) -> bool {
     t.is_numeric()
 }
 
+fn is_time(t: &DataType) -> bool {
+    matches!(
+        t,
+        DataType::Date32 | DataType::Date64 | DataType::Timestamp(..)
+    )
+}
+
 fn is_text(t: &DataType) -> bool {
     matches!(t, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View)
 }
@@ -79,6 +99,7 @@ impl BatchProfile {
     pub fn new(columns: &[(String, DataType)]) -> BatchProfile {
         BatchProfile {
             rows: 0,
+            read: 0,
             columns: columns
                 .iter()
                 .map(|(name, t)| ColumnProfile {
@@ -93,11 +114,17 @@ impl BatchProfile {
                         digest: TDigest::new_with_size(100),
                     }),
                     text: is_text(t).then_some((0, 0)),
+                    newest: is_time(t).then_some(None),
                     rows: RowEvidence::default(),
                 })
                 .collect(),
             hasher: Default::default(),
         }
+    }
+
+    /// Counts rows that arrived, whether or not they are observed: the batch's volume.
+    pub fn count_read(&mut self, rows: u64) {
+        self.read += rows;
     }
 
     /// Adds a batch's rows (a column the batch lacks counts as all null).
@@ -110,6 +137,17 @@ impl BatchProfile {
                 continue;
             };
             column.nulls += array.null_count() as u64;
+            if let Some(newest) = &mut column.newest {
+                let micros = cast(array, &DataType::Timestamp(TimeUnit::Microsecond, None))?;
+                let micros = cast(&micros, &DataType::Int64)?;
+                let micros = micros
+                    .as_any()
+                    .downcast_ref::<Int64Array>()
+                    .expect("INVARIANT: a cast to Int64 yields an Int64Array");
+                if let Some(max) = arrow::compute::max(micros) {
+                    *newest = Some(newest.map_or(max, |n: i64| n.max(max)));
+                }
+            }
             let text = cast(array, &DataType::Utf8)?;
             let text = text
                 .as_any()
@@ -157,12 +195,17 @@ impl BatchProfile {
             .collect()
     }
 
-    /// The batch's metrics.
+    /// The batch's metrics, its staleness measured now.
     pub fn metrics(&self) -> Vec<BatchMetric> {
+        self.metrics_at(chrono::Utc::now().timestamp_micros())
+    }
+
+    /// The batch's metrics, its staleness measured at `now` (microseconds since the epoch).
+    pub fn metrics_at(&self, now: i64) -> Vec<BatchMetric> {
         let mut out = vec![BatchMetric {
             column: None,
             metric: "row_count",
-            value: self.rows as f64,
+            value: self.read.max(self.rows) as f64,
         }];
         if self.rows == 0 {
             return out;
@@ -198,6 +241,9 @@ impl BatchProfile {
             if let Some((count, length)) = c.text.filter(|(count, _)| *count > 0) {
                 push("mean_length", length as f64 / count as f64);
             }
+            if let Some(Some(newest)) = c.newest {
+                push("staleness_hours", (now - newest) as f64 / 3.6e9);
+            }
         }
         out
     }
@@ -218,6 +264,24 @@ mod tests {
             .find(|m| m.column.as_deref() == Some(column) && m.metric == metric)
             .unwrap_or_else(|| panic!("no {metric} of {column}"))
             .value
+    }
+
+    #[test]
+    fn the_volume_counts_every_row_that_came_and_staleness_the_newest_dates_age() {
+        use arrow::array::Date32Array;
+        let schema = Arc::new(Schema::new(vec![Field::new("d", DataType::Date32, true)]));
+        let mut profile = BatchProfile::new(&[("d".into(), DataType::Date32)]);
+        // 2024-01-01 and 2024-01-03 (days since the epoch), one null.
+        let days = Date32Array::from(vec![Some(19723), Some(19725), None]);
+        let batch = RecordBatch::try_new(schema, vec![Arc::new(days)]).unwrap();
+        profile.count_read(5);
+        profile.observe(&batch).unwrap();
+        // Judged at noon on 2024-01-04: the newest date is 36 hours old.
+        let noon = (19726i64 * 24 + 12) * 3_600_000_000;
+        let m = profile.metrics_at(noon);
+        assert_eq!(m[0].value, 5.0, "two rows quarantined still arrived");
+        assert_eq!(value(&m, "d", "staleness_hours"), 36.0);
+        assert!(!BatchMetric::is_judged("max") && BatchMetric::is_judged("staleness_hours"));
     }
 
     #[test]

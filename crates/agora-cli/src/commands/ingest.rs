@@ -24,10 +24,23 @@ pub struct IngestArgs {
     /// Ingest even if the same input (same SHA-256) was ingested into the table before.
     #[arg(long)]
     allow_duplicate: bool,
+    /// text, or json (the whole ingest report, as the HTTP API answers it).
+    #[arg(long, default_value = "text")]
+    output: String,
 }
 
 pub async fn run(mesh: &Mesh, me: &Principal, args: IngestArgs) -> Result<(), MeshError> {
     let format = args.format.as_deref().map(InputFormat::parse).transpose()?;
+    let json = match args.output.as_str() {
+        "text" => false,
+        "json" => true,
+        other => {
+            return Err(MeshError::BadInput {
+                source_name: "--output".into(),
+                message: format!("`{other}`: expected text or json"),
+            });
+        }
+    };
     let source = if args.file == "-" {
         Source::Stdin
     } else {
@@ -46,6 +59,11 @@ pub async fn run(mesh: &Mesh, me: &Principal, args: IngestArgs) -> Result<(), Me
         bar.finish_and_clear();
     }
     let r = report?;
+    if json {
+        let text = serde_json::to_string_pretty(&r)
+            .map_err(|e| MeshError::Internal(format!("the ingest report as JSON: {e}")))?;
+        return print(text);
+    }
     print(format!(
         "Ingested {} into {}: {} rows read, {} accepted, {} quarantined → version {} (ledger entry {})",
         r.source,

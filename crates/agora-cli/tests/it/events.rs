@@ -196,10 +196,17 @@ fn a_full_buffer_is_ingested_in_the_background_without_holding_the_request() {
     let (status, report) = post(&served.http, &wendy, &ordinary(10_000), "");
     assert_eq!(status, 200);
     assert_eq!(report["buffered"], 0, "sealed for ingest");
-    assert!(report.get("flushed").is_none(), "the request did not wait: {}", report["flushed"]);
+    assert!(
+        report.get("flushed").is_none(),
+        "the request did not wait: {}",
+        report["flushed"]
+    );
     // Events sent meanwhile go to the next buffer, after the sealed one.
     post(&served.http, &wendy, &ordinary(2), "?flush=true");
-    assert_eq!(count(&mesh, "select count(*) as n from sales.readings"), "10002");
+    assert_eq!(
+        count(&mesh, "select count(*) as n from sales.readings"),
+        "10002"
+    );
     let tail = mesh.ok(&["ledger", "tail", "--limit", "100"]);
     assert_eq!(tail.matches("ingest.committed").count(), 2, "{tail}");
 }

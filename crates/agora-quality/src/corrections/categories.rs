@@ -80,14 +80,14 @@ pub(crate) fn variants_and_typos(sample: &ColumnSample, covered: &Covered) -> Ve
             ));
             continue;
         }
-        // Digits are codes: `A12` and `A13` are different products, not a slip.
-        if value.chars().any(|c| c.is_ascii_digit()) {
-            continue;
-        }
+        // Digits are codes: `A12` and `A13` are different products, not a slip; `3-MEDUIM`
+        // and `3-MEDIUM` share theirs.
+        let digits = |v: &str| v.chars().filter(char::is_ascii_digit).collect::<String>();
+        let own_digits = digits(value);
         let lower = value.to_lowercase();
         let mut candidates: Vec<(usize, &str, u64)> = frequent
             .iter()
-            .filter(|(_, n)| rare_next_to(*n))
+            .filter(|(f, n)| rare_next_to(*n) && digits(f) == own_digits)
             .map(|(f, n)| {
                 (
                     strsim::damerau_levenshtein(&lower, &f.to_lowercase()),
@@ -150,6 +150,7 @@ mod tests {
             name: "country".into(),
             values: ColumnValues::Text(values.iter().map(|(v, n)| (v.to_string(), *n)).collect()),
             complete: true,
+            quartiles: None,
         }
     }
 
@@ -192,8 +193,12 @@ mod tests {
 
     #[test]
     fn codes_names_and_frequent_values_are_left_alone() {
-        // Codes differ in a digit by design.
+        // Codes differ in a digit by design; a slip in a code's letters is still a slip.
         assert!(proposals(&[("A12", 50), ("B20", 40), ("A13", 1)]).is_empty());
+        assert_eq!(
+            proposals(&[("3-MEDIUM", 50), ("1-URGENT", 40), ("3-MEDUIM", 1)]),
+            [(SuggestionKind::Typo, "3-MEDUIM".into(), "3-MEDIUM".into())]
+        );
         // A column of names: most rows hold rare values, so a rare one is no slip.
         let names: Vec<(String, u64)> = (0..60).map(|i| (format!("Name{i}x"), 1)).collect();
         let mut names: Vec<(&str, u64)> = names.iter().map(|(v, n)| (v.as_str(), *n)).collect();

@@ -339,6 +339,7 @@ mod tests {
             name: "c".into(),
             values: ColumnValues::Text(values.iter().map(|(v, n)| (v.to_string(), *n)).collect()),
             complete: true,
+            quartiles: None,
         };
         formats(&sample, &Covered::default())
             .into_iter()

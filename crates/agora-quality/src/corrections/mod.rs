@@ -46,6 +46,18 @@ pub struct ColumnSample {
     /// Whether `values` holds every distinct value (a column with too many is cut to its most
     /// frequent ones, which still tell its categories and formats).
     pub complete: bool,
+    /// For a number column whose values are not all there: its quartiles over every row, and
+    /// `values` holds the values far outside them (the candidates for a slip).
+    pub quartiles: Option<Quartiles>,
+}
+
+/// The lower quartile, median and upper quartile of a number column, and its rows.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Quartiles {
+    pub q1: f64,
+    pub median: f64,
+    pub q3: f64,
+    pub rows: u64,
 }
 
 impl ColumnSample {
@@ -313,6 +325,7 @@ mod tests {
             name: name.into(),
             values: ColumnValues::Text(values.iter().map(|(v, n)| (v.to_string(), *n)).collect()),
             complete: true,
+            quartiles: None,
         }
     }
 

@@ -32,17 +32,23 @@ pub(crate) fn unit_slips(sample: &ColumnSample) -> Vec<Found> {
         ColumnValues::Float(v) => (v.clone(), false),
         ColumnValues::Text(_) => return Vec::new(),
     };
-    let rows = total(&values);
+    let (rows, q1, median, q3, positive) = match sample.quartiles {
+        Some(q) => (q.rows, q.q1, q.median, q.q3, q.q1 > 0.0),
+        None => {
+            let mut sorted = values.clone();
+            sorted.sort_by(|a, b| a.0.total_cmp(&b.0));
+            (
+                total(&values),
+                quantile(&sorted, 0.25),
+                quantile(&sorted, 0.5),
+                quantile(&sorted, 0.75),
+                sorted.first().is_some_and(|(v, _)| *v > 0.0),
+            )
+        }
+    };
     if rows < MIN_ROWS {
         return Vec::new();
     }
-    let mut sorted = values.clone();
-    sorted.sort_by(|a, b| a.0.total_cmp(&b.0));
-    let (q1, median, q3) = (
-        quantile(&sorted, 0.25),
-        quantile(&sorted, 0.5),
-        quantile(&sorted, 0.75),
-    );
     // A column of nearly one value still has a range: a tenth of its size.
     let spread = (q3 - q1).max(0.1 * median.abs());
     if spread <= 0.0 {
@@ -50,7 +56,6 @@ pub(crate) fn unit_slips(sample: &ColumnSample) -> Vec<Found> {
     }
     // A column of positive amounts has a floor at zero that fences below it never reach: a
     // value thirty times smaller than its lower quartile is as far out.
-    let positive = sorted.first().is_some_and(|(v, _)| *v > 0.0);
     let far =
         |v: f64| v < q1 - 3.0 * spread || v > q3 + 3.0 * spread || (positive && v * 30.0 < q1);
     let inside = |v: f64| v >= q1 - 1.5 * spread && v <= q3 + 1.5 * spread;
@@ -136,6 +141,7 @@ mod tests {
             name: "amount".into(),
             values: ColumnValues::Float(counts),
             complete: true,
+            quartiles: None,
         }
     }
 
@@ -182,6 +188,7 @@ mod tests {
             name: "grams".into(),
             values: ColumnValues::Integer(ints),
             complete: true,
+            quartiles: None,
         };
         assert_eq!(slips(&sample), [("125000".to_string(), "125".to_string())]);
         // Values spread over orders of magnitude have no usual range to slip out of.

@@ -111,6 +111,7 @@ mod tests {
             name: name.into(),
             values: ColumnValues::Text(values.iter().map(|(v, n)| (v.to_string(), *n)).collect()),
             complete: true,
+            quartiles: None,
         }
     }
 
