@@ -61,7 +61,7 @@ async fn table_quality(
     Ok(Json(json!(report)))
 }
 
-#[utoipa::path(get, path = "/api/v1/tables/{domain}/{table}/suggestions", params(("domain" = String, Path, description = "The table's domain"), ("table" = String, Path, description = "The table")), responses((status = 200, description = "The corrections proposed for the table, most confident first: id, kind, column, original and proposed value, values, rows, confidence, evidence and the whole fix"), (status = 403, body = ErrorBody, description = "No write grant on the table"), (status = 404, body = ErrorBody)))]
+#[utoipa::path(get, path = "/api/v1/tables/{domain}/{table}/suggestions", params(("domain" = String, Path, description = "The table's domain"), ("table" = String, Path, description = "The table")), responses((status = 200, description = "The corrections proposed for the table, most confident first: id, kind, column, original and proposed value, values, rows, confidence, evidence and the whole fix"), (status = 400, body = ErrorBody, description = "Not a table name"), (status = 403, body = ErrorBody, description = "No write grant on the table"), (status = 404, body = ErrorBody)))]
 async fn list_suggestions(
     State(mesh): State<Mesh>,
     Caller(p): Caller,
@@ -73,7 +73,7 @@ async fn list_suggestions(
     Ok(Json(json!(list)))
 }
 
-#[utoipa::path(get, path = "/api/v1/tables/{domain}/{table}/suggestions/{id}/preview", params(("domain" = String, Path, description = "The table's domain"), ("table" = String, Path, description = "The table"), ("id" = String, Path, description = "The suggestion")), responses((status = 200, description = "The suggestion and up to ten rows it changes, before and after"), (status = 403, body = ErrorBody, description = "No write grant on the table"), (status = 404, body = ErrorBody, description = "No such suggestion for the table's data"), (status = 409, body = ErrorBody, description = "Applied already")))]
+#[utoipa::path(get, path = "/api/v1/tables/{domain}/{table}/suggestions/{id}/preview", params(("domain" = String, Path, description = "The table's domain"), ("table" = String, Path, description = "The table"), ("id" = String, Path, description = "The suggestion")), responses((status = 200, description = "The suggestion and up to ten rows it changes, before and after"), (status = 400, body = ErrorBody, description = "Not a table name"), (status = 403, body = ErrorBody, description = "No write grant on the table"), (status = 404, body = ErrorBody, description = "No such suggestion for the table's data"), (status = 409, body = ErrorBody, description = "Applied already")))]
 async fn preview_suggestion(
     State(mesh): State<Mesh>,
     Caller(p): Caller,
