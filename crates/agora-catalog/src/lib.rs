@@ -53,6 +53,9 @@ pub enum Change {
     PutQueryText(QueryText),
     /// Creates or replaces the record of one suggestion's application.
     PutCorrection(CorrectionRecord),
+    /// Forgets every correction applied to a table: its records hold values an erasure took
+    /// out of the table.
+    ForgetCorrections(TableRef),
 }
 
 /// The metadata store of a mesh.

@@ -579,8 +579,8 @@ impl Mesh {
         let intent = payload
             .table_change
             .expect("INVARIANT: set when the payload was made");
-        let records = finished_records(
-            &intent.corrections,
+        let records = completion(
+            &intent,
             changed.first().and_then(|c| c.version),
             changed.first().map(|c| c.removed),
         )?;
@@ -656,7 +656,7 @@ impl Mesh {
             }
         }
         // A correction that reached its table is recorded as made; its row count is unknown.
-        let records = finished_records(&intent.corrections, made, None)?;
+        let records = completion(&intent, made, None)?;
         if self
             .finish_table_change(pending, intent, versions, None)
             .await?
@@ -667,6 +667,27 @@ impl Mesh {
         self.catalog.complete(pending_id, &records).await?;
         Ok(())
     }
+}
+
+/// The catalog changes that finish `intent` once its steps made `version`: a correction's
+/// record, and for an erasure the forgetting of every correction of the tables it reached (their
+/// records hold values it took out: revert is no longer possible there).
+fn completion(
+    intent: &TableChangeIntent,
+    version: Option<u64>,
+    rows: Option<u64>,
+) -> Result<Vec<agora_catalog::Change>, MeshError> {
+    let mut changes = finished_records(&intent.corrections, version, rows)?;
+    if intent.event.kind == "data.erased" {
+        for (table, kind) in &intent.tables {
+            if *kind == StoredKind::Product {
+                changes.push(agora_catalog::Change::ForgetCorrections(TableRef::parse(
+                    table,
+                )?));
+            }
+        }
+    }
+    Ok(changes)
 }
 
 #[cfg(test)]

@@ -24,6 +24,14 @@ pub(super) async fn apply(tx: &mut SqliteConnection, change: &Change) -> Result<
         Change::PutPolicy(p) => put_policy(tx, p).await,
         Change::PutQueryText(q) => put_query_text(tx, q).await,
         Change::PutCorrection(c) => put_correction(tx, c).await,
+        Change::ForgetCorrections(t) => {
+            sqlx::query("DELETE FROM corrections WHERE domain = ? AND table_name = ?")
+                .bind(t.domain.as_str())
+                .bind(t.table.as_str())
+                .execute(&mut *tx)
+                .await?;
+            Ok(())
+        }
     }
 }
 

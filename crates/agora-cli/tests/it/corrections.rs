@@ -628,3 +628,28 @@ fn quotes_and_accents_in_values_are_values_and_a_keyless_revert_is_exact_when_ro
         "region\nr99\n"
     );
 }
+
+#[test]
+fn an_erasure_forgets_the_corrections_that_hold_the_erased_values() {
+    let mesh = crm();
+    let again = csv_file(
+        &mesh,
+        "more.csv",
+        "id,full_name,email,card,birth_date,region,ip\n10,Anna Rossi, Anna.Rossi@Example.ORG,4242 4242 4242 4242,1980-04-03,EU,192.168.10.7\n",
+    );
+    mesh.ok(&["ingest", "crm.customers", &again]);
+    let out = mesh.ok(&["quality", "suggest", "crm.customers", "--format", "json"]);
+    let list: Value = serde_json::from_str(&out).unwrap();
+    let email = id_of(list["suggestions"].as_array().unwrap(), "email_format");
+    mesh.ok(&["quality", "apply", "crm.customers", &email]);
+    // The correction's record keeps ` Anna.Rossi@Example.ORG`; erasing Anna takes it too.
+    mesh.ok(&[
+        "erase",
+        "--column-category",
+        "email",
+        "--value",
+        "anna.rossi@example.org",
+    ]);
+    let err = mesh.fails(3, &["quality", "revert", &email]);
+    assert!(err.contains("unknown applied correction"), "{err}");
+}
