@@ -95,6 +95,13 @@ pub(crate) fn print(text: impl std::fmt::Display) -> Result<(), MeshError> {
     writeln!(out, "{text}").map_err(stdout_failed)
 }
 
+/// Prints `value` as pretty JSON (a command's `--format json` / `--output json`).
+pub(crate) fn print_json(value: &impl serde::Serialize) -> Result<(), MeshError> {
+    let text = serde_json::to_string_pretty(value)
+        .map_err(|e| MeshError::Internal(format!("the output as JSON: {e}")))?;
+    print(text)
+}
+
 /// A failed write to standard output (a closed pipe, a full disk), as an error.
 pub(crate) fn stdout_failed(e: std::io::Error) -> MeshError {
     MeshError::Internal(format!("writing to stdout: {e}"))

@@ -247,12 +247,14 @@ impl Mesh {
         let state = self.events.table(&table);
         let mut state = state.lock().await;
         let path = self.buffer_path(&table);
-        if let Some(header) = read_header(&path)?
-            && header.principal != actor.name.as_str()
+        let mut header = read_header(&path)?;
+        if let Some(h) = &header
+            && h.principal != actor.name.as_str()
         {
             // A buffer is one principal's ingest: another's events go in the next one.
             self.seal(&table, &mut state)?;
             self.ingest_in_background(&table);
+            header = None;
         }
         let columns = numeric_columns(&contract);
         let started = Instant::now();
@@ -288,7 +290,7 @@ impl Mesh {
             });
         }
         let scoring = started.elapsed().as_secs_f64() * 1e6 / events.len() as f64;
-        append_events(&path, actor, &events, &verdicts)?;
+        append_events(&path, header.is_some(), actor, &events, &verdicts)?;
         state.pending += events.len() as u64;
         state.oldest.get_or_insert_with(Instant::now);
         let flushed = if flush {
@@ -515,9 +517,11 @@ fn read_buffer(
     Ok((!events.is_empty()).then_some((header, events)))
 }
 
-/// Appends `events` to the buffer at `path` (its header first if it is new) and syncs it.
+/// Appends `events` to the buffer at `path` and syncs it; without `has_header` (no buffer, or
+/// one whose header [`read_header`] could not read) the buffer starts anew with its header.
 fn append_events(
     path: &std::path::Path,
+    has_header: bool,
     actor: &Principal,
     events: &[serde_json::Map<String, Value>],
     verdicts: &[EventVerdict],
@@ -527,7 +531,7 @@ fn append_events(
     }
     // A buffer whose header a crash cut short holds no answered event (the header and the
     // first events are one synced write): it starts again.
-    let new = read_header(path)?.is_none();
+    let new = !has_header;
     if new && path.exists() {
         std::fs::remove_file(path).map_err(io(path))?;
     }

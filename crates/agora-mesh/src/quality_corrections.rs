@@ -492,13 +492,15 @@ impl Mesh {
             .await?
             .into_iter()
             .collect();
-        let own_fix = std::slice::from_ref(&applied.suggestion.fix);
-        let own: Vec<String> = self
-            .set_clauses(table, contract, &assignments(own_fix, contract))
-            .await?
-            .into_iter()
-            .map(|(c, _)| c)
-            .filter(|c| columns.contains(c))
+        // This suggestion's columns and their stored hashes, among those the update wrote.
+        let fixed = applied.suggestion.fix.columns();
+        let own: Vec<String> = update
+            .keys()
+            .filter(|c| {
+                let column = StoredHash::parse(c).map_or(c.to_string(), |h| h.column);
+                fixed.contains(&column.as_str()) && columns.contains(c)
+            })
+            .cloned()
             .collect();
         let mut select: Vec<String> = columns
             .iter()

@@ -8,7 +8,7 @@
 
 use agora_ingest::Prepared;
 use agora_model::{ContractTable, Principal, TableRef};
-use agora_quality::{QualityRule, RuleOutcome, RuleResult, sql_verdict};
+use agora_quality::{QualityRule, RuleResult, sql_verdict};
 use agora_query::{BatchRows, BatchTable, GovernedSession, Interface, SessionOptions};
 use arrow::array::{Array, Float64Array};
 use arrow::compute::cast;
@@ -44,16 +44,7 @@ impl Mesh {
                 Ok(session) => single_value(session, query).await,
                 Err(e) => Err(e.to_string()),
             };
-            // An aggregate over no row is NULL: with nothing accepted there is nothing to
-            // measure, which is not a failure of the rule (the volume checks see the batch).
-            let nothing = prepared.outcome.rows_accepted == 0 && matches!(value, Ok(None));
-            let mut verdict = sql_verdict(rule, value);
-            if nothing {
-                let why = "no row of the batch was accepted: the query has nothing to measure";
-                verdict.outcome = RuleOutcome::NotEvaluated(why.to_string());
-                verdict.message = why.to_string();
-            }
-            verdicts.push(verdict);
+            verdicts.push(sql_verdict(rule, value, prepared.outcome.rows_accepted));
         }
         prepared.judge(verdicts);
         Ok(())

@@ -60,9 +60,7 @@ pub async fn run(mesh: &Mesh, me: &Principal, args: IngestArgs) -> Result<(), Me
     }
     let r = report?;
     if json {
-        let text = serde_json::to_string_pretty(&r)
-            .map_err(|e| MeshError::Internal(format!("the ingest report as JSON: {e}")))?;
-        return print(text);
+        return crate::print_json(&r);
     }
     print(format!(
         "Ingested {} into {}: {} rows read, {} accepted, {} quarantined → version {} (ledger entry {})",

@@ -11,7 +11,7 @@ use agora_model::Principal;
 use agora_quality::{DetectorConfig, QualityError, ScoredPoint, replay_series};
 use agora_query::Interface;
 
-use crate::stdout_failed;
+use crate::{print_json, stdout_failed};
 use clap::{Args, Subcommand};
 
 #[derive(Args)]
@@ -118,12 +118,6 @@ fn json_format(format: &str) -> Result<bool, MeshError> {
             message: format!("`{other}`: expected text or json"),
         }),
     }
-}
-
-fn print_json(value: &impl serde::Serialize) -> Result<(), MeshError> {
-    let text = serde_json::to_string_pretty(value)
-        .map_err(|e| MeshError::Internal(format!("the output as JSON: {e}")))?;
-    crate::print(text)
 }
 
 async fn suggest(mesh: &Mesh, me: &Principal, args: SuggestArgs) -> Result<(), MeshError> {

@@ -143,15 +143,10 @@ fn replace(column: &str, from: &str, to: &str, rows: u64) -> Fix {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::corrections::ColumnValues;
+    use crate::corrections::text_sample;
 
     fn sample(values: &[(&str, u64)]) -> ColumnSample {
-        ColumnSample {
-            name: "country".into(),
-            values: ColumnValues::Text(values.iter().map(|(v, n)| (v.to_string(), *n)).collect()),
-            complete: true,
-            quartiles: None,
-        }
+        text_sample("country", values)
     }
 
     fn proposals(values: &[(&str, u64)]) -> Vec<(SuggestionKind, String, String)> {

@@ -330,17 +330,12 @@ fn spaces(column: &str, open: &[(&str, u64)]) -> Vec<Found> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::corrections::ColumnValues;
+    use crate::corrections::text_sample;
 
     type Found = (SuggestionKind, Vec<(String, String)>, f64);
 
     fn fixes(values: &[(&str, u64)]) -> Vec<Found> {
-        let sample = ColumnSample {
-            name: "c".into(),
-            values: ColumnValues::Text(values.iter().map(|(v, n)| (v.to_string(), *n)).collect()),
-            complete: true,
-            quartiles: None,
-        };
+        let sample = text_sample("c", values);
         formats(&sample, &Covered::default())
             .into_iter()
             .filter(|(_, fix, _, _)| !fix.is_empty())

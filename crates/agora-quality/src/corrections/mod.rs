@@ -316,22 +316,24 @@ pub(crate) fn total<T>(values: &[(T, u64)]) -> u64 {
     values.iter().map(|(_, n)| n).sum()
 }
 
+/// A text column holding `values` (value, rows), for the tests of every kind.
+#[cfg(test)]
+pub(crate) fn text_sample(name: &str, values: &[(&str, u64)]) -> ColumnSample {
+    ColumnSample {
+        name: name.into(),
+        values: ColumnValues::Text(values.iter().map(|(v, n)| (v.to_string(), *n)).collect()),
+        complete: true,
+        quartiles: None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn text(name: &str, values: &[(&str, u64)]) -> ColumnSample {
-        ColumnSample {
-            name: name.into(),
-            values: ColumnValues::Text(values.iter().map(|(v, n)| (v.to_string(), *n)).collect()),
-            complete: true,
-            quartiles: None,
-        }
-    }
-
     #[test]
     fn ids_are_stable_and_name_the_table_and_the_fix() {
-        let sample = text("country", &[("Germany", 40), ("France", 30), ("Germny", 1)]);
+        let sample = text_sample("country", &[("Germany", 40), ("France", 30), ("Germny", 1)]);
         let a = suggest("shop.orders", std::slice::from_ref(&sample), &[]);
         let b = suggest("shop.orders", std::slice::from_ref(&sample), &[]);
         let c = suggest("shop.returns", std::slice::from_ref(&sample), &[]);
@@ -343,7 +345,7 @@ mod tests {
 
     #[test]
     fn a_value_gets_one_suggestion_and_the_list_is_ranked() {
-        let sample = text(
+        let sample = text_sample(
             "country",
             &[
                 ("Germany", 40),

@@ -104,22 +104,13 @@ pub(crate) fn swaps(samples: &[ColumnSample], counted: &[PairCounts]) -> Vec<Fou
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::corrections::{ColumnValues, suggest};
-
-    fn text(name: &str, values: &[(&str, u64)]) -> ColumnSample {
-        ColumnSample {
-            name: name.into(),
-            values: ColumnValues::Text(values.iter().map(|(v, n)| (v.to_string(), *n)).collect()),
-            complete: true,
-            quartiles: None,
-        }
-    }
+    use crate::corrections::{suggest, text_sample};
 
     #[test]
     fn a_row_with_each_others_values_is_a_swap() {
         let samples = [
-            text("city", &[("Berlin", 30), ("Paris", 20), ("Germany", 1)]),
-            text("country", &[("Germany", 30), ("France", 20), ("Berlin", 1)]),
+            text_sample("city", &[("Berlin", 30), ("Paris", 20), ("Germany", 1)]),
+            text_sample("country", &[("Germany", 30), ("France", 20), ("Berlin", 1)]),
         ];
         let queries = swap_queries(&samples);
         assert_eq!(
@@ -152,8 +143,8 @@ mod tests {
     fn columns_sharing_their_values_are_no_swap() {
         // Origin and destination hold the same cities: none is out of place.
         let samples = [
-            text("origin", &[("Berlin", 30), ("Paris", 20)]),
-            text("destination", &[("Paris", 30), ("Berlin", 20)]),
+            text_sample("origin", &[("Berlin", 30), ("Paris", 20)]),
+            text_sample("destination", &[("Paris", 30), ("Berlin", 20)]),
         ];
         assert!(swap_queries(&samples).is_empty());
     }

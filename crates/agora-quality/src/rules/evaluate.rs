@@ -333,9 +333,16 @@ pub fn frequency_verdict(rule: &QualityRule, since_previous_seconds: Option<f64>
 }
 
 /// The verdict on a `type: sql` rule whose query returned `value` (its single value: `None`
-/// for NULL or a value that is not a number), or failed with `error`. A rule that cannot be
-/// judged fails: a check that did not run must not let a batch through as if it had passed.
-pub fn sql_verdict(rule: &QualityRule, value: Result<Option<f64>, String>) -> RuleResult {
+/// for NULL or a value that is not a number), or failed with `error`, over a batch of
+/// `rows_accepted` rows. A rule that cannot be judged fails: a check that did not run must not
+/// let a batch through as if it had passed. But an aggregate over no row is NULL: with nothing
+/// accepted there is nothing to measure, which is no failure of the rule (the volume checks see
+/// the batch).
+pub fn sql_verdict(
+    rule: &QualityRule,
+    value: Result<Option<f64>, String>,
+    rows_accepted: u64,
+) -> RuleResult {
     let comparison = rule
         .comparison
         .expect("INVARIANT: parsing refuses sql rules without a comparison");
@@ -351,6 +358,14 @@ pub fn sql_verdict(rule: &QualityRule, value: Result<Option<f64>, String>) -> Ru
             RuleOutcome::Failed,
             format!("the query returned {v}"),
         ),
+        Ok(None) if rows_accepted == 0 => {
+            let why = "no row of the batch was accepted: the query has nothing to measure";
+            (
+                None,
+                RuleOutcome::NotEvaluated(why.to_string()),
+                why.to_string(),
+            )
+        }
         Ok(None) => (
             None,
             RuleOutcome::Failed,
