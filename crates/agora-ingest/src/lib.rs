@@ -232,6 +232,7 @@ impl Prepared {
             Some(q) => Some(q.commit_marked(mark).await?),
             None => None,
         };
+        agora_ledger::failpoint("ingest.between_commits");
         let mut merged = None;
         let version = match (self.written.product, self.staged, self.mode) {
             (Some(p), None, IngestMode::Append) => Some(p.commit_marked(mark).await?),

@@ -23,6 +23,8 @@ use serde_json::json;
 use tracing::Instrument;
 
 use crate::changes::Payload;
+use crate::quality_corrections::{CorrectionDraft, finished_records};
+use crate::quality_readmission::{Readmission, readmitted_event};
 use crate::recorder::Event;
 use crate::{Mesh, MeshError};
 
@@ -202,6 +204,9 @@ pub(crate) struct IngestIntent {
     pub checked_at: String,
     #[serde(default)]
     pub metrics: Vec<MetricRecord>,
+    /// For an ingest of corrected quarantined rows: the rows it takes out of the quarantine.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub readmission: Option<Readmission>,
 }
 
 impl Mesh {
@@ -215,7 +220,41 @@ impl Mesh {
         source: Source,
         options: IngestOptions,
     ) -> Result<IngestReport, MeshError> {
-        let result = self.try_ingest(actor, table, source, options).await;
+        self.ingest_taking_out(actor, table, source, options, None)
+            .await
+    }
+
+    /// [`Self::ingest`] of corrected quarantined rows, which takes them out of the quarantine
+    /// (`quality_readmission.rs`).
+    pub(crate) async fn ingest_readmitting(
+        &self,
+        actor: &Principal,
+        table: &TableRef,
+        source: Source,
+        options: IngestOptions,
+        readmission: Readmission,
+    ) -> Result<IngestReport, MeshError> {
+        self.ingest_taking_out(
+            actor,
+            &table.to_string(),
+            source,
+            options,
+            Some(readmission),
+        )
+        .await
+    }
+
+    async fn ingest_taking_out(
+        &self,
+        actor: &Principal,
+        table: &str,
+        source: Source,
+        options: IngestOptions,
+        readmission: Option<Readmission>,
+    ) -> Result<IngestReport, MeshError> {
+        let result = self
+            .try_ingest(actor, table, source, options, readmission)
+            .await;
         let left_files = match &result {
             Ok(report) => report.blocked.is_some(),
             Err(_) => true,
@@ -232,6 +271,7 @@ impl Mesh {
         table: &str,
         source: Source,
         options: IngestOptions,
+        readmission: Option<Readmission>,
     ) -> Result<IngestReport, MeshError> {
         let table = TableRef::parse(table)?;
         let (product, contract) = self.product_of_table(&table).await?;
@@ -332,6 +372,7 @@ impl Mesh {
             blocked: outcome.blocked.as_ref().map(|b| b.1.clone()),
             checked_at: checked_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
             metrics,
+            readmission,
         };
         let blocked = intent.blocked.is_some();
         let payload = Payload {
@@ -391,13 +432,31 @@ impl Mesh {
         let table = TableRef::parse(&intent.table)?;
         crate::quality_results::record(&self.store, &table, &intent, committed.version).await?;
         crate::quality_metrics::record(&self.store, &table, &intent, committed.version).await?;
+        let taken_out = match &intent.readmission {
+            Some(r) => Some(
+                self.take_out_readmitted(&table, &intent.ingest_id, r)
+                    .await?,
+            ),
+            None => None,
+        };
+        failpoint("readmission.after_quarantine");
         let mut appended = None;
         if !self
             .recorder
             .has_intent(pending.log_size, &pending.intent)
             .await?
         {
-            let events = ingest_events(&table, &intent, committed);
+            let mut events = ingest_events(&table, &intent, committed);
+            if let Some(r) = &intent.readmission {
+                events.push(readmitted_event(
+                    &table,
+                    &intent.ingest_id,
+                    r,
+                    intent.rows_accepted,
+                    committed.version,
+                    taken_out.flatten(),
+                ));
+            }
             appended = Some(
                 self.recorder
                     .record(events, Some(pending.intent.clone()))
@@ -428,11 +487,27 @@ impl Mesh {
             .ingest(&table, &intent.ingest_id)
             .await?
             .is_some();
-        let changes = if recorded {
+        let mut changes = if recorded {
             Vec::new()
         } else {
             vec![Change::RecordIngest(record)]
         };
+        if let Some(r) = &intent.readmission {
+            let drafts: Vec<CorrectionDraft> = r
+                .corrections
+                .iter()
+                .cloned()
+                .map(|mut d| {
+                    d.record.readmitted_by = Some(intent.ingest_id.clone());
+                    d
+                })
+                .collect();
+            changes.extend(finished_records(
+                &drafts,
+                committed.version,
+                Some(intent.rows_accepted),
+            )?);
+        }
         self.catalog.complete(pending_id, &changes).await?;
         let mut quarantine_reasons = intent.quarantine_reasons;
         quarantine_reasons.truncate(5);
@@ -498,6 +573,11 @@ impl Mesh {
             return Ok(());
         }
         if let Some(q) = quarantine_version {
+            if intent.readmission.is_some() {
+                // The corrected rows stay in the quarantine as they were: not twice.
+                self.undo_readmitted_copies(&table, &intent.ingest_id)
+                    .await?;
+            }
             // The quarantine committed, the product did not: the rejected rows stay traceable.
             if !self
                 .recorder

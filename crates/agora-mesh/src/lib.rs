@@ -45,6 +45,7 @@ mod product_details;
 mod products;
 mod quality_corrections;
 mod quality_metrics;
+mod quality_readmission;
 mod quality_report;
 mod quality_results;
 mod quality_sla;

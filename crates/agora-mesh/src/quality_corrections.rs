@@ -170,6 +170,9 @@ pub(crate) struct AppliedCorrection {
     pub reverted_by: Option<String>,
     #[serde(default)]
     pub revert_version: Option<u64>,
+    /// For a suggestion for quarantined rows: the ingest that re-admitted them.
+    #[serde(default)]
+    pub readmitted_by: Option<String>,
 }
 
 /// A catalog record a table change writes once it knows the version it made.
@@ -181,6 +184,40 @@ pub(crate) struct CorrectionDraft {
     /// Set for a revert: the time it was made.
     pub reverted_at: Option<String>,
     pub record: AppliedCorrection,
+}
+
+impl CorrectionDraft {
+    /// The records of `chosen` applied together to `table` by `actor`, under its row filter.
+    pub(crate) fn applying(
+        table: &TableRef,
+        chosen: &[Suggestion],
+        row_filter: &Option<String>,
+        actor: &Principal,
+    ) -> Vec<CorrectionDraft> {
+        let application_id = format!("{}-{:08x}", crate::now(), rand::random::<u32>());
+        let applied_at = crate::now();
+        let fixes: Vec<Fix> = chosen.iter().map(|s| s.fix.clone()).collect();
+        chosen
+            .iter()
+            .map(|s| CorrectionDraft {
+                application_id: application_id.clone(),
+                table: table.to_string(),
+                applied_at: applied_at.clone(),
+                reverted_at: None,
+                record: AppliedCorrection {
+                    suggestion: s.clone(),
+                    applied_with: fixes.clone(),
+                    row_filter: row_filter.clone(),
+                    applied_by: actor.name.to_string(),
+                    version: None,
+                    rows_changed: 0,
+                    reverted_by: None,
+                    revert_version: None,
+                    readmitted_by: None,
+                },
+            })
+            .collect()
+    }
 }
 
 /// The catalog changes that finish `drafts` once their change made `version`; none when it
@@ -231,11 +268,17 @@ pub struct CorrectionReport {
     /// their newer values.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub changed_since: Option<u64>,
+    /// For suggestions for quarantined rows: of the rows corrected, those the table admitted,
+    /// and those its contract still refuses (back in the quarantine with their new reason).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub readmitted: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub still_quarantined: Option<u64>,
     pub ledger_index: u64,
 }
 
 /// The ledger's description of a suggestion: no values.
-fn described(s: &Suggestion) -> Value {
+pub(crate) fn described(s: &Suggestion) -> Value {
     json!({
         "id": s.id,
         "kind": s.kind.as_str(),
@@ -247,7 +290,9 @@ fn described(s: &Suggestion) -> Value {
 
 impl Mesh {
     /// Applies the suggestions `ids` for `table` as one new version. Needs a write grant; every
-    /// id must be a current suggestion, or nothing is written.
+    /// id must be a current suggestion, or nothing is written. Suggestions for quarantined rows
+    /// re-admit the rows they correct (`quality_readmission.rs`); they are applied apart from
+    /// the table's own.
     pub async fn apply_corrections(
         &self,
         actor: &Principal,
@@ -261,13 +306,38 @@ impl Mesh {
                 "name the suggestions to apply (`agora quality suggest TABLE` lists them)",
             ));
         }
-        let (table, _, suggestions) = self.suggestions(actor, table, interface).await?;
+        let (table, _, mut suggestions) = self.suggestions(actor, table, interface).await?;
+        let in_table = |id: &String, list: &[Suggestion]| list.iter().any(|s| s.id == *id);
+        let mut held = Vec::new();
+        if !ids.iter().all(|id| in_table(id, &suggestions)) {
+            held = self
+                .quarantine_suggestions(actor, &table, interface)
+                .await?;
+        }
+        let readmitting = !held.is_empty() && ids.iter().all(|id| in_table(id, &held));
+        if !readmitting && ids.iter().any(|id| in_table(id, &held)) {
+            let known = ids
+                .iter()
+                .all(|id| in_table(id, &held) || in_table(id, &suggestions));
+            if known {
+                return Err(MeshError::bad_input(
+                    "agora quality apply",
+                    "these ids mix suggestions for the table's rows and for its quarantined rows: apply each kind on its own",
+                ));
+            }
+        }
+        if readmitting {
+            suggestions = held;
+        }
         let mut chosen: Vec<Suggestion> = Vec::new();
         for id in ids {
             let s = self.find_suggestion(&table, &suggestions, id).await?;
             if !chosen.iter().any(|c| c.id == s.id) {
                 chosen.push(s);
             }
+        }
+        if readmitting {
+            return self.readmit(actor, &table, chosen, interface).await;
         }
         let (_, product, contract) = self
             .writable(actor, &table.to_string(), "apply corrections to")
@@ -285,27 +355,7 @@ impl Mesh {
         let set = self
             .set_clauses(&table, &contract, &assignments(&fixes, &contract))
             .await?;
-        let application_id = format!("{}-{:08x}", crate::now(), rand::random::<u32>());
-        let applied_at = crate::now();
-        let drafts: Vec<CorrectionDraft> = chosen
-            .iter()
-            .map(|s| CorrectionDraft {
-                application_id: application_id.clone(),
-                table: table.to_string(),
-                applied_at: applied_at.clone(),
-                reverted_at: None,
-                record: AppliedCorrection {
-                    suggestion: s.clone(),
-                    applied_with: fixes.clone(),
-                    row_filter: view.row_filter.clone(),
-                    applied_by: actor.name.to_string(),
-                    version: None,
-                    rows_changed: 0,
-                    reverted_by: None,
-                    revert_version: None,
-                },
-            })
-            .collect();
+        let drafts = CorrectionDraft::applying(&table, &chosen, &view.row_filter, actor);
         let fixes_json = serde_json::to_string(&fixes)
             .map_err(|e| MeshError::Internal(format!("the fixes: {e}")))?;
         let event = Event::by(
@@ -333,6 +383,8 @@ impl Mesh {
             version: changed.and_then(|c| c.version),
             rows: changed.map_or(0, |c| c.removed),
             changed_since: None,
+            readmitted: None,
+            still_quarantined: None,
             ledger_index: report.ledger_index,
         })
     }
@@ -395,6 +447,13 @@ impl Mesh {
         };
         let mut applied: AppliedCorrection = serde_json::from_str(&latest.record)
             .map_err(|e| MeshError::Internal(format!("the record of correction {id}: {e}")))?;
+        if let Some(ingest) = &applied.readmitted_by {
+            return Err(MeshError::Conflict(format!(
+                "suggestion {id} re-admitted quarantined rows of {} (ingest {ingest}, version {}): a re-admission is an ingest and is not reverted (`agora delete` removes rows)",
+                latest.table,
+                applied.version.map_or("-".to_string(), |v| v.to_string())
+            )));
+        }
         if let Some(at) = &latest.reverted_at {
             return Err(MeshError::Conflict(format!(
                 "correction {id} of {} was reverted already at {at} (version {})",
@@ -461,6 +520,8 @@ impl Mesh {
             version: changed.and_then(|c| c.version),
             rows,
             changed_since: Some(matched.corrected.saturating_sub(rows)),
+            readmitted: None,
+            still_quarantined: None,
             ledger_index: report.ledger_index,
         })
     }

@@ -12,19 +12,19 @@ use agora_quality::corrections::{
     ColumnSample, ColumnValues, Fix, PairCounts, Quartiles, Suggestion, SuggestionKind,
     swap_queries,
 };
-use agora_query::{GovernedSession, Interface, SessionOptions};
+use agora_query::{GovernedSession, Interface, QUARANTINE_SUFFIX, SessionOptions};
 use arrow::array::{Array, Float64Array, Int64Array, RecordBatch};
 use arrow::datatypes::DataType;
 use serde::Serialize;
 
-use crate::quality_corrections::{Cases, assignments, fix_condition};
+use crate::quality_corrections::{AppliedCorrection, Cases, assignments, fix_condition};
 use crate::quality_results::text;
 use crate::table_changes::{quote_ident, quote_literal};
 use crate::{Mesh, MeshError};
 
 /// At most this many distinct values of a column are read; a column with more is judged on its
 /// most frequent ones.
-const DISTINCT_READ: usize = 20_000;
+pub(crate) const DISTINCT_READ: usize = 20_000;
 /// At most this many values of each column are looked up in pairs for swaps.
 const SWAP_VALUES: usize = 1_000;
 /// Rows a preview shows.
@@ -72,6 +72,9 @@ impl From<&Suggestion> for SuggestionView {
 pub struct SuggestionList {
     pub table: String,
     pub suggestions: Vec<SuggestionView>,
+    /// The corrections proposed for its quarantined rows: applying one re-admits the rows it
+    /// corrects (see `quality_readmission.rs`).
+    pub quarantine: Vec<SuggestionView>,
 }
 
 /// Rows of a table before and after a suggestion, as the writer may read them.
@@ -145,13 +148,18 @@ impl Mesh {
         interface: Interface,
     ) -> Result<SuggestionList, MeshError> {
         let (table, _, suggestions) = self.suggestions(actor, table, interface).await?;
+        let held = self
+            .quarantine_suggestions(actor, &table, interface)
+            .await?;
         Ok(SuggestionList {
             table: table.to_string(),
             suggestions: suggestions.iter().map(SuggestionView::from).collect(),
+            quarantine: held.iter().map(SuggestionView::from).collect(),
         })
     }
 
-    /// Up to ten rows the suggestion `id` would change, before and after.
+    /// Up to ten rows the suggestion `id` would change, before and after: rows of the table, or
+    /// of its quarantine for a suggestion that re-admits quarantined rows.
     pub async fn preview_correction(
         &self,
         actor: &Principal,
@@ -159,8 +167,20 @@ impl Mesh {
         id: &str,
         interface: Interface,
     ) -> Result<CorrectionPreview, MeshError> {
-        let (table, contract, suggestions) = self.suggestions(actor, table, interface).await?;
+        let (table, contract, mut suggestions) = self.suggestions(actor, table, interface).await?;
+        let in_table = suggestions.iter().any(|s| s.id == id);
+        if !in_table {
+            suggestions.extend(
+                self.quarantine_suggestions(actor, &table, interface)
+                    .await?,
+            );
+        }
         let suggestion = self.find_suggestion(&table, &suggestions, id).await?;
+        // Quarantined values are text: the fixes' literals for them are too.
+        let from = match in_table {
+            true => format!("{}.{}", table.domain, table.table),
+            false => format!("{}.{}{QUARANTINE_SUFFIX}", table.domain, table.table),
+        };
         let assigned: Vec<(String, Cases)> =
             assignments(std::slice::from_ref(&suggestion.fix), &contract)
                 .into_iter()
@@ -178,10 +198,8 @@ impl Mesh {
             })
             .collect();
         let sql = format!(
-            "SELECT *, {} FROM {}.{} WHERE {} LIMIT {PREVIEW_ROWS}",
+            "SELECT *, {} FROM {from} WHERE {} LIMIT {PREVIEW_ROWS}",
             after.join(", "),
-            table.domain,
-            table.table,
             fix_condition(&suggestion.fix, &contract)
         );
         let session = self
@@ -209,10 +227,19 @@ impl Mesh {
         }
         let applied = self.catalog.corrections(id).await?;
         if let Some(latest) = applied.first().filter(|r| r.reverted_at.is_none()) {
-            return Err(MeshError::Conflict(format!(
-                "suggestion {id} was applied to {} at {} (`agora quality revert {id}` undoes it)",
-                latest.table, latest.applied_at
-            )));
+            let readmitted = serde_json::from_str::<AppliedCorrection>(&latest.record)
+                .ok()
+                .and_then(|r| r.readmitted_by);
+            return Err(MeshError::Conflict(match readmitted {
+                Some(ingest) => format!(
+                    "suggestion {id} re-admitted quarantined rows of {} at {} (ingest {ingest})",
+                    latest.table, latest.applied_at
+                ),
+                None => format!(
+                    "suggestion {id} was applied to {} at {} (`agora quality revert {id}` undoes it)",
+                    latest.table, latest.applied_at
+                ),
+            }));
         }
         Err(MeshError::NotFound {
             what: "suggestion",
@@ -250,153 +277,10 @@ impl Mesh {
         let session = self
             .session(actor, interface, SessionOptions::default())
             .await?;
-        let samples = self.samples(&session, &table, &columns).await?;
+        let samples = samples(&session, &table, &columns).await?;
         let pairs = self.pairs(&session, &table, &samples).await?;
         let suggestions = agora_quality::suggest(&table.to_string(), &samples, &pairs);
         Ok((table, contract, suggestions))
-    }
-
-    async fn samples(
-        &self,
-        session: &GovernedSession,
-        table: &TableRef,
-        columns: &[(String, ReadAs)],
-    ) -> Result<Vec<ColumnSample>, MeshError> {
-        let parts: Vec<String> = columns
-            .iter()
-            .enumerate()
-            .map(|(i, (name, _))| {
-                let c = quote_ident(name);
-                format!(
-                    "SELECT * FROM (SELECT CAST({i} AS BIGINT) AS c, CAST({c} AS VARCHAR) AS v, count(*) AS n FROM {}.{} WHERE {c} IS NOT NULL GROUP BY {c} ORDER BY n DESC, v LIMIT {})",
-                    table.domain,
-                    table.table,
-                    DISTINCT_READ + 1
-                )
-            })
-            .collect();
-        let batches = collect(session, &parts.join(" UNION ALL ")).await?;
-        let mut values: Vec<Vec<(String, u64)>> = vec![Vec::new(); columns.len()];
-        for batch in &batches {
-            let c = downcast_i64(batch, 0)?;
-            let v = text(batch.column(1))?;
-            let n = downcast_i64(batch, 2)?;
-            for row in 0..batch.num_rows() {
-                if let Some(list) = values.get_mut(c.value(row) as usize) {
-                    list.push((v.value(row).to_string(), n.value(row) as u64));
-                }
-            }
-        }
-        let mut samples: Vec<ColumnSample> = columns
-            .iter()
-            .zip(values)
-            .map(|((name, as_values), mut list)| {
-                list.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-                let complete = list.len() <= DISTINCT_READ;
-                list.truncate(DISTINCT_READ);
-                ColumnSample {
-                    name: name.clone(),
-                    values: as_values(list),
-                    complete,
-                    quartiles: None,
-                }
-            })
-            .collect();
-        self.far_numbers(session, table, columns, &mut samples)
-            .await?;
-        Ok(samples)
-    }
-
-    /// For number columns with more distinct values than are read, the most frequent ones say
-    /// nothing of slips: their quartiles over every row are read instead, with the values far
-    /// outside them (beyond three interquartile ranges, or under a thirtieth of a positive
-    /// column's lower quartile), which are the candidates.
-    async fn far_numbers(
-        &self,
-        session: &GovernedSession,
-        table: &TableRef,
-        columns: &[(String, ReadAs)],
-        samples: &mut [ColumnSample],
-    ) -> Result<(), MeshError> {
-        let wide: Vec<usize> = samples
-            .iter()
-            .enumerate()
-            .filter(|(_, s)| !s.complete && !matches!(s.values, ColumnValues::Text(_)))
-            .map(|(i, _)| i)
-            .collect();
-        if wide.is_empty() {
-            return Ok(());
-        }
-        let from = format!("{}.{}", table.domain, table.table);
-        let parts: Vec<String> = wide
-            .iter()
-            .map(|&i| {
-                let c = quote_ident(&samples[i].name);
-                format!(
-                    "SELECT CAST({i} AS BIGINT) AS c, CAST(approx_percentile_cont({c}, 0.25) AS DOUBLE) AS q1, CAST(approx_percentile_cont({c}, 0.5) AS DOUBLE) AS m, CAST(approx_percentile_cont({c}, 0.75) AS DOUBLE) AS q3, count({c}) AS n FROM {from}"
-                )
-            })
-            .collect();
-        let mut quartiles: Vec<(usize, Quartiles)> = Vec::new();
-        for batch in collect(session, &parts.join(" UNION ALL ")).await? {
-            let c = downcast_i64(&batch, 0)?;
-            let n = downcast_i64(&batch, 4)?;
-            let number = |i: usize| {
-                batch
-                    .column(i)
-                    .as_any()
-                    .downcast_ref::<Float64Array>()
-                    .cloned()
-                    .ok_or_else(|| MeshError::Internal("a quartile is not a double".into()))
-            };
-            let (q1, m, q3) = (number(1)?, number(2)?, number(3)?);
-            for row in 0..batch.num_rows() {
-                let finite = |a: &Float64Array| a.is_valid(row) && a.value(row).is_finite();
-                if finite(&q1) && finite(&m) && finite(&q3) {
-                    quartiles.push((
-                        c.value(row) as usize,
-                        Quartiles {
-                            q1: q1.value(row),
-                            median: m.value(row),
-                            q3: q3.value(row),
-                            rows: n.value(row) as u64,
-                        },
-                    ));
-                }
-            }
-        }
-        if quartiles.is_empty() {
-            return Ok(());
-        }
-        let parts: Vec<String> = quartiles
-            .iter()
-            .map(|(i, q)| {
-                let c = quote_ident(&samples[*i].name);
-                let spread = (q.q3 - q.q1).max(0.1 * q.median.abs());
-                let (low, high) = (q.q1 - 3.0 * spread, q.q3 + 3.0 * spread);
-                format!(
-                    "SELECT * FROM (SELECT CAST({i} AS BIGINT) AS c, CAST({c} AS VARCHAR) AS v, count(*) AS n FROM {from} WHERE {c} < {low:?} OR {c} > {high:?} OR ({c} > 0 AND {c} * 30 < {:?}) GROUP BY {c} ORDER BY n DESC, v LIMIT {DISTINCT_READ})",
-                    q.q1
-                )
-            })
-            .collect();
-        let mut far: Vec<Vec<(String, u64)>> = vec![Vec::new(); samples.len()];
-        for batch in collect(session, &parts.join(" UNION ALL ")).await? {
-            let c = downcast_i64(&batch, 0)?;
-            let v = text(batch.column(1))?;
-            let n = downcast_i64(&batch, 2)?;
-            for row in 0..batch.num_rows() {
-                if let Some(list) = far.get_mut(c.value(row) as usize) {
-                    list.push((v.value(row).to_string(), n.value(row) as u64));
-                }
-            }
-        }
-        for (i, q) in quartiles {
-            let read_as = columns[i].1;
-            samples[i].values = read_as(std::mem::take(&mut far[i]));
-            samples[i].quartiles = Some(q);
-        }
-        Ok(())
     }
 
     async fn pairs(
@@ -461,7 +345,166 @@ impl Mesh {
     }
 }
 
-async fn collect(session: &GovernedSession, sql: &str) -> Result<Vec<RecordBatch>, MeshError> {
+async fn samples(
+    session: &GovernedSession,
+    table: &TableRef,
+    columns: &[(String, ReadAs)],
+) -> Result<Vec<ColumnSample>, MeshError> {
+    let names: Vec<String> = columns.iter().map(|(name, _)| name.clone()).collect();
+    let from = format!("{}.{}", table.domain, table.table);
+    let values = distinct_values(session, &from, &names).await?;
+    let mut samples: Vec<ColumnSample> = columns
+        .iter()
+        .zip(values)
+        .map(|((name, as_values), mut list)| {
+            let complete = list.len() <= DISTINCT_READ;
+            list.truncate(DISTINCT_READ);
+            ColumnSample {
+                name: name.clone(),
+                values: as_values(list),
+                complete,
+                quartiles: None,
+            }
+        })
+        .collect();
+    far_numbers(session, table, columns, &mut samples).await?;
+    Ok(samples)
+}
+
+/// For number columns with more distinct values than are read, the most frequent ones say
+/// nothing of slips: their quartiles over every row are read instead, with the values far
+/// outside them (beyond three interquartile ranges, or under a thirtieth of a positive
+/// column's lower quartile), which are the candidates.
+async fn far_numbers(
+    session: &GovernedSession,
+    table: &TableRef,
+    columns: &[(String, ReadAs)],
+    samples: &mut [ColumnSample],
+) -> Result<(), MeshError> {
+    let wide: Vec<usize> = samples
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| !s.complete && !matches!(s.values, ColumnValues::Text(_)))
+        .map(|(i, _)| i)
+        .collect();
+    if wide.is_empty() {
+        return Ok(());
+    }
+    let from = format!("{}.{}", table.domain, table.table);
+    let parts: Vec<String> = wide
+        .iter()
+        .map(|&i| {
+            let c = quote_ident(&samples[i].name);
+            format!(
+                "SELECT CAST({i} AS BIGINT) AS c, CAST(approx_percentile_cont({c}, 0.25) AS DOUBLE) AS q1, CAST(approx_percentile_cont({c}, 0.5) AS DOUBLE) AS m, CAST(approx_percentile_cont({c}, 0.75) AS DOUBLE) AS q3, count({c}) AS n FROM {from}"
+            )
+        })
+        .collect();
+    let mut quartiles: Vec<(usize, Quartiles)> = Vec::new();
+    for batch in collect(session, &parts.join(" UNION ALL ")).await? {
+        let c = downcast_i64(&batch, 0)?;
+        let n = downcast_i64(&batch, 4)?;
+        let number = |i: usize| {
+            batch
+                .column(i)
+                .as_any()
+                .downcast_ref::<Float64Array>()
+                .cloned()
+                .ok_or_else(|| MeshError::Internal("a quartile is not a double".into()))
+        };
+        let (q1, m, q3) = (number(1)?, number(2)?, number(3)?);
+        for row in 0..batch.num_rows() {
+            let finite = |a: &Float64Array| a.is_valid(row) && a.value(row).is_finite();
+            if finite(&q1) && finite(&m) && finite(&q3) {
+                quartiles.push((
+                    c.value(row) as usize,
+                    Quartiles {
+                        q1: q1.value(row),
+                        median: m.value(row),
+                        q3: q3.value(row),
+                        rows: n.value(row) as u64,
+                    },
+                ));
+            }
+        }
+    }
+    if quartiles.is_empty() {
+        return Ok(());
+    }
+    let parts: Vec<String> = quartiles
+        .iter()
+        .map(|(i, q)| {
+            let c = quote_ident(&samples[*i].name);
+            let spread = (q.q3 - q.q1).max(0.1 * q.median.abs());
+            let (low, high) = (q.q1 - 3.0 * spread, q.q3 + 3.0 * spread);
+            format!(
+                "SELECT * FROM (SELECT CAST({i} AS BIGINT) AS c, CAST({c} AS VARCHAR) AS v, count(*) AS n FROM {from} WHERE {c} < {low:?} OR {c} > {high:?} OR ({c} > 0 AND {c} * 30 < {:?}) GROUP BY {c} ORDER BY n DESC, v LIMIT {DISTINCT_READ})",
+                q.q1
+            )
+        })
+        .collect();
+    let mut far: Vec<Vec<(String, u64)>> = vec![Vec::new(); samples.len()];
+    for batch in collect(session, &parts.join(" UNION ALL ")).await? {
+        let c = downcast_i64(&batch, 0)?;
+        let v = text(batch.column(1))?;
+        let n = downcast_i64(&batch, 2)?;
+        for row in 0..batch.num_rows() {
+            if let Some(list) = far.get_mut(c.value(row) as usize) {
+                list.push((v.value(row).to_string(), n.value(row) as u64));
+            }
+        }
+    }
+    for (i, q) in quartiles {
+        let read_as = columns[i].1;
+        samples[i].values = read_as(std::mem::take(&mut far[i]));
+        samples[i].quartiles = Some(q);
+    }
+    Ok(())
+}
+
+/// Each column's distinct non-null values in `from` (an SQL table name) as text, with the rows
+/// holding each, most frequent first: at most one more than [`DISTINCT_READ`], so that a
+/// column with too many shows it. One statement for all columns.
+pub(crate) async fn distinct_values(
+    session: &GovernedSession,
+    from: &str,
+    columns: &[String],
+) -> Result<Vec<Vec<(String, u64)>>, MeshError> {
+    let mut values: Vec<Vec<(String, u64)>> = vec![Vec::new(); columns.len()];
+    if columns.is_empty() {
+        return Ok(values);
+    }
+    let parts: Vec<String> = columns
+        .iter()
+        .enumerate()
+        .map(|(i, name)| {
+            let c = quote_ident(name);
+            format!(
+                "SELECT * FROM (SELECT CAST({i} AS BIGINT) AS c, CAST({c} AS VARCHAR) AS v, count(*) AS n FROM {from} WHERE {c} IS NOT NULL GROUP BY {c} ORDER BY n DESC, v LIMIT {})",
+                DISTINCT_READ + 1
+            )
+        })
+        .collect();
+    for batch in &collect(session, &parts.join(" UNION ALL ")).await? {
+        let c = downcast_i64(batch, 0)?;
+        let v = text(batch.column(1))?;
+        let n = downcast_i64(batch, 2)?;
+        for row in 0..batch.num_rows() {
+            if let Some(list) = values.get_mut(c.value(row) as usize) {
+                list.push((v.value(row).to_string(), n.value(row) as u64));
+            }
+        }
+    }
+    for list in &mut values {
+        list.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    }
+    Ok(values)
+}
+
+pub(crate) async fn collect(
+    session: &GovernedSession,
+    sql: &str,
+) -> Result<Vec<RecordBatch>, MeshError> {
     session
         .sql(sql)
         .await?

@@ -429,6 +429,30 @@ impl TableStore {
         Ok(versions)
     }
 
+    /// The rows of the `kind` table of `t` that match `predicate` (SQL over its columns), every
+    /// column as stored; none if the table was never created. For rows the caller has chosen
+    /// through a governed read and must now move whole (a quarantine's re-admitted rows).
+    pub async fn select_where(
+        &self,
+        t: &TableRef,
+        kind: TableKind,
+        predicate: &str,
+    ) -> Result<Vec<RecordBatch>, StorageError> {
+        let name = t.to_string();
+        let Some(table) = self.open(t, kind).await? else {
+            return Ok(Vec::new());
+        };
+        let (_ctx, df) = read_whole(&name, &table).await?;
+        let expr = df
+            .parse_sql_expr(predicate)
+            .map_err(datafusion_err(&name))?;
+        df.filter(expr)
+            .map_err(datafusion_err(&name))?
+            .collect()
+            .await
+            .map_err(datafusion_err(&name))
+    }
+
     /// The values of `columns` in every row of the `kind` table of `t` (none if it was never
     /// created), streamed batch by batch to `each`.
     pub async fn scan_columns<E: From<StorageError>>(

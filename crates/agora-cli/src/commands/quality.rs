@@ -158,14 +158,31 @@ async fn suggest(mesh: &Mesh, me: &Principal, args: SuggestArgs) -> Result<(), M
     if json {
         return print_json(&list);
     }
-    if list.suggestions.is_empty() {
+    if list.suggestions.is_empty() && list.quarantine.is_empty() {
         return crate::print(format!("{}: no corrections to suggest", list.table));
     }
+    if !list.suggestions.is_empty() {
+        print_suggestions(&list.suggestions)?;
+    }
+    if !list.quarantine.is_empty() {
+        if !list.suggestions.is_empty() {
+            crate::print("")?;
+        }
+        crate::print(format!(
+            "for quarantined rows ({}__quarantine; applying one re-admits the rows it corrects):",
+            list.table
+        ))?;
+        print_suggestions(&list.quarantine)?;
+    }
+    Ok(())
+}
+
+fn print_suggestions(list: &[agora_mesh::SuggestionView]) -> Result<(), MeshError> {
     crate::print(format!(
         "{:<22} {:<13} {:<16} {:<24} {:<24} {:>10} {:>6}",
         "id", "kind", "column", "original", "proposed", "confidence", "rows"
     ))?;
-    for s in &list.suggestions {
+    for s in list {
         let more = if s.values > 1 {
             format!(" (+{})", s.values - 1)
         } else {
@@ -199,6 +216,22 @@ fn print_correction(r: &CorrectionReport, json: bool, what: &str) -> Result<(), 
         return print_json(r);
     }
     let version = r.version.map_or("-".to_string(), |v| v.to_string());
+    if let (Some(admitted), Some(refused)) = (r.readmitted, r.still_quarantined) {
+        crate::print(format!(
+            "{what} {} on {}: {} quarantined row(s) corrected, {admitted} re-admitted (version {version}), ledger entry {}",
+            r.suggestions.join(", "),
+            r.table,
+            r.rows,
+            r.ledger_index
+        ))?;
+        if refused > 0 {
+            crate::print(format!(
+                "{refused} corrected row(s) still break the contract: back in {}__quarantine with their new reason",
+                r.table
+            ))?;
+        }
+        return Ok(());
+    }
     crate::print(format!(
         "{what} {} on {}: {} row(s) changed, version {version}, ledger entry {}",
         r.suggestions.join(", "),

@@ -555,27 +555,30 @@ fn a_crash_at_any_step_of_a_correction_leaves_it_whole_and_revertible() {
     }
 }
 
-#[test]
-fn a_writer_under_a_row_filter_neither_sees_nor_changes_rows_outside_it() {
-    let mesh = accounts();
+/// Makes `writer` a writer of `table` (a `sales` table with a `city` column) who sees only the
+/// rows of `city`.
+pub(crate) fn city_writer(mesh: &Mesh, table: &str, writer: &str, city: &str) {
     let global = "kind: AgoraPolicy\nattributes:\n  city: [Paris, Berlin, Madrid]\n";
-    mesh.ok(&["policy", "apply", &csv_file(&mesh, "global.yaml", global)]);
-    let policy = "\
-kind: AgoraPolicy
-domain: sales
-rows:
-  - table: sales.accounts
-    filter: city = principal.city
-";
+    mesh.ok(&["policy", "apply", &csv_file(mesh, "global.yaml", global)]);
+    let policy = format!(
+        "kind: AgoraPolicy\ndomain: sales\nrows:\n  - table: {table}\n    filter: city = principal.city\n"
+    );
     mesh.ok(&[
         "--as",
         "alice",
         "policy",
         "apply",
-        &csv_file(&mesh, "sales-policy.yaml", policy),
+        &csv_file(mesh, "sales-policy.yaml", &policy),
     ]);
-    mesh.ok(&["principal", "create", "paula", "--attr", "city=Paris"]);
-    mesh.ok(&["grant", "paula", "write", "sales.accounts"]);
+    let attr = format!("city={city}");
+    mesh.ok(&["principal", "create", writer, "--attr", &attr]);
+    mesh.ok(&["grant", writer, "write", table]);
+}
+
+#[test]
+fn a_writer_under_a_row_filter_neither_sees_nor_changes_rows_outside_it() {
+    let mesh = accounts();
+    city_writer(&mesh, "sales.accounts", "paula", "Paris");
     // Account 5 (the typo) lives in Madrid: Paula's suggestions come from Paris rows only,
     // and the administrator's id for it names no suggestion of hers.
     let typo = id_of(&suggestions(&mesh), "typo");

@@ -18,5 +18,6 @@ mod openapi;
 mod pg_protocol;
 mod principals;
 mod quality;
+mod readmission;
 mod server;
 mod witness;

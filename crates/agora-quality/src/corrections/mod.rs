@@ -22,7 +22,7 @@ pub mod formats;
 pub mod scale;
 pub mod swaps;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -311,6 +311,36 @@ pub fn suggest(scope: &str, samples: &[ColumnSample], pairs: &[PairCounts]) -> V
     out
 }
 
+/// The values of a part of a table (its quarantine) by column, as text, with their rows there.
+pub type ValuesIn = HashMap<String, HashMap<String, u64>>;
+
+/// Of `suggestions` made from a table's values and those of a part of it (`part`: its
+/// quarantine), the ones that change values the part holds, each narrowed to those values with
+/// their rows in the part and named anew for `scope`. Swaps are left out: they are judged on
+/// pairs of the whole table.
+pub fn within(scope: &str, suggestions: Vec<Suggestion>, part: &ValuesIn) -> Vec<Suggestion> {
+    suggestions
+        .into_iter()
+        .filter_map(|s| {
+            let Fix::Replace { column, changes } = s.fix else {
+                return None;
+            };
+            let held = part.get(&column)?;
+            let changes: Vec<ValueChange> = changes
+                .into_iter()
+                .filter_map(|c| {
+                    let rows = *held.get(&c.original.to_string())?;
+                    Some(ValueChange { rows, ..c })
+                })
+                .collect();
+            (!changes.is_empty()).then(|| {
+                let fix = Fix::Replace { column, changes };
+                Suggestion::new(scope, s.kind, fix, s.confidence, s.evidence)
+            })
+        })
+        .collect()
+}
+
 /// The rows of `values`.
 pub(crate) fn total<T>(values: &[(T, u64)]) -> u64 {
     values.iter().map(|(_, n)| n).sum()
@@ -341,6 +371,31 @@ mod tests {
         assert_eq!(a[0].id, b[0].id);
         assert_ne!(a[0].id, c[0].id);
         assert!(a[0].id.starts_with("typo-"), "{}", a[0].id);
+    }
+
+    #[test]
+    fn suggestions_within_a_part_change_only_its_values_and_count_its_rows() {
+        let sample = text_sample(
+            "country",
+            &[
+                ("Germany", 40),
+                ("France", 30),
+                ("Germny", 2),
+                ("Frnace", 1),
+            ],
+        );
+        let whole = suggest("shop.orders", &[sample], &[]);
+        assert_eq!(whole.len(), 2, "{whole:#?}");
+        let part: ValuesIn = HashMap::from([(
+            "country".to_string(),
+            HashMap::from([("Germny".to_string(), 1), ("Germany".to_string(), 3)]),
+        )]);
+        let narrowed = within("shop.orders__quarantine", whole.clone(), &part);
+        assert_eq!(narrowed.len(), 1, "{narrowed:#?}");
+        assert_eq!(narrowed[0].fix.example().0, "Germny");
+        assert_eq!(narrowed[0].fix.rows(), 1, "the rows the part holds");
+        assert!(whole.iter().all(|s| s.id != narrowed[0].id));
+        assert!(within("x", whole, &ValuesIn::new()).is_empty());
     }
 
     #[test]

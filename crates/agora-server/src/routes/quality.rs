@@ -61,7 +61,7 @@ async fn table_quality(
     Ok(Json(json!(report)))
 }
 
-#[utoipa::path(get, path = "/api/v1/tables/{domain}/{table}/suggestions", params(("domain" = String, Path, description = "The table's domain"), ("table" = String, Path, description = "The table")), responses((status = 200, description = "The corrections proposed for the table, most confident first: id, kind, column, original and proposed value, values, rows, confidence, evidence and the whole fix"), (status = 400, body = ErrorBody, description = "Not a table name"), (status = 403, body = ErrorBody, description = "No write grant on the table"), (status = 404, body = ErrorBody)))]
+#[utoipa::path(get, path = "/api/v1/tables/{domain}/{table}/suggestions", params(("domain" = String, Path, description = "The table's domain"), ("table" = String, Path, description = "The table")), responses((status = 200, description = "The corrections proposed for the table, most confident first: id, kind, column, original and proposed value, values, rows, confidence, evidence and the whole fix; `quarantine` lists those for its quarantined rows, which re-admit the rows they correct"), (status = 400, body = ErrorBody, description = "Not a table name"), (status = 403, body = ErrorBody, description = "No write grant on the table"), (status = 404, body = ErrorBody)))]
 async fn list_suggestions(
     State(mesh): State<Mesh>,
     Caller(p): Caller,
@@ -92,7 +92,7 @@ struct ApplyRequest {
     suggestions: Vec<String>,
 }
 
-#[utoipa::path(post, path = "/api/v1/tables/{domain}/{table}/corrections", params(("domain" = String, Path, description = "The table's domain"), ("table" = String, Path, description = "The table")), request_body = ApplyRequest, responses((status = 200, description = "Applied: the version made, the rows changed and the ledger entry"), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody, description = "No write grant on the table"), (status = 404, body = ErrorBody, description = "An id is no current suggestion: nothing is applied"), (status = 409, body = ErrorBody, description = "An id was applied already: nothing is applied")))]
+#[utoipa::path(post, path = "/api/v1/tables/{domain}/{table}/corrections", params(("domain" = String, Path, description = "The table's domain"), ("table" = String, Path, description = "The table")), request_body = ApplyRequest, responses((status = 200, description = "Applied: the version made, the rows changed and the ledger entry; for suggestions for quarantined rows, also the rows re-admitted and those still quarantined"), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody, description = "No write grant on the table"), (status = 404, body = ErrorBody, description = "An id is no current suggestion: nothing is applied"), (status = 409, body = ErrorBody, description = "An id was applied already: nothing is applied")))]
 async fn apply_corrections(
     State(mesh): State<Mesh>,
     Caller(p): Caller,
@@ -111,7 +111,7 @@ async fn apply_corrections(
     Ok(Json(json!(report)))
 }
 
-#[utoipa::path(post, path = "/api/v1/corrections/{id}/revert", params(("id" = String, Path, description = "The applied suggestion")), responses((status = 200, description = "Reverted: the version made, the rows put back, and those changed since that keep their newer values"), (status = 403, body = ErrorBody, description = "No write grant on the table"), (status = 404, body = ErrorBody, description = "Never applied"), (status = 409, body = ErrorBody, description = "Reverted already, or its rows cannot be told apart or changed since")))]
+#[utoipa::path(post, path = "/api/v1/corrections/{id}/revert", params(("id" = String, Path, description = "The applied suggestion")), responses((status = 200, description = "Reverted: the version made, the rows put back, and those changed since that keep their newer values"), (status = 403, body = ErrorBody, description = "No write grant on the table"), (status = 404, body = ErrorBody, description = "Never applied"), (status = 409, body = ErrorBody, description = "Reverted already, a re-admission (an ingest, not reverted), or its rows cannot be told apart or changed since")))]
 async fn revert_correction(
     State(mesh): State<Mesh>,
     Caller(p): Caller,
