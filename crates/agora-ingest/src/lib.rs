@@ -410,7 +410,7 @@ impl Ingest {
         let mut stages: Vec<Box<dyn Stage>> = vec![
             Box::new(validation),
             Box::new(CheckRules::new(rules)),
-            Box::new(Profile::new(&schema)),
+            Box::new(Profile::new(&schema, &self.contract)),
             Box::new(Classify::new(self.tags, self.actor)),
             Box::new(StoreHashes::new(
                 self.mask_key,

@@ -2,6 +2,7 @@
 //! input ends, for the mesh to judge against each metric's history; and the row-level checks
 //! of the batch (`agora_quality::row_checks`).
 
+use agora_model::ContractTable;
 use agora_quality::BatchProfile;
 use arrow::datatypes::SchemaRef;
 use async_trait::async_trait;
@@ -14,15 +15,21 @@ pub struct Profile {
 }
 
 impl Profile {
-    /// Profiles accepted rows of `schema` (the product's).
-    pub fn new(schema: &SchemaRef) -> Self {
+    /// Profiles accepted rows of `schema` (the product's), judging the outliers of each number
+    /// column the contract groups (`outliersBy`) within its groups.
+    pub fn new(schema: &SchemaRef, contract: &ContractTable) -> Self {
         let columns: Vec<_> = schema
             .fields()
             .iter()
             .map(|f| (f.name().clone(), f.data_type().clone()))
             .collect();
+        let groups: Vec<(String, String)> = contract
+            .columns
+            .iter()
+            .filter_map(|c| Some((c.sql_name.to_string(), c.outliers_by.as_ref()?.to_string())))
+            .collect();
         Profile {
-            profile: BatchProfile::new(&columns),
+            profile: BatchProfile::new(&columns).with_outlier_groups(&groups),
         }
     }
 }

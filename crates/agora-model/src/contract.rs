@@ -6,7 +6,11 @@
 //! | --- | --- |
 //! | contract | `apiVersion` (v3.x), `kind`, `id`, `name`, `dataProduct`, `version`, `status`, `domain`, `description` (text or `purpose`/`usage`/`limitations`), `schema`, `team`, `slaProperties`, `tags` |
 //! | schema object (a table) | `name`, `physicalName`, `businessName`, `logicalType`, `physicalType`, `description`, `properties`, `quality`, `tags` |
-//! | property (a column) | `name`, `logicalType`, `physicalType`, `required`, `unique`, `primaryKey`, `primaryKeyPosition`, `classification`, `description`, `businessName`, `quality`, `tags`, `examples` |
+//! | property (a column) | `name`, `logicalType`, `physicalType`, `required`, `unique`, `primaryKey`, `primaryKeyPosition`, `classification`, `description`, `businessName`, `quality`, `tags`, `examples`, `customProperties` (`outliersBy`) |
+//!
+//! A number property's custom property `outliersBy` names another property of its table: the
+//! row-level outlier check judges the column's values within each group of that column's
+//! values (an amount against the amounts of its region) instead of against the whole batch.
 //!
 //! A property-level `quality` rule `invalidValues` with `arguments.validValues` and no tolerance
 //! (`mustBe: 0` or no threshold) is an enumeration: rows with other values are quarantined.
@@ -58,6 +62,9 @@ pub struct ContractColumn {
     pub tags: Vec<String>,
     /// An enumeration, from an `invalidValues` quality rule with `validValues`.
     pub valid_values: Option<Vec<String>>,
+    /// The SQL name of the column whose groups this number column's outliers are judged within
+    /// (custom property `outliersBy`).
+    pub outliers_by: Option<Name>,
     pub quality: Vec<Value>,
 }
 
@@ -430,6 +437,7 @@ fn parse_table(obj: &Obj) -> Result<ContractTable, ModelError> {
             )));
         }
     }
+    resolve_outlier_groups(&obj.path, &mut columns)?;
     Ok(ContractTable {
         name,
         sql_name,
@@ -467,6 +475,7 @@ fn parse_column(obj: &Obj) -> Result<ContractColumn, ModelError> {
     let physical_type = obj.opt_str("physicalType")?;
     let (column_type, _) = ColumnType::resolve(logical_type.as_deref(), physical_type.as_deref());
     let quality = obj.array("quality")?.to_vec();
+    let outliers_by = custom_property(obj, "outliersBy")?;
     let _ = obj.raw("primaryKeyPosition");
     let _ = obj.raw("examples");
     let _ = obj.opt_str("businessName")?;
@@ -483,8 +492,64 @@ fn parse_column(obj: &Obj) -> Result<ContractColumn, ModelError> {
         classification: obj.opt_str("classification")?,
         description: obj.opt_str("description")?,
         tags: obj.strings("tags")?,
+        outliers_by: outliers_by
+            .map(|group| Name::normalize("column", &group))
+            .transpose()?,
         quality,
     })
+}
+
+/// The value of the ODCS custom property `property` (`customProperties: [{property, value}]`),
+/// which must be text.
+fn custom_property(obj: &Obj, property: &str) -> Result<Option<String>, ModelError> {
+    for (i, entry) in obj.array("customProperties")?.iter().enumerate() {
+        if entry.get("property").and_then(Value::as_str) != Some(property) {
+            continue;
+        }
+        return match entry.get("value") {
+            Some(Value::String(v)) => Ok(Some(v.clone())),
+            other => Err(ModelError::InvalidContract(format!(
+                "{}.customProperties[{i}]: `{property}` takes a column name, not {}",
+                obj.path,
+                other.map_or("nothing", crate::odcs_reader::kind_of)
+            ))),
+        };
+    }
+    Ok(None)
+}
+
+/// Checks that each `outliersBy` is set on a number column and names another column of the
+/// table (`path` is the table's place in the contract).
+fn resolve_outlier_groups(path: &str, columns: &mut [ContractColumn]) -> Result<(), ModelError> {
+    let names: Vec<Name> = columns.iter().map(|c| c.sql_name.clone()).collect();
+    for c in columns.iter() {
+        let Some(group) = &c.outliers_by else {
+            continue;
+        };
+        let problem = if !c.column_type.arrow.is_numeric() {
+            Some("outliers are judged for number columns only".to_string())
+        } else if group == &c.sql_name {
+            Some("a column cannot be grouped by itself".to_string())
+        } else if !names.contains(group) {
+            Some(format!(
+                "the table has no column `{group}` (it has {})",
+                names
+                    .iter()
+                    .map(|n| format!("`{n}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
+        } else {
+            None
+        };
+        if let Some(problem) = problem {
+            return Err(ModelError::InvalidContract(format!(
+                "{path}: property `{}` has customProperties outliersBy `{group}`: {problem}",
+                c.name
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// An `invalidValues` rule with `validValues` and no tolerance is a row-level enumeration.
@@ -560,6 +625,38 @@ servers:
         assert_eq!(
             p.warnings,
             vec!["field `servers` is kept but not used by Agora".to_string()]
+        );
+    }
+
+    #[test]
+    fn outliers_by_names_another_column_or_the_contract_is_refused() {
+        let with = |group: &str, on: &str| {
+            let yaml = ORDERS.replace(
+                &format!("      - name: {on}\n"),
+                &format!(
+                    "      - name: {on}\n        customProperties:\n          - property: outliersBy\n            value: {group}\n"
+                ),
+            );
+            Contract::from_yaml(&yaml).map(|p| p.contract.table("orders").unwrap().clone())
+        };
+        let t = with("Status", "order_id").unwrap();
+        assert_eq!(
+            t.columns[0].outliers_by.as_ref().unwrap().as_str(),
+            "status"
+        );
+        let err = with("region", "order_id").unwrap_err().to_string();
+        assert!(
+            err.contains("schema[0]") && err.contains("no column `region`"),
+            "{err}"
+        );
+        let err = with("order_id", "order_id").unwrap_err().to_string();
+        assert!(err.contains("grouped by itself"), "{err}");
+        let err = with("order_id", "status").unwrap_err().to_string();
+        assert!(err.contains("number columns only"), "{err}");
+        let err = with("[a, b]", "order_id").unwrap_err().to_string();
+        assert!(
+            err.contains("customProperties[0]") && err.contains("takes a column name"),
+            "{err}"
         );
     }
 

@@ -122,6 +122,21 @@ impl BatchProfile {
         }
     }
 
+    /// Judges the outliers of each number column `(column, group)` names within the groups of
+    /// its group column's values (a contract's `outliersBy`).
+    pub fn with_outlier_groups(mut self, groups: &[(String, String)]) -> BatchProfile {
+        for (column, by) in groups {
+            if let Some(c) = self
+                .columns
+                .iter_mut()
+                .find(|c| &c.name == column && c.numeric.is_some())
+            {
+                c.rows.grouped = Some(crate::row_checks::Grouped::new(by));
+            }
+        }
+        self
+    }
+
     /// Counts rows that arrived, whether or not they are observed: the batch's volume.
     pub fn count_read(&mut self, rows: u64) {
         self.read += rows;
@@ -176,6 +191,24 @@ impl BatchProfile {
                     .expect("INVARIANT: a cast to Float64 yields a Float64Array");
                 let finite: Vec<f64> = values.iter().flatten().filter(|v| v.is_finite()).collect();
                 column.rows.note_numbers(&finite);
+                if let Some(grouped) = &mut column.rows.grouped {
+                    let groups = match batch.column_by_name(&grouped.by) {
+                        Some(g) => Some(cast(g, &DataType::Utf8)?),
+                        None => None,
+                    };
+                    let groups = groups.as_ref().map(|g| {
+                        g.as_any()
+                            .downcast_ref::<StringArray>()
+                            .expect("INVARIANT: a cast to Utf8 yields a StringArray")
+                    });
+                    for (row, value) in values.iter().enumerate() {
+                        let Some(value) = value.filter(|v| v.is_finite()) else {
+                            continue;
+                        };
+                        let group = groups.and_then(|g| g.is_valid(row).then(|| g.value(row)));
+                        grouped.note(group, value);
+                    }
+                }
                 numeric.count += finite.len() as u64;
                 numeric.sum += finite.iter().sum::<f64>();
                 numeric.sum_squares += finite.iter().map(|v| v * v).sum::<f64>();

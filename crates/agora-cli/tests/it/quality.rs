@@ -791,3 +791,46 @@ fn row_level_anomalies_are_found_within_one_batch() {
         "{tail}\n{results}"
     );
 }
+
+#[test]
+fn outliers_are_judged_within_the_group_the_contract_names() {
+    let mesh = Mesh::new();
+    let contract = std::fs::read_to_string(crate::harness::testdata("orders.yaml"))
+        .unwrap()
+        .replace(
+            "      - name: amount\n        logicalType: number\n",
+            "      - name: amount\n        logicalType: number\n        customProperties:\n          - property: outliersBy\n            value: region\n",
+        );
+    let wrong = csv_file(
+        &mesh,
+        "wrong.yaml",
+        &contract.replace("value: region", "value: country"),
+    );
+    let err = mesh.fails(2, &["product", "apply", &wrong]);
+    assert!(
+        err.contains("property `amount` has customProperties outliersBy `country`: the table has no column `country`"),
+        "{err}"
+    );
+    mesh.ok(&[
+        "product",
+        "apply",
+        &csv_file(&mesh, "orders.yaml", &contract),
+    ]);
+    // EMEA orders are in the hundreds, NA ones in single digits: an NA order of 520 is usual
+    // for the batch and far out for its region.
+    let mut rows = String::from("order_id,region,amount,status\n");
+    for i in 0..60 {
+        let (region, amount) = match i % 2 {
+            0 => ("EMEA", 500 + i),
+            _ => ("NA", 5 + i % 7),
+        };
+        rows.push_str(&format!("{i},{region},{amount},open\n"));
+    }
+    rows.push_str("60,NA,520,open\n");
+    let out = mesh.ok(&["ingest", "sales.orders", &csv_file(&mesh, "b.csv", &rows)]);
+    assert!(
+        out.contains("quality failed (warn): rows outliers of amount — 1 of 61 values of `amount` lie beyond 3 interquartile ranges of the quartiles of their `region` group (2 of 2 groups had 20 values or more to judge)"),
+        "{out}"
+    );
+    assert!(!out.contains("520"), "{out}");
+}
