@@ -1,6 +1,7 @@
 //! Batch metrics of the rows an ingest accepts (`agora_quality::BatchProfile`), known when the
-//! input ends, for the mesh to judge against each metric's history; and the row-level checks
-//! of the batch (`agora_quality::row_checks`).
+//! input ends, for the mesh to judge against each metric's history; the row-level checks of
+//! the batch (`agora_quality::row_checks`); and the schema fingerprint of the source: the
+//! columns it sent, in order, with their types as decoded (`source_columns`).
 
 use agora_model::ContractTable;
 use agora_quality::BatchProfile;
@@ -12,6 +13,8 @@ use crate::{IngestContext, IngestError, Stage, StagedBatch};
 /// The profiling stage (see the module docs).
 pub struct Profile {
     profile: BatchProfile,
+    /// The source's columns as `name:type`, in the order they first came.
+    source_columns: Vec<String>,
 }
 
 impl Profile {
@@ -30,6 +33,7 @@ impl Profile {
             .collect();
         Profile {
             profile: BatchProfile::new(&columns).with_outlier_groups(&groups),
+            source_columns: Vec::new(),
         }
     }
 }
@@ -47,6 +51,12 @@ impl Stage for Profile {
     ) -> Result<Vec<StagedBatch>, IngestError> {
         // The batch's volume is what arrived, quarantined rows included; the other metrics
         // describe the rows accepted.
+        for field in batch.raw.schema().fields() {
+            let column = format!("{}:{}", field.name(), field.data_type());
+            if !self.source_columns.contains(&column) {
+                self.source_columns.push(column);
+            }
+        }
         let rejected = batch.rejected.as_ref().map_or(0, |r| r.num_rows());
         let accepted = batch.accepted.as_ref().map_or(0, |a| a.num_rows());
         self.profile.count_read((accepted + rejected) as u64);
@@ -62,7 +72,14 @@ impl Stage for Profile {
         &mut self,
         context: &mut IngestContext,
     ) -> Result<Vec<StagedBatch>, IngestError> {
-        context.metrics = Some(self.profile.metrics());
+        let mut metrics = self.profile.metrics();
+        metrics.push(agora_quality::BatchMetric {
+            column: None,
+            metric: agora_quality::profile::SOURCE_COLUMNS,
+            key: Some(self.source_columns.join(",")),
+            value: self.source_columns.len() as f64,
+        });
+        context.metrics = Some(metrics);
         context.row_checks = Some(self.profile.row_checks());
         Ok(Vec::new())
     }

@@ -350,7 +350,11 @@ impl Mesh {
             (Vec::new(), Vec::new(), Vec::new())
         };
         let checked_at = chrono::Utc::now();
-        let metrics: Vec<MetricRecord> = outcome.metrics.iter().map(MetricRecord::from).collect();
+        let metrics = crate::quality_metrics::without_personal_frequencies(
+            outcome.metrics.iter().map(MetricRecord::from).collect(),
+            &outcome.classification.tags_after,
+            &contract,
+        );
         let intent = IngestIntent {
             ingest_id,
             table: table.to_string(),

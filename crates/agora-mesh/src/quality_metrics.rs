@@ -4,15 +4,22 @@
 //! (`agora_quality::judge_metric`). A metric outside its expected range is a failed check of
 //! the rule `metric <name> of <column>`, which opens an incident like a contract rule's; a
 //! metric back in range closes it. Checks that pass and close nothing are not kept.
+//!
+//! The shares of a low-cardinality column's values (`frequency`, one metric per value) are
+//! judged together as one check per column, `metric frequency of region`: a value whose share
+//! leaves its range — or that the history knows and this batch lacks, a share of 0 — fails it,
+//! and the message names the value that moved most. The check's name holds no value, so its
+//! ledger entries hold none either.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use agora_ingest::COMMIT_METADATA_KEY;
-use agora_model::TableRef;
+use agora_model::{Category, ColumnTag, ContractTable, Sensitivity, TableRef};
+use agora_quality::profile::SOURCE_COLUMNS;
 use agora_quality::{BatchMetric, MetricJudgement, RuleOutcome, judge_metric};
 use agora_storage::quality_results::{
-    METRIC_COLUMN, METRIC_NAME, METRIC_VALUE, RESULT_CHECKED_AT, metrics_schema,
+    METRIC_COLUMN, METRIC_KEY, METRIC_NAME, METRIC_VALUE, RESULT_CHECKED_AT, metrics_schema,
 };
 use agora_storage::{TableKind, TableStore};
 use arrow::array::{
@@ -33,6 +40,8 @@ use crate::quality_results::text;
 pub(crate) struct MetricRecord {
     pub column: Option<String>,
     pub metric: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
     pub value: f64,
 }
 
@@ -41,9 +50,31 @@ impl From<&BatchMetric> for MetricRecord {
         MetricRecord {
             column: m.column.clone(),
             metric: m.metric.to_string(),
+            key: m.key.clone(),
             value: m.value,
         }
     }
+}
+
+/// `metrics` without the frequencies of columns that hold personal data (a category among the
+/// table's tags, or a contract classification above `internal`): a frequency's key is a value,
+/// and an erasure must find a person's values in the table and its quarantine alone.
+pub(crate) fn without_personal_frequencies(
+    mut metrics: Vec<MetricRecord>,
+    tags: &[ColumnTag],
+    contract: &ContractTable,
+) -> Vec<MetricRecord> {
+    let personal = |column: &str| {
+        tags.iter()
+            .any(|t| t.column == column && t.category != Category::None)
+            || contract
+                .column(column)
+                .and_then(|c| c.classification.as_deref())
+                .and_then(|c| c.parse::<Sensitivity>().ok())
+                .is_some_and(|s| s > Sensitivity::Internal)
+    };
+    metrics.retain(|m| m.metric != FREQUENCY || !m.column.as_deref().is_some_and(personal));
+    metrics
 }
 
 /// How the checks of batch metrics are named: `metric null_ratio of email`.
@@ -76,7 +107,8 @@ pub(crate) fn row_verdict(c: &agora_quality::RowCheck) -> RuleVerdict {
     }
 }
 
-type History = HashMap<(Option<String>, String), Vec<(DateTime<Utc>, f64)>>;
+/// A metric's earlier values by column, metric and key (see [`MetricRecord`]).
+type History = HashMap<(Option<String>, String, Option<String>), Vec<(DateTime<Utc>, f64)>>;
 
 /// The checks of `metrics`, measured `at`, against the earlier batches of `table`.
 pub(crate) async fn judge(
@@ -94,7 +126,7 @@ pub(crate) async fn judge(
     // the history's (and its volume, which is judged, is what is wrong): only its counts and
     // ratios are judged.
     let usual_rows = history
-        .get(&(None, "row_count".to_string()))
+        .get(&(None, "row_count".to_string(), None))
         .map(|points| {
             let mut counts: Vec<f64> = points.iter().map(|(_, v)| *v).collect();
             counts.sort_by(f64::total_cmp);
@@ -102,8 +134,16 @@ pub(crate) async fn judge(
         })
         .unwrap_or(0.0);
     let small = (rows as f64) < usual_rows / 2.0;
-    let mut verdicts = Vec::new();
-    for m in metrics.iter().filter(|m| BatchMetric::is_judged(&m.metric)) {
+    let mut verdicts: Vec<RuleVerdict> = source_columns_check(&history, metrics)
+        .into_iter()
+        .collect();
+    if !small {
+        verdicts.extend(judge_frequencies(&history, metrics, at, rows));
+    }
+    for m in metrics
+        .iter()
+        .filter(|m| BatchMetric::is_judged(&m.metric) && m.metric != FREQUENCY)
+    {
         if small
             && !matches!(
                 m.metric.as_str(),
@@ -112,7 +152,7 @@ pub(crate) async fn judge(
         {
             continue;
         }
-        let key = (m.column.clone(), m.metric.clone());
+        let key = (m.column.clone(), m.metric.clone(), None);
         let Some(earlier) = history.get(&key) else {
             continue;
         };
@@ -125,14 +165,157 @@ pub(crate) async fn judge(
     Ok(verdicts)
 }
 
+const FREQUENCY: &str = "frequency";
+
+/// The source's columns against the previous batch's: a column no longer sent, newly sent,
+/// sent with another type or in another order fails `metric source_columns` (a schema drift).
+fn source_columns_check(history: &History, metrics: &[MetricRecord]) -> Option<RuleVerdict> {
+    let now = metrics
+        .iter()
+        .find(|m| m.column.is_none() && m.metric == SOURCE_COLUMNS)?;
+    let columns_now = now.key.as_deref()?;
+    let (_, before) = history
+        .iter()
+        .filter(|((c, metric, _), _)| c.is_none() && metric == SOURCE_COLUMNS)
+        .filter_map(|((_, _, key), points)| Some((points.last()?.0, key.as_deref()?)))
+        .max_by_key(|(at, _)| *at)?;
+    let split = |text: &str| -> Vec<(String, String)> {
+        text.split(',')
+            .filter(|c| !c.is_empty())
+            .map(|c| match c.split_once(':') {
+                Some((name, kind)) => (name.to_string(), kind.to_string()),
+                None => (c.to_string(), String::new()),
+            })
+            .collect()
+    };
+    let (was, is) = (split(before), split(columns_now));
+    let named = |list: Vec<&String>| {
+        list.iter()
+            .map(|n| format!("`{n}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let mut changes = Vec::new();
+    let gone: Vec<&String> = was
+        .iter()
+        .filter(|(n, _)| !is.iter().any(|(m, _)| m == n))
+        .map(|(n, _)| n)
+        .collect();
+    if !gone.is_empty() {
+        changes.push(format!("{} no longer sent", named(gone)));
+    }
+    let new: Vec<&String> = is
+        .iter()
+        .filter(|(n, _)| !was.iter().any(|(m, _)| m == n))
+        .map(|(n, _)| n)
+        .collect();
+    if !new.is_empty() {
+        changes.push(format!("{} newly sent", named(new)));
+    }
+    for (name, kind) in &is {
+        if let Some((_, old)) = was.iter().find(|(n, k)| n == name && k != kind) {
+            changes.push(format!("`{name}` sent as {kind}, before as {old}"));
+        }
+    }
+    let order = |list: &[(String, String)], other: &[(String, String)]| -> Vec<String> {
+        list.iter()
+            .filter(|(n, _)| other.iter().any(|(m, _)| m == n))
+            .map(|(n, _)| n.clone())
+            .collect()
+    };
+    if changes.is_empty() && order(&was, &is) != order(&is, &was) {
+        changes.push("the columns come in another order".to_string());
+    }
+    let failed = !changes.is_empty();
+    Some(RuleVerdict {
+        rule: format!("{METRIC_RULE}{SOURCE_COLUMNS}"),
+        description: None,
+        severity: "warn".into(),
+        outcome: match failed {
+            true => RuleOutcome::Failed,
+            false => RuleOutcome::Passed,
+        }
+        .as_str()
+        .into(),
+        observed: Some(now.value),
+        expected: format!("the {} columns of the previous batch", was.len()),
+        message: match failed {
+            true => format!(
+                "the source's columns changed since the previous batch: {}",
+                changes.join("; ")
+            ),
+            false => format!("the source sent the {} columns it sent before", is.len()),
+        },
+        incident: None,
+        value_derived: false,
+    })
+}
+
+/// One check per low-cardinality column: the shares of its values (see the module docs).
+fn judge_frequencies(
+    history: &History,
+    metrics: &[MetricRecord],
+    at: DateTime<Utc>,
+    rows: u64,
+) -> Vec<RuleVerdict> {
+    let mut by_column: HashMap<&str, HashMap<&str, f64>> = HashMap::new();
+    for m in metrics.iter().filter(|m| m.metric == FREQUENCY) {
+        if let (Some(column), Some(key)) = (&m.column, &m.key) {
+            by_column.entry(column).or_default().insert(key, m.value);
+        }
+    }
+    let mut columns: Vec<&str> = by_column.keys().copied().collect();
+    columns.sort();
+    let mut verdicts = Vec::new();
+    for column in columns {
+        let shares = &by_column[column];
+        // Each value the column has held, with its share now (0 when this batch lacks it).
+        let mut judged: Vec<(String, f64, MetricJudgement)> = history
+            .iter()
+            .filter(|((c, metric, _), _)| c.as_deref() == Some(column) && metric == FREQUENCY)
+            .filter_map(|((_, _, key), earlier)| {
+                let key = key.as_ref()?;
+                let now = shares.get(key.as_str()).copied().unwrap_or(0.0);
+                Some((
+                    key.clone(),
+                    now,
+                    judge_metric(earlier, at, now, Some(rows))?,
+                ))
+            })
+            .collect();
+        // The value that moved most, in widths of its expected range, speaks for the column.
+        let moved = |(_, now, j): &(String, f64, MetricJudgement)| {
+            (now - j.typical).abs() / (j.high - j.low).max(1e-9)
+        };
+        judged.sort_by(|a, b| {
+            (b.2.is_anomaly, moved(b))
+                .partial_cmp(&(a.2.is_anomaly, moved(a)))
+                .unwrap_or(std::cmp::Ordering::Equal)
+                .then_with(|| a.0.cmp(&b.0))
+        });
+        let Some((value, now, j)) = judged.into_iter().next() else {
+            continue;
+        };
+        let record = MetricRecord {
+            column: Some(column.to_string()),
+            metric: FREQUENCY.to_string(),
+            key: Some(value),
+            value: now,
+        };
+        verdicts.push(verdict(&record, &j, true));
+    }
+    verdicts
+}
+
 fn verdict(m: &MetricRecord, j: &MetricJudgement, ratio: bool) -> RuleVerdict {
     let show = |v: f64| match ratio {
         true => format!("{}%", round_percent(v * 100.0)),
         false => round(v),
     };
-    let what = match &m.column {
-        Some(column) => format!("{} of `{column}`", m.metric.replace('_', " ")),
-        None => m.metric.replace('_', " "),
+    let what = match (&m.column, &m.key) {
+        (Some(column), Some(key)) => format!("share of `{key}` in `{column}`"),
+        (Some(column), None) => format!("{} of `{column}`", m.metric.replace('_', " ")),
+        (None, _) => m.metric.replace('_', " "),
     };
     let season = match j.seasonal {
         true => "weekly season",
@@ -204,9 +387,21 @@ fn round(v: f64) -> String {
     }
 }
 
-/// Every earlier metric of `table`, by column and metric, oldest first.
+/// Every earlier metric of `table`, by column, metric and key, oldest first.
 async fn history(store: &TableStore, table: &TableRef) -> Result<History, MeshError> {
-    let columns = [RESULT_CHECKED_AT, METRIC_COLUMN, METRIC_NAME, METRIC_VALUE].map(String::from);
+    let mut columns = [RESULT_CHECKED_AT, METRIC_COLUMN, METRIC_NAME, METRIC_VALUE]
+        .map(String::from)
+        .to_vec();
+    // A metrics table written before frequencies were kept has no key column yet.
+    let keyed = match store.open(table, TableKind::Metrics).await? {
+        Some(t) => agora_storage::arrow_schema_of(&t)?
+            .field_with_name(METRIC_KEY)
+            .is_ok(),
+        None => false,
+    };
+    if keyed {
+        columns.push(METRIC_KEY.to_string());
+    }
     let mut history: History = HashMap::new();
     store
         .scan_columns(table, TableKind::Metrics, &columns, |batch| {
@@ -222,6 +417,10 @@ async fn history(store: &TableStore, table: &TableRef) -> Result<History, MeshEr
                 .as_any()
                 .downcast_ref::<Float64Array>()
                 .expect("INVARIANT: a cast to Float64 yields a Float64Array");
+            let keys = match keyed {
+                true => Some(text(batch.column(4))?),
+                false => None,
+            };
             for row in 0..batch.num_rows() {
                 if at.is_null(row) || metric.is_null(row) || value.is_null(row) {
                     continue;
@@ -232,6 +431,9 @@ async fn history(store: &TableStore, table: &TableRef) -> Result<History, MeshEr
                 let key = (
                     column.is_valid(row).then(|| column.value(row).to_string()),
                     metric.value(row).to_string(),
+                    keys.as_ref()
+                        .filter(|k| k.is_valid(row))
+                        .map(|k| k.value(row).to_string()),
                 );
                 history
                     .entry(key)
@@ -292,6 +494,12 @@ pub(crate) async fn record(
                 .iter()
                 .map(|m| Some(m.value))
                 .collect::<Float64Array>(),
+        ),
+        Arc::new(
+            metrics
+                .iter()
+                .map(|m| m.key.clone())
+                .collect::<StringArray>(),
         ),
     ];
     let batch = RecordBatch::try_new(metrics_schema(), columns)

@@ -5,7 +5,9 @@
 //! Per batch: the row count. Per column: the null ratio and the distinct ratio (exact, up to
 //! [`DISTINCT_KEPT`] distinct values); for numeric columns min, max, mean, standard deviation,
 //! median and 95th percentile (a t-digest per batch, mergeable, from the `tdigest` crate); for
-//! text columns the mean length. It keeps what the row-level checks need too
+//! text columns the mean length, and for those of at most [`crate::row_checks::CATEGORIES_KEPT`]
+//! distinct values the share of each value that [`FREQUENCY_MIN_ROWS`] rows or more hold
+//! (`frequency`, keyed by the value). It keeps what the row-level checks need too
 //! ([`crate::row_checks`]).
 
 use std::collections::HashSet;
@@ -23,6 +25,16 @@ use crate::row_checks::{RowCheck, RowEvidence};
 /// grow with the batch).
 pub const DISTINCT_KEPT: usize = 100_000;
 
+/// The metric that fingerprints a source's schema: its columns (`name:type`, in order, comma
+/// separated) as the key, their number as the value. Compared with the previous batch's, not
+/// judged against a history.
+pub const SOURCE_COLUMNS: &str = "source_columns";
+
+/// A value's share is kept only when at least this many rows of the batch hold it: a value of a
+/// few rows (one person's e-mail in a small table) is no category, and is not copied into the
+/// metrics, where an erasure of it would not reach.
+pub const FREQUENCY_MIN_ROWS: u64 = 10;
+
 /// One metric of one batch.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BatchMetric {
@@ -31,22 +43,24 @@ pub struct BatchMetric {
     /// `row_count` (rows that arrived, quarantined ones included), `null_ratio`,
     /// `distinct_ratio`, `min`, `max`, `mean`, `stddev`, `p50`, `p95`, `mean_length`, and for
     /// dates and timestamps `staleness_hours` (how old the newest value is when the batch is
-    /// profiled: late data shows there).
+    /// profiled: late data shows there), and for low-cardinality text `frequency`.
     pub metric: &'static str,
+    /// For `frequency`: the value whose share of the column's non-null rows it is.
+    pub key: Option<String>,
     pub value: f64,
 }
 
 impl BatchMetric {
     /// Whether the metric is a share of rows (0 to 1), shown in percent.
     pub fn is_ratio(metric: &str) -> bool {
-        matches!(metric, "null_ratio" | "distinct_ratio")
+        matches!(metric, "null_ratio" | "distinct_ratio" | "frequency")
     }
 
     /// Whether the metric is judged against its history. A batch's minimum and maximum are
     /// single values, as noisy as the tails they come from: kept as data, not judged (a value
     /// out of range moves the mean, the spread and the row-level outliers anyway).
     pub fn is_judged(metric: &str) -> bool {
-        !matches!(metric, "min" | "max")
+        !matches!(metric, "min" | "max" | SOURCE_COLUMNS)
     }
 }
 
@@ -238,6 +252,7 @@ impl BatchProfile {
         let mut out = vec![BatchMetric {
             column: None,
             metric: "row_count",
+            key: None,
             value: self.read.max(self.rows) as f64,
         }];
         if self.rows == 0 {
@@ -249,6 +264,7 @@ impl BatchProfile {
                     out.push(BatchMetric {
                         column: Some(c.name.clone()),
                         metric,
+                        key: None,
                         value,
                     });
                 }
@@ -276,6 +292,20 @@ impl BatchProfile {
             }
             if let Some(Some(newest)) = c.newest {
                 push("staleness_hours", (now - newest) as f64 / 3.6e9);
+            }
+            let mut shares: Vec<(&String, u64)> = c.rows.category_counts().collect();
+            shares.sort();
+            let counted: u64 = shares.iter().map(|(_, n)| n).sum();
+            for (value, n) in shares
+                .into_iter()
+                .filter(|(_, n)| counted > 0 && *n >= FREQUENCY_MIN_ROWS)
+            {
+                out.push(BatchMetric {
+                    column: Some(c.name.clone()),
+                    metric: "frequency",
+                    key: Some(value.clone()),
+                    value: n as f64 / counted as f64,
+                });
             }
         }
         out
@@ -344,6 +374,25 @@ mod tests {
         profile
             .observe(&batch(vec![Some(3)], vec![Some("abcd")]))
             .unwrap();
+        let many: Vec<Option<&str>> = [vec![Some("ab"); 10], vec![Some("abcd"); 9]].concat();
+        let mut shares = BatchProfile::new(&[("s".into(), DataType::Utf8)]);
+        let schema_s = Arc::new(Schema::new(vec![Field::new("s", DataType::Utf8, true)]));
+        shares
+            .observe(
+                &RecordBatch::try_new(schema_s, vec![Arc::new(StringArray::from(many))]).unwrap(),
+            )
+            .unwrap();
+        let kept: Vec<(Option<String>, f64)> = shares
+            .metrics()
+            .into_iter()
+            .filter(|m| m.metric == "frequency")
+            .map(|m| (m.key, m.value))
+            .collect();
+        assert_eq!(
+            kept,
+            vec![(Some("ab".to_string()), 10.0 / 19.0)],
+            "a value of nine rows is no category"
+        );
         let m = profile.metrics();
         assert_eq!(m[0].value, 4.0);
         assert_eq!(value(&m, "n", "null_ratio"), 0.25);

@@ -119,6 +119,15 @@ impl RowEvidence {
         }
     }
 
+    /// A low-cardinality text column's values with their rows; none for a column of more than
+    /// [`CATEGORIES_KEPT`] values.
+    pub(crate) fn category_counts(&self) -> impl Iterator<Item = (&String, u64)> {
+        self.categories
+            .iter()
+            .filter(|_| !self.categories_overflowed)
+            .map(|(v, n)| (v, *n))
+    }
+
     pub(crate) fn note_numbers(&mut self, values: &[f64]) {
         let room = NUMBERS_KEPT.saturating_sub(self.numbers.len());
         self.numbers.extend(values.iter().take(room));

@@ -32,9 +32,12 @@ pub const RESULT_BLOCKED: &str = "blocked";
 /// The column a batch metric measures (null for the batch as a whole).
 pub const METRIC_COLUMN: &str = "column_name";
 /// `row_count`, `null_ratio`, `distinct_ratio`, `min`, `max`, `mean`, `stddev`, `p50`, `p95`,
-/// `mean_length`.
+/// `mean_length`, `staleness_hours`, `frequency`.
 pub const METRIC_NAME: &str = "metric";
 pub const METRIC_VALUE: &str = "value";
+/// For `frequency`: the value whose share it is (a column added to older metrics tables on
+/// their next write).
+pub const METRIC_KEY: &str = "metric_key";
 
 /// The columns of a batch metrics table (`metrics/<domain>/<table>/`, SQL
 /// `domain.table__metrics`): when, which ingest and version, then one metric per row.
@@ -50,6 +53,7 @@ pub fn metrics_schema() -> SchemaRef {
         Field::new(METRIC_COLUMN, DataType::Utf8, true),
         Field::new(METRIC_NAME, DataType::Utf8, true),
         Field::new(METRIC_VALUE, DataType::Float64, true),
+        Field::new(METRIC_KEY, DataType::Utf8, true),
     ]))
 }
 

@@ -508,3 +508,34 @@ fn optimize_compacts_and_vacuum_ends_time_travel_past_its_retention() {
     assert!(vacuumed.contains("table.vacuumed"), "{vacuumed}");
     mesh.ok(&["ledger", "verify"]);
 }
+
+#[test]
+fn a_frequent_personal_value_is_not_copied_into_the_metrics_where_erasure_would_miss_it() {
+    let mesh = crm();
+    // One customer writes a dozen tickets: a frequent value of a low-cardinality column, and
+    // an e-mail address all the same.
+    let heavy = "heavy.user@example.org";
+    let mut tickets = String::from("ticket_id,customer_email,subject\n");
+    for i in 0..30 {
+        let email = match i % 5 {
+            0..=1 => "ana.l@example.org",
+            _ => heavy,
+        };
+        let subject = ["Late parcel", "Refund"][i % 2];
+        tickets.push_str(&format!("{},{email},{subject}\n", 200 + i));
+    }
+    mesh.ok(&["ingest", "crm.tickets", &write(&mesh, "more.csv", &tickets)]);
+    let kept = mesh.csv(
+        "select column_name, count(*) as n from crm.tickets__metrics where metric = 'frequency' group by column_name order by column_name",
+    );
+    assert_eq!(kept, "column_name,n\nsubject,2\n", "no e-mail is a key");
+    mesh.ok(&[
+        "erase",
+        "--column-category",
+        "email",
+        "--value",
+        heavy,
+        "--purge",
+    ]);
+    assert_eq!(files_holding(&mesh.data(), heavy), Vec::<String>::new());
+}

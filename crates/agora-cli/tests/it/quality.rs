@@ -834,3 +834,87 @@ fn outliers_are_judged_within_the_group_the_contract_names() {
     );
     assert!(!out.contains("520"), "{out}");
 }
+
+#[test]
+fn the_shares_of_a_columns_values_are_judged_against_their_history() {
+    let mesh = Mesh::with_orders();
+    for b in 0..9 {
+        let file = csv_file(&mesh, &format!("b{b}.csv"), &orders_batch(b * 50, 50, 0));
+        let out = mesh.ok(&["ingest", "sales.orders", &file]);
+        assert!(
+            !out.contains("frequency"),
+            "steady shares raise nothing: {out}"
+        );
+    }
+    // The APAC orders stop arriving (their rows come as EMEA): no count or null ratio moves.
+    let drift = orders_batch(450, 50, 0).replace(",APAC,", ",EMEA,");
+    let out = mesh.ok(&["ingest", "sales.orders", &csv_file(&mesh, "d.csv", &drift)]);
+    assert!(
+        out.contains("quality failed (warn): metric frequency of region — share of `APAC` in `region` dropped from"),
+        "{out}"
+    );
+    assert!(out.contains("to 0%; expected"), "{out}");
+    let shares = mesh.csv(
+        "select metric_key, count(*) as batches from sales.orders__metrics where metric = 'frequency' and column_name = 'region' group by metric_key order by metric_key",
+    );
+    assert_eq!(shares, "metric_key,batches\nAPAC,9\nEMEA,10\nNA,10\n");
+    // The ledger's incident names the check, not the value.
+    let tail = mesh.ok(&["ledger", "tail", "--limit", "100"]);
+    let index = tail
+        .lines()
+        .rev()
+        .find(|l| l.contains("quality.incident_opened"))
+        .and_then(|l| l.split_whitespace().next())
+        .unwrap_or_else(|| panic!("{tail}"));
+    let entry = mesh.ok(&["ledger", "show", index]);
+    assert!(entry.contains("metric frequency of region"), "{entry}");
+    assert!(!entry.contains("APAC"), "{entry}");
+    // Back to the usual mix: the incident closes.
+    let back = csv_file(&mesh, "back.csv", &orders_batch(500, 50, 0));
+    let out = mesh.ok(&["ingest", "sales.orders", &back]);
+    assert!(!out.contains("quality failed"), "{out}");
+    assert_eq!(
+        mesh.ok(&["ledger", "tail", "--limit", "100"])
+            .matches("quality.incident_closed")
+            .count(),
+        1
+    );
+}
+
+#[test]
+fn a_source_that_changes_its_columns_opens_a_schema_drift_incident() {
+    let mesh = Mesh::with_orders();
+    let first = csv_file(&mesh, "a.csv", &orders_batch(0, 20, 0));
+    mesh.ok(&["ingest", "sales.orders", &first]);
+    // The producer stops sending amounts and sends the status first: nothing else moves yet.
+    let mut dropped = String::from("status,order_id,region\n");
+    for i in 20..40 {
+        dropped.push_str(&format!("open,{i},EMEA\n"));
+    }
+    let out = mesh.ok(&[
+        "ingest",
+        "sales.orders",
+        &csv_file(&mesh, "b.csv", &dropped),
+    ]);
+    assert!(
+        out.contains("quality failed (warn): metric source_columns — the source's columns changed since the previous batch: `amount` no longer sent"),
+        "{out}"
+    );
+    let fingerprints = mesh.csv(
+        "select metric_key, value from sales.orders__metrics where metric = 'source_columns' order by checked_at",
+    );
+    assert_eq!(
+        fingerprints,
+        "metric_key,value\n\"order_id:Utf8,region:Utf8,amount:Utf8,status:Utf8\",4.0\n\"status:Utf8,order_id:Utf8,region:Utf8\",3.0\n"
+    );
+    // Sent the same way again, the source is steady: the incident closes.
+    let again = dropped
+        .replace(",EMEA\n", ",NA\n")
+        .replace("open,2", "open,5");
+    let out = mesh.ok(&["ingest", "sales.orders", &csv_file(&mesh, "c.csv", &again)]);
+    assert!(!out.contains("source_columns — the source's"), "{out}");
+    let results = mesh.csv(
+        "select outcome, incident from sales.orders__quality where rule = 'metric source_columns' order by checked_at",
+    );
+    assert_eq!(results, "outcome,incident\nfailed,opened\npassed,closed\n");
+}
