@@ -7,8 +7,10 @@
 //!
 //! The shares of a low-cardinality column's values (`frequency`, one metric per value) are
 //! judged together as one check per column, `metric frequency of region`: a value whose share
-//! leaves its range — or that the history knows and this batch lacks, a share of 0 — fails it,
-//! and the message names the value that moved most. The check's name holds no value, so its
+//! leaves its range fails it, and the message names the value that moved most. A value the
+//! history knows and this batch lacks is judged at the most its share can be (under the
+//! profile's cut), and counts as 0 in the history of the batches that lacked it, so a value
+//! that stopped coming becomes the usual. The check's name holds no value, so its
 //! ledger entries hold none either.
 
 use std::collections::HashMap;
@@ -16,7 +18,7 @@ use std::sync::Arc;
 
 use agora_ingest::COMMIT_METADATA_KEY;
 use agora_model::{Category, ColumnTag, ContractTable, Sensitivity, TableRef};
-use agora_quality::profile::SOURCE_COLUMNS;
+use agora_quality::profile::{FREQUENCY_MIN_ROWS, SOURCE_COLUMNS};
 use agora_quality::{BatchMetric, MetricJudgement, RuleOutcome, judge_metric};
 use agora_storage::quality_results::{
     METRIC_COLUMN, METRIC_KEY, METRIC_NAME, METRIC_VALUE, RESULT_CHECKED_AT, metrics_schema,
@@ -107,8 +109,10 @@ pub(crate) fn row_verdict(c: &agora_quality::RowCheck) -> RuleVerdict {
     }
 }
 
-/// A metric's earlier values by column, metric and key (see [`MetricRecord`]).
-type History = HashMap<(Option<String>, String, Option<String>), Vec<(DateTime<Utc>, f64)>>;
+/// A metric's earlier values, oldest first.
+type Points = Vec<(DateTime<Utc>, f64)>;
+/// Every metric's earlier values by column, metric and key (see [`MetricRecord`]).
+type History = HashMap<(Option<String>, String, Option<String>), Points>;
 
 /// The checks of `metrics`, measured `at`, against the earlier batches of `table`.
 pub(crate) async fn judge(
@@ -269,17 +273,42 @@ fn judge_frequencies(
     let mut verdicts = Vec::new();
     for column in columns {
         let shares = &by_column[column];
-        // Each value the column has held, with its share now (0 when this batch lacks it).
-        let mut judged: Vec<(String, f64, MetricJudgement)> = history
+        // A value held by fewer rows than the profile keeps has no share in the batch's
+        // metrics: its share is at most this, and it is judged at that (no alarm from the cut).
+        let nulls = metrics
+            .iter()
+            .find(|m| m.column.as_deref() == Some(column) && m.metric == "null_ratio")
+            .map_or(0.0, |m| m.value);
+        let present = (rows as f64 * (1.0 - nulls)).max(1.0);
+        let unseen = ((FREQUENCY_MIN_ROWS - 1) as f64 / present).min(1.0);
+        let of_column: Vec<(&String, &Points)> = history
             .iter()
             .filter(|((c, metric, _), _)| c.as_deref() == Some(column) && metric == FREQUENCY)
-            .filter_map(|((_, _, key), earlier)| {
-                let key = key.as_ref()?;
-                let now = shares.get(key.as_str()).copied().unwrap_or(0.0);
+            .filter_map(|((_, _, key), points)| Some((key.as_ref()?, points)))
+            .collect();
+        // Every earlier batch that measured the column: in one a value lacks, its share was 0
+        // (or under the cut), so that a value that stopped coming becomes the usual.
+        let mut batches: Vec<DateTime<Utc>> = of_column
+            .iter()
+            .flat_map(|(_, points)| points.iter().map(|(t, _)| *t))
+            .collect();
+        batches.sort();
+        batches.dedup();
+        // Each value the column has held, with its share now.
+        let mut judged: Vec<(String, f64, MetricJudgement)> = of_column
+            .into_iter()
+            .filter_map(|(key, points)| {
+                let held: HashMap<&DateTime<Utc>, f64> =
+                    points.iter().map(|(t, v)| (t, *v)).collect();
+                let earlier: Points = batches
+                    .iter()
+                    .map(|t| (*t, held.get(t).copied().unwrap_or(0.0)))
+                    .collect();
+                let now = shares.get(key.as_str()).copied().unwrap_or(unseen);
                 Some((
                     key.clone(),
                     now,
-                    judge_metric(earlier, at, now, Some(rows))?,
+                    judge_metric(&earlier, at, now, Some(rows))?,
                 ))
             })
             .collect();
@@ -296,13 +325,23 @@ fn judge_frequencies(
         let Some((value, now, j)) = judged.into_iter().next() else {
             continue;
         };
+        let absent = !shares.contains_key(value.as_str());
         let record = MetricRecord {
             column: Some(column.to_string()),
             metric: FREQUENCY.to_string(),
-            key: Some(value),
+            key: Some(value.clone()),
             value: now,
         };
-        verdicts.push(verdict(&record, &j, true));
+        let mut v = verdict(&record, &j, true);
+        if absent && j.is_anomaly {
+            v.message = format!(
+                "share of `{value}` in `{column}` dropped from {}% to under {}% (fewer than {FREQUENCY_MIN_ROWS} rows hold it); expected {}",
+                round_percent(j.typical * 100.0),
+                round_percent(now * 100.0),
+                v.expected
+            );
+        }
+        verdicts.push(v);
     }
     verdicts
 }
