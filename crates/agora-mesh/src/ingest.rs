@@ -220,31 +220,13 @@ impl Mesh {
         source: Source,
         options: IngestOptions,
     ) -> Result<IngestReport, MeshError> {
-        self.ingest_taking_out(actor, table, source, options, None)
+        self.ingest_readmitting(actor, table, source, options, None)
             .await
     }
 
-    /// [`Self::ingest`] of corrected quarantined rows, which takes them out of the quarantine
-    /// (`quality_readmission.rs`).
+    /// [`Self::ingest`], which for an ingest of corrected quarantined rows (`readmission`) also
+    /// takes them out of the quarantine (`quality_readmission.rs`).
     pub(crate) async fn ingest_readmitting(
-        &self,
-        actor: &Principal,
-        table: &TableRef,
-        source: Source,
-        options: IngestOptions,
-        readmission: Readmission,
-    ) -> Result<IngestReport, MeshError> {
-        self.ingest_taking_out(
-            actor,
-            &table.to_string(),
-            source,
-            options,
-            Some(readmission),
-        )
-        .await
-    }
-
-    async fn ingest_taking_out(
         &self,
         actor: &Principal,
         table: &str,

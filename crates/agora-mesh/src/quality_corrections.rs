@@ -306,39 +306,27 @@ impl Mesh {
                 "name the suggestions to apply (`agora quality suggest TABLE` lists them)",
             ));
         }
-        let (table, _, mut suggestions) = self.suggestions(actor, table, interface).await?;
-        let in_table = |id: &String, list: &[Suggestion]| list.iter().any(|s| s.id == *id);
-        let mut held = Vec::new();
-        if !ids.iter().all(|id| in_table(id, &suggestions)) {
-            held = self
+        let (table, _, suggestions) = self.suggestions(actor, table, interface).await?;
+        let all_in = |list: &[Suggestion]| ids.iter().all(|id| list.iter().any(|s| s.id == *id));
+        if !all_in(&suggestions) {
+            let mut held = self
                 .quarantine_suggestions(actor, &table, interface)
                 .await?;
-        }
-        let readmitting = !held.is_empty() && ids.iter().all(|id| in_table(id, &held));
-        if !readmitting && ids.iter().any(|id| in_table(id, &held)) {
-            let known = ids
-                .iter()
-                .all(|id| in_table(id, &held) || in_table(id, &suggestions));
-            if known {
-                return Err(MeshError::bad_input(
-                    "agora quality apply",
-                    "these ids mix suggestions for the table's rows and for its quarantined rows: apply each kind on its own",
-                ));
+            if all_in(&held) {
+                let chosen = self.chosen(&table, &held, ids).await?;
+                return self.readmit(actor, &table, chosen, interface).await;
             }
-        }
-        if readmitting {
-            suggestions = held;
-        }
-        let mut chosen: Vec<Suggestion> = Vec::new();
-        for id in ids {
-            let s = self.find_suggestion(&table, &suggestions, id).await?;
-            if !chosen.iter().any(|c| c.id == s.id) {
-                chosen.push(s);
+            held.extend(suggestions.iter().cloned());
+            // An id in neither list gets its error (unknown, or applied already).
+            if let Some(unknown) = ids.iter().find(|id| !held.iter().any(|s| s.id == **id)) {
+                self.find_suggestion(&table, &held, unknown).await?;
             }
+            return Err(MeshError::bad_input(
+                "agora quality apply",
+                "these ids mix suggestions for the table's rows and for its quarantined rows: apply each kind on its own",
+            ));
         }
-        if readmitting {
-            return self.readmit(actor, &table, chosen, interface).await;
-        }
+        let chosen = self.chosen(&table, &suggestions, ids).await?;
         let (_, product, contract) = self
             .writable(actor, &table.to_string(), "apply corrections to")
             .await?;
@@ -387,6 +375,24 @@ impl Mesh {
             still_quarantined: None,
             ledger_index: report.ledger_index,
         })
+    }
+
+    /// The suggestions `ids` among `list`, once each, or the error for the first id that is not
+    /// there (see [`Self::find_suggestion`]).
+    async fn chosen(
+        &self,
+        table: &TableRef,
+        list: &[Suggestion],
+        ids: &[String],
+    ) -> Result<Vec<Suggestion>, MeshError> {
+        let mut chosen: Vec<Suggestion> = Vec::new();
+        for id in ids {
+            let s = self.find_suggestion(table, list, id).await?;
+            if !chosen.iter().any(|c| c.id == s.id) {
+                chosen.push(s);
+            }
+        }
+        Ok(chosen)
     }
 
     /// `(column, expression)` for every written column and its stored hash columns.

@@ -193,28 +193,22 @@ fn source_columns_check(history: &History, metrics: &[MetricRecord]) -> Option<R
             .collect()
     };
     let (was, is) = (split(before), split(columns_now));
-    let named = |list: Vec<&String>| {
+    // The columns of `list` that `other` lacks, as `a`, `b`.
+    let lacking = |list: &[(String, String)], other: &[(String, String)]| {
         list.iter()
-            .map(|n| format!("`{n}`"))
+            .filter(|(n, _)| !other.iter().any(|(m, _)| m == n))
+            .map(|(n, _)| format!("`{n}`"))
             .collect::<Vec<_>>()
             .join(", ")
     };
     let mut changes = Vec::new();
-    let gone: Vec<&String> = was
-        .iter()
-        .filter(|(n, _)| !is.iter().any(|(m, _)| m == n))
-        .map(|(n, _)| n)
-        .collect();
-    if !gone.is_empty() {
-        changes.push(format!("{} no longer sent", named(gone)));
-    }
-    let new: Vec<&String> = is
-        .iter()
-        .filter(|(n, _)| !was.iter().any(|(m, _)| m == n))
-        .map(|(n, _)| n)
-        .collect();
-    if !new.is_empty() {
-        changes.push(format!("{} newly sent", named(new)));
+    for (columns, what) in [
+        (lacking(&was, &is), "no longer sent"),
+        (lacking(&is, &was), "newly sent"),
+    ] {
+        if !columns.is_empty() {
+            changes.push(format!("{columns} {what}"));
+        }
     }
     for (name, kind) in &is {
         if let Some((_, old)) = was.iter().find(|(n, k)| n == name && k != kind) {

@@ -252,7 +252,13 @@ impl Mesh {
             ..IngestOptions::default()
         };
         let report = self
-            .ingest_readmitting(actor, &table, source, options, readmission)
+            .ingest_readmitting(
+                actor,
+                &table.to_string(),
+                source,
+                options,
+                Some(readmission),
+            )
             .await?;
         Ok(CorrectionReport {
             table: table.to_string(),

@@ -120,12 +120,9 @@ impl RowEvidence {
     }
 
     /// A low-cardinality text column's values with their rows; none for a column of more than
-    /// [`CATEGORIES_KEPT`] values.
+    /// [`CATEGORIES_KEPT`] values (whose counts were dropped when it overflowed).
     pub(crate) fn category_counts(&self) -> impl Iterator<Item = (&String, u64)> {
-        self.categories
-            .iter()
-            .filter(|_| !self.categories_overflowed)
-            .map(|(v, n)| (v, *n))
+        self.categories.iter().map(|(v, n)| (v, *n))
     }
 
     pub(crate) fn note_numbers(&mut self, values: &[f64]) {
