@@ -3,6 +3,7 @@
 //! history.
 
 mod metric_history;
+mod nearest_stretch;
 mod rolling;
 mod streaming;
 
