@@ -127,6 +127,27 @@ pub(crate) fn quote_ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 
+/// The refusal of a column `table` does not have, listing those it has.
+pub(crate) fn unknown_column(
+    flag: &str,
+    table: &TableRef,
+    contract: &ContractTable,
+    name: &str,
+) -> MeshError {
+    let known: Vec<&str> = contract
+        .columns
+        .iter()
+        .map(|c| c.sql_name.as_str())
+        .collect();
+    MeshError::bad_input(
+        flag,
+        format!(
+            "{table} has no column `{name}` (its columns: {})",
+            known.join(", ")
+        ),
+    )
+}
+
 pub(crate) fn quote_literal(value: &str) -> String {
     format!("'{}'", value.replace('\'', "''"))
 }
@@ -196,18 +217,7 @@ impl Mesh {
             .into_iter()
             .find(|c| contract.column(c).is_none())
         {
-            let known: Vec<&str> = contract
-                .columns
-                .iter()
-                .map(|c| c.sql_name.as_str())
-                .collect();
-            return Err(MeshError::bad_input(
-                "--where",
-                format!(
-                    "{table} has no column `{unknown}` (its columns: {})",
-                    known.join(", ")
-                ),
-            ));
+            return Err(unknown_column("--where", &table, &contract, &unknown));
         }
         let columns = self
             .store
@@ -448,13 +458,29 @@ impl Mesh {
         table: &str,
         what: &str,
     ) -> Result<(TableRef, ProductRecord, ContractTable), MeshError> {
+        self.granted(actor, table, Access::Write, what).await
+    }
+
+    /// `table`, its product and contract, when `actor` has `access` to it; `what` names the
+    /// operation in the refusal.
+    pub(crate) async fn granted(
+        &self,
+        actor: &Principal,
+        table: &str,
+        access: Access,
+        what: &str,
+    ) -> Result<(TableRef, ProductRecord, ContractTable), MeshError> {
         let table = TableRef::parse(table)?;
         let (product, contract) = self.product_of_table(&table).await?;
         let viewer = self.viewer(actor).await?;
-        if !viewer.may(Access::Write, &table.domain, &product.name, &table.table) {
+        if !viewer.may(access, &table.domain, &product.name, &table.table) {
+            let grant = match access {
+                Access::Read => "a read grant",
+                Access::Write => "a write grant",
+            };
             return Err(MeshError::Denied {
                 principal: actor.name.to_string(),
-                action: format!("{what} {table} (a write grant is needed)"),
+                action: format!("{what} {table} ({grant} is needed)"),
             });
         }
         Ok((table, product, contract))

@@ -5,6 +5,7 @@ mod access;
 mod classify;
 mod demo;
 mod domain;
+mod forecast;
 mod ingest;
 mod init;
 mod ledger;
@@ -93,6 +94,10 @@ pub enum Command {
     /// quality score and incidents; `agora quality detect --series FILE.csv` scores a recorded
     /// series with the streaming anomaly detector.
     Quality(quality::QualityArgs),
+    /// Forecast a metric of a table (`--value "sum(amount)"` per `--every 1d`) `--horizon`
+    /// periods ahead with prediction intervals, through your governed view of it: the model
+    /// (seasonal naive, ETS or MSTL) is chosen by rolling-origin cross-validation.
+    Forecast(forecast::ForecastArgs),
 }
 
 /// Runs `command` on the mesh in `data`, as the principal `as_principal` (the administrator by
@@ -146,5 +151,6 @@ pub async fn run(
         Command::Erase(args) => table_change::erase(&mesh, &me, args).await,
         Command::Optimize(args) => table_change::optimize(&mesh, &me, args).await,
         Command::Vacuum(args) => vacuum::run(&mesh, &me, args).await,
+        Command::Forecast(args) => forecast::run(&mesh, &me, args).await,
     }
 }

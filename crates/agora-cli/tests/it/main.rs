@@ -7,6 +7,7 @@ mod corrections;
 mod crashes;
 mod errors;
 mod events;
+mod forecast;
 mod governance;
 mod harness;
 mod hostile_input;

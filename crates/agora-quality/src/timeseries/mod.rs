@@ -2,11 +2,13 @@
 //! statistics, the streaming anomaly detector, and the judgement of a batch metric against its
 //! history.
 
+mod autocorrelation;
 mod metric_history;
 mod nearest_stretch;
 mod rolling;
 mod streaming;
 
+pub use autocorrelation::autocorrelation;
 pub use metric_history::{MetricJudgement, judge_metric};
 pub use rolling::{RollingWindow, quantile_of_sorted};
 pub use streaming::{DetectorConfig, StreamingDetector, Verdict};

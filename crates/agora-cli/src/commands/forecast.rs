@@ -1,0 +1,278 @@
+//! `agora forecast TABLE --time COL --value EXPR --every 1d --horizon 30`: a product metric's
+//! forecast with prediction intervals, per group with `--by`, as a table, CSV or JSON.
+
+use agora_insight::{Every, ForecastReport};
+use agora_mesh::{ForecastRequest, GroupForecast, Mesh, MeshError};
+use agora_model::Principal;
+use agora_query::Interface;
+use clap::Args;
+use serde_json::{Map, Value, json};
+
+use crate::{print, print_json};
+
+#[derive(Args)]
+pub struct ForecastArgs {
+    /// `domain.table`.
+    table: String,
+    /// The column that dates each row (a date or timestamp).
+    #[arg(long)]
+    time: String,
+    /// The metric per period: an aggregate SQL expression such as `sum(amount)` or `count(*)`.
+    #[arg(long)]
+    value: String,
+    /// The period: 1h, 1d, 7d or 1w, 1mo, 3mo or 1q, 1y (and multiples: 6h, 2w).
+    #[arg(long)]
+    every: String,
+    /// How many periods ahead.
+    #[arg(long)]
+    horizon: usize,
+    /// Forecast each value of this column on its own.
+    #[arg(long)]
+    by: Option<String>,
+    /// The prediction intervals, in percent.
+    #[arg(long, default_value = "80,95")]
+    level: String,
+    /// table, csv or json.
+    #[arg(long, default_value = "table")]
+    format: String,
+}
+
+pub async fn run(mesh: &Mesh, me: &Principal, args: ForecastArgs) -> Result<(), MeshError> {
+    let bad = |flag: &str, e: agora_insight::InsightError| MeshError::BadInput {
+        source_name: flag.into(),
+        message: e.to_string(),
+    };
+    let every: Every = args.every.parse().map_err(|e| bad("--every", e))?;
+    let levels = agora_insight::parse_levels(&args.level).map_err(|e| bad("--level", e))?;
+    if !["table", "csv", "json"].contains(&args.format.as_str()) {
+        return Err(MeshError::BadInput {
+            source_name: "--format".into(),
+            message: format!("`{}`: choose table, csv or json", args.format),
+        });
+    }
+    let request = ForecastRequest {
+        table: args.table,
+        time: args.time,
+        value: args.value,
+        every,
+        horizon: args.horizon,
+        by: args.by,
+        levels: levels.clone(),
+    };
+    let groups = mesh.forecast(me, Interface::Cli, &request).await?;
+    match args.format.as_str() {
+        "json" => print_json(&forecasts_json(&request, &groups)),
+        "csv" => print_csv(&request, &levels, &groups),
+        _ => print_table(&request, &levels, &groups),
+    }
+}
+
+/// The JSON of `agora forecast --format json` and of `POST /api/v1/forecast`.
+pub fn forecasts_json(request: &ForecastRequest, groups: &[GroupForecast]) -> Value {
+    let forecasts: Vec<Value> = groups
+        .iter()
+        .map(|g| {
+            let mut out = Map::new();
+            if request.by.is_some() {
+                out.insert("group".into(), json!(g.group));
+            }
+            match &g.outcome {
+                Ok(r) => {
+                    out.insert("model".into(), json!(r.model));
+                    out.insert(
+                        "backtest".into(),
+                        json!({"mase": r.backtest_mase, "smape": r.backtest_smape}),
+                    );
+                    out.insert("seasons".into(), json!(r.seasons));
+                    out.insert("history_periods".into(), json!(r.history.len()));
+                    out.insert("filled_periods".into(), json!(r.filled));
+                    out.insert("notes".into(), json!(r.notes));
+                    out.insert(
+                        "candidates".into(),
+                        json!(r.scores.iter().map(|s| json!({
+                            "model": s.candidate, "mase": s.mase, "smape": s.smape, "error": s.error
+                        })).collect::<Vec<_>>()),
+                    );
+                    out.insert("rows".into(), json!(rows_json(r)));
+                }
+                Err(e) => {
+                    out.insert("error".into(), json!(e.to_string()));
+                }
+            }
+            Value::Object(out)
+        })
+        .collect();
+    json!({
+        "table": request.table,
+        "time": request.time,
+        "value": request.value,
+        "every": request.every.to_string(),
+        "horizon": request.horizon,
+        "by": request.by,
+        "forecasts": forecasts,
+    })
+}
+
+fn rows_json(r: &ForecastReport) -> Vec<Value> {
+    r.rows
+        .iter()
+        .map(|row| {
+            let mut o = Map::new();
+            o.insert("ts".into(), json!(ts(&row.ts)));
+            o.insert("forecast".into(), json!(row.forecast));
+            for (level, lower, upper) in &row.bands {
+                o.insert(format!("lower_{level}"), json!(lower));
+                o.insert(format!("upper_{level}"), json!(upper));
+            }
+            Value::Object(o)
+        })
+        .collect()
+}
+
+fn ts(at: &chrono::NaiveDateTime) -> String {
+    at.format("%Y-%m-%d %H:%M:%S").to_string()
+}
+
+fn header(request: &ForecastRequest, levels: &[u32]) -> Vec<String> {
+    let mut h = Vec::new();
+    if request.by.is_some() {
+        h.push("group".to_string());
+    }
+    h.push("ts".into());
+    h.push("forecast".into());
+    for level in levels {
+        h.push(format!("lower_{level}"));
+        h.push(format!("upper_{level}"));
+    }
+    h
+}
+
+fn cells(
+    request: &ForecastRequest,
+    group: &Option<String>,
+    r: &ForecastReport,
+) -> Vec<Vec<String>> {
+    r.rows
+        .iter()
+        .map(|row| {
+            let mut c = Vec::new();
+            if request.by.is_some() {
+                c.push(group.clone().unwrap_or_default());
+            }
+            c.push(ts(&row.ts));
+            c.push(number(row.forecast));
+            for (_, lower, upper) in &row.bands {
+                c.push(number(*lower));
+                c.push(number(*upper));
+            }
+            c
+        })
+        .collect()
+}
+
+fn number(v: f64) -> String {
+    format!("{v:.4}")
+}
+
+/// What a group's forecast is and how it was chosen, in one line for a person.
+fn summary(request: &ForecastRequest, g: &GroupForecast) -> String {
+    let who = match (&request.by, &g.group) {
+        (Some(by), Some(value)) => format!("{by} = {value}: "),
+        (Some(by), None) => format!("{by} is null: "),
+        _ => String::new(),
+    };
+    match &g.outcome {
+        Err(e) => format!("{who}no forecast: {e}"),
+        Ok(r) => {
+            let backtest = match (r.backtest_mase, r.backtest_smape) {
+                (Some(m), Some(s)) => format!("backtest MASE {m:.3}, sMAPE {s:.1}%"),
+                _ => "not backtested".to_string(),
+            };
+            let seasons = if r.seasons.is_empty() {
+                "no season".to_string()
+            } else {
+                format!(
+                    "seasons of {} periods",
+                    r.seasons
+                        .iter()
+                        .map(|s| s.to_string())
+                        .collect::<Vec<_>>()
+                        .join(" and ")
+                )
+            };
+            let mut line = format!(
+                "{who}{} ({backtest}; {seasons}; {} periods of history)",
+                r.model,
+                r.history.len()
+            );
+            for note in &r.notes {
+                line.push_str(&format!("\n  note: {note}"));
+            }
+            line
+        }
+    }
+}
+
+fn print_csv(
+    request: &ForecastRequest,
+    levels: &[u32],
+    groups: &[GroupForecast],
+) -> Result<(), MeshError> {
+    print(header(request, levels).join(","))?;
+    for g in groups {
+        eprintln!("{}", summary(request, g));
+        if let Ok(r) = &g.outcome {
+            for row in cells(request, &g.group, r) {
+                let quoted: Vec<String> = row.iter().map(|c| csv_cell(c)).collect();
+                print(quoted.join(","))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn csv_cell(cell: &str) -> String {
+    if cell.contains([',', '"', '\n']) {
+        format!("\"{}\"", cell.replace('"', "\"\""))
+    } else {
+        cell.to_string()
+    }
+}
+
+fn print_table(
+    request: &ForecastRequest,
+    levels: &[u32],
+    groups: &[GroupForecast],
+) -> Result<(), MeshError> {
+    let head = header(request, levels);
+    for (i, g) in groups.iter().enumerate() {
+        if i > 0 {
+            print("")?;
+        }
+        print(summary(request, g))?;
+        let Ok(r) = &g.outcome else { continue };
+        let rows = cells(request, &g.group, r);
+        let widths: Vec<usize> = (0..head.len())
+            .map(|c| {
+                rows.iter()
+                    .map(|r| r[c].len())
+                    .chain([head[c].len()])
+                    .max()
+                    .unwrap_or(0)
+            })
+            .collect();
+        let line = |cells: &[String]| {
+            cells
+                .iter()
+                .zip(&widths)
+                .map(|(c, w)| format!("{c:>w$}"))
+                .collect::<Vec<_>>()
+                .join("  ")
+        };
+        print(line(&head))?;
+        for row in &rows {
+            print(line(row))?;
+        }
+    }
+    Ok(())
+}
