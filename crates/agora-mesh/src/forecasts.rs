@@ -12,6 +12,7 @@ use chrono::NaiveDateTime;
 use datafusion::sql::sqlparser::ast::{Expr, SelectItem, SetExpr, Statement, visit_expressions};
 use datafusion::sql::sqlparser::dialect::GenericDialect;
 use datafusion::sql::sqlparser::parser::Parser;
+use serde_json::{Map, Value, json};
 use std::ops::ControlFlow;
 
 use crate::{Mesh, MeshError};
@@ -271,6 +272,71 @@ fn forecast_groups(request: &ForecastRequest, read: Aggregated) -> Vec<GroupFore
                     report
                 });
             GroupForecast { group, outcome }
+        })
+        .collect()
+}
+
+/// The JSON of `agora forecast --format json` and of `POST /api/v1/forecast`.
+pub fn forecasts_json(request: &ForecastRequest, groups: &[GroupForecast]) -> Value {
+    let forecasts: Vec<Value> = groups
+        .iter()
+        .map(|g| {
+            let mut out = Map::new();
+            if request.by.is_some() {
+                out.insert("group".into(), json!(g.group));
+            }
+            match &g.outcome {
+                Ok(r) => {
+                    out.insert("model".into(), json!(r.model));
+                    out.insert(
+                        "backtest".into(),
+                        json!({"mase": r.backtest_mase, "smape": r.backtest_smape}),
+                    );
+                    out.insert("seasons".into(), json!(r.seasons));
+                    out.insert("history_periods".into(), json!(r.history.len()));
+                    out.insert("filled_periods".into(), json!(r.filled));
+                    out.insert("notes".into(), json!(r.notes));
+                    out.insert(
+                        "candidates".into(),
+                        json!(r.scores.iter().map(|s| json!({
+                            "model": s.candidate, "mase": s.mase, "smape": s.smape, "error": s.error
+                        })).collect::<Vec<_>>()),
+                    );
+                    out.insert("rows".into(), json!(rows_json(r)));
+                }
+                Err(e) => {
+                    out.insert("error".into(), json!(e.to_string()));
+                }
+            }
+            Value::Object(out)
+        })
+        .collect();
+    json!({
+        "table": request.table,
+        "time": request.time,
+        "value": request.value,
+        "every": request.every.to_string(),
+        "horizon": request.horizon,
+        "by": request.by,
+        "forecasts": forecasts,
+    })
+}
+
+fn rows_json(r: &ForecastReport) -> Vec<Value> {
+    r.rows
+        .iter()
+        .map(|row| {
+            let mut o = Map::new();
+            o.insert(
+                "ts".into(),
+                json!(row.ts.format("%Y-%m-%d %H:%M:%S").to_string()),
+            );
+            o.insert("forecast".into(), json!(row.forecast));
+            for (level, lower, upper) in &row.bands {
+                o.insert(format!("lower_{level}"), json!(lower));
+                o.insert(format!("upper_{level}"), json!(upper));
+            }
+            Value::Object(o)
         })
         .collect()
 }

@@ -70,7 +70,7 @@ pub use agora_ingest::{IngestMode, InputFormat, Source, classify_file};
 pub use agora_query::{Interface, QueryLimits, SessionOptions, StatementShape};
 pub use error::{ErrorKind, MeshError};
 pub use events::{EventVerdict, EventsReport, FLUSH_AGE, FLUSH_EVENTS, Flag, parse_events};
-pub use forecasts::{ForecastRequest, GroupForecast, MAX_GROUPS};
+pub use forecasts::{ForecastRequest, GroupForecast, MAX_GROUPS, forecasts_json};
 pub use governance::PolicyApplied;
 pub use ingest::{ColumnClassified, IngestOptions, IngestReport, RuleVerdict};
 pub use principal_admin::{PrincipalSummary, parse_lifetime};

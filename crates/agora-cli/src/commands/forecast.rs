@@ -2,11 +2,10 @@
 //! forecast with prediction intervals, per group with `--by`, as a table, CSV or JSON.
 
 use agora_insight::{Every, ForecastReport};
-use agora_mesh::{ForecastRequest, GroupForecast, Mesh, MeshError};
+use agora_mesh::{ForecastRequest, GroupForecast, Mesh, MeshError, forecasts_json};
 use agora_model::Principal;
 use agora_query::Interface;
 use clap::Args;
-use serde_json::{Map, Value, json};
 
 use crate::{print, print_json};
 
@@ -65,68 +64,6 @@ pub async fn run(mesh: &Mesh, me: &Principal, args: ForecastArgs) -> Result<(), 
         "csv" => print_csv(&request, &levels, &groups),
         _ => print_table(&request, &levels, &groups),
     }
-}
-
-/// The JSON of `agora forecast --format json` and of `POST /api/v1/forecast`.
-pub fn forecasts_json(request: &ForecastRequest, groups: &[GroupForecast]) -> Value {
-    let forecasts: Vec<Value> = groups
-        .iter()
-        .map(|g| {
-            let mut out = Map::new();
-            if request.by.is_some() {
-                out.insert("group".into(), json!(g.group));
-            }
-            match &g.outcome {
-                Ok(r) => {
-                    out.insert("model".into(), json!(r.model));
-                    out.insert(
-                        "backtest".into(),
-                        json!({"mase": r.backtest_mase, "smape": r.backtest_smape}),
-                    );
-                    out.insert("seasons".into(), json!(r.seasons));
-                    out.insert("history_periods".into(), json!(r.history.len()));
-                    out.insert("filled_periods".into(), json!(r.filled));
-                    out.insert("notes".into(), json!(r.notes));
-                    out.insert(
-                        "candidates".into(),
-                        json!(r.scores.iter().map(|s| json!({
-                            "model": s.candidate, "mase": s.mase, "smape": s.smape, "error": s.error
-                        })).collect::<Vec<_>>()),
-                    );
-                    out.insert("rows".into(), json!(rows_json(r)));
-                }
-                Err(e) => {
-                    out.insert("error".into(), json!(e.to_string()));
-                }
-            }
-            Value::Object(out)
-        })
-        .collect();
-    json!({
-        "table": request.table,
-        "time": request.time,
-        "value": request.value,
-        "every": request.every.to_string(),
-        "horizon": request.horizon,
-        "by": request.by,
-        "forecasts": forecasts,
-    })
-}
-
-fn rows_json(r: &ForecastReport) -> Vec<Value> {
-    r.rows
-        .iter()
-        .map(|row| {
-            let mut o = Map::new();
-            o.insert("ts".into(), json!(ts(&row.ts)));
-            o.insert("forecast".into(), json!(row.forecast));
-            for (level, lower, upper) in &row.bands {
-                o.insert(format!("lower_{level}"), json!(lower));
-                o.insert(format!("upper_{level}"), json!(upper));
-            }
-            Value::Object(o)
-        })
-        .collect()
 }
 
 fn ts(at: &chrono::NaiveDateTime) -> String {

@@ -5,6 +5,7 @@ use serde_json::Value;
 
 use crate::governance::write;
 use crate::harness::Mesh;
+use crate::server::serve;
 
 const CONTRACT: &str = "\
 apiVersion: v3.0.2
@@ -66,8 +67,8 @@ fn sales_csv() -> String {
 }
 
 /// The shop mesh: the sales product ingested, its policy applied, erin (region EU) granted
-/// read.
-fn shop() -> Mesh {
+/// read (her token returned).
+fn shop() -> (Mesh, String) {
     let mesh = Mesh::new();
     mesh.ok(&["domain", "create", "shop", "--owner", "alice"]);
     mesh.ok(&[
@@ -92,9 +93,10 @@ fn shop() -> Mesh {
         "apply",
         &write(&mesh, "shop.yaml", POLICY),
     ]);
-    mesh.ok(&["principal", "create", "erin", "--attr", "region=EU"]);
+    let erin = mesh.ok(&["principal", "create", "erin", "--attr", "region=EU"]);
     mesh.ok(&["grant", "erin", "read", "shop.sales"]);
-    mesh
+    let token = erin.rsplit(": ").next().unwrap().trim().to_string();
+    (mesh, token)
 }
 
 fn forecast_json(mesh: &Mesh, who: Option<&str>, args: &[&str]) -> Value {
@@ -107,7 +109,7 @@ fn forecast_json(mesh: &Mesh, who: Option<&str>, args: &[&str]) -> Value {
 
 #[test]
 fn a_reader_forecasts_only_the_rows_they_may_see_with_the_weekly_season_found() {
-    let mesh = shop();
+    let (mesh, _) = shop();
     let args = ["--value", "sum(amount)", "--every", "1d", "--horizon", "14"];
     let erin = forecast_json(&mesh, Some("erin"), &args);
     let f = &erin["forecasts"][0];
@@ -163,7 +165,7 @@ fn a_reader_forecasts_only_the_rows_they_may_see_with_the_weekly_season_found() 
 
 #[test]
 fn each_group_is_forecast_and_a_partial_last_period_is_left_out_and_named() {
-    let mesh = shop();
+    let (mesh, _) = shop();
     let out = forecast_json(
         &mesh,
         None,
@@ -222,7 +224,7 @@ fn each_group_is_forecast_and_a_partial_last_period_is_left_out_and_named() {
 
 #[test]
 fn a_masked_column_is_neither_value_nor_group_nor_time() {
-    let mesh = shop();
+    let (mesh, _) = shop();
     for (args, flag) in [
         (vec!["--value", "sum(cost)"], "--value"),
         (vec!["--value", "sum(amount) + max(\"cost\")"], "--value"),
@@ -280,7 +282,7 @@ type BadRequest = (
 
 #[test]
 fn bad_requests_name_what_is_wrong_and_a_constant_series_says_so() {
-    let mesh = shop();
+    let (mesh, _) = shop();
     let cases: [BadRequest; 10] = [
         (
             "region",
@@ -389,4 +391,68 @@ fn bad_requests_name_what_is_wrong_and_a_constant_series_says_so() {
     );
     assert_eq!(f["rows"][0]["forecast"], 1.0);
     assert_eq!(f["rows"][0]["lower_95"], 1.0);
+}
+
+#[test]
+fn the_same_forecast_over_http_within_the_callers_view() {
+    let (mesh, erin) = shop();
+    let served = serve(&mesh);
+    let post = |body: Value| {
+        let r = reqwest::blocking::Client::new()
+            .post(format!("{}/api/v1/forecast", served.http))
+            .bearer_auth(&erin)
+            .json(&body)
+            .send()
+            .unwrap();
+        (r.status().as_u16(), r.json::<Value>().unwrap())
+    };
+    let (status, body) = post(serde_json::json!({
+        "table": "shop.daily", "time": "day", "value": "sum(amount)", "every": "1w",
+        "horizon": 3, "levels": [90]
+    }));
+    assert_eq!(status, 200, "{body}");
+    let rows = body["forecasts"][0]["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 3);
+    assert!(
+        rows[0]["lower_90"].is_number() && rows[0].get("lower_95").is_none(),
+        "{body}"
+    );
+    assert!(
+        rows[0]["forecast"].as_f64().unwrap() < 1500.0,
+        "erin's view only: {body}"
+    );
+    for (request, status, says) in [
+        (
+            serde_json::json!({"table": "shop.daily", "time": "day", "value": "sum(cost)", "every": "1d", "horizon": 3}),
+            400,
+            "masked for you",
+        ),
+        (
+            serde_json::json!({"table": "shop.daily", "time": "day", "value": "sum(amount)", "every": "1d", "horizon": 0}),
+            400,
+            "horizon",
+        ),
+        (
+            serde_json::json!({"table": "shop.daily", "time": "day", "value": "sum(amount)", "every": "1d", "horizon": 3, "levels": [0]}),
+            400,
+            "not 0",
+        ),
+        (
+            serde_json::json!({"table": "shop.daily", "time": "day", "value": "sum(amount)", "every": "1d", "horizon": 3, "oops": 1}),
+            400,
+            "oops",
+        ),
+        (
+            serde_json::json!({"table": "shop.nothing", "time": "day", "value": "sum(amount)", "every": "1d", "horizon": 3}),
+            404,
+            "nothing",
+        ),
+    ] {
+        let (got, body) = post(request.clone());
+        assert_eq!(got, status, "{request}: {body}");
+        assert!(
+            body["error"].as_str().unwrap().contains(says),
+            "{request}: {body}"
+        );
+    }
 }

@@ -7,6 +7,7 @@
 
 mod domains;
 mod events;
+mod forecast;
 mod governance;
 mod ingest;
 mod ledger;
@@ -97,6 +98,7 @@ fn openapi() -> utoipa::openapi::OpenApi {
         ingest::Api::openapi(),
         events::Api::openapi(),
         quality::Api::openapi(),
+        forecast::Api::openapi(),
         query::Api::openapi(),
         search::Api::openapi(),
         ledger::Api::openapi(),
@@ -121,6 +123,7 @@ pub fn router(mesh: Mesh) -> Router {
         .merge(ingest::routes())
         .merge(events::routes())
         .merge(quality::routes())
+        .merge(forecast::routes())
         .merge(query::routes())
         .merge(search::routes())
         .merge(ledger::routes())
