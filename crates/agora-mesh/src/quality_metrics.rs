@@ -298,12 +298,16 @@ fn judge_frequencies(
                     .iter()
                     .map(|t| (*t, held.get(t).copied().unwrap_or(0.0)))
                     .collect();
-                let now = shares.get(key.as_str()).copied().unwrap_or(unseen);
-                Some((
-                    key.clone(),
-                    now,
-                    judge_metric(&earlier, at, now, Some(rows))?,
-                ))
+                let absent = !shares.contains_key(key.as_str());
+                let now = if absent { unseen } else { shares[key.as_str()] };
+                let mut judged = judge_metric(&earlier, at, now, Some(rows))?;
+                // Under the cut the share is anywhere from 0 to `unseen`: only an expected
+                // range wholly above that says the value dropped (a value that stopped coming
+                // long ago is expected at 0%, which under the cut it may well be).
+                if absent {
+                    judged.is_anomaly = unseen < judged.low;
+                }
+                Some((key.clone(), now, judged))
             })
             .collect();
         // The value that moved most, in widths of its expected range, speaks for the column.

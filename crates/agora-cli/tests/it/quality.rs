@@ -889,6 +889,20 @@ fn the_shares_of_a_columns_values_are_judged_against_their_history() {
     let out = mesh.ok(&["ingest", "sales.orders", &back]);
     assert!(!out.contains("frequency"), "{out}");
     assert_eq!(incident_entries("quality.incident_closed").len(), 1);
+    // APAC stops for good: after the first alarm its history learns 0%, and a value under the
+    // cut (which 0% is) no longer alarms on every batch.
+    let mut alarms = Vec::new();
+    for b in 0..16 {
+        let gone: String = orders_batch(3000 + b * 150, 150, 0).replace(",APAC,", ",EMEA,");
+        let file = csv_file(&mesh, &format!("gone{b}.csv"), &gone);
+        let out = mesh.ok(&["ingest", "sales.orders", &file]);
+        alarms.push(out.contains("metric frequency of region"));
+    }
+    assert!(alarms[0], "the first batch without APAC is news");
+    assert!(
+        alarms[12..].iter().all(|a| !a),
+        "a value gone for good still alarms: {alarms:?}"
+    );
 }
 
 #[test]
