@@ -53,6 +53,8 @@ type Points = Vec<(NaiveDateTime, Option<f64>)>;
 struct Aggregated {
     groups: Vec<(Option<String>, Points)>,
     newest: Option<NaiveDateTime>,
+    /// How many rows each period holds, over all groups.
+    rows: std::collections::BTreeMap<NaiveDateTime, u64>,
 }
 
 /// The request's columns as the table names them, checked against the reader's view.
@@ -194,7 +196,7 @@ async fn aggregate(
     let sql = format!(
         // The value on lines of its own: a trailing `--` comment in it ends there.
         "SELECT CAST({bucket} AS TIMESTAMP) AS ts, {group} AS grp, CAST(\n{value}\n AS DOUBLE) AS v, \
-         max(CAST(\"{time}\" AS TIMESTAMP)) AS newest \
+         max(CAST(\"{time}\" AS TIMESTAMP)) AS newest, count(*) AS n \
          FROM {from} WHERE \"{time}\" IS NOT NULL GROUP BY 1, 2 ORDER BY 2, 1",
         value = request.value
     );
@@ -207,6 +209,7 @@ async fn aggregate(
     let mut read = Aggregated {
         groups: Vec::new(),
         newest: None,
+        rows: Default::default(),
     };
     for batch in &batches {
         let ts = micros(batch.column(0))?;
@@ -220,11 +223,14 @@ async fn aggregate(
         let grp = grp.as_string::<i32>();
         let v = as_type(2, &DataType::Float64)?;
         let v = v.as_primitive::<Float64Type>();
+        let n = as_type(4, &DataType::UInt64)?;
+        let n = n.as_primitive::<arrow::datatypes::UInt64Type>();
         for i in 0..batch.num_rows() {
             read.newest = read.newest.max(last(i));
             let Some(at) = ts(i) else {
                 continue;
             };
+            *read.rows.entry(at).or_default() += n.value(i);
             let g = grp.is_valid(i).then(|| grp.value(i).to_string());
             let value = v.is_valid(i).then(|| v.value(i));
             match read.groups.last_mut() {
@@ -250,7 +256,9 @@ async fn aggregate(
 /// Each group's forecast, the period the data has not finished left out (and said so).
 fn forecast_groups(request: &ForecastRequest, read: Aggregated) -> Vec<GroupForecast> {
     let newest = read.newest;
-    let incomplete = newest.and_then(|n| unfinished_period(request.every, n));
+    let incomplete = newest
+        .and_then(|n| unfinished_period(request.every, n))
+        .filter(|(start, _)| fewer_rows_than_usual(&read.rows, *start));
     read.groups
         .into_iter()
         .map(|(group, mut points)| {
@@ -350,6 +358,23 @@ fn unfinished_period(
     let start = every.floor(newest);
     let end = every.advance(start, 1);
     ((end - newest) * 10 > end - start).then_some((start, end))
+}
+
+/// Whether the period starting at `start` holds fewer rows than nine tenths of the median
+/// period before it: with the data short of the period's end, that is a period still filling.
+/// A table of one row per period (a monthly figure stamped on the 1st) is never short.
+/// With fewer than three periods before it, the time alone decides.
+fn fewer_rows_than_usual(
+    rows: &std::collections::BTreeMap<NaiveDateTime, u64>,
+    start: NaiveDateTime,
+) -> bool {
+    let mut before: Vec<u64> = rows.range(..start).map(|(_, n)| *n).collect();
+    if before.len() < 3 {
+        return true;
+    }
+    before.sort_unstable();
+    let median = before[before.len() / 2] as f64;
+    (rows.get(&start).copied().unwrap_or(0) as f64) < 0.9 * median
 }
 
 /// The times of a timestamp column, by row.

@@ -34,6 +34,9 @@ pub struct ForecastArgs {
     /// table, csv or json.
     #[arg(long, default_value = "table")]
     format: String,
+    /// Also draw the history, the forecast and its intervals to this SVG file.
+    #[arg(long, value_name = "FILE.svg")]
+    plot: Option<std::path::PathBuf>,
 }
 
 pub async fn run(mesh: &Mesh, me: &Principal, args: ForecastArgs) -> Result<(), MeshError> {
@@ -59,6 +62,9 @@ pub async fn run(mesh: &Mesh, me: &Principal, args: ForecastArgs) -> Result<(), 
         levels: levels.clone(),
     };
     let groups = mesh.forecast(me, Interface::Cli, &request).await?;
+    if let Some(path) = &args.plot {
+        crate::commands::forecast_plot::plot(path, &request, &groups)?;
+    }
     match args.format.as_str() {
         "json" => print_json(&forecasts_json(&request, &groups)),
         "csv" => print_csv(&request, &levels, &groups),

@@ -6,6 +6,7 @@ mod classify;
 mod demo;
 mod domain;
 mod forecast;
+mod forecast_plot;
 mod ingest;
 mod init;
 mod ledger;

@@ -161,6 +161,27 @@ fn a_reader_forecasts_only_the_rows_they_may_see_with_the_weekly_season_found() 
             .unwrap()
             > 500.0
     );
+
+    // The chart names what it shows: the table, the value, the model and its backtest.
+    let svg = mesh.dir.path().join("forecast.svg");
+    let mut plotted: Vec<&str> = vec!["--as", "erin", "forecast", "shop.daily", "--time", "day"];
+    plotted.extend(args);
+    plotted.extend(["--plot", svg.to_str().unwrap()]);
+    mesh.ok(&plotted);
+    let drawn = std::fs::read_to_string(&svg).unwrap();
+    assert!(drawn.starts_with("<svg"), "{drawn}");
+    let model = f["model"].as_str().unwrap();
+    for text in [
+        "shop.daily: sum(amount) per 1d",
+        model,
+        "backtest MASE",
+        "95% prediction interval",
+        "80% prediction interval",
+        "forecast, 14 periods",
+        "history (70 periods, the last of 140)",
+    ] {
+        assert!(drawn.contains(text), "the chart lacks `{text}`");
+    }
 }
 
 #[test]
