@@ -133,7 +133,7 @@ impl Mesh {
         let (table, product, contract) = self
             .granted(actor, &request.table, Access::Read, "forecast")
             .await?;
-        let view = self.writer_view(actor, &table, &product).await?;
+        let view = self.column_view(actor, &table, &product).await?;
         let column = |flag: &str, name: &str| -> Result<String, MeshError> {
             let Some(c) = contract
                 .column(&name.to_lowercase())

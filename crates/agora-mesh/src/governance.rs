@@ -12,14 +12,15 @@ use sha2::{Digest, Sha256};
 use crate::recorder::Event;
 use crate::{Mesh, MeshError};
 
-/// What a writer sees of a table it changes ([`Mesh::writer_view`]).
+/// What a principal sees of a table's columns, and which rows ([`Mesh::column_view`]): what a
+/// writer may select rows by, what a forecast may aggregate.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct WriterView {
+pub(crate) struct ColumnView {
     pub masked: std::collections::BTreeSet<String>,
     pub row_filter: Option<String>,
 }
 
-impl WriterView {
+impl ColumnView {
     /// Whether the writer sees `column` masked; stored hashes count as masked, being hidden.
     pub(crate) fn is_masked(&self, column: &str) -> bool {
         self.masked.contains(column) || agora_policy::StoredHash::parse(column).is_some()
@@ -152,15 +153,15 @@ impl Mesh {
         ))
     }
 
-    /// What a writer of `table` sees of it when it changes rows: the columns masked for it
-    /// (it may neither select rows by them nor be shown their values) and its row filter (it
-    /// changes only the rows it may read).
-    pub(crate) async fn writer_view(
+    /// What `actor` sees of `table`: the columns masked for it (a writer may neither select
+    /// rows by them nor be shown their values; a forecast may not aggregate them) and its row
+    /// filter (a writer changes only the rows it may read).
+    pub(crate) async fn column_view(
         &self,
         actor: &Principal,
         table: &TableRef,
         product: &ProductRecord,
-    ) -> Result<WriterView, MeshError> {
+    ) -> Result<ColumnView, MeshError> {
         let policies = self.policy_set().await?;
         let labels = self
             .labels(std::slice::from_ref(product))
@@ -176,7 +177,7 @@ impl Mesh {
             })
             .map(|(column, _)| column.clone())
             .collect();
-        Ok(WriterView {
+        Ok(ColumnView {
             masked,
             row_filter: policies.row_filter(actor, table),
         })

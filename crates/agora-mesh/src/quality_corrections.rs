@@ -330,7 +330,7 @@ impl Mesh {
         let (_, product, contract) = self
             .writable(actor, &table.to_string(), "apply corrections to")
             .await?;
-        let view = self.writer_view(actor, &table, &product).await?;
+        let view = self.column_view(actor, &table, &product).await?;
         let fixes: Vec<Fix> = chosen.iter().map(|s| s.fix.clone()).collect();
         let conditions: Vec<String> = fixes
             .iter()

@@ -98,7 +98,7 @@ impl Mesh {
         {
             return Ok(Vec::new());
         }
-        let view = self.writer_view(actor, &table, &product).await?;
+        let view = self.column_view(actor, &table, &product).await?;
         let columns: Vec<String> = contract
             .columns
             .iter()
@@ -158,7 +158,7 @@ impl Mesh {
         let (table, product, contract) = self
             .writable(actor, &table.to_string(), "re-admit quarantined rows of")
             .await?;
-        let view = self.writer_view(actor, &table, &product).await?;
+        let view = self.column_view(actor, &table, &product).await?;
         let fixes: Vec<Fix> = chosen.iter().map(|s| s.fix.clone()).collect();
         let condition = fixes
             .iter()

@@ -260,7 +260,7 @@ impl Mesh {
         let (table, product, contract) = self
             .writable(actor, table, "see suggested corrections for")
             .await?;
-        let view = self.writer_view(actor, &table, &product).await?;
+        let view = self.column_view(actor, &table, &product).await?;
         let columns: Vec<(String, ReadAs)> = contract
             .columns
             .iter()

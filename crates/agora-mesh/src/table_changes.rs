@@ -224,7 +224,7 @@ impl Mesh {
             .predicate_columns(&table, TableKind::Product, predicate)
             .await?
             .ok_or_else(|| MeshError::Conflict(format!("{table} has no rows yet")))?;
-        let view = self.writer_view(actor, &table, &product).await?;
+        let view = self.column_view(actor, &table, &product).await?;
         for column in &columns {
             if view.is_masked(column) {
                 return Err(MeshError::Denied {
