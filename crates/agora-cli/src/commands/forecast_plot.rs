@@ -17,6 +17,9 @@ fn history_shown(r: &ForecastReport) -> usize {
 
 const HEIGHT_PER_PANEL: u32 = 420;
 
+/// The most groups one chart draws (a panel each).
+const MAX_PANELS: usize = 24;
+
 pub fn plot(
     path: &Path,
     request: &ForecastRequest,
@@ -41,6 +44,15 @@ pub fn plot(
         return Err(MeshError::BadInput {
             source_name: "--plot".into(),
             message: "no group could be forecast: nothing to draw".into(),
+        });
+    }
+    if drawn.len() > MAX_PANELS {
+        return Err(MeshError::BadInput {
+            source_name: "--plot".into(),
+            message: format!(
+                "{} groups are too many to draw (at most {MAX_PANELS} panels): forecast fewer groups, or leave out --plot",
+                drawn.len()
+            ),
         });
     }
     let root =

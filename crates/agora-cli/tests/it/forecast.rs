@@ -390,6 +390,29 @@ fn bad_requests_name_what_is_wrong_and_a_constant_series_says_so() {
         assert!(err.contains(expected), "{args:?}: {err}");
         assert!(!err.contains("panicked"), "{err}");
     }
+    // Each note is its own group of one day: nothing can be forecast, so nothing is drawn.
+    let svg = mesh.dir.path().join("none.svg");
+    let err = mesh.fails(
+        2,
+        &[
+            "forecast",
+            "shop.daily",
+            "--time",
+            "day",
+            "--value",
+            "sum(amount)",
+            "--every",
+            "1d",
+            "--horizon",
+            "3",
+            "--by",
+            "note",
+            "--plot",
+            svg.to_str().unwrap(),
+        ],
+    );
+    assert!(err.contains("--plot: no group could be forecast"), "{err}");
+    assert!(!svg.exists());
     // One row a day per region: the count is constant, and the forecast says so.
     let out = forecast_json(
         &mesh,
