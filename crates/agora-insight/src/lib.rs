@@ -70,20 +70,24 @@ pub enum InsightError {
 
 /// The levels of `--level 80,95`.
 pub fn parse_levels(text: &str) -> Result<Vec<u32>, InsightError> {
-    let mut levels = Vec::new();
-    for part in text.split(',') {
-        let level: u32 = part
-            .trim()
-            .parse()
-            .map_err(|_| InsightError::BadLevel(part.trim().to_string()))?;
-        if !(1..=99).contains(&level) {
-            return Err(InsightError::BadLevel(part.trim().to_string()));
-        }
-        if !levels.contains(&level) {
-            levels.push(level);
-        }
+    let levels = text
+        .split(',')
+        .map(|part| {
+            part.trim()
+                .parse()
+                .map_err(|_| InsightError::BadLevel(part.trim().to_string()))
+        })
+        .collect::<Result<Vec<u32>, _>>()?;
+    check_levels(levels)
+}
+
+/// Prediction levels in percent, each between 1 and 99, sorted, each once.
+pub fn check_levels(mut levels: Vec<u32>) -> Result<Vec<u32>, InsightError> {
+    if let Some(bad) = levels.iter().find(|l| !(1..=99).contains(*l)) {
+        return Err(InsightError::BadLevel(bad.to_string()));
     }
     levels.sort_unstable();
+    levels.dedup();
     Ok(levels)
 }
 
@@ -94,6 +98,13 @@ pub struct ForecastRow {
     pub forecast: f64,
     /// (level, lower, upper), in the order of the levels asked for.
     pub bands: Vec<(u32, f64, f64)>,
+}
+
+impl ForecastRow {
+    /// The period's start as every output writes it: `2024-05-20 00:00:00`.
+    pub fn ts_text(&self) -> String {
+        self.ts.format("%Y-%m-%d %H:%M:%S").to_string()
+    }
 }
 
 /// A series' forecast and how it was made.

@@ -215,15 +215,15 @@ async fn aggregate(
         let ts = micros(batch.column(0))?;
         let last = micros(batch.column(3))?;
         // The engine picks its own string and number layouts: cast to the ones read here.
-        let as_type = |i: usize, t: &DataType| {
+        let as_type = |i: usize, t: &DataType, flag: &str| {
             arrow::compute::cast(batch.column(i), t)
-                .map_err(|e| MeshError::bad_input("--value", e.to_string()))
+                .map_err(|e| MeshError::bad_input(flag, e.to_string()))
         };
-        let grp = as_type(1, &DataType::Utf8)?;
+        let grp = as_type(1, &DataType::Utf8, "--by")?;
         let grp = grp.as_string::<i32>();
-        let v = as_type(2, &DataType::Float64)?;
+        let v = as_type(2, &DataType::Float64, "--value")?;
         let v = v.as_primitive::<Float64Type>();
-        let n = as_type(4, &DataType::UInt64)?;
+        let n = as_type(4, &DataType::UInt64, "--value")?;
         let n = n.as_primitive::<arrow::datatypes::UInt64Type>();
         for i in 0..batch.num_rows() {
             read.newest = read.newest.max(last(i));
@@ -335,10 +335,7 @@ fn rows_json(r: &ForecastReport) -> Vec<Value> {
         .iter()
         .map(|row| {
             let mut o = Map::new();
-            o.insert(
-                "ts".into(),
-                json!(row.ts.format("%Y-%m-%d %H:%M:%S").to_string()),
-            );
+            o.insert("ts".into(), json!(row.ts_text()));
             o.insert("forecast".into(), json!(row.forecast));
             for (level, lower, upper) in &row.bands {
                 o.insert(format!("lower_{level}"), json!(lower));

@@ -1,6 +1,6 @@
 //! Data quality for Agora: the checks that run on every ingest and every event.
 //!
-//! - [`timeseries`]: rolling order statistics and the [`StreamingDetector`], which judges each
+//! - [`timeseries`]: window maxima, quantiles, autocorrelation and the [`StreamingDetector`], which judges each
 //!   value of a series against the values before it only (no look-ahead). The forecasting
 //!   work builds on the same module.
 //! - [`rules`]: a contract's ODCS quality rules ([`rules_of`] checks them when the contract is

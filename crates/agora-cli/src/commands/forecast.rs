@@ -72,10 +72,6 @@ pub async fn run(mesh: &Mesh, me: &Principal, args: ForecastArgs) -> Result<(), 
     }
 }
 
-fn ts(at: &chrono::NaiveDateTime) -> String {
-    at.format("%Y-%m-%d %H:%M:%S").to_string()
-}
-
 fn header(request: &ForecastRequest, levels: &[u32]) -> Vec<String> {
     let mut h = Vec::new();
     if request.by.is_some() {
@@ -102,7 +98,7 @@ fn cells(
             if request.by.is_some() {
                 c.push(group.clone().unwrap_or_default());
             }
-            c.push(ts(&row.ts));
+            c.push(row.ts_text());
             c.push(number(row.forecast));
             for (_, lower, upper) in &row.bands {
                 c.push(number(*lower));
@@ -117,20 +113,32 @@ fn number(v: f64) -> String {
     format!("{v:.4}")
 }
 
+/// The group a forecast is of, for a person (`region = EU`); None without `--by`.
+pub(crate) fn group_label(request: &ForecastRequest, group: &Option<String>) -> Option<String> {
+    let by = request.by.as_ref()?;
+    Some(match group {
+        Some(value) => format!("{by} = {value}"),
+        None => format!("{by} is null"),
+    })
+}
+
+/// The chosen model's backtest error, for a person.
+pub(crate) fn backtest_text(r: &ForecastReport) -> String {
+    match (r.backtest_mase, r.backtest_smape) {
+        (Some(m), Some(s)) => format!("backtest MASE {m:.3}, sMAPE {s:.1}%"),
+        _ => "not backtested".to_string(),
+    }
+}
+
 /// What a group's forecast is and how it was chosen, in one line for a person.
 fn summary(request: &ForecastRequest, g: &GroupForecast) -> String {
-    let who = match (&request.by, &g.group) {
-        (Some(by), Some(value)) => format!("{by} = {value}: "),
-        (Some(by), None) => format!("{by} is null: "),
-        _ => String::new(),
-    };
+    let who = group_label(request, &g.group)
+        .map(|label| format!("{label}: "))
+        .unwrap_or_default();
     match &g.outcome {
         Err(e) => format!("{who}no forecast: {e}"),
         Ok(r) => {
-            let backtest = match (r.backtest_mase, r.backtest_smape) {
-                (Some(m), Some(s)) => format!("backtest MASE {m:.3}, sMAPE {s:.1}%"),
-                _ => "not backtested".to_string(),
-            };
+            let backtest = backtest_text(r);
             let seasons = if r.seasons.is_empty() {
                 "no season".to_string()
             } else {
@@ -161,25 +169,18 @@ fn print_csv(
     levels: &[u32],
     groups: &[GroupForecast],
 ) -> Result<(), MeshError> {
-    print(header(request, levels).join(","))?;
+    let failed = |e: csv::Error| crate::stdout_failed(std::io::Error::other(e));
+    let mut out = csv::Writer::from_writer(std::io::stdout().lock());
+    out.write_record(header(request, levels)).map_err(failed)?;
     for g in groups {
         eprintln!("{}", summary(request, g));
         if let Ok(r) = &g.outcome {
             for row in cells(request, &g.group, r) {
-                let quoted: Vec<String> = row.iter().map(|c| csv_cell(c)).collect();
-                print(quoted.join(","))?;
+                out.write_record(row).map_err(failed)?;
             }
         }
     }
-    Ok(())
-}
-
-fn csv_cell(cell: &str) -> String {
-    if cell.contains([',', '"', '\n']) {
-        format!("\"{}\"", cell.replace('"', "\"\""))
-    } else {
-        cell.to_string()
-    }
+    out.flush().map_err(crate::stdout_failed)
 }
 
 fn print_table(

@@ -6,6 +6,8 @@ use std::path::Path;
 
 use agora_insight::ForecastReport;
 use agora_mesh::{ForecastRequest, GroupForecast, MeshError};
+
+use crate::commands::forecast::{backtest_text, group_label};
 use plotters::prelude::*;
 
 /// The periods of history drawn: five horizons, two of the longest season, at least 60 —
@@ -32,11 +34,7 @@ pub fn plot(
     let drawn: Vec<(String, &ForecastReport)> = groups
         .iter()
         .filter_map(|g| {
-            let label = match (&request.by, &g.group) {
-                (Some(by), Some(v)) => format!("{by} = {v}"),
-                (Some(by), None) => format!("{by} is null"),
-                _ => String::new(),
-            };
+            let label = group_label(request, &g.group).unwrap_or_default();
             g.outcome.as_ref().ok().map(|r| (label, r))
         })
         .collect();
@@ -101,12 +99,8 @@ fn draw_panel(
         .chain(r.rows.iter().map(|row| row.ts))
         .map(|t| t.format("%Y-%m-%d").to_string())
         .collect();
-    let backtest = match (r.backtest_mase, r.backtest_smape) {
-        (Some(m), Some(s)) => format!("backtest MASE {m:.3}, sMAPE {s:.1}%"),
-        _ => "not backtested".into(),
-    };
     let title = format!(
-        "{}{}: {} per {} — {} ({backtest})",
+        "{}{}: {} per {} — {} ({})",
         request.table,
         if label.is_empty() {
             String::new()
@@ -116,6 +110,7 @@ fn draw_panel(
         request.value,
         request.every,
         r.model,
+        backtest_text(r),
     );
     let mut chart = ChartBuilder::on(panel)
         .caption(title, ("sans-serif", 18))

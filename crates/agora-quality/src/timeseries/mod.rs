@@ -1,6 +1,6 @@
-//! Time-series machinery shared by the quality checks and the forecasts: rolling order
-//! statistics, the streaming anomaly detector, and the judgement of a batch metric against its
-//! history.
+//! Time-series machinery shared by the quality checks and the forecasts: window maxima and
+//! quantiles, autocorrelation, the streaming anomaly detector, and the judgement of a batch
+//! metric against its history.
 
 mod autocorrelation;
 mod metric_history;
@@ -10,5 +10,5 @@ mod streaming;
 
 pub use autocorrelation::autocorrelation;
 pub use metric_history::{MetricJudgement, judge_metric};
-pub use rolling::{RollingWindow, quantile_of_sorted};
+pub use rolling::{WindowMax, quantile_of_sorted};
 pub use streaming::{DetectorConfig, StreamingDetector, Verdict};

@@ -17,7 +17,7 @@
 
 use std::collections::VecDeque;
 
-use super::RollingWindow;
+use super::WindowMax;
 use super::nearest_stretch::{Nearest, NearestStretch};
 
 /// The detector's settings. One configuration serves every series (`Default`); the
@@ -88,7 +88,9 @@ pub struct StreamingDetector {
     config: DetectorConfig,
     values: VecDeque<f64>,
     kept: usize,
-    range: RollingWindow,
+    /// The largest and (negated) the smallest of the last `horizon` values: their range.
+    highest: WindowMax,
+    lowest: WindowMax,
     scales: Vec<Scale>,
     seen: u64,
     quiet_until: u64,
@@ -117,7 +119,8 @@ impl StreamingDetector {
         StreamingDetector {
             values: VecDeque::with_capacity(kept + 1),
             kept,
-            range: RollingWindow::new(config.horizon),
+            highest: WindowMax::new(config.horizon),
+            lowest: WindowMax::new(config.horizon),
             scales,
             seen: 0,
             quiet_until: 0,
@@ -128,12 +131,12 @@ impl StreamingDetector {
     /// Judges `value` against the values before it, then remembers it. A value that is not
     /// a number is skipped: it neither raises an alert nor enters the history.
     pub fn observe(&mut self, value: f64) -> Verdict {
-        let history = self.range.len();
+        let history = (self.seen as usize).min(self.config.horizon.max(1));
         if !value.is_finite() {
             return ordinary(value, history);
         }
-        let spread = match (self.range.quantile(1.0), self.range.quantile(0.0)) {
-            (Some(high), Some(low)) => high - low,
+        let spread = match (self.highest.max(), self.lowest.max()) {
+            (Some(high), Some(minus_low)) => high + minus_low,
             _ => 0.0,
         };
         self.values.push_back(value);
@@ -143,40 +146,42 @@ impl StreamingDetector {
         self.seen += 1;
         let index = self.seen - 1;
         let warm = index >= self.config.warm_up as u64;
-        let mut judged = Vec::with_capacity(self.scales.len());
-        for scale in &mut self.scales {
-            let nearest = scale.search.advance(&self.values, self.seen);
-            let length = scale.search.length();
-            let floor = BAR_FLOOR * spread * (length as f64).sqrt();
-            let bar = scale.bar.max().map(|b| b.max(floor));
-            judged.push((length, nearest, bar));
-            if warm && let Some(n) = nearest {
-                scale.bar.push(n.distance);
-            }
+        // Every scale advances (and its bar learns) whether or not a verdict can be given.
+        let judged: Vec<Option<(usize, Nearest, f64)>> = self
+            .scales
+            .iter_mut()
+            .map(|scale| {
+                let nearest = scale.search.advance(&self.values, self.seen);
+                let length = scale.search.length();
+                let floor = BAR_FLOOR * spread * (length as f64).sqrt();
+                let bar = scale.bar.max().map(|b| b.max(floor));
+                if warm && let Some(n) = nearest {
+                    scale.bar.push(n.distance);
+                }
+                Some((length, nearest?, bar?))
+            })
+            .collect();
+        self.highest.push(value);
+        self.lowest.push(-value);
+        match judged.into_iter().collect::<Option<Vec<_>>>() {
+            Some(judged) => self.verdict(value, history, warm, &judged),
+            None => ordinary(value, history),
         }
-        self.range.push(value);
-        self.verdict(value, history, warm, &judged)
     }
 
+    /// The verdict once every scale has a nearest earlier stretch and a bar (shortest first).
     fn verdict(
         &mut self,
         value: f64,
         history: usize,
         warm: bool,
-        judged: &[(usize, Option<Nearest>, Option<f64>)],
+        judged: &[(usize, Nearest, f64)],
     ) -> Verdict {
-        let mut ratios = Vec::with_capacity(judged.len());
-        for (length, nearest, bar) in judged {
-            let (Some(nearest), Some(bar)) = (nearest, bar) else {
-                return ordinary(value, history);
-            };
-            ratios.push((*length, newness(nearest.distance, *bar)));
-        }
+        let ratios: Vec<(usize, f64)> = judged
+            .iter()
+            .map(|(length, nearest, bar)| (*length, newness(nearest.distance, *bar)))
+            .collect();
         let (short, nearest, bar) = judged[0];
-        let (nearest, bar) = (
-            nearest.expect("checked above: every scale has a nearest stretch"),
-            bar.expect("checked above: every scale has a bar"),
-        );
         // The values before this one are in the buffer: the lag counts back from it.
         let held = self.values[self.values.len() - 1 - nearest.lag];
         let reach = self.config.margin * bar;
@@ -239,44 +244,6 @@ fn geometric_mean(ratios: impl ExactSizeIterator<Item = f64>) -> f64 {
         log_sum += r.ln();
     }
     (log_sum / n).exp()
-}
-
-/// The largest of the last `capacity` values, kept as a deque of the values no later one
-/// exceeds (each value enters and leaves once: O(1) amortised).
-#[derive(Debug, Clone)]
-struct WindowMax {
-    capacity: u64,
-    pushed: u64,
-    candidates: VecDeque<(u64, f64)>,
-}
-
-impl WindowMax {
-    fn new(capacity: usize) -> WindowMax {
-        WindowMax {
-            capacity: capacity.max(1) as u64,
-            pushed: 0,
-            candidates: VecDeque::new(),
-        }
-    }
-
-    fn push(&mut self, value: f64) {
-        while self.candidates.back().is_some_and(|(_, v)| *v <= value) {
-            self.candidates.pop_back();
-        }
-        self.candidates.push_back((self.pushed, value));
-        self.pushed += 1;
-        while self
-            .candidates
-            .front()
-            .is_some_and(|(i, _)| *i + self.capacity < self.pushed)
-        {
-            self.candidates.pop_front();
-        }
-    }
-
-    fn max(&self) -> Option<f64> {
-        self.candidates.front().map(|(_, v)| *v)
-    }
 }
 
 /// The verdict on a value nothing can be said of: not a number, or nothing to compare it with.

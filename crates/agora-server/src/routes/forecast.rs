@@ -54,14 +54,9 @@ async fn forecast(
     let every = body.every.parse().map_err(|e| bad("every", e))?;
     let levels = match &body.levels {
         None => vec![80, 95],
-        Some(levels) => agora_insight::parse_levels(
-            &levels
-                .iter()
-                .map(|l| l.to_string())
-                .collect::<Vec<_>>()
-                .join(","),
-        )
-        .map_err(|e| bad("levels", e))?,
+        Some(levels) => {
+            agora_insight::check_levels(levels.clone()).map_err(|e| bad("levels", e))?
+        }
     };
     let request = ForecastRequest {
         table: body.table,
