@@ -6,7 +6,8 @@
 //!   numerics are the `augurs` crates', see `models.rs` for what they lack).
 //! - [`select`]: rolling-origin cross-validation that picks the model.
 //! - [`forecast`]: all of it for one series: seasons detected, candidates backtested, the best
-//!   refitted on the whole history, its forecast with intervals.
+//!   refitted on the whole history, its forecast with intervals ([`fit`] without a calendar).
+//! - [`predict_breach`]: how many checks ahead a quality metric breaks its rule.
 //!
 //! The time-series machinery shared with the quality checks (quantiles, the streaming
 //! detector) is `agora_quality::timeseries`; this crate adds what forecasting needs on top.
@@ -23,6 +24,7 @@
 //! assert!(report.seasons.contains(&7));
 //! ```
 
+mod breach;
 mod every;
 pub mod models;
 pub mod select;
@@ -33,6 +35,7 @@ use augurs_seasons::{Detector, PeriodogramDetector};
 use chrono::NaiveDateTime;
 use thiserror::Error;
 
+pub use breach::{BREACH_LEVEL, BreachForecast, MIN_CHECKS, predict_breach};
 pub use every::Every;
 pub use models::{Band, Candidate, Prediction};
 pub use series::{MAX_PERIODS, RegularSeries};
@@ -133,29 +136,95 @@ pub fn forecast(
     horizon: usize,
     levels: &[u32],
 ) -> Result<ForecastReport, InsightError> {
+    let mut fitted = fit(
+        &series.values,
+        &series.every.calendar_seasons(),
+        horizon,
+        levels,
+    )?;
+    if series.filled > 0 {
+        fitted.notes.insert(
+            0,
+            format!(
+                "{} of {} periods had no data and were filled by straight lines between their neighbours",
+                series.filled,
+                series.values.len()
+            ),
+        );
+    }
+    let y = &series.values;
+    let prediction = &fitted.prediction;
+    let rows = (0..horizon)
+        .map(|h| ForecastRow {
+            ts: series.period(y.len() + h),
+            forecast: prediction.point[h],
+            bands: prediction
+                .bands
+                .iter()
+                .map(|b| (b.level, b.lower[h], b.upper[h]))
+                .collect(),
+        })
+        .collect();
+    Ok(ForecastReport {
+        model: fitted.prediction.model,
+        backtest_mase: fitted.backtest_mase,
+        backtest_smape: fitted.backtest_smape,
+        scores: fitted.scores,
+        seasons: fitted.seasons,
+        filled: series.filled,
+        notes: fitted.notes,
+        history: y
+            .iter()
+            .enumerate()
+            .map(|(i, v)| (series.period(i), *v))
+            .collect(),
+        rows,
+    })
+}
+
+/// A model chosen and fitted to values one step apart, and its forecast.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Fit {
+    pub prediction: Prediction,
+    /// The chosen model's backtest (none when no model could be backtested).
+    pub backtest_mase: Option<f64>,
+    pub backtest_smape: Option<f64>,
+    pub scores: Vec<select::Score>,
+    pub seasons: Vec<usize>,
+    /// Fallbacks taken, for a person.
+    pub notes: Vec<String>,
+}
+
+/// Fits the values `y` (one per step, oldest first): seasons among `proposed` (the calendar's)
+/// and the periodogram's, candidates backtested, the best refitted on all of `y` and forecast
+/// `horizon` steps ahead with intervals at `levels` (percent). Series with no calendar (one
+/// value per quality check) propose no season of their own.
+pub fn fit(
+    y: &[f64],
+    proposed: &[usize],
+    horizon: usize,
+    levels: &[u32],
+) -> Result<Fit, InsightError> {
     if horizon == 0 || horizon > MAX_HORIZON {
         return Err(InsightError::BadHorizon(horizon));
     }
-    let y = &series.values;
     if y.len() < 2 {
         return Err(InsightError::TooShort {
             periods: y.len(),
             needed: 2,
         });
     }
-    let mut notes = Vec::new();
-    if series.filled > 0 {
-        notes.push(format!(
-            "{} of {} periods had no data and were filled by straight lines between their neighbours",
-            series.filled,
-            y.len()
-        ));
+    if let Some(bad) = y.iter().find(|v| !v.is_finite()) {
+        return Err(InsightError::BadValue(format!(
+            "the series holds {bad}, not a finite number"
+        )));
     }
+    let mut notes = Vec::new();
     let constant = y.iter().all(|v| *v == y[0]);
     let seasons = if constant {
         Vec::new()
     } else {
-        seasons_of(series)
+        seasons_of(y, proposed)
     };
     let candidates = select::candidates(y.len(), &seasons);
     let scores = if constant {
@@ -193,31 +262,13 @@ pub fn forecast(
         }
     };
     let score = scores.iter().find(|s| s.candidate == chosen.name());
-    let rows = (0..horizon)
-        .map(|h| ForecastRow {
-            ts: series.period(y.len() + h),
-            forecast: prediction.point[h],
-            bands: prediction
-                .bands
-                .iter()
-                .map(|b| (b.level, b.lower[h], b.upper[h]))
-                .collect(),
-        })
-        .collect();
-    Ok(ForecastReport {
-        model: prediction.model,
+    Ok(Fit {
         backtest_mase: score.and_then(|s| s.mase),
         backtest_smape: score.and_then(|s| s.smape),
+        prediction,
         scores,
         seasons,
-        filled: series.filled,
         notes,
-        history: y
-            .iter()
-            .enumerate()
-            .map(|(i, v)| (series.period(i), *v))
-            .collect(),
-        rows,
     })
 }
 
@@ -226,16 +277,16 @@ pub fn forecast(
 /// themselves one period back (the periodogram alone is coarse on short series: on 90 days
 /// of a clean weekly pattern it proposes 6, on 400 days 126); at most two, strongest first
 /// chosen, returned shortest first, each with two full cycles of history.
-fn seasons_of(series: &RegularSeries) -> Vec<usize> {
-    let n = series.values.len();
-    let differences: Vec<f64> = series.values.windows(2).map(|w| w[1] - w[0]).collect();
-    let mut proposed = series.every.calendar_seasons();
+fn seasons_of(values: &[f64], calendar: &[usize]) -> Vec<usize> {
+    let n = values.len();
+    let differences: Vec<f64> = values.windows(2).map(|w| w[1] - w[0]).collect();
+    let mut proposed = calendar.to_vec();
     // augurs-seasons' Welch periodogram underflows (panics) on a series too short for two
     // segments of two values; nothing seasonal can be told from so few anyway.
     if n >= MIN_FOR_SEASONS {
         proposed.extend(
             PeriodogramDetector::default()
-                .detect(&series.values)
+                .detect(values)
                 .into_iter()
                 .map(|p| p as usize),
         );

@@ -38,6 +38,17 @@ pub struct ForecastRequest {
     pub levels: Vec<u32>,
 }
 
+/// A forecast of every group, and the version of the table it was made from.
+#[derive(Debug, Clone)]
+pub struct Forecast {
+    pub table: TableRef,
+    pub version: u64,
+    /// The time and group columns as the table's contract names them.
+    pub time: String,
+    pub by: Option<String>,
+    pub groups: Vec<GroupForecast>,
+}
+
 /// One group's forecast, or why there is none.
 #[derive(Debug, Clone)]
 pub struct GroupForecast {
@@ -71,7 +82,7 @@ impl Mesh {
         actor: &Principal,
         interface: Interface,
         request: &ForecastRequest,
-    ) -> Result<Vec<GroupForecast>, MeshError> {
+    ) -> Result<Forecast, MeshError> {
         if request.horizon == 0 || request.horizon > agora_insight::MAX_HORIZON {
             return Err(MeshError::bad_input(
                 "--horizon",
@@ -106,7 +117,16 @@ impl Mesh {
                 format!("`{}` is not numeric: it gives {value_type}", request.value),
             ));
         }
+        // The version read, checked after the read: the forecast names the data it was made from.
+        let version = self.product_version(&checked.table).await?;
         let mut read = aggregate(&session, request, &checked, &from).await?;
+        let after = self.product_version(&checked.table).await?;
+        if after != version {
+            return Err(MeshError::Conflict(format!(
+                "{} changed from version {version} to {after} while the forecast read it: run it again",
+                checked.table
+            )));
+        }
         if read.groups.is_empty() {
             return Err(MeshError::bad_input(
                 &request.table,
@@ -120,7 +140,26 @@ impl Mesh {
         if matches!(time_type, DataType::Date32 | DataType::Date64) {
             read.newest = read.newest.map(|n| n + chrono::Duration::days(1));
         }
-        Ok(forecast_groups(request, read))
+        Ok(Forecast {
+            table: checked.table,
+            version,
+            time: checked.time,
+            by: checked.by,
+            groups: forecast_groups(request, read),
+        })
+    }
+
+    /// The current version of a product table.
+    pub(crate) async fn product_version(&self, table: &TableRef) -> Result<u64, MeshError> {
+        self.store
+            .open(table, agora_storage::TableKind::Product)
+            .await?
+            .and_then(|t| t.version())
+            .ok_or_else(|| MeshError::NotFound {
+                what: "table",
+                name: table.to_string(),
+                hint: ": it has no Delta table yet".into(),
+            })
     }
 
     /// The table, the time and group columns as its contract names them, and the refusal of
@@ -285,8 +324,9 @@ fn forecast_groups(request: &ForecastRequest, read: Aggregated) -> Vec<GroupFore
 }
 
 /// The JSON of `agora forecast --format json` and of `POST /api/v1/forecast`.
-pub fn forecasts_json(request: &ForecastRequest, groups: &[GroupForecast]) -> Value {
-    let forecasts: Vec<Value> = groups
+pub fn forecasts_json(request: &ForecastRequest, forecast: &Forecast) -> Value {
+    let forecasts: Vec<Value> = forecast
+        .groups
         .iter()
         .map(|g| {
             let mut out = Map::new();
@@ -321,6 +361,7 @@ pub fn forecasts_json(request: &ForecastRequest, groups: &[GroupForecast]) -> Va
         .collect();
     json!({
         "table": request.table,
+        "table_version": forecast.version,
         "time": request.time,
         "value": request.value,
         "every": request.every.to_string(),
@@ -400,7 +441,7 @@ fn masked(flag: &str, table: &TableRef, column: &str) -> MeshError {
 
 /// The columns `value` (a SQL expression) names: its identifiers, the last part of a
 /// qualified one. Anything but a single expression is refused.
-fn value_columns(value: &str) -> Result<Vec<String>, MeshError> {
+pub(crate) fn value_columns(value: &str) -> Result<Vec<String>, MeshError> {
     let bad = |why: String| MeshError::bad_input("--value", why);
     let statements = Parser::parse_sql(&GenericDialect {}, &format!("SELECT {value}"))
         .map_err(|e| bad(format!("`{value}` is not a SQL expression: {e}")))?;

@@ -207,6 +207,10 @@ pub(crate) struct IngestIntent {
     /// For an ingest of corrected quarantined rows: the rows it takes out of the quarantine.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub readmission: Option<Readmission>,
+    /// For an ingest of rows derived from other tables (a saved forecast): the body of the
+    /// `lineage.run` entry recorded with it, whose output version the commit fills.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub derivation: Option<serde_json::Value>,
 }
 
 impl Mesh {
@@ -234,8 +238,35 @@ impl Mesh {
         options: IngestOptions,
         readmission: Option<Readmission>,
     ) -> Result<IngestReport, MeshError> {
+        self.ingest_with(actor, table, source, options, readmission, None)
+            .await
+    }
+
+    /// [`Self::ingest`] of rows derived from other tables, recording `lineage` (the body of a
+    /// `lineage.run` entry, `saved_forecasts.rs`) in the same ledger append as the ingest.
+    pub(crate) async fn ingest_derived(
+        &self,
+        actor: &Principal,
+        table: &str,
+        source: Source,
+        options: IngestOptions,
+        lineage: serde_json::Value,
+    ) -> Result<IngestReport, MeshError> {
+        self.ingest_with(actor, table, source, options, None, Some(lineage))
+            .await
+    }
+
+    async fn ingest_with(
+        &self,
+        actor: &Principal,
+        table: &str,
+        source: Source,
+        options: IngestOptions,
+        readmission: Option<Readmission>,
+        derivation: Option<serde_json::Value>,
+    ) -> Result<IngestReport, MeshError> {
         let result = self
-            .try_ingest(actor, table, source, options, readmission)
+            .try_ingest(actor, table, source, options, readmission, derivation)
             .await;
         let left_files = match &result {
             Ok(report) => report.blocked.is_some(),
@@ -254,6 +285,7 @@ impl Mesh {
         source: Source,
         options: IngestOptions,
         readmission: Option<Readmission>,
+        derivation: Option<serde_json::Value>,
     ) -> Result<IngestReport, MeshError> {
         let table = TableRef::parse(table)?;
         let (product, contract) = self.product_of_table(&table).await?;
@@ -359,6 +391,7 @@ impl Mesh {
             checked_at: checked_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
             metrics,
             readmission,
+            derivation,
         };
         let blocked = intent.blocked.is_some();
         let payload = Payload {
@@ -441,6 +474,22 @@ impl Mesh {
                     intent.rows_accepted,
                     committed.version,
                     taken_out.flatten(),
+                ));
+            }
+            // A blocked batch derived nothing.
+            if let Some(body) = intent
+                .derivation
+                .as_ref()
+                .filter(|_| intent.blocked.is_none())
+            {
+                let mut body = body.clone();
+                if let Some(output) = body["outputs"].get_mut(0) {
+                    output["version"] = json!(committed.version);
+                }
+                events.push(Event::by_domain(
+                    agora_lineage::KIND_LINEAGE,
+                    &table.domain,
+                    body,
                 ));
             }
             appended = Some(

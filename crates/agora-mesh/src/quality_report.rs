@@ -8,6 +8,7 @@ use agora_query::{Interface, QUALITY_SUFFIX, SessionOptions};
 use arrow::array::{Array, ArrayRef, BooleanArray, Float64Array, Int64Array, StringArray};
 use serde::Serialize;
 
+use crate::quality_predictions::{PredictedBreach, predicted_breaches};
 use crate::quality_results::text;
 use crate::{Mesh, MeshError};
 
@@ -26,6 +27,8 @@ pub struct QualityReport {
     pub rules: Vec<RuleStatus>,
     /// Open incidents first, then closed ones, newest first within each.
     pub incidents: Vec<Incident>,
+    /// The rules that hold today but, at the current trend, will not: nearest first.
+    pub predicted: Vec<PredictedBreach>,
 }
 
 /// One rule's verdict at a check.
@@ -63,12 +66,12 @@ pub struct Incident {
 }
 
 /// One row of the quality results.
-struct ResultRow {
-    checked_at: String,
-    ingest_id: String,
-    table_version: Option<i64>,
-    blocked: bool,
-    status: RuleStatus,
+pub(crate) struct ResultRow {
+    pub checked_at: String,
+    pub ingest_id: String,
+    pub table_version: Option<i64>,
+    pub blocked: bool,
+    pub status: RuleStatus,
 }
 
 const RESULTS_SQL: &str = "select cast(checked_at as varchar) as checked_at, ingest_id, table_version, rule, description, severity, outcome, observed, expected, explanation, blocked from {table} order by checked_at, ingest_id";
@@ -150,6 +153,18 @@ impl Mesh {
             }
         }
         report.score = score(&report.rules);
+        // A rule failing now has an incident, not a prediction.
+        let rules: Vec<_> = agora_quality::rules_of(&contract)
+            .map_err(|e| MeshError::bad_input("contract", e.to_string()))?
+            .into_iter()
+            .filter(|rule| {
+                report
+                    .rules
+                    .iter()
+                    .any(|s| s.rule == rule.place && s.outcome == "passed")
+            })
+            .collect();
+        report.predicted = predicted_breaches(&rows, &rules);
         Ok(report)
     }
 }
@@ -174,6 +189,7 @@ fn report(table: String, rows: &[ResultRow]) -> QualityReport {
         table_version: latest.and_then(|l| l.table_version),
         rules,
         incidents: incidents(rows),
+        predicted: Vec::new(),
     }
 }
 

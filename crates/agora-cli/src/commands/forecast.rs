@@ -37,6 +37,10 @@ pub struct ForecastArgs {
     /// Also draw the history, the forecast and its intervals to this SVG file.
     #[arg(long, value_name = "FILE.svg")]
     plot: Option<std::path::PathBuf>,
+    /// Also store the forecast as the derived table `domain.table_forecast`, with a ledger
+    /// and lineage entry from the source table's version (each save overwrites it).
+    #[arg(long)]
+    save: bool,
 }
 
 pub async fn run(mesh: &Mesh, me: &Principal, args: ForecastArgs) -> Result<(), MeshError> {
@@ -61,15 +65,56 @@ pub async fn run(mesh: &Mesh, me: &Principal, args: ForecastArgs) -> Result<(), 
         by: args.by,
         levels: levels.clone(),
     };
-    let groups = mesh.forecast(me, Interface::Cli, &request).await?;
+    let forecast = mesh.forecast(me, Interface::Cli, &request).await?;
     if let Some(path) = &args.plot {
-        crate::commands::forecast_plot::plot(path, &request, &groups)?;
+        crate::commands::forecast_plot::plot(path, &request, &forecast.groups)?;
     }
+    let saved = match args.save {
+        true => Some(mesh.save_forecast(me, &request, &forecast).await?),
+        false => None,
+    };
+    let groups = &forecast.groups;
     match args.format.as_str() {
-        "json" => print_json(&forecasts_json(&request, &groups)),
-        "csv" => print_csv(&request, &levels, &groups),
-        _ => print_table(&request, &levels, &groups),
+        "json" => {
+            let mut answer = forecasts_json(&request, &forecast);
+            if let Some(saved) = &saved {
+                answer["saved"] = serde_json::to_value(saved)
+                    .map_err(|e| MeshError::Internal(format!("the save's report: {e}")))?;
+            }
+            print_json(&answer)
+        }
+        "csv" => {
+            print_csv(&request, &levels, groups)?;
+            // The CSV stays machine-readable: the save is told on stderr.
+            if let Some(saved) = &saved {
+                eprintln!("{}", saved_line(saved));
+            }
+            Ok(())
+        }
+        _ => {
+            print_table(&request, &levels, groups)?;
+            match &saved {
+                Some(saved) => print(saved_line(saved)),
+                None => Ok(()),
+            }
+        }
     }
+}
+
+fn saved_line(s: &agora_mesh::SavedForecast) -> String {
+    let version = s.version.map_or("-".to_string(), |v| v.to_string());
+    let contract = match s.contract_applied {
+        true => format!(", contract {} applied", s.contract_version),
+        false => String::new(),
+    };
+    let left_out = match s.groups_left_out {
+        0 => String::new(),
+        n => format!("; {n} group(s) with no forecast left out"),
+    };
+    format!(
+        "saved: {} version {version} ({} rows{contract}) from {} version {}; ledger entry {}{left_out}",
+        s.table, s.rows, s.source, s.source_version, s.ledger_index
+    )
 }
 
 fn header(request: &ForecastRequest, levels: &[u32]) -> Vec<String> {

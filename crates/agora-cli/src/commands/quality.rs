@@ -300,6 +300,12 @@ fn print_report(r: &QualityReport) -> Result<(), MeshError> {
             i.rule, i.severity, i.opened_at, i.failed_checks, i.explanation
         ))?;
     }
+    if !r.predicted.is_empty() {
+        crate::print("predicted breaches:")?;
+    }
+    for p in &r.predicted {
+        crate::print(format!("  {}: {}", p.rule, p.message))?;
+    }
     Ok(())
 }
 

@@ -500,3 +500,305 @@ fn the_same_forecast_over_http_within_the_callers_view() {
         );
     }
 }
+
+/// The shop's sales without its policy: nothing filters their rows.
+fn open_shop() -> Mesh {
+    let mesh = Mesh::new();
+    mesh.ok(&["domain", "create", "shop", "--owner", "alice"]);
+    mesh.ok(&[
+        "policy",
+        "apply",
+        &write(
+            &mesh,
+            "global.yaml",
+            "kind: AgoraPolicy\nattributes:\n  region: [EU, US]\n",
+        ),
+    ]);
+    mesh.ok(&["product", "apply", &write(&mesh, "sales.yaml", CONTRACT)]);
+    mesh.ok(&[
+        "ingest",
+        "shop.daily",
+        &write(&mesh, "daily.csv", &sales_csv()),
+    ]);
+    mesh
+}
+
+#[test]
+fn a_saved_forecast_is_a_derived_table_with_lineage_from_the_version_it_read() {
+    let mesh = open_shop();
+    let args = [
+        "--as",
+        "alice",
+        "forecast",
+        "shop.daily",
+        "--time",
+        "day",
+        "--value",
+        "sum(amount)",
+        "--every",
+        "1w",
+        "--horizon",
+        "4",
+        "--by",
+        "region",
+        "--save",
+    ];
+    let out = mesh.ok(&args);
+    let saved = out.lines().last().unwrap();
+    let made: u64 = saved
+        .strip_prefix("saved: shop.daily_forecast version ")
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(
+        saved
+            .contains(" (8 rows, contract 1.0.0 applied) from shop.daily version 1; ledger entry "),
+        "{out}"
+    );
+    assert_eq!(
+        mesh.csv("select region, count(*) as n, min(lower_95 <= forecast and forecast <= upper_95) as ordered from shop.daily_forecast group by region order by region"),
+        "region,n,ordered\nEU,4,true\nUS,4,true\n"
+    );
+    // The saved rows are the forecast printed: the same numbers, model and period starts.
+    let printed: Value = serde_json::from_str(&mesh.ok(&[
+        "--as",
+        "alice",
+        "forecast",
+        "shop.daily",
+        "--time",
+        "day",
+        "--value",
+        "sum(amount)",
+        "--every",
+        "1w",
+        "--horizon",
+        "4",
+        "--by",
+        "region",
+        "--format",
+        "json",
+    ]))
+    .unwrap();
+    let eu = &printed["forecasts"][0];
+    assert_eq!(eu["group"], "EU");
+    assert_eq!(printed["table_version"], 1);
+    let first = mesh.csv("select cast(ts as varchar) as ts, forecast, model from shop.daily_forecast where region = 'EU' order by ts limit 1");
+    let row: Vec<&str> = first.lines().nth(1).unwrap().split(',').collect();
+    assert!(row[0].starts_with("2024-05-20"), "{first}");
+    let stored: f64 = row[1].parse().unwrap();
+    let shown = eu["rows"][0]["forecast"].as_f64().unwrap();
+    assert!(
+        (stored - shown).abs() < 1e-6 * shown.abs().max(1.0),
+        "{stored} vs {shown}"
+    );
+    assert_eq!(row[2], eu["model"].as_str().unwrap());
+
+    // The lineage runs from the sales table to the forecast, column by column, and the
+    // ledger entry names the version read and the version made.
+    let up: Value = serde_json::from_str(&mesh.ok(&[
+        "lineage",
+        "shop.daily_forecast",
+        "--upstream",
+        "--verify",
+        "--format",
+        "json",
+    ]))
+    .unwrap();
+    let edges: Vec<(String, String)> = up["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["from"].as_str().unwrap().into(),
+                e["via"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    assert!(
+        edges.contains(&(
+            "shop.daily".into(),
+            "job agora/forecast shop.daily_forecast".into()
+        )),
+        "{up:#}"
+    );
+    assert_eq!(up["verified"], true, "{up:#}");
+    let column: Value = serde_json::from_str(&mesh.ok(&[
+        "lineage",
+        "shop.daily_forecast.upper_80",
+        "--upstream",
+        "--format",
+        "json",
+    ]))
+    .unwrap();
+    assert!(
+        column["edges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["from"] == "shop.daily.amount"),
+        "{column:#}"
+    );
+    let job = up["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["from"] == "shop.daily")
+        .unwrap();
+    assert_eq!(job["signer"], "shop");
+    let index = job["entry"].to_string();
+    let entry: Value = serde_json::from_str(&mesh.ok(&["ledger", "show", &index])).unwrap();
+    let body = &entry["entry"]["body"];
+    assert_eq!(body["inputs"][0]["table"], "shop.daily", "{entry:#}");
+    assert_eq!(body["inputs"][0]["version"], 1, "{entry:#}");
+    assert_eq!(body["outputs"][0]["version"], made, "{entry:#}");
+    assert_eq!(body["forecast"]["value"], "sum(amount)", "{entry:#}");
+    assert_eq!(body["by"], "alice", "{entry:#}");
+
+    // A second save overwrites the forecast (Delta keeps the first), under the same contract.
+    let out = mesh.ok(&args);
+    assert!(
+        out.lines().last().unwrap().starts_with(&format!(
+            "saved: shop.daily_forecast version {} (8 rows) from shop.daily version 1",
+            made + 1
+        )),
+        "{out}"
+    );
+    assert_eq!(
+        mesh.csv("select count(*) as n from shop.daily_forecast"),
+        "n\n8\n"
+    );
+    // Other levels reshape the table: a new major version of its contract.
+    let mut other = args.to_vec();
+    other.extend(["--level", "90"]);
+    let out = mesh.ok(&other);
+    assert!(
+        out.lines()
+            .last()
+            .unwrap()
+            .contains("contract 2.0.0 applied"),
+        "{out}"
+    );
+    assert_eq!(
+        mesh.csv("select count(*) as n, min(lower_90 <= upper_90) as ok from shop.daily_forecast"),
+        "n,ok\n8,true\n"
+    );
+}
+
+#[test]
+fn a_saved_forecast_shows_its_readers_no_more_than_the_source_does() {
+    let mesh = open_shop();
+    mesh.ok(&["principal", "create", "erin", "--attr", "region=EU"]);
+    mesh.ok(&["grant", "erin", "read", "shop.sales"]);
+    let save = |who: Option<&str>, value: &str| {
+        let mut args: Vec<&str> = who.map(|w| vec!["--as", w]).unwrap_or_default();
+        args.extend([
+            "forecast",
+            "shop.daily",
+            "--time",
+            "day",
+            "--value",
+            value,
+            "--every",
+            "1w",
+            "--horizon",
+            "4",
+            "--save",
+        ]);
+        mesh.run(&args)
+    };
+    // A reader may forecast but not create a product in the domain.
+    let denied = save(Some("erin"), "sum(amount)");
+    assert_eq!(denied.code, 4, "{}", denied.stderr);
+    assert!(denied.stderr.contains("erin"), "{}", denied.stderr);
+
+    // The confidential cost (masked even for alice, the owner) is forecast by the
+    // administrator; its forecast is confidential too: erin, granted the forecast, sees it
+    // masked as she sees the cost itself.
+    let saved = save(None, "sum(cost)");
+    assert_eq!(saved.code, 0, "{}", saved.stderr);
+    mesh.ok(&["grant", "erin", "read", "shop.daily_forecast"]);
+    let owner_view = mesh.csv("select forecast from shop.daily_forecast order by ts limit 1");
+    let value: f64 = owner_view.lines().nth(1).unwrap().parse().unwrap();
+    assert!(value > 100.0, "{owner_view}");
+    let erin = mesh.ok(&[
+        "--as",
+        "erin",
+        "sql",
+        "select forecast, upper_95 from shop.daily_forecast order by ts limit 1",
+        "--format",
+        "csv",
+    ]);
+    assert!(!erin.contains(&format!("{value}")), "{erin}");
+    let cost = mesh.ok(&[
+        "--as",
+        "erin",
+        "sql",
+        "select cost from shop.daily limit 1",
+        "--format",
+        "csv",
+    ]);
+    assert!(
+        cost.lines().nth(1).unwrap().parse::<f64>().is_err(),
+        "cost is masked for erin: {cost}"
+    );
+    assert!(
+        erin.lines()
+            .nth(1)
+            .unwrap()
+            .split(',')
+            .all(|v| v.parse::<f64>().is_err()),
+        "{erin}"
+    );
+
+    // A value that reads another table would escape the lineage and the labels.
+    let subquery = save(
+        None,
+        "sum(amount) + (select count(*) from shop.daily_forecast)",
+    );
+    assert_eq!(subquery.code, 2, "{}", subquery.stderr);
+    assert!(
+        subquery.stderr.contains("reads other tables"),
+        "{}",
+        subquery.stderr
+    );
+    // A policy rule on a column the forecast uses would not follow it into the saved table.
+    let rule = "kind: AgoraPolicy\ndomain: shop\ncolumns:\n  - column: shop.daily.amount\n    action: mask\n";
+    mesh.ok(&[
+        "--as",
+        "alice",
+        "policy",
+        "apply",
+        &write(&mesh, "rule.yaml", rule),
+    ]);
+    let named = save(None, "sum(amount)");
+    assert_eq!(named.code, 2, "{}", named.stderr);
+    assert!(
+        named
+            .stderr
+            .contains("a policy rule names `shop.daily.amount`, which the forecast uses"),
+        "{}",
+        named.stderr
+    );
+    // With a row filter on the source, its readers would read totals over rows it hides,
+    // even from the administrator, who sees every row.
+    mesh.ok(&[
+        "--as",
+        "alice",
+        "policy",
+        "apply",
+        &write(&mesh, "shop.yaml", POLICY),
+    ]);
+    let refused = save(None, "sum(amount)");
+    assert_eq!(refused.code, 2, "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("shop.daily has a row filter: its readers would read totals over rows it hides from them"),
+        "{}",
+        refused.stderr
+    );
+    // The earlier forecast is untouched.
+    assert_eq!(
+        mesh.csv("select count(*) as n from shop.daily_forecast"),
+        "n\n4\n"
+    );
+}

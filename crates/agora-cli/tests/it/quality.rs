@@ -942,3 +942,76 @@ fn a_source_that_changes_its_columns_opens_a_schema_drift_incident() {
     );
     assert_eq!(results, "outcome,incident\nfailed,opened\npassed,closed\n");
 }
+
+/// `n` orders from id `first` whose first `nulls` amounts are missing.
+fn orders_with_nulls(first: usize, n: usize, nulls: usize) -> String {
+    let mut rows = String::from("order_id,region,amount,status\n");
+    for i in 0..n {
+        let id = first + i;
+        let amount = match i < nulls {
+            true => String::new(),
+            false => format!("{}.{:02}", 5 + (id * 37) % 45, (id * 13) % 100),
+        };
+        rows.push_str(&format!("{id},{},{amount},open\n", ["EMEA", "NA"][id % 2]));
+    }
+    rows
+}
+
+#[test]
+fn a_null_ratio_creeping_towards_its_limit_is_predicted_to_pass_it() {
+    let mesh = Mesh::new();
+    let yaml = std::fs::read_to_string(testdata("orders.yaml")).unwrap();
+    let with_rule = yaml.replace(
+        "      - name: amount\n        logicalType: number\n",
+        "      - name: amount\n        logicalType: number\n        quality:\n          - metric: nullValues\n            mustBeLessThan: 5\n            unit: percent\n",
+    );
+    let file = csv_file(&mesh, "orders-limit.yaml", &with_rule);
+    mesh.ok(&["product", "apply", &file]);
+    // Fourteen loads of 1,000 orders, 0.3 points more of them without an amount each time:
+    // 3.9% at the latest, 5% about four loads ahead.
+    for b in 0..14 {
+        let load = csv_file(
+            &mesh,
+            &format!("b{b}.csv"),
+            &orders_with_nulls(b * 1000, 1000, 3 * b),
+        );
+        mesh.ok(&["ingest", "sales.orders", &load]);
+    }
+    let report: serde_json::Value =
+        serde_json::from_str(&mesh.ok(&["quality", "sales.orders", "--format", "json"])).unwrap();
+    let predicted = report["predicted"].as_array().unwrap();
+    assert_eq!(predicted.len(), 1, "{report:#}");
+    let p = &predicted[0];
+    assert_eq!(p["rule"], "column orders.amount quality rule 1");
+    assert_eq!(p["metric"], "the null ratio of `amount`");
+    let checks = p["checks"].as_u64().unwrap();
+    assert!((2..=8).contains(&checks), "{p:#}");
+    assert!(p["earliest_checks"].as_u64().unwrap() <= checks, "{p:#}");
+    assert_eq!(p["history_checks"], 14);
+    assert_eq!(p["level"], 80);
+    let text = mesh.ok(&["quality", "sales.orders"]);
+    assert!(
+        text.contains("predicted breaches:\n  column orders.amount quality rule 1: at the current trend the null ratio of `amount` passes the contract's 5% in about "),
+        "{text}"
+    );
+    assert!(text.contains("(80% interval "), "{text}");
+    assert!(
+        text.contains(&format!("{checks} more check(s) at the usual one every ")),
+        "{text}"
+    );
+
+    // Once it has passed, an incident is open and nothing is predicted.
+    let over = csv_file(&mesh, "over.csv", &orders_with_nulls(20_000, 1000, 60));
+    mesh.ok(&["ingest", "sales.orders", &over]);
+    let report: serde_json::Value =
+        serde_json::from_str(&mesh.ok(&["quality", "sales.orders", "--format", "json"])).unwrap();
+    assert_eq!(report["predicted"], serde_json::json!([]), "{report:#}");
+    assert!(
+        report["incidents"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|i| i["rule"] == "column orders.amount quality rule 1" && i["status"] == "open"),
+        "{report:#}"
+    );
+}

@@ -20,5 +20,5 @@ mod parse;
 mod sla;
 
 pub use evaluate::{RuleEvaluation, RuleOutcome, RuleResult, frequency_verdict, sql_verdict};
-pub use parse::{Comparison, Metric, QualityRule, RuleKind, Scope, Severity, Unit, rules_of};
+pub use parse::{Band, Comparison, Metric, QualityRule, RuleKind, Scope, Severity, Unit, rules_of};
 pub use sla::TimeUnit;

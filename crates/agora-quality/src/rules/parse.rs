@@ -119,6 +119,26 @@ impl Comparison {
         }
     }
 
+    /// How the values from `low` to `high` stand against the rule: all of them hold it, none
+    /// does, or some do (a prediction interval that reaches a bound).
+    pub fn band(&self, low: f64, high: f64) -> Band {
+        let (all, none) = match *self {
+            Comparison::MustBe(v) => (low == v && high == v, v < low || v > high),
+            Comparison::MustNotBe(v) => (v < low || v > high, low == v && high == v),
+            Comparison::GreaterThan(v) => (low > v, high <= v),
+            Comparison::GreaterOrEqualTo(v) => (low >= v, high < v),
+            Comparison::LessThan(v) => (high < v, low >= v),
+            Comparison::LessOrEqualTo(v) => (high <= v, low > v),
+            Comparison::Between(a, b) => (a <= low && high <= b, high < a || low > b),
+            Comparison::NotBetween(a, b) => (high < a || low > b, a <= low && high <= b),
+        };
+        match (all, none) {
+            (true, _) => Band::Holds,
+            (_, true) => Band::Breaks,
+            _ => Band::Straddles,
+        }
+    }
+
     /// The comparison as a person reads it: `must be ≤ 5`.
     pub fn describe(&self) -> String {
         match *self {
@@ -132,6 +152,14 @@ impl Comparison {
             Comparison::NotBetween(a, b) => format!("must not be between {a} and {b}"),
         }
     }
+}
+
+/// Where a range of values stands against a rule ([`Comparison::band`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Band {
+    Holds,
+    Straddles,
+    Breaks,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -428,5 +456,47 @@ fn value_text(v: &Value) -> Option<String> {
         Value::Null => None,
         Value::String(s) => Some(s.clone()),
         other => Some(other.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn comparison() -> impl Strategy<Value = Comparison> {
+        let v = -10.0..10.0f64;
+        prop_oneof![
+            v.clone().prop_map(Comparison::MustBe),
+            v.clone().prop_map(Comparison::MustNotBe),
+            v.clone().prop_map(Comparison::GreaterThan),
+            v.clone().prop_map(Comparison::GreaterOrEqualTo),
+            v.clone().prop_map(Comparison::LessThan),
+            v.clone().prop_map(Comparison::LessOrEqualTo),
+            (v.clone(), v.clone()).prop_map(|(a, b)| Comparison::Between(a.min(b), a.max(b))),
+            (v.clone(), v).prop_map(|(a, b)| Comparison::NotBetween(a.min(b), a.max(b))),
+        ]
+    }
+
+    proptest! {
+        /// A band that holds has every value in it holding the rule, one that breaks has none,
+        /// and a band of one value is that value's verdict.
+        #[test]
+        fn a_band_agrees_with_the_values_in_it(
+            c in comparison(),
+            low in -12.0..12.0f64,
+            width in 0.0..8.0f64,
+            share in 0.0..=1.0f64,
+        ) {
+            let high = low + width;
+            let inside = low + width * share;
+            match c.band(low, high) {
+                Band::Holds => prop_assert!(c.holds(low) && c.holds(inside) && c.holds(high)),
+                Band::Breaks => prop_assert!(!c.holds(low) && !c.holds(inside) && !c.holds(high)),
+                Band::Straddles => prop_assert!(width > 0.0),
+            }
+            let single = if c.holds(inside) { Band::Holds } else { Band::Breaks };
+            prop_assert_eq!(c.band(inside, inside), single);
+        }
     }
 }

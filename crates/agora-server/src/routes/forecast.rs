@@ -38,9 +38,13 @@ struct ForecastBody {
     by: Option<String>,
     /// Prediction levels in percent (default 80 and 95).
     levels: Option<Vec<u32>>,
+    /// Also store the forecast as the derived table `domain.table_forecast` (its domain's
+    /// owner creates it; a write grant on it saves over it).
+    #[serde(default)]
+    save: bool,
 }
 
-#[utoipa::path(post, path = "/api/v1/forecast", request_body = ForecastBody, responses((status = 200, description = "Per group: the chosen model, its backtest (MASE, sMAPE), the seasons, filled periods, notes on fallbacks, every candidate's backtest, and one row per future period with ts, forecast, lower_L and upper_L for each level"), (status = 400, body = ErrorBody, description = "A malformed body, an interval, level or horizon out of range, a time that is not a time, a value that is not numeric, or a column masked for the caller"), (status = 403, body = ErrorBody, description = "No read grant on the table"), (status = 404, body = ErrorBody, description = "Unknown table")))]
+#[utoipa::path(post, path = "/api/v1/forecast", request_body = ForecastBody, responses((status = 200, description = "The table's version read and, per group: the chosen model, its backtest (MASE, sMAPE), the seasons, filled periods, notes on fallbacks, every candidate's backtest, and one row per future period with ts, forecast, lower_L and upper_L for each level; with `save`, what the save stored (`saved`: table, version, rows, source version, ledger entry)"), (status = 400, body = ErrorBody, description = "A malformed body, an interval, level or horizon out of range, a time that is not a time, a value that is not numeric, a column masked for the caller, or a save that would show readers what the source hides (a row filter, a policy rule on a column used)"), (status = 403, body = ErrorBody, description = "No read grant on the table, or no right to create or write the forecast table"), (status = 409, body = ErrorBody, description = "The table changed while the forecast read it"), (status = 404, body = ErrorBody, description = "Unknown table")))]
 async fn forecast(
     State(mesh): State<Mesh>,
     Caller(p): Caller,
@@ -67,6 +71,12 @@ async fn forecast(
         by: body.by,
         levels,
     };
-    let groups = mesh.forecast(&p, Interface::Http, &request).await?;
-    Ok(Json(forecasts_json(&request, &groups)))
+    let forecast = mesh.forecast(&p, Interface::Http, &request).await?;
+    let mut answer = forecasts_json(&request, &forecast);
+    if body.save {
+        let saved = mesh.save_forecast(&p, &request, &forecast).await?;
+        answer["saved"] = serde_json::to_value(saved)
+            .map_err(|e| MeshError::Internal(format!("the save's report: {e}")))?;
+    }
+    Ok(Json(answer))
 }
