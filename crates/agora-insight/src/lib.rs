@@ -226,7 +226,7 @@ pub fn fit(
     } else {
         seasons_of(y, proposed)
     };
-    let candidates = select::candidates(y.len(), &seasons);
+    let candidates = select::candidates(y.len(), &seasons, y.iter().all(|v| *v > 0.0));
     let scores = if constant {
         Vec::new()
     } else {
@@ -252,8 +252,17 @@ pub fn fit(
             }
         }
     };
+    let score = scores.iter().find(|s| s.candidate == chosen.name());
     let prediction = match chosen.forecast(y, horizon, levels) {
-        Ok(p) => p,
+        Ok(mut p) => {
+            // The model's own intervals assume it is the true one; its backtest errors say
+            // how far off it was on this series. Intervals the folds overran are widened by
+            // as much (never narrowed: three folds are too few to trust a narrowing).
+            if let Some(spread) = score.and_then(|s| s.spread).filter(|s| *s > 1.0) {
+                p.widen(spread, chosen.models_logarithms());
+            }
+            p
+        }
         Err(e) => {
             // The whole history can fail where the folds did not (an optimiser that does
             // not converge): say so and fall back to the simplest model.
@@ -261,7 +270,6 @@ pub fn fit(
             Candidate::SeasonalNaive { period: 1 }.forecast(y, horizon, levels)?
         }
     };
-    let score = scores.iter().find(|s| s.candidate == chosen.name());
     Ok(Fit {
         backtest_mase: score.and_then(|s| s.mase),
         backtest_smape: score.and_then(|s| s.smape),

@@ -7,7 +7,12 @@
 //! - Automatic ETS is `augurs-ets`'s `AutoETS`: error, trend and damping selected by AICc.
 //!   That crate has no seasonal ETS forms yet, so a seasonal series is modelled by
 //! - MSTL (`augurs-mstl`): the seasons taken out by STL, one or several at once, and the
-//!   remaining trend forecast by `AutoETS`; the seasons come back on top.
+//!   remaining trend forecast by `AutoETS`; the seasons come back on top. STL's seasons are
+//!   additive; for a positive series whose seasonal swing grows with its level (sales, energy
+//!   use) the same model fitted to the logarithms (Box–Cox with λ = 0) makes them
+//!   multiplicative, which is what augurs' missing multiplicative seasonal ETS would give. Its
+//!   forecast and bounds are exponentiated back: the bounds stay quantiles, and the point is the
+//!   median.
 
 use augurs_core::{Fit, Forecast, Predict};
 use augurs_ets::AutoETS;
@@ -26,7 +31,26 @@ pub enum Candidate {
     AutoEts,
     Mstl {
         periods: Vec<usize>,
+        /// Fitted to the logarithms of a positive series.
+        log: bool,
     },
+}
+
+impl Prediction {
+    /// Widens every interval by `factor` around the point, on the scale the model worked on
+    /// (`log`: its logarithms, so a positive series keeps positive bounds).
+    pub fn widen(&mut self, factor: f64, log: bool) {
+        for b in &mut self.bands {
+            for (h, p) in self.point.iter().enumerate() {
+                for bound in [&mut b.lower[h], &mut b.upper[h]] {
+                    *bound = match log {
+                        true => p * (*bound / p).powf(factor),
+                        false => p + (*bound - p) * factor,
+                    };
+                }
+            }
+        }
+    }
 }
 
 /// Prediction intervals at one level.
@@ -54,8 +78,13 @@ impl Candidate {
             Candidate::SeasonalNaive { period } => period + 1,
             Candidate::AutoEts => 4,
             // STL needs two full cycles of the longest season.
-            Candidate::Mstl { periods } => 2 * periods.iter().max().copied().unwrap_or(1) + 1,
+            Candidate::Mstl { periods, .. } => 2 * periods.iter().max().copied().unwrap_or(1) + 1,
         }
+    }
+
+    /// Whether the candidate models the logarithms of the series.
+    pub fn models_logarithms(&self) -> bool {
+        matches!(self, Candidate::Mstl { log: true, .. })
     }
 
     pub fn name(&self) -> String {
@@ -63,7 +92,13 @@ impl Candidate {
             Candidate::SeasonalNaive { period: 1 } => "naive".to_string(),
             Candidate::SeasonalNaive { period } => format!("seasonal naive (period {period})"),
             Candidate::AutoEts => "ETS".to_string(),
-            Candidate::Mstl { periods } => format!("MSTL({}) + ETS", join(periods)),
+            Candidate::Mstl {
+                periods,
+                log: false,
+            } => format!("MSTL({}) + ETS", join(periods)),
+            Candidate::Mstl { periods, log: true } => {
+                format!("MSTL({}) + ETS of the logarithm", join(periods))
+            }
         }
     }
 
@@ -95,13 +130,33 @@ impl Candidate {
                 let model = format!("ETS({},{},{})", t.error, t.trend, t.season);
                 augurs_prediction(&fitted, horizon, levels, model).map_err(|e| self.failed(e))?
             }
-            Candidate::Mstl { periods } => {
+            Candidate::Mstl { periods, log } => {
                 let trend = AutoETSTrendModel::from(AutoETS::non_seasonal());
+                let logs: Vec<f64>;
+                let values = match log {
+                    false => history,
+                    true => {
+                        if history.iter().any(|v| *v <= 0.0) {
+                            return Err(self.failed("its logarithm needs positive values".into()));
+                        }
+                        logs = history.iter().map(|v| v.ln()).collect();
+                        &logs
+                    }
+                };
                 let fitted = MSTLModel::new(periods.clone(), trend)
-                    .fit(history)
+                    .fit(values)
                     .map_err(|e| self.failed(e.to_string()))?;
-                augurs_prediction(&fitted, horizon, levels, self.name())
-                    .map_err(|e| self.failed(e))?
+                let mut p = augurs_prediction(&fitted, horizon, levels, self.name())
+                    .map_err(|e| self.failed(e))?;
+                if *log {
+                    let exp = |v: &mut Vec<f64>| v.iter_mut().for_each(|x| *x = x.exp());
+                    exp(&mut p.point);
+                    for b in &mut p.bands {
+                        exp(&mut b.lower);
+                        exp(&mut b.upper);
+                    }
+                }
+                p
             }
         };
         let finite = prediction.point.iter().all(|v| v.is_finite())
@@ -243,9 +298,12 @@ mod tests {
 
     #[test]
     fn too_little_history_is_named_not_fitted() {
-        let err = Candidate::Mstl { periods: vec![7] }
-            .forecast(&[1.0; 10], 3, &[95])
-            .unwrap_err();
+        let err = Candidate::Mstl {
+            periods: vec![7],
+            log: false,
+        }
+        .forecast(&[1.0; 10], 3, &[95])
+        .unwrap_err();
         assert_eq!(
             err.to_string(),
             "MSTL(7) + ETS cannot forecast this series: needs at least 15 values, the history has 10"

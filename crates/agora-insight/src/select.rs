@@ -17,25 +17,37 @@ pub struct Score {
     pub mase: Option<f64>,
     /// Symmetric mean absolute percentage error over the folds, in percent.
     pub smape: Option<f64>,
+    /// How far the folds' errors reached past the candidate's own intervals: the root mean
+    /// square of each error over the standard deviation its 80% interval implies (1: as the
+    /// model said; 1.5: half as wide again). None when no interval had a width.
+    pub spread: Option<f64>,
     /// Why the candidate was not scored.
     pub error: Option<String>,
 }
 
 /// The candidates for a series of `n` values with seasonal `periods` (longest last not
-/// required), simplest first: ties go to the simpler model.
-pub fn candidates(n: usize, periods: &[usize]) -> Vec<Candidate> {
+/// required), simplest first: ties go to the simpler model. A `positive` series also has
+/// MSTL of its logarithms (seasons that swing in proportion to the level).
+pub fn candidates(n: usize, periods: &[usize], positive: bool) -> Vec<Candidate> {
     let mut out = vec![Candidate::SeasonalNaive { period: 1 }];
     if let Some(first) = periods.first() {
         out.push(Candidate::SeasonalNaive { period: *first });
     }
     out.push(Candidate::AutoEts);
-    for p in periods {
-        out.push(Candidate::Mstl { periods: vec![*p] });
-    }
+    let mut sets: Vec<Vec<usize>> = periods.iter().map(|p| vec![*p]).collect();
     if periods.len() > 1 {
-        out.push(Candidate::Mstl {
-            periods: periods.to_vec(),
-        });
+        sets.push(periods.to_vec());
+    }
+    for log in [false, true] {
+        if log && !positive {
+            continue;
+        }
+        for set in &sets {
+            out.push(Candidate::Mstl {
+                periods: set.clone(),
+                log,
+            });
+        }
     }
     out.retain(|c| c.needs() <= n);
     out
@@ -64,6 +76,7 @@ pub fn backtest(
                     candidate: candidate.name(),
                     mase: None,
                     smape: None,
+                    spread: None,
                     error: Some(format!(
                         "too little history to backtest ({n} values, {step} ahead)"
                     )),
@@ -71,29 +84,66 @@ pub fn backtest(
             }
             let mut mase = 0.0;
             let mut smape = 0.0;
+            let mut standardised = Vec::new();
             for origin in &origins {
                 let train = &history[..*origin];
                 let actual = &history[*origin..(*origin + step).min(n)];
-                let predicted = match candidate.forecast(train, actual.len(), &[]) {
-                    Ok(Prediction { point, .. }) => point,
+                let prediction = match candidate.forecast(train, actual.len(), &[CALIBRATION_LEVEL])
+                {
+                    Ok(p) => p,
                     Err(e) => {
                         return Score {
                             candidate: candidate.name(),
                             mase: None,
                             smape: None,
+                            spread: None,
                             error: Some(e.to_string()),
                         };
                     }
                 };
-                mase += scaled_error(train, actual, &predicted, scale_period);
-                smape += symmetric_percentage_error(actual, &predicted);
+                mase += scaled_error(train, actual, &prediction.point, scale_period);
+                smape += symmetric_percentage_error(actual, &prediction.point);
+                standardised.extend(standardised_errors(candidate, actual, &prediction));
             }
+            let spread = (!standardised.is_empty()).then(|| {
+                (standardised.iter().map(|z| z * z).sum::<f64>() / standardised.len() as f64).sqrt()
+            });
             Score {
                 candidate: candidate.name(),
                 mase: Some(mase / origins.len() as f64),
                 smape: Some(smape / origins.len() as f64),
+                spread,
                 error: None,
             }
+        })
+        .collect()
+}
+
+/// The level of the intervals the backtest measures its errors against.
+const CALIBRATION_LEVEL: u32 = 80;
+
+/// Each error of a fold over the standard deviation the candidate's 80% interval implies, on
+/// the scale the candidate models (logarithms for a model of them); steps whose interval has
+/// no width say nothing and are left out.
+fn standardised_errors(candidate: &Candidate, actual: &[f64], p: &Prediction) -> Vec<f64> {
+    let Some(band) = p.bands.first() else {
+        return Vec::new();
+    };
+    let z = crate::models::z_of(CALIBRATION_LEVEL);
+    let scale = |v: f64| {
+        if candidate.models_logarithms() {
+            v.ln()
+        } else {
+            v
+        }
+    };
+    actual
+        .iter()
+        .enumerate()
+        .filter_map(|(h, a)| {
+            let sd = (scale(band.upper[h]) - scale(band.lower[h])) / (2.0 * z);
+            let e = scale(*a) - scale(p.point[h]);
+            (sd > 0.0 && e.is_finite()).then(|| e / sd)
         })
         .collect()
 }
@@ -169,7 +219,7 @@ mod tests {
                 100.0 + [0.0, 8.0, 15.0, 9.0, 1.0, -20.0, -25.0][i % 7] + ((i * 13) % 5) as f64
             })
             .collect();
-        let cands = candidates(history.len(), &[7]);
+        let cands = candidates(history.len(), &[7], true);
         let scores = backtest(&history, 14, 7, &cands);
         let chosen = best(&cands, &scores).unwrap();
         assert!(

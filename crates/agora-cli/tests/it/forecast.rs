@@ -491,6 +491,11 @@ fn the_same_forecast_over_http_within_the_callers_view() {
             404,
             "nothing",
         ),
+        (
+            serde_json::json!({"table": "shop.daily", "time": "day", "value": "sum(amount)", "every": "1w", "horizon": 3, "save": true}),
+            400,
+            "shop.daily has a row filter",
+        ),
     ] {
         let (got, body) = post(request.clone());
         assert_eq!(got, status, "{request}: {body}");

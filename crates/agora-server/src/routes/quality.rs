@@ -49,7 +49,7 @@ pub(crate) fn routes() -> Router<Mesh> {
         .route("/api/v1/corrections/{id}/revert", post(revert_correction))
 }
 
-#[utoipa::path(get, path = "/api/v1/tables/{domain}/{table}/quality", params(("domain" = String, Path, description = "The table's domain"), ("table" = String, Path, description = "The table")), responses((status = 200, description = "score, the latest verdict of each quality rule (rules), and the incidents, open first (each with its rule, severity, opening and closing ingest, observed and expected values and explanation)"), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody, description = "No read grant on the table"), (status = 404, body = ErrorBody)))]
+#[utoipa::path(get, path = "/api/v1/tables/{domain}/{table}/quality", params(("domain" = String, Path, description = "The table's domain"), ("table" = String, Path, description = "The table")), responses((status = 200, description = "score, the latest verdict of each quality rule (rules), the incidents, open first (each with its rule, severity, opening and closing ingest, observed and expected values and explanation), and the predicted breaches (predicted: each passing rule whose history of checks, forecast, breaks it within the checks looked at, with checks and seconds ahead, its 80% interval, the model and a message)"), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody, description = "No read grant on the table"), (status = 404, body = ErrorBody)))]
 async fn table_quality(
     State(mesh): State<Mesh>,
     Caller(p): Caller,
