@@ -140,12 +140,18 @@ impl Mesh {
         if matches!(time_type, DataType::Date32 | DataType::Date64) {
             read.newest = read.newest.map(|n| n + chrono::Duration::days(1));
         }
+        // Fitting is seconds of computation for many groups: off the async workers, so a
+        // server keeps answering while it runs.
+        let owned = request.clone();
+        let groups = tokio::task::spawn_blocking(move || forecast_groups(&owned, read))
+            .await
+            .map_err(|e| MeshError::Internal(format!("the forecast failed: {e}")))?;
         Ok(Forecast {
             table: checked.table,
             version,
             time: checked.time,
             by: checked.by,
-            groups: forecast_groups(request, read),
+            groups,
         })
     }
 

@@ -223,7 +223,7 @@ fn time_unit(seconds: f64) -> (&'static str, f64) {
     match seconds {
         s if s < 120.0 => ("seconds", 1.0),
         s if s < 7_200.0 => ("minutes", 60.0),
-        s if s < 172_800.0 => ("hours", 3_600.0),
+        s if s < 86_400.0 => ("hours", 3_600.0),
         _ => ("days", 86_400.0),
     }
 }

@@ -164,7 +164,10 @@ impl Mesh {
                     .any(|s| s.rule == rule.place && s.outcome == "passed")
             })
             .collect();
-        report.predicted = predicted_breaches(&rows, &rules);
+        // A fit per rule: off the async workers.
+        report.predicted = tokio::task::spawn_blocking(move || predicted_breaches(&rows, &rules))
+            .await
+            .map_err(|e| MeshError::Internal(format!("predicting breaches failed: {e}")))?;
         Ok(report)
     }
 }
