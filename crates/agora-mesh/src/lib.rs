@@ -84,7 +84,7 @@ pub use quality_predictions::PredictedBreach;
 pub use quality_report::{Incident, QualityReport, RuleStatus};
 pub use quality_suggestions::{CorrectionPreview, SuggestionList, SuggestionView};
 pub use saved_forecasts::SavedForecast;
-pub use scram::{ScramError, ScramExchange, ScramVerifier};
+pub use scram::{ChannelBinding, ScramError, ScramExchange, ScramVerifier, TLS_SERVER_END_POINT};
 pub use table_changes::{ErasureTarget, TableChangeReport, TableChanged};
 pub use vacuum::VacuumReport;
 

@@ -1,5 +1,7 @@
 //! SCRAM-SHA-256 (RFC 5802, RFC 7677) for Postgres logins, so a token need not cross the
-//! network in the clear where TLS is not used.
+//! network in the clear where TLS is not used; over TLS also SCRAM-SHA-256-PLUS, which binds
+//! the login to the server's certificate (`tls-server-end-point`, RFC 5929), so a man in the
+//! middle who terminates TLS with a certificate of its own cannot relay the exchange.
 //!
 //! The catalog keeps what PostgreSQL keeps, a verifier (`SCRAM-SHA-256$4096:salt$StoredKey:
 //! ServerKey`), not the salted password: someone who reads the catalog can pose as the server
@@ -126,34 +128,75 @@ pub struct ScramExchange {
     client_first_bare: String,
     server_first: String,
     nonce: String,
+    /// The `c=` the client's last message must carry: the gs2 header, and with channel binding
+    /// the certificate's hash, in base64.
+    binding: String,
 }
+
+/// What the server offered the client to bind its login to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChannelBinding<'a> {
+    /// No binding offered (no TLS, or a certificate whose hash RFC 5929 does not define).
+    NotOffered,
+    /// SCRAM-SHA-256-PLUS was offered; the client chose `plus` or not, and the certificate's
+    /// `tls-server-end-point` hash is `end_point`.
+    Offered { plus: bool, end_point: &'a [u8] },
+}
+
+/// The channel binding type Agora supports.
+pub const TLS_SERVER_END_POINT: &str = "tls-server-end-point";
 
 /// Why an exchange failed; the client is told only that the login failed.
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
 pub enum ScramError {
     #[error("malformed SCRAM message: {0}")]
     Malformed(&'static str),
-    #[error("channel binding is not supported")]
+    #[error("the channel binding does not match what the server offered")]
     ChannelBinding,
     #[error("the proof does not match")]
     WrongProof,
 }
 
 impl ScramExchange {
-    /// Answers the client's first message (`n,,n=user,r=nonce`) with the server's
-    /// (`r=nonce,s=salt,i=iterations`).
+    /// Answers the client's first message (`n,,n=user,r=nonce`, or with channel binding
+    /// `p=tls-server-end-point,,n=user,r=nonce`) with the server's (`r=nonce,s=salt,i=…`).
     pub fn start(
         verifier: ScramVerifier,
         client_first: &[u8],
+        offered: ChannelBinding<'_>,
     ) -> Result<(ScramExchange, String), ScramError> {
         let text =
             std::str::from_utf8(client_first).map_err(|_| ScramError::Malformed("not UTF-8"))?;
-        // gs2 header: `n,,` (no channel binding) or `y,,` (client could, thinks we cannot).
-        let bare = match text.get(..3) {
-            Some("n,," | "y,,") => &text[3..],
-            Some(h) if h.starts_with('p') => return Err(ScramError::ChannelBinding),
+        let bound = format!("p={TLS_SERVER_END_POINT},,");
+        // gs2 header: `n,,` (the client binds nothing), `y,,` (it could, but thinks the
+        // server cannot: with a binding offered, that is a downgrade by someone in between,
+        // RFC 5802 §6), or `p=…,,` (it binds, which only SCRAM-SHA-256-PLUS does).
+        let (header, binding) = match (text, offered) {
+            (t, ChannelBinding::NotOffered | ChannelBinding::Offered { plus: false, .. })
+                if t.starts_with("n,,") =>
+            {
+                ("n,,", STANDARD.encode("n,,"))
+            }
+            (t, ChannelBinding::NotOffered) if t.starts_with("y,,") => {
+                ("y,,", STANDARD.encode("y,,"))
+            }
+            (
+                t,
+                ChannelBinding::Offered {
+                    plus: true,
+                    end_point,
+                },
+            ) if t.starts_with(&bound) => {
+                let mut data = bound.as_bytes().to_vec();
+                data.extend_from_slice(end_point);
+                (bound.as_str(), STANDARD.encode(data))
+            }
+            (t, _) if ["n,,", "y,,", "p="].iter().any(|h| t.starts_with(h)) => {
+                return Err(ScramError::ChannelBinding);
+            }
             _ => return Err(ScramError::Malformed("gs2 header")),
         };
+        let bare = &text[header.len()..];
         let client_nonce = bare
             .split(',')
             .find_map(|a| a.strip_prefix("r="))
@@ -173,6 +216,7 @@ impl ScramExchange {
                 client_first_bare: bare.to_string(),
                 server_first: server_first.clone(),
                 nonce,
+                binding,
             },
             server_first,
         ))
@@ -196,8 +240,9 @@ impl ScramExchange {
             .next()
             .and_then(|a| a.strip_prefix("c="))
             .ok_or(ScramError::Malformed("channel binding"))?;
-        // `biws` is base64 of `n,,`, `eSws` of `y,,`: what the first message announced.
-        if binding != "biws" && binding != "eSws" {
+        // What the first message announced (`biws` is base64 of `n,,`), and with a binding the
+        // hash of the certificate the client saw: another one means another TLS endpoint.
+        if binding != self.binding {
             return Err(ScramError::ChannelBinding);
         }
         let nonce = attributes
@@ -236,6 +281,16 @@ mod tests {
 
     /// The client's side, as RFC 5802 defines it (what libpq computes).
     fn client_final(token: &str, client_first_bare: &str, server_first: &str) -> String {
+        client_final_with(token, client_first_bare, server_first, "biws")
+    }
+
+    /// The same with channel binding data `c` (base64).
+    fn client_final_with(
+        token: &str,
+        client_first_bare: &str,
+        server_first: &str,
+        c: &str,
+    ) -> String {
         let attrs: Vec<&str> = server_first.split(',').collect();
         let nonce = attrs[0].strip_prefix("r=").unwrap();
         let salt = STANDARD
@@ -246,7 +301,7 @@ mod tests {
         pbkdf2::pbkdf2_hmac::<Sha256>(token.as_bytes(), &salt, iterations, &mut salted);
         let client_key = hmac(&salted, b"Client Key");
         let stored_key: [u8; 32] = Sha256::digest(client_key).into();
-        let without_proof = format!("c=biws,r={nonce}");
+        let without_proof = format!("c={c},r={nonce}");
         let auth = format!("{client_first_bare},{server_first},{without_proof}");
         let signature = hmac(&stored_key, auth.as_bytes());
         let proof: Vec<u8> = client_key
@@ -264,12 +319,12 @@ mod tests {
         assert_eq!(stored, verifier);
         let first = "n=carol,r=abcdefgh";
         let (exchange, server_first) =
-            ScramExchange::start(stored.clone(), format!("n,,{first}").as_bytes()).unwrap();
+            ScramExchange::start(stored.clone(), format!("n,,{first}").as_bytes(), NONE).unwrap();
         assert!(server_first.starts_with("r=abcdefgh"));
         let answer = exchange.finish(client_final("agora_right", first, &server_first).as_bytes());
         assert!(answer.unwrap().starts_with("v="));
         let (exchange, server_first) =
-            ScramExchange::start(stored, format!("n,,{first}").as_bytes()).unwrap();
+            ScramExchange::start(stored, format!("n,,{first}").as_bytes(), NONE).unwrap();
         let wrong = exchange.finish(client_final("agora_wrong", first, &server_first).as_bytes());
         assert_eq!(wrong, Err(ScramError::WrongProof));
     }
@@ -281,7 +336,7 @@ mod tests {
         assert_eq!(a.salt, b.salt);
         let first = "n=nobody,r=xyz";
         let (exchange, server_first) =
-            ScramExchange::start(a, format!("n,,{first}").as_bytes()).unwrap();
+            ScramExchange::start(a, format!("n,,{first}").as_bytes(), NONE).unwrap();
         assert!(
             exchange
                 .finish(client_final("anything", first, &server_first).as_bytes())
@@ -289,14 +344,72 @@ mod tests {
         );
     }
 
+    const NONE: ChannelBinding<'static> = ChannelBinding::NotOffered;
+
+    #[test]
+    fn a_binding_to_the_servers_certificate_logs_in_and_any_other_does_not() {
+        let verifier = ScramVerifier::for_token("agora_right");
+        let end_point = [7u8; 32];
+        let plus = ChannelBinding::Offered {
+            plus: true,
+            end_point: &end_point,
+        };
+        let header = "p=tls-server-end-point,,";
+        let first = "n=carol,r=abcdefgh";
+        let login = |seen: &[u8]| {
+            let (exchange, server_first) = ScramExchange::start(
+                verifier.clone(),
+                format!("{header}{first}").as_bytes(),
+                plus,
+            )
+            .unwrap();
+            let mut data = header.as_bytes().to_vec();
+            data.extend_from_slice(seen);
+            // The client binds to the certificate it saw, `seen`; its proof covers that.
+            let c = STANDARD.encode(data);
+            exchange.finish(client_final_with("agora_right", first, &server_first, &c).as_bytes())
+        };
+        assert!(login(&end_point).unwrap().starts_with("v="));
+        assert_eq!(login(&[9u8; 32]), Err(ScramError::ChannelBinding));
+    }
+
     #[test]
     fn channel_binding_and_replayed_nonces_are_refused() {
         let verifier = ScramVerifier::for_token("t");
+        let end_point = [7u8; 32];
+        // A binding the server did not offer, or not on the method that binds.
         assert_eq!(
-            ScramExchange::start(verifier.clone(), b"p=tls-server-end-point,,n=a,r=x").err(),
+            ScramExchange::start(verifier.clone(), b"p=tls-server-end-point,,n=a,r=x", NONE).err(),
             Some(ScramError::ChannelBinding)
         );
-        let (exchange, _) = ScramExchange::start(verifier, b"n,,n=a,r=x").unwrap();
+        let without = ChannelBinding::Offered {
+            plus: false,
+            end_point: &end_point,
+        };
+        assert_eq!(
+            ScramExchange::start(
+                verifier.clone(),
+                b"p=tls-server-end-point,,n=a,r=x",
+                without
+            )
+            .err(),
+            Some(ScramError::ChannelBinding)
+        );
+        // `y,,` where a binding was offered: someone in between hid it from the client.
+        assert_eq!(
+            ScramExchange::start(verifier.clone(), b"y,,n=a,r=x", without).err(),
+            Some(ScramError::ChannelBinding)
+        );
+        // SCRAM-SHA-256-PLUS chosen without binding.
+        let plus = ChannelBinding::Offered {
+            plus: true,
+            end_point: &end_point,
+        };
+        assert_eq!(
+            ScramExchange::start(verifier.clone(), b"n,,n=a,r=x", plus).err(),
+            Some(ScramError::ChannelBinding)
+        );
+        let (exchange, _) = ScramExchange::start(verifier, b"n,,n=a,r=x", NONE).unwrap();
         assert_eq!(
             exchange.finish(b"c=biws,r=xOTHER,p=AAAA").err(),
             Some(ScramError::WrongProof)
@@ -307,7 +420,7 @@ mod tests {
         #[test]
         fn no_message_panics(first in proptest::collection::vec(any::<u8>(), 0..200),
                              last in proptest::collection::vec(any::<u8>(), 0..200)) {
-            if let Ok((exchange, _)) = ScramExchange::start(ScramVerifier::for_token("t"), &first) {
+            if let Ok((exchange, _)) = ScramExchange::start(ScramVerifier::for_token("t"), &first, NONE) {
                 let _ = exchange.finish(&last);
             }
             let _ = String::from_utf8_lossy(&first).parse::<ScramVerifier>();

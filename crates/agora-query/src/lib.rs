@@ -35,6 +35,7 @@ mod error;
 mod grant_check;
 mod limits;
 mod pg_compat;
+mod pg_information_schema;
 mod reads;
 mod script;
 mod session;

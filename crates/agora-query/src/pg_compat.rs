@@ -101,9 +101,81 @@ pub fn pg_setting(name: &str) -> Option<PgSetting> {
 
 /// Rewrites what clients call that DataFusion lacks into what it plans: `to_regtype(name)`
 /// (psycopg's type lookup, which SQLAlchemy runs on connect) becomes a lookup of the name in
-/// `pg_catalog.pg_type`, NULL when there is no such type, as in PostgreSQL.
+/// `pg_catalog.pg_type`, NULL when there is no such type, as in PostgreSQL; the array
+/// constructor `ARRAY(SELECT x FROM …)` (psql's `\d+`) becomes `(SELECT array_agg(x) FROM …)`,
+/// which is NULL rather than empty when the query has no rows; `pg_class.reloptions` (storage
+/// parameters, of which Agora's tables have none) is a NULL array, and `col_description` and
+/// `obj_description` are NULL.
 pub fn rewrite_pg_functions(statement: &mut Statement) {
+    let null_array = || {
+        Parser::new(&PostgreSqlDialect {})
+            .try_with_sql("CAST(NULL AS TEXT[])")
+            .and_then(|mut p| p.parse_expr())
+    };
+    // An array of the (absent) storage parameters is as absent as they are: psql's `\d+`
+    // builds one from `unnest(tc.reloptions)`, which has nothing to unnest.
     let _ = visit_expressions_mut(statement, |expr| {
+        if let Expr::Function(function) = expr
+            && function.name.to_string().eq_ignore_ascii_case("array")
+            && let FunctionArguments::Subquery(query) = &function.args
+            && query
+                .to_string()
+                .to_ascii_lowercase()
+                .contains("reloptions")
+            && let Ok(null) = null_array()
+        {
+            *expr = null;
+        }
+        ControlFlow::<()>::Continue(())
+    });
+    let _ = visit_expressions_mut(statement, |expr| {
+        // Comments on columns and objects: Agora keeps descriptions in contracts, not here.
+        if let Expr::Function(function) = expr
+            && ["col_description", "obj_description", "shobj_description"]
+                .iter()
+                .any(|f| {
+                    function
+                        .name
+                        .0
+                        .last()
+                        .is_some_and(|part| part.to_string().eq_ignore_ascii_case(f))
+                })
+            && let Ok(null) = Parser::new(&PostgreSqlDialect {})
+                .try_with_sql("CAST(NULL AS TEXT)")
+                .and_then(|mut p| p.parse_expr())
+        {
+            *expr = null;
+            return ControlFlow::<()>::Continue(());
+        }
+        let reloptions = match expr {
+            Expr::Identifier(i) => i.value.eq_ignore_ascii_case("reloptions"),
+            Expr::CompoundIdentifier(parts) => parts
+                .last()
+                .is_some_and(|i| i.value.eq_ignore_ascii_case("reloptions")),
+            _ => false,
+        };
+        if reloptions && let Ok(null) = null_array() {
+            *expr = null;
+        }
+        if let Expr::Function(function) = expr
+            && function.name.to_string().eq_ignore_ascii_case("array")
+            && let FunctionArguments::Subquery(query) = &function.args
+            && let SetExpr::Select(select) = query.body.as_ref()
+            && let [SelectItem::UnnamedExpr(item) | SelectItem::ExprWithAlias { expr: item, .. }] =
+                select.projection.as_slice()
+        {
+            let aggregated = format!("array_agg({item})");
+            if let Ok(aggregate) = Parser::new(&PostgreSqlDialect {})
+                .try_with_sql(&aggregated)
+                .and_then(|mut p| p.parse_expr())
+            {
+                let mut query = query.clone();
+                if let SetExpr::Select(select) = query.body.as_mut() {
+                    select.projection = vec![SelectItem::UnnamedExpr(aggregate)];
+                }
+                *expr = Expr::Subquery(query);
+            }
+        }
         if let Expr::Function(function) = expr
             && function.name.to_string().eq_ignore_ascii_case("to_regtype")
             && let FunctionArguments::List(list) = &function.args

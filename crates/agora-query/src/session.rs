@@ -21,6 +21,7 @@ use datafusion_pg_catalog::pg_catalog::setup_pg_catalog;
 use crate::domain_schema::{DomainSchema, SchemaTable};
 use crate::grant_check::{GrantCheckRule, check_grants};
 use crate::limits::{DeadlineRule, QueryLimits};
+use crate::pg_information_schema::PgInformationSchema;
 use crate::sorted_catalog::SortedCatalog;
 use crate::{ColumnDenied, Interface, QueryAudit, QueryError, QueryRecord, TableRead, Viewer};
 
@@ -178,7 +179,8 @@ impl GovernedSession {
                 ))
             })?
             .with_default_catalog_and_schema(CATALOG, &default_schema)
-            .with_information_schema(true);
+            // A Postgres session gets its own, with PostgreSQL's type names (below).
+            .with_information_schema(!options.pg_catalog);
         let mut state = SessionStateBuilder::new()
             .with_default_features()
             .with_config(config);
@@ -251,8 +253,15 @@ impl GovernedSession {
                 .register_schema(domain.as_str(), Arc::new(schema))
                 .map_err(QueryError::from_datafusion)?;
         }
-        ctx.register_catalog(CATALOG, Arc::new(catalog));
+        let catalog = Arc::new(catalog);
+        ctx.register_catalog(CATALOG, catalog.clone());
         if options.pg_catalog {
+            catalog
+                .register_schema(
+                    "information_schema",
+                    Arc::new(PgInformationSchema::new(ctx.state().catalog_list().clone())),
+                )
+                .map_err(QueryError::from_datafusion)?;
             setup_pg_catalog(&ctx, CATALOG, EmptyContextProvider).map_err(|e| {
                 QueryError::Execution(format!("cannot set up pg_catalog: {}", e.strip_backtrace()))
             })?;

@@ -21,6 +21,10 @@ use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
 #[derive(Clone)]
 pub struct PgTls {
     pub(crate) acceptor: TlsAcceptor,
+    /// The certificate's `tls-server-end-point` hash (RFC 5929), which SCRAM-SHA-256-PLUS
+    /// binds logins to; None for a signature whose hash the RFC does not define (Ed25519,
+    /// RSASSA-PSS), where only SCRAM-SHA-256 is offered.
+    pub(crate) end_point: Option<Vec<u8>>,
     fingerprint: String,
     certificate: PathBuf,
 }
@@ -80,6 +84,7 @@ impl PgTls {
             },
         })?;
         let fingerprint = fingerprint(&chain[0]);
+        let end_point = end_point(&chain[0]);
         // Both of rustls's providers are compiled in (other crates ask for aws-lc-rs); name one.
         let config = ServerConfig::builder_with_provider(Arc::new(ring::default_provider()))
             .with_safe_default_protocol_versions()
@@ -87,6 +92,7 @@ impl PgTls {
             .map_err(|e| TlsError::Config(e.to_string()))?;
         Ok(PgTls {
             acceptor: TlsAcceptor::from(Arc::new(config)),
+            end_point,
             fingerprint,
             certificate: cert.to_path_buf(),
         })
@@ -123,6 +129,25 @@ impl PgTls {
     /// The certificate's file.
     pub fn certificate(&self) -> &Path {
         &self.certificate
+    }
+}
+
+/// The `tls-server-end-point` channel binding of `cert` (RFC 5929 §4.1): its hash with the
+/// hash function of its signature, SHA-256 where that is MD5 or SHA-1.
+fn end_point(cert: &CertificateDer<'_>) -> Option<Vec<u8>> {
+    use sha2::{Sha384, Sha512};
+    let (_, parsed) = x509_parser::parse_x509_certificate(cert.as_ref()).ok()?;
+    let der = cert.as_ref();
+    match parsed.signature_algorithm.algorithm.to_id_string().as_str() {
+        // md5, sha1, sha256 with RSA; ECDSA with SHA-1 and SHA-256
+        "1.2.840.113549.1.1.4"
+        | "1.2.840.113549.1.1.5"
+        | "1.2.840.113549.1.1.11"
+        | "1.2.840.10045.4.1"
+        | "1.2.840.10045.4.3.2" => Some(Sha256::digest(der).to_vec()),
+        "1.2.840.113549.1.1.12" | "1.2.840.10045.4.3.3" => Some(Sha384::digest(der).to_vec()),
+        "1.2.840.113549.1.1.13" | "1.2.840.10045.4.3.4" => Some(Sha512::digest(der).to_vec()),
+        _ => None,
     }
 }
 
@@ -165,6 +190,30 @@ mod tests {
             .permissions()
             .mode();
         assert_eq!(mode & 0o077, 0, "the key is its owner's only");
+    }
+
+    #[test]
+    fn the_channel_binding_hash_follows_the_certificates_signature() {
+        let cert = |alg: &'static rcgen::SignatureAlgorithm| {
+            let key = rcgen::KeyPair::generate_for(alg).unwrap();
+            let made = rcgen::CertificateParams::new(vec!["localhost".to_string()])
+                .unwrap()
+                .self_signed(&key)
+                .unwrap();
+            made.der().clone()
+        };
+        let p256 = cert(&rcgen::PKCS_ECDSA_P256_SHA256);
+        assert_eq!(
+            end_point(&p256),
+            Some(Sha256::digest(p256.as_ref()).to_vec())
+        );
+        let p384 = cert(&rcgen::PKCS_ECDSA_P384_SHA384);
+        assert_eq!(
+            end_point(&p384),
+            Some(<sha2::Sha384 as Digest>::digest(p384.as_ref()).to_vec())
+        );
+        // RFC 5929 defines no hash for Ed25519: no SCRAM-SHA-256-PLUS is offered with it.
+        assert_eq!(end_point(&cert(&rcgen::PKCS_ED25519)), None);
     }
 
     #[test]

@@ -18,6 +18,14 @@ if mode == "auth":
                 out[method] = c.execute("select current_user").fetchone()[0]
         except psycopg.Error as e:
             out[method] = "refused: " + str(e)
+    # SCRAM-SHA-256-PLUS: the login bound to the TLS certificate; without TLS there is none.
+    for name, sslmode in (("channel_binding", "require"), ("channel_binding_without_tls", "disable")):
+        try:
+            with psycopg.connect(host="127.0.0.1", port=port, user=user, password=token, dbname="agora",
+                                 sslmode=sslmode, channel_binding="require") as c:
+                out[name] = c.execute("select current_user").fetchone()[0]
+        except psycopg.Error as e:
+            out[name] = "refused: " + str(e)
     print(json.dumps(out), flush=True)
     sys.exit(0)
 conn = psycopg.connect(host="127.0.0.1", port=port, user=user, password=token, dbname="agora", autocommit=True)

@@ -194,6 +194,33 @@ fn psql_introspection_answers_as_postgres_does() {
             "{out}"
         );
     }
+    // `\d+` asks for storage options with an array constructor over a subquery.
+    let (ok, out, err) = psql(&conninfo, &carol, &["\\d+ crm.customers"]);
+    assert!(ok, "{err}");
+    assert!(out.lines().any(|l| l.starts_with("email|")), "{out}");
+    // information_schema names PostgreSQL's types, not Arrow's, for the tables carol sees, as
+    // she sees them: her birth dates are masked, so text.
+    let (ok, out, err) = psql(
+        &conninfo,
+        &carol,
+        &[
+            "select column_name, data_type from information_schema.columns where table_schema = 'crm' and table_name = 'customers' and column_name in ('id', 'full_name', 'birth_date') order by column_name",
+        ],
+    );
+    assert!(ok, "{err}");
+    assert_eq!(out, "birth_date|text\nfull_name|text\nid|bigint\n");
+    let (ok, out, err) = psql(
+        &conninfo,
+        &carol,
+        &[
+            "select count(*) from information_schema.columns where table_name = 'customers__quality'",
+        ],
+    );
+    assert!(ok, "{err}");
+    assert_eq!(
+        out, "0\n",
+        "the quality results of a table masked for carol are not hers"
+    );
     // Columns are named as PostgreSQL names them, duplicates included.
     let (ok, out, err) = psql(
         &conninfo,
@@ -228,6 +255,15 @@ fn tokens_are_proved_by_scram_and_never_sent() {
     let served = serve(&mesh);
     let answers = logins(&served.pg_port, "carol", &carol);
     assert_eq!(answers["scram-sha-256"], "carol", "{answers}");
+    // Over TLS the login can be bound to the server's certificate (SCRAM-SHA-256-PLUS); a
+    // client that demands it without TLS is refused by its own driver.
+    assert_eq!(answers["channel_binding"], "carol", "{answers}");
+    assert!(
+        answers["channel_binding_without_tls"]
+            .as_str()
+            .is_some_and(|e| e.starts_with("refused") && e.contains("channel binding")),
+        "{answers}"
+    );
     assert!(
         answers["password"]
             .as_str()

@@ -52,9 +52,11 @@ use settings::SessionStatement;
 /// Accepts connections until the listener fails; with `tls`, clients may (and with
 /// `sslmode=require` do) switch to TLS before they log in.
 pub async fn serve(mesh: Mesh, listener: TcpListener, tls: Option<PgTls>) -> std::io::Result<()> {
+    let end_point = tls.as_ref().and_then(|t| t.end_point.clone());
     let acceptor = tls.map(|t| t.acceptor);
     let backend = Arc::new(Backend {
         mesh,
+        end_point,
         cancels: Arc::new(Cancels::default()),
         pids: RandomPidSecretKeyGenerator::default(),
     });
@@ -109,6 +111,8 @@ struct Service {
 /// What every handler shares: the mesh, and the connections a cancel request may name.
 struct Backend {
     mesh: Mesh,
+    /// The TLS certificate's `tls-server-end-point` hash, for SCRAM-SHA-256-PLUS.
+    end_point: Option<Vec<u8>>,
     cancels: Arc<Cancels>,
     /// Process ids and secret keys for cancel requests (ids count up, keys are random).
     pids: RandomPidSecretKeyGenerator,

@@ -1,6 +1,7 @@
 //! Login: the principal proves its API token by SCRAM-SHA-256 against the token's verifier
-//! (or, for a principal whose token is older than verifiers, sends it as a cleartext password,
-//! checked against its hash); a token only logs in as its own principal. The connection then
+//! (over TLS also SCRAM-SHA-256-PLUS, bound to the server's certificate; or, for a principal
+//! whose token is older than verifiers, sends it as a cleartext password, checked against its
+//! hash); a token only logs in as its own principal. The connection then
 //! gets its process id and secret key for cancel requests.
 
 use std::fmt::Debug;
@@ -17,7 +18,7 @@ use pgwire::error::{PgWireError, PgWireResult};
 use pgwire::messages::startup::Authentication;
 use pgwire::messages::{PgWireBackendMessage, PgWireFrontendMessage};
 
-use agora_mesh::{PgLogin, ScramExchange, ScramVerifier};
+use agora_mesh::{ChannelBinding, PgLogin, ScramExchange, ScramVerifier};
 use agora_model::Principal;
 
 use super::cancel::ConnectionCancel;
@@ -59,7 +60,11 @@ impl StartupHandler for Service {
                         client
                             .session_extensions()
                             .insert(ScramStage::AwaitingFirst(verifier));
-                        Authentication::SASL(vec![SCRAM_SHA_256.to_string()])
+                        let mut methods = vec![SCRAM_SHA_256.to_string()];
+                        if self.end_point(client).is_some() {
+                            methods.insert(0, SCRAM_SHA_256_PLUS.to_string());
+                        }
+                        Authentication::SASL(methods)
                     }
                     PgLogin::Cleartext => Authentication::CleartextPassword,
                 };
@@ -76,12 +81,26 @@ impl StartupHandler for Service {
                     }
                     Some(ScramStage::AwaitingFirst(verifier)) => {
                         let first = message.into_sasl_initial_response()?;
-                        if first.auth_method != SCRAM_SHA_256 {
-                            return Err(PgWireError::UnsupportedSASLAuthMethod(first.auth_method));
-                        }
+                        let end_point = self.end_point(client);
+                        let offered = match (first.auth_method.as_str(), end_point) {
+                            (SCRAM_SHA_256, None) => ChannelBinding::NotOffered,
+                            (SCRAM_SHA_256, Some(end_point)) => ChannelBinding::Offered {
+                                plus: false,
+                                end_point,
+                            },
+                            (SCRAM_SHA_256_PLUS, Some(end_point)) => ChannelBinding::Offered {
+                                plus: true,
+                                end_point,
+                            },
+                            _ => {
+                                return Err(PgWireError::UnsupportedSASLAuthMethod(
+                                    first.auth_method,
+                                ));
+                            }
+                        };
                         let data = first.data.unwrap_or_default();
                         let (exchange, server_first) =
-                            ScramExchange::start(verifier.clone(), &data)
+                            ScramExchange::start(verifier.clone(), &data, offered)
                                 .map_err(|e| refused(client, e.to_string()))?;
                         client
                             .session_extensions()
@@ -121,6 +140,7 @@ impl StartupHandler for Service {
 }
 
 const SCRAM_SHA_256: &str = "SCRAM-SHA-256";
+const SCRAM_SHA_256_PLUS: &str = "SCRAM-SHA-256-PLUS";
 
 /// The client is told only that the login failed; the log says why.
 fn refused<C: ClientInfo>(client: &C, reason: String) -> PgWireError {
@@ -130,6 +150,14 @@ fn refused<C: ClientInfo>(client: &C, reason: String) -> PgWireError {
 }
 
 impl Service {
+    /// The certificate hash a login on this connection may bind to: only over TLS.
+    fn end_point<C: ClientInfo>(&self, client: &C) -> Option<&[u8]> {
+        self.backend
+            .end_point
+            .as_deref()
+            .filter(|_| client.is_secure())
+    }
+
     /// A login with the token as a cleartext password (principals without a SCRAM verifier).
     async fn cleartext<C>(&self, client: &mut C, password: String) -> PgWireResult<()>
     where
