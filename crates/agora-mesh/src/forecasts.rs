@@ -448,6 +448,19 @@ fn masked(flag: &str, table: &TableRef, column: &str) -> MeshError {
 /// The columns `value` (a SQL expression) names: its identifiers, the last part of a
 /// qualified one. Anything but a single expression is refused.
 pub(crate) fn value_columns(value: &str) -> Result<Vec<String>, MeshError> {
+    Ok(read_value(value)?.columns)
+}
+
+/// What a value expression reads.
+pub(crate) struct ValueRead {
+    /// The columns it names (see [`value_columns`]).
+    pub columns: Vec<String>,
+    /// Whether it holds a subquery, which reads other tables.
+    pub subquery: bool,
+}
+
+/// The columns and subqueries of `value`, from one parse of it.
+pub(crate) fn read_value(value: &str) -> Result<ValueRead, MeshError> {
     let bad = |why: String| MeshError::bad_input("--value", why);
     let statements = Parser::parse_sql(&GenericDialect {}, &format!("SELECT {value}"))
         .map_err(|e| bad(format!("`{value}` is not a SQL expression: {e}")))?;
@@ -466,6 +479,7 @@ pub(crate) fn value_columns(value: &str) -> Result<Vec<String>, MeshError> {
         )));
     }
     let mut names = Vec::new();
+    let mut subquery = false;
     let _ = visit_expressions(&statements, |e| {
         match e {
             Expr::Identifier(i) => names.push(normalised(i)),
@@ -474,11 +488,15 @@ pub(crate) fn value_columns(value: &str) -> Result<Vec<String>, MeshError> {
                     names.push(normalised(last));
                 }
             }
+            Expr::Subquery(_) | Expr::Exists { .. } | Expr::InSubquery { .. } => subquery = true,
             _ => {}
         }
         ControlFlow::<()>::Continue(())
     });
-    Ok(names)
+    Ok(ValueRead {
+        columns: names,
+        subquery,
+    })
 }
 
 fn normalised(ident: &datafusion::sql::sqlparser::ast::Ident) -> String {

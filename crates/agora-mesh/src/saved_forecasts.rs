@@ -18,18 +18,16 @@
 //! - a value that reads other tables (a subquery) is refused: the lineage names one source.
 
 use agora_ingest::{IngestMode, Source};
-use agora_insight::ForecastReport;
+use agora_insight::{ForecastReport, ForecastRow};
 use agora_model::{Contract, Name, Principal, Sensitivity, TableRef};
 use agora_policy::Matcher;
-use arrow::array::{
-    ArrayRef, Float64Builder, RecordBatch, StringBuilder, TimestampMicrosecondBuilder,
-};
+use arrow::array::{ArrayRef, Float64Array, RecordBatch, StringArray, TimestampMicrosecondArray};
 use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
 use serde::Serialize;
 use serde_json::{Value, json};
 use std::sync::Arc;
 
-use crate::forecasts::{Forecast, ForecastRequest, value_columns};
+use crate::forecasts::{Forecast, ForecastRequest, read_value};
 use crate::ingest::IngestOptions;
 use crate::{Mesh, MeshError};
 
@@ -76,8 +74,9 @@ impl Mesh {
                 "{source} has a row filter: its readers would read totals over rows it hides from them; forecast without --save"
             )));
         }
-        let columns = value_columns(&request.value)?;
-        if reads_other_tables(&request.value)? {
+        let value = read_value(&request.value)?;
+        let columns = value.columns;
+        if value.subquery {
             return Err(refuse(format!(
                 "`{}` reads other tables: a saved forecast's value uses the columns of {source} alone",
                 request.value
@@ -307,65 +306,18 @@ fn rows_batch(
     request: &ForecastRequest,
     forecast: &Forecast,
 ) -> Result<(RecordBatch, usize), MeshError> {
-    let mut group = StringBuilder::new();
-    let mut ts = TimestampMicrosecondBuilder::new().with_timezone("UTC");
-    let mut point = Float64Builder::new();
-    let mut bounds: Vec<(Float64Builder, Float64Builder)> = request
-        .levels
+    // Every row with the group and report it belongs to.
+    let rows: Vec<(&Option<String>, &ForecastReport, &ForecastRow)> = forecast
+        .groups
         .iter()
-        .map(|_| (Float64Builder::new(), Float64Builder::new()))
+        .filter_map(|g| g.outcome.as_ref().ok().map(|r| (&g.group, r)))
+        .flat_map(|(group, report)| report.rows.iter().map(move |row| (group, report, row)))
         .collect();
-    let mut model = StringBuilder::new();
-    let mut mase = Float64Builder::new();
-    let mut left_out = 0;
-    for g in &forecast.groups {
-        let Ok(report) = &g.outcome else {
-            left_out += 1;
-            continue;
-        };
-        push_rows(
-            report,
-            &g.group,
-            &mut group,
-            &mut ts,
-            &mut point,
-            &mut bounds,
-            &mut model,
-            &mut mase,
-        );
-    }
-    let mut fields = Vec::new();
-    let mut arrays: Vec<ArrayRef> = Vec::new();
-    if let Some(by) = &forecast.by {
-        fields.push(Field::new(by, DataType::Utf8, true));
-        arrays.push(Arc::new(group.finish()));
-    }
-    fields.push(Field::new(
-        "ts",
-        DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
-        false,
-    ));
-    arrays.push(Arc::new(ts.finish()));
-    fields.push(Field::new("forecast", DataType::Float64, false));
-    arrays.push(Arc::new(point.finish()));
-    for (level, (lower, upper)) in request.levels.iter().zip(bounds.iter_mut()) {
-        fields.push(Field::new(
-            format!("lower_{level}"),
-            DataType::Float64,
-            false,
-        ));
-        arrays.push(Arc::new(lower.finish()));
-        fields.push(Field::new(
-            format!("upper_{level}"),
-            DataType::Float64,
-            false,
-        ));
-        arrays.push(Arc::new(upper.finish()));
-    }
-    fields.push(Field::new("model", DataType::Utf8, false));
-    arrays.push(Arc::new(model.finish()));
-    fields.push(Field::new("backtest_mase", DataType::Float64, true));
-    arrays.push(Arc::new(mase.finish()));
+    let left_out = forecast
+        .groups
+        .iter()
+        .filter(|g| g.outcome.is_err())
+        .count();
     if left_out == forecast.groups.len() {
         return Err(MeshError::bad_input(
             "--save",
@@ -375,33 +327,67 @@ fn rows_batch(
             ),
         ));
     }
+    let numbers = |f: &dyn Fn(&ForecastRow) -> f64| -> ArrayRef {
+        Arc::new(
+            rows.iter()
+                .map(|(_, _, row)| f(row))
+                .collect::<Float64Array>(),
+        )
+    };
+    let mut fields = Vec::new();
+    let mut arrays: Vec<ArrayRef> = Vec::new();
+    if let Some(by) = &forecast.by {
+        fields.push(Field::new(by, DataType::Utf8, true));
+        arrays.push(Arc::new(
+            rows.iter()
+                .map(|(g, _, _)| g.as_deref())
+                .collect::<StringArray>(),
+        ));
+    }
+    fields.push(Field::new(
+        "ts",
+        DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+        false,
+    ));
+    arrays.push(Arc::new(
+        TimestampMicrosecondArray::from_iter_values(
+            rows.iter()
+                .map(|(_, _, row)| row.ts.and_utc().timestamp_micros()),
+        )
+        .with_timezone("UTC"),
+    ));
+    fields.push(Field::new("forecast", DataType::Float64, false));
+    arrays.push(numbers(&|row| row.forecast));
+    // Each row's bands are in the order of the levels asked for.
+    for (i, level) in request.levels.iter().enumerate() {
+        fields.push(Field::new(
+            format!("lower_{level}"),
+            DataType::Float64,
+            false,
+        ));
+        arrays.push(numbers(&|row| row.bands[i].1));
+        fields.push(Field::new(
+            format!("upper_{level}"),
+            DataType::Float64,
+            false,
+        ));
+        arrays.push(numbers(&|row| row.bands[i].2));
+    }
+    fields.push(Field::new("model", DataType::Utf8, false));
+    arrays.push(Arc::new(
+        rows.iter()
+            .map(|(_, r, _)| Some(r.model.as_str()))
+            .collect::<StringArray>(),
+    ));
+    fields.push(Field::new("backtest_mase", DataType::Float64, true));
+    arrays.push(Arc::new(
+        rows.iter()
+            .map(|(_, r, _)| r.backtest_mase)
+            .collect::<Float64Array>(),
+    ));
     let batch = RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays)
         .map_err(|e| MeshError::Internal(format!("the forecast's rows: {e}")))?;
     Ok((batch, left_out))
-}
-
-#[allow(clippy::too_many_arguments)]
-fn push_rows(
-    report: &ForecastReport,
-    key: &Option<String>,
-    group: &mut StringBuilder,
-    ts: &mut TimestampMicrosecondBuilder,
-    point: &mut Float64Builder,
-    bounds: &mut [(Float64Builder, Float64Builder)],
-    model: &mut StringBuilder,
-    mase: &mut Float64Builder,
-) {
-    for row in &report.rows {
-        group.append_option(key.as_deref());
-        ts.append_value(row.ts.and_utc().timestamp_micros());
-        point.append_value(row.forecast);
-        for ((_, lower, upper), (l, u)) in row.bands.iter().zip(bounds.iter_mut()) {
-            l.append_value(*lower);
-            u.append_value(*upper);
-        }
-        model.append_value(&report.model);
-        mase.append_option(report.backtest_mase);
-    }
 }
 
 /// The `lineage.run` entry body of a save, as `agora-lineage` reads it: the source table at
@@ -455,21 +441,4 @@ fn lineage_body(
         },
         "by": actor.name.as_str(),
     })
-}
-
-/// Whether the SQL expression `value` holds a subquery.
-fn reads_other_tables(value: &str) -> Result<bool, MeshError> {
-    use datafusion::sql::sqlparser::ast::{Expr, visit_expressions};
-    use datafusion::sql::sqlparser::dialect::GenericDialect;
-    use datafusion::sql::sqlparser::parser::Parser;
-    use std::ops::ControlFlow;
-    let statements =
-        Parser::parse_sql(&GenericDialect {}, &format!("SELECT {value}")).map_err(|e| {
-            MeshError::bad_input("--value", format!("`{value}` is not a SQL expression: {e}"))
-        })?;
-    let found = visit_expressions(&statements, |e| match e {
-        Expr::Subquery(_) | Expr::Exists { .. } | Expr::InSubquery { .. } => ControlFlow::Break(()),
-        _ => ControlFlow::Continue(()),
-    });
-    Ok(found.is_break())
 }

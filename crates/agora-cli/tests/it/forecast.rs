@@ -66,9 +66,8 @@ fn sales_csv() -> String {
     csv
 }
 
-/// The shop mesh: the sales product ingested, its policy applied, erin (region EU) granted
-/// read (her token returned).
-fn shop() -> (Mesh, String) {
+/// The shop's sales without its policy: nothing filters their rows.
+fn open_shop() -> Mesh {
     let mesh = Mesh::new();
     mesh.ok(&["domain", "create", "shop", "--owner", "alice"]);
     mesh.ok(&[
@@ -86,6 +85,13 @@ fn shop() -> (Mesh, String) {
         "shop.daily",
         &write(&mesh, "daily.csv", &sales_csv()),
     ]);
+    mesh
+}
+
+/// The shop mesh: the sales product ingested, its policy applied, erin (region EU) granted
+/// read (her token returned).
+fn shop() -> (Mesh, String) {
+    let mesh = open_shop();
     mesh.ok(&[
         "--as",
         "alice",
@@ -504,28 +510,6 @@ fn the_same_forecast_over_http_within_the_callers_view() {
             "{request}: {body}"
         );
     }
-}
-
-/// The shop's sales without its policy: nothing filters their rows.
-fn open_shop() -> Mesh {
-    let mesh = Mesh::new();
-    mesh.ok(&["domain", "create", "shop", "--owner", "alice"]);
-    mesh.ok(&[
-        "policy",
-        "apply",
-        &write(
-            &mesh,
-            "global.yaml",
-            "kind: AgoraPolicy\nattributes:\n  region: [EU, US]\n",
-        ),
-    ]);
-    mesh.ok(&["product", "apply", &write(&mesh, "sales.yaml", CONTRACT)]);
-    mesh.ok(&[
-        "ingest",
-        "shop.daily",
-        &write(&mesh, "daily.csv", &sales_csv()),
-    ]);
-    mesh
 }
 
 #[test]
