@@ -596,10 +596,14 @@ impl Mesh {
                     .await?
                     .and_then(|t| t.version()),
             };
+            let merged = match intent.mode {
+                IngestMode::Merge => self.store.marked_merge(&table, mark).await?,
+                _ => None,
+            };
             let committed = Committed {
                 version,
                 quarantine_version,
-                merged: None,
+                merged,
             };
             let ingest_id = intent.ingest_id.clone();
             self.finish_ingest(pending_id, pending, intent, committed)

@@ -85,7 +85,7 @@ pub use quality_report::{Incident, QualityReport, RuleStatus};
 pub use quality_suggestions::{CorrectionPreview, SuggestionList, SuggestionView};
 pub use saved_forecasts::SavedForecast;
 pub use scram::{ChannelBinding, ScramError, ScramExchange, ScramVerifier, TLS_SERVER_END_POINT};
-pub use table_changes::{ErasureTarget, TableChangeReport, TableChanged};
+pub use table_changes::{Erasure, ErasureTarget, TableChangeReport, TableChanged};
 pub use vacuum::VacuumReport;
 
 /// The catalog file inside a mesh directory; its presence marks a mesh.

@@ -30,7 +30,7 @@ use serde_json::{Value, json};
 
 use crate::query::sql_hmac;
 use crate::recorder::Event;
-use crate::table_changes::{Op, Step, StoredKind, quote_ident, quote_literal};
+use crate::table_changes::{Op, Step, StoredKind, declared_columns, quote_ident, quote_literal};
 use crate::{Mesh, MeshError};
 
 /// The values one column gets: `(condition on the row before, value)`, first match wins.
@@ -361,7 +361,11 @@ impl Mesh {
         let steps = vec![Step {
             table: table.clone(),
             kind: StoredKind::Product,
-            op: Op::Update { predicate, set },
+            op: Op::Update {
+                predicate,
+                declared: declared_columns(&contract),
+                set,
+            },
         }];
         let report = self.run_table_change_with(event, steps, drafts).await?;
         let changed = report.tables.first();

@@ -291,7 +291,13 @@ impl Mesh {
         }
         let done = self
             .store
-            .delete_where(table, TableKind::Quarantine, &readmission.predicate(), mark)
+            .delete_where(
+                table,
+                TableKind::Quarantine,
+                &readmission.predicate(),
+                &[],
+                mark,
+            )
             .await?;
         Ok(done.version)
     }
@@ -314,6 +320,7 @@ impl Mesh {
                 table,
                 TableKind::Quarantine,
                 &predicate,
+                &[],
                 (READMISSION_UNDONE_MARK, ingest_id),
             )
             .await?;

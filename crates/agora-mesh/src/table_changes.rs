@@ -11,7 +11,8 @@
 //! the values). Erasure is the administrator's: it crosses every domain.
 
 use agora_catalog::ProductRecord;
-use agora_model::{Access, Category, ContractTable, Principal, TableRef};
+use agora_model::{Access, Category, ContractTable, Principal, Sensitivity, TableRef};
+use agora_policy::StoredHash;
 use agora_storage::{RevertSpec, Rewritten, TableKind, deltalake};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -80,6 +81,10 @@ pub struct TableChanged {
     /// For an erasure with purge: the files of earlier versions deleted.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub purged_files: Option<u64>,
+    /// The rows stayed and only values changed (`removed` counts the rows changed): an
+    /// erasure that kept the rows, or a correction.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub rows_kept: bool,
 }
 
 /// What `agora delete`, `agora erase`, `agora optimize` or `agora vacuum TABLE` did.
@@ -102,6 +107,26 @@ pub enum ErasureTarget {
     Category { category: Category, value: String },
 }
 
+/// How an erasure goes about it.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Erasure {
+    /// Keep the product tables' rows and empty their personal values (for records a business
+    /// must keep, such as invoices) instead of deleting the rows.
+    pub keep_rows: bool,
+    /// Also purge the earlier versions, so that time travel cannot bring the values back.
+    pub purge: bool,
+}
+
+/// The SQL names of a contract table's columns: those a condition may name even where the
+/// stored table was written before the contract added them.
+pub(crate) fn declared_columns(contract: &ContractTable) -> Vec<String> {
+    contract
+        .columns
+        .iter()
+        .map(|c| c.sql_name.to_string())
+        .collect()
+}
+
 /// One table's part of a change: which table, and what to run on it.
 pub(crate) struct Step {
     pub table: TableRef,
@@ -110,13 +135,18 @@ pub(crate) struct Step {
 }
 
 pub(crate) enum Op {
-    Delete(String),
+    /// Rows matching `predicate` go; `declared` are the contract's columns it may name.
+    Delete {
+        predicate: String,
+        declared: Vec<String>,
+    },
     Optimize,
     Vacuum(chrono::Duration),
     Purge,
     /// Rows matching `predicate` get each `(column, expression)` of `set`.
     Update {
         predicate: String,
+        declared: Vec<String>,
         set: Vec<(String, String)>,
     },
     /// A correction's rows get their earlier values back.
@@ -219,9 +249,10 @@ impl Mesh {
         {
             return Err(unknown_column("--where", &table, &contract, &unknown));
         }
+        let declared = declared_columns(&contract);
         let columns = self
             .store
-            .predicate_columns(&table, TableKind::Product, predicate)
+            .predicate_columns(&table, TableKind::Product, predicate, &declared)
             .await?
             .ok_or_else(|| MeshError::Conflict(format!("{table} has no rows yet")))?;
         let view = self.column_view(actor, &table, &product).await?;
@@ -253,20 +284,26 @@ impl Mesh {
         let steps = vec![Step {
             table,
             kind: StoredKind::Product,
-            op: Op::Delete(effective),
+            op: Op::Delete {
+                predicate: effective,
+                declared,
+            },
         }];
         self.run_table_change(event, steps, false).await
     }
 
     /// Erases a data subject's rows from every product table (and its quarantine) whose
-    /// columns match `target`, as new versions; with `purge`, also from every earlier version
-    /// (their files and log entries are deleted: time travel before the erasure ends). The
-    /// ledger entry names the value only by its keyed hash. Administrators only.
+    /// columns match `target`, as new versions; with `keep_rows`, the rows of the product
+    /// tables stay and their personal values (every column labelled with a category or at
+    /// least confidential) become NULL, while quarantined rows still go whole. With `purge`,
+    /// also from every earlier version (their files and log entries are deleted: time travel
+    /// before the erasure ends). The ledger entry names the value only by its keyed hash.
+    /// Administrators only.
     pub async fn erase(
         &self,
         actor: &Principal,
         target: ErasureTarget,
-        purge: bool,
+        erasure: Erasure,
     ) -> Result<TableChangeReport, MeshError> {
         if !actor.is_admin {
             return Err(MeshError::Denied {
@@ -304,6 +341,8 @@ impl Mesh {
                     table: t.clone(),
                 };
                 let (_, contract) = self.product_of_table(&table).await?;
+                let declared = declared_columns(&contract);
+                let table_labels = labels.get(&table).into_iter().flatten();
                 let predicate = match &target {
                     ErasureTarget::Where(predicate) => {
                         if !wanted.iter().all(|c| contract.column(c).is_some()) {
@@ -312,10 +351,8 @@ impl Mesh {
                         predicate.clone()
                     }
                     ErasureTarget::Category { category, value } => {
-                        let columns: Vec<&str> = labels
-                            .get(&table)
-                            .into_iter()
-                            .flatten()
+                        let columns: Vec<&str> = table_labels
+                            .clone()
                             .filter(|(_, l)| l.category == *category)
                             .map(|(c, _)| c.as_str())
                             .collect();
@@ -336,11 +373,17 @@ impl Mesh {
                             .join(" OR ")
                     }
                 };
+                let personal: Vec<&str> = table_labels
+                    .filter(|(_, l)| {
+                        l.category != Category::None || l.sensitivity >= Sensitivity::Confidential
+                    })
+                    .map(|(c, _)| c.as_str())
+                    .collect();
                 matched.push(json!(table.to_string()));
                 for kind in [StoredKind::Product, StoredKind::Quarantine] {
                     let Some(_) = self
                         .store
-                        .predicate_columns(&table, kind.into(), &predicate)
+                        .predicate_columns(&table, kind.into(), &predicate, &declared)
                         .await
                         .map_err(|e| MeshError::At {
                             place: format!("{table} ({})", kind.as_str()),
@@ -349,12 +392,30 @@ impl Mesh {
                     else {
                         continue;
                     };
+                    let op = match (erasure.keep_rows, kind) {
+                        (true, StoredKind::Product) => {
+                            let set = self.erased_values(&table, &contract, &personal).await?;
+                            if set.is_empty() {
+                                // Nothing of the rows is personal: there is nothing to erase.
+                                continue;
+                            }
+                            Op::Update {
+                                predicate: predicate.clone(),
+                                declared: declared.clone(),
+                                set,
+                            }
+                        }
+                        _ => Op::Delete {
+                            predicate: predicate.clone(),
+                            declared: declared.clone(),
+                        },
+                    };
                     steps.push(Step {
                         table: table.clone(),
                         kind,
-                        op: Op::Delete(predicate.clone()),
+                        op,
                     });
-                    if purge {
+                    if erasure.purge {
                         steps.push(Step {
                             table: table.clone(),
                             kind,
@@ -381,12 +442,61 @@ impl Mesh {
         let mut body = what;
         body["value_hmac"] = json!(value_hmac);
         body["tables"] = json!(matched);
-        body["purged"] = json!(purge);
+        body["purged"] = json!(erasure.purge);
+        body["rows_kept"] = json!(erasure.keep_rows);
         body["by"] = json!(actor.name.as_str());
         let event = Event::by_admin("data.erased", body);
         let mut report = self.run_table_change(event, steps, false).await?;
         report.value_hmac = Some(value_hmac);
         Ok(report)
+    }
+
+    /// The assignments that null the `personal` columns of `table` (and their stored hashes)
+    /// for an erasure that keeps the rows. A column the stored table does not have yet holds
+    /// nothing to erase. A primary key or required column cannot be NULL under the contract,
+    /// so the erasure is refused before anything changes: those rows must go whole.
+    async fn erased_values(
+        &self,
+        table: &TableRef,
+        contract: &ContractTable,
+        personal: &[&str],
+    ) -> Result<Vec<(String, String)>, MeshError> {
+        let Some(delta) = self.store.open(table, TableKind::Product).await? else {
+            return Ok(Vec::new());
+        };
+        let stored: Vec<String> = agora_storage::arrow_schema_of(&delta)?
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .collect();
+        let mut set = Vec::new();
+        for column in personal.iter().filter(|c| stored.iter().any(|s| s == *c)) {
+            if let Some(c) = contract.column(column)
+                && (c.primary_key || c.required)
+            {
+                return Err(MeshError::bad_input(
+                    "erase --keep-rows",
+                    format!(
+                        "{table}.{column} is {} in its contract and cannot be emptied: erase \
+                         the subject's rows whole (without --keep-rows)",
+                        if c.primary_key {
+                            "the primary key"
+                        } else {
+                            "required"
+                        }
+                    ),
+                ));
+            }
+            set.push((column.to_string(), "NULL".to_string()));
+            for hash in stored
+                .iter()
+                .filter_map(|s| StoredHash::parse(s))
+                .filter(|h| h.column == *column)
+            {
+                set.push((hash.name(), "NULL".to_string()));
+            }
+        }
+        Ok(set)
     }
 
     /// Compacts the small files of `table` and of its quarantine (delta-rs `optimize`); the
@@ -555,9 +665,12 @@ impl Mesh {
         for step in &steps {
             let kind: TableKind = step.kind.into();
             let done: Rewritten = match &step.op {
-                Op::Delete(predicate) => {
+                Op::Delete {
+                    predicate,
+                    declared,
+                } => {
                     self.store
-                        .delete_where(&step.table, kind, predicate, mark)
+                        .delete_where(&step.table, kind, predicate, declared, mark)
                         .await?
                 }
                 Op::Optimize => self.store.optimize(&step.table, kind, mark).await?,
@@ -571,9 +684,13 @@ impl Mesh {
                     done
                 }
                 Op::Purge => self.store.purge_history(&step.table, kind, mark).await?,
-                Op::Update { predicate, set } => {
+                Op::Update {
+                    predicate,
+                    declared,
+                    set,
+                } => {
                     self.store
-                        .update_where(&step.table, predicate, set, mark)
+                        .update_where(&step.table, predicate, declared, set, mark)
                         .await?
                 }
                 Op::Revert(spec) => self.store.revert_rows(&step.table, spec, mark).await?,
@@ -599,6 +716,7 @@ impl Mesh {
                     removed: done.removed,
                     added: done.added,
                     purged_files: None,
+                    rows_kept: matches!(step.op, Op::Update { .. } | Op::Revert(_)),
                 }),
             }
         }

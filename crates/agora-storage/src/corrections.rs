@@ -44,12 +44,13 @@ fn quoted(c: &str) -> String {
 
 impl TableStore {
     /// Sets each `(column, SQL expression over the row before the update)` of `set` on the rows
-    /// of the product table `t` that match `predicate`, in one commit; no commit when no row
-    /// matches.
+    /// of the product table `t` that match `predicate` (a column of `declared` the stored
+    /// table does not have yet reads as NULL), in one commit; no commit when no row matches.
     pub async fn update_where(
         &self,
         t: &TableRef,
         predicate: &str,
+        declared: &[String],
         set: &[(String, String)],
         mark: (&str, &str),
     ) -> Result<Rewritten, StorageError> {
@@ -57,10 +58,11 @@ impl TableStore {
         let Some(table) = self.open(t, TableKind::Product).await? else {
             return Ok(Rewritten::default());
         };
+        let (condition, _) = crate::rewrites::condition(&name, &table, predicate, declared).await?;
         let before = table.version();
         let mut update = table
             .update()
-            .with_predicate(predicate.to_string())
+            .with_predicate(condition)
             .with_commit_properties(properties(mark));
         for (column, expression) in set {
             update = update.with_update(column.as_str(), expression.as_str());

@@ -14,6 +14,9 @@ use std::path::PathBuf;
 use agora_model::TableRef;
 use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
+use deltalake::datafusion::common::tree_node::{Transformed, TreeNode};
+use deltalake::datafusion::common::{Column, ScalarValue};
+use deltalake::datafusion::logical_expr::{Expr, lit};
 use deltalake::datafusion::prelude::SessionContext;
 use deltalake::kernel::transaction::CommitProperties;
 use deltalake::operations::vacuum::VacuumMode;
@@ -77,6 +80,76 @@ pub(crate) async fn read_whole(
         .map_err(|e| delta_err(name)(DeltaTableError::from(e)))?;
     let df = ctx.read_table(provider).map_err(datafusion_err(name))?;
     Ok((ctx, df))
+}
+
+/// `predicate` (SQL) as a condition on the rows of `table`, with the columns it names.
+///
+/// A column of `declared` (the columns the table's contract has) that the stored table does not
+/// have yet reads as NULL: its rows were all written before the column existed, and Delta reads
+/// a column added later as NULL in older files too. So a condition on a column the contract
+/// added after the table's last write (a quarantine is written only when rows are rejected)
+/// matches by its other columns, instead of failing. Any other unknown name is an error.
+pub(crate) async fn condition(
+    name: &str,
+    table: &DeltaTable,
+    predicate: &str,
+    declared: &[String],
+) -> Result<(Expr, Vec<String>), StorageError> {
+    // DataFusion's message lists the table's columns, stored hashes included, under a
+    // placeholder table name: the caller names the columns the reader may know.
+    let bad = |reason: String| StorageError::BadPredicate {
+        table: name.to_string(),
+        predicate: predicate.to_string(),
+        reason: reason
+            .split(". Valid fields are")
+            .next()
+            .unwrap_or_default()
+            .replace("\"?table?\".", "")
+            .trim_end_matches('.')
+            .to_string(),
+    };
+    let (_ctx, df) = read_whole(name, table).await?;
+    let stored: Vec<String> = df
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .collect();
+    let absent: Vec<&String> = declared.iter().filter(|c| !stored.contains(c)).collect();
+    let mut widened = df.clone();
+    for column in &absent {
+        widened = widened
+            .with_column(column, lit(ScalarValue::Utf8(None)))
+            .map_err(|e| bad(e.strip_backtrace()))?;
+    }
+    let parsed = widened
+        .parse_sql_expr(predicate)
+        .map_err(|e| bad(e.strip_backtrace()))?;
+    let mut columns: Vec<String> = parsed
+        .column_refs()
+        .into_iter()
+        .map(|c| c.name.clone())
+        .collect();
+    columns.sort();
+    columns.dedup();
+    // Unqualified, because delta-rs plans the condition in a session of its own.
+    let expr = parsed
+        .transform(|e| {
+            Ok(match e {
+                Expr::Column(c) if absent.contains(&&c.name) => {
+                    // Typed: delta-rs casts literals to the other side's type, and no type
+                    // casts to Null.
+                    Transformed::yes(lit(ScalarValue::Utf8(None)))
+                }
+                Expr::Column(c) => Transformed::yes(Expr::Column(Column::new_unqualified(c.name))),
+                other => Transformed::no(other),
+            })
+        })
+        .map_err(|e| bad(e.strip_backtrace()))?
+        .data;
+    df.filter(expr.clone())
+        .map_err(|e| bad(e.strip_backtrace()))?;
+    Ok((expr, columns))
 }
 
 fn schema_of(name: &str, table: &DeltaTable) -> Result<SchemaRef, StorageError> {
@@ -248,24 +321,27 @@ impl TableStore {
         Ok(table.version().unwrap_or(0))
     }
 
-    /// Deletes the rows of `t` that match `predicate` (SQL over the table's columns) in one
-    /// commit; no commit when the table does not exist. Files holding matching rows are
+    /// Deletes the rows of `t` that match `predicate` (SQL over the table's columns; a column
+    /// of `declared` the stored table does not have yet reads as NULL, see [`condition`]) in
+    /// one commit; no commit when the table does not exist. Files holding matching rows are
     /// rewritten without them; the old files stay for time travel until a vacuum.
     pub async fn delete_where(
         &self,
         t: &TableRef,
         kind: TableKind,
         predicate: &str,
+        declared: &[String],
         mark: (&str, &str),
     ) -> Result<Rewritten, StorageError> {
         let name = t.to_string();
         let Some(table) = self.open(t, kind).await? else {
             return Ok(Rewritten::default());
         };
+        let (expr, _) = condition(&name, &table, predicate, declared).await?;
         let before = table.version();
         let (table, metrics) = table
             .delete()
-            .with_predicate(predicate.to_string())
+            .with_predicate(expr)
             .with_commit_properties(properties(mark))
             .await
             .map_err(delta_err(&name))?;
@@ -277,44 +353,21 @@ impl TableStore {
         })
     }
 
-    /// The columns `predicate` (SQL over the columns of `t`) reads, once it is known to be a
-    /// valid condition on the table (planned as a filter over it); `None` if the table was
-    /// never created.
+    /// The columns `predicate` (SQL over the columns of `t`, or of `declared` the stored table
+    /// does not have yet) reads, once it is known to be a valid condition on the table
+    /// (planned as a filter over it); `None` if the table was never created.
     pub async fn predicate_columns(
         &self,
         t: &TableRef,
         kind: TableKind,
         predicate: &str,
+        declared: &[String],
     ) -> Result<Option<Vec<String>>, StorageError> {
         let name = t.to_string();
         let Some(table) = self.open(t, kind).await? else {
             return Ok(None);
         };
-        // DataFusion's message lists the table's columns, stored hashes included, under a
-        // placeholder table name: the caller names the columns the reader may know.
-        let bad = |reason: String| StorageError::BadPredicate {
-            table: name.clone(),
-            predicate: predicate.to_string(),
-            reason: reason
-                .split(". Valid fields are")
-                .next()
-                .unwrap_or_default()
-                .replace("\"?table?\".", "")
-                .trim_end_matches('.')
-                .to_string(),
-        };
-        let (_ctx, df) = read_whole(&name, &table).await?;
-        let expr = df
-            .parse_sql_expr(predicate)
-            .map_err(|e| bad(e.strip_backtrace()))?;
-        let mut columns: Vec<String> = expr
-            .column_refs()
-            .into_iter()
-            .map(|c| c.name.clone())
-            .collect();
-        columns.sort();
-        columns.dedup();
-        df.filter(expr).map_err(|e| bad(e.strip_backtrace()))?;
+        let (_, columns) = condition(&name, &table, predicate, declared).await?;
         Ok(Some(columns))
     }
 

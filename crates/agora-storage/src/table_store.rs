@@ -318,6 +318,36 @@ impl TableStore {
             .map(|(version, _)| version))
     }
 
+    /// What the MERGE commit of the product table `t` marked `mark` did, from the metrics
+    /// delta-rs writes into its commit; `None` if no commit carries the mark. A recovery reads
+    /// it to record a merge a crash stopped after its commit as the merge reported it.
+    pub async fn marked_merge(
+        &self,
+        t: &TableRef,
+        mark: (&str, &str),
+    ) -> Result<Option<crate::MergeCounts>, StorageError> {
+        let commits = self.commits(t, TableKind::Product, None).await?;
+        let Some((version, commit)) = commits
+            .into_iter()
+            .find(|(_, c)| c.info.get(mark.0).and_then(|v| v.as_str()) == Some(mark.1))
+        else {
+            return Ok(None);
+        };
+        let metric = |name: &str| {
+            commit
+                .info
+                .get("operationMetrics")
+                .and_then(|m| m.get(name))
+                .and_then(|v| v.as_u64())
+                .unwrap_or(0)
+        };
+        Ok(Some(crate::MergeCounts {
+            version,
+            rows_inserted: metric("num_target_rows_inserted"),
+            rows_updated: metric("num_target_rows_updated"),
+        }))
+    }
+
     /// Removes the data files under the table's directory that no version of its log
     /// references: the Parquet files of ingests that failed or crashed between writing and
     /// committing. Returns their paths, relative to the table.

@@ -1,7 +1,7 @@
 //! `agora delete`, `agora erase` and `agora optimize`: changes to a table's rows and files
 //! other than ingests, each one ledger entry.
 
-use agora_mesh::{ErasureTarget, Mesh, MeshError, TableChangeReport};
+use agora_mesh::{Erasure, ErasureTarget, Mesh, MeshError, TableChangeReport};
 use agora_model::{Category, Principal};
 use clap::Args;
 
@@ -34,6 +34,11 @@ pub struct EraseArgs {
     /// bring the rows back (it ends at the erasure for the tables erased from).
     #[arg(long)]
     purge: bool,
+    /// Keep the product tables' rows and empty their personal values (every column classified
+    /// with a category, or confidential and above) instead of deleting the rows: for records a
+    /// business must keep, such as invoices. Quarantined rows still go whole.
+    #[arg(long)]
+    keep_rows: bool,
 }
 
 #[derive(Args)]
@@ -70,15 +75,22 @@ pub async fn erase(mesh: &Mesh, me: &Principal, args: EraseArgs) -> Result<(), M
             });
         }
     };
-    let report = mesh.erase(me, target, args.purge).await?;
+    let erasure = Erasure {
+        keep_rows: args.keep_rows,
+        purge: args.purge,
+    };
+    let report = mesh.erase(me, target, erasure).await?;
     for t in &report.tables {
         let purged = t
             .purged_files
             .map(|n| format!("; {n} file(s) of earlier versions purged"))
             .unwrap_or_default();
+        let erased = match t.rows_kept {
+            true => format!("Emptied the personal values of {} row(s) of", t.removed),
+            false => format!("Erased {} row(s) from", t.removed),
+        };
         print(format!(
-            "Erased {} row(s) from {}{}{purged}",
-            t.removed,
+            "{erased} {}{}{purged}",
             t.table,
             version(t.version)
         ))?;

@@ -4,6 +4,7 @@
 
 use crate::governance::{assert_no_raw, crm, path, write};
 use crate::harness::Mesh;
+use crate::lifecycle::items;
 use crate::quality::{csv_file, orders_with_rules, walk};
 use crate::server::{serve, token};
 
@@ -361,5 +362,96 @@ fn a_crash_in_a_blocked_ingest_leaves_the_product_as_it_was() {
             parquet, 1,
             "{failpoint}: the blocked ingest's product files are removed"
         );
+    }
+}
+
+#[test]
+fn a_crash_at_any_step_of_a_merge_leaves_the_table_as_it_was_or_merged_and_traced() {
+    let original = "item_id,owner_email,price\n1,anna@example.org,10.0\n2,bob@example.org,20.0\n\
+        3,carl@example.org,30.0\n";
+    let merged = "item_id,owner_email,price\n1,anna@example.org,10.0\n2,bobby@example.org,21.0\n\
+        3,carl@example.org,30.0\n4,dora@example.org,40.0\n";
+    for failpoint in [
+        "ingest.after_tags",
+        "ingest.between_commits",
+        "ingest.after_commit",
+        "ingest.after_ledger",
+    ] {
+        let mesh = items();
+        mesh.ok(&["grant", "bob", "read", "sales.items"]);
+        let update = write(
+            &mesh,
+            "update.csv",
+            "item_id,owner_email,region,price\n2,bobby@example.org,US,21\n4,dora@example.org,EU,40\n",
+        );
+        let merge = ["ingest", "sales.items", update.as_str(), "--mode", "merge"];
+        crash(&mesh, failpoint, &merge);
+        mesh.ok(&["ledger", "verify"]);
+        let rows =
+            || mesh.csv("select item_id, owner_email, price from sales.items order by item_id");
+        let committed = entries_of_kind(&mesh, "ingest.committed");
+        match failpoint {
+            // Before the MERGE commit: the table is as it was, and the merge can run again.
+            "ingest.after_tags" | "ingest.between_commits" => {
+                assert_eq!((rows().as_str(), committed), (original, 1), "{failpoint}");
+                let out = mesh.ok(&merge);
+                assert!(out.contains("1 inserted, 1 updated"), "{failpoint}: {out}");
+            }
+            // After it: merged once, recorded once with the merge's counts, and a retry is a
+            // duplicate.
+            _ => {
+                assert_eq!((rows().as_str(), committed), (merged, 2), "{failpoint}");
+                let tail = mesh.ok(&["ledger", "tail", "--limit", "1000"]);
+                let index = tail
+                    .lines()
+                    .rfind(|l| l.contains("ingest.committed"))
+                    .and_then(|l| l.split_whitespace().next())
+                    .unwrap()
+                    .to_string();
+                let entry = mesh.ok(&["ledger", "show", &index]);
+                assert!(
+                    entry.contains("\"rows_inserted\": 1") && entry.contains("\"rows_updated\": 1"),
+                    "{failpoint}: {entry}"
+                );
+                let err = mesh.fails(5, &merge);
+                assert!(err.contains("already ingested"), "{failpoint}: {err}");
+            }
+        }
+        assert_eq!(rows(), merged, "{failpoint}");
+        assert_eq!(entries_of_kind(&mesh, "ingest.committed"), 2, "{failpoint}");
+        // Keys stay unique, and the replaced row's stored hash is the new value's: bob's
+        // masked view of row 2 is that of a row holding bobby's address, not bob's.
+        assert_eq!(
+            count(
+                &mesh,
+                "select count(*) - count(distinct item_id) from sales.items"
+            ),
+            "0"
+        );
+        let masked = |id: u32| {
+            mesh.ok(&[
+                "--as",
+                "bob",
+                "sql",
+                &format!("select owner_email from sales.items where item_id = {id}"),
+                "--format",
+                "csv",
+            ])
+        };
+        assert!(!masked(2).contains("bobby@example.org"), "{failpoint}");
+        let again = write(
+            &mesh,
+            "again.csv",
+            "item_id,owner_email,region,price\n9,bobby@example.org,US,1\n",
+        );
+        mesh.ok(&["ingest", "sales.items", &again]);
+        assert_eq!(masked(2), masked(9), "{failpoint}");
+        // The staging table of the interrupted merge is gone.
+        let staged: Vec<String> = walk(&mesh.data())
+            .into_iter()
+            .filter(|p| p.contains("/staging/"))
+            .collect();
+        assert_eq!(staged, Vec::<String>::new(), "{failpoint}");
+        mesh.ok(&["ledger", "verify"]);
     }
 }

@@ -32,7 +32,7 @@ schema:
 ";
 
 /// A mesh with `sales.items` (primary key `item_id`, owner alice) holding three rows.
-fn items() -> Mesh {
+pub(crate) fn items() -> Mesh {
     let mesh = Mesh::new();
     mesh.ok(&["product", "apply", &write(&mesh, "items.yaml", ITEMS)]);
     let first = "item_id,owner_email,region,price\n\
@@ -538,4 +538,161 @@ fn a_frequent_personal_value_is_not_copied_into_the_metrics_where_erasure_would_
         "--purge",
     ]);
     assert_eq!(files_holding(&mesh.data(), heavy), Vec::<String>::new());
+}
+
+#[test]
+fn an_erasure_that_keeps_the_rows_empties_only_their_personal_values() {
+    let mesh = items();
+    mesh.ok(&["grant", "bob", "read", "sales.items"]);
+    let out = mesh.ok(&[
+        "erase",
+        "--column-category",
+        "email",
+        "--value",
+        "anna@example.org",
+        "--keep-rows",
+    ]);
+    assert!(
+        out.contains("Emptied the personal values of 1 row(s) of sales.items →"),
+        "{out}"
+    );
+    // The row stays with its business values; only the e-mail address is gone.
+    assert_eq!(
+        mesh.csv("select item_id, owner_email, region, price from sales.items order by item_id"),
+        "item_id,owner_email,region,price\n1,,EU,10.0\n2,bob@example.org,US,20.0\n\
+         3,carl@example.org,EU,30.0\n"
+    );
+    // Its stored hash went with it: a masked reader sees nothing for the row, not a hash
+    // of the address that would still link it to the subject's rows elsewhere.
+    let bob = |id: u32| {
+        mesh.ok(&[
+            "--as",
+            "bob",
+            "sql",
+            &format!("select owner_email is null as gone from sales.items where item_id = {id}"),
+            "--format",
+            "csv",
+        ])
+    };
+    assert_eq!(bob(1), "gone\ntrue\n");
+    assert_eq!(bob(2), "gone\nfalse\n");
+    let erased = entry_of(&mesh, &out);
+    assert!(
+        erased.contains("data.erased") && erased.contains("\"rows_kept\": true"),
+        "{erased}"
+    );
+
+    // With --purge no file holds the value any more, and the row is still there.
+    let subject = "carl@example.org";
+    let out = mesh.ok(&[
+        "erase",
+        "--where",
+        &format!("owner_email = '{subject}'"),
+        "--keep-rows",
+        "--purge",
+    ]);
+    assert!(out.contains("file(s) of earlier versions purged"), "{out}");
+    assert_eq!(files_holding(&mesh.data(), subject), Vec::<String>::new());
+    assert_eq!(mesh.csv("select count(*) as n from sales.items"), "n\n3\n");
+
+    // A column the contract requires cannot be emptied: refused before anything changes.
+    mesh.ok(&[
+        "tag",
+        "set",
+        "sales.items.item_id",
+        "national_id",
+        "--reason",
+        "test",
+    ]);
+    let before = rows(&mesh);
+    let err = mesh.fails(
+        2,
+        &[
+            "erase",
+            "--where",
+            "owner_email = 'bob@example.org'",
+            "--keep-rows",
+        ],
+    );
+    assert!(
+        err.contains("sales.items.item_id is the primary key in its contract")
+            && err.contains("without --keep-rows"),
+        "{err}"
+    );
+    assert_eq!(rows(&mesh), before);
+    mesh.ok(&["ledger", "verify"]);
+}
+
+#[test]
+fn a_condition_on_a_column_the_contract_added_later_reads_it_as_null_in_older_tables() {
+    let mesh = items();
+    let subject = "dora@example.org";
+    // Dora's row is quarantined (its price is not a number) while the contract has no phone.
+    let rejected = write(
+        &mesh,
+        "rejected.csv",
+        &format!("item_id,owner_email,region,price\n4,{subject},EU,lots\n"),
+    );
+    assert!(
+        mesh.ok(&["ingest", "sales.items", &rejected])
+            .contains("1 quarantined")
+    );
+    let v2 = ITEMS.replace("version: 1.0.0", "version: 1.1.0")
+        + "      - name: owner_phone\n        logicalType: string\n";
+    mesh.ok(&["product", "apply", &write(&mesh, "items-v2.yaml", &v2)]);
+
+    // The product table was written before the column existed: a condition on it matches
+    // nothing there instead of failing.
+    let out = mesh.ok(&[
+        "delete",
+        "sales.items",
+        "--where",
+        "owner_phone = '+33 6 12 34 56 78'",
+    ]);
+    assert!(out.contains("Deleted 0 row(s) from sales.items"), "{out}");
+
+    let phones = "item_id,owner_email,region,price,owner_phone\n\
+        5,emil@example.org,US,50,+33 6 12 34 56 78\n6,fay@example.org,EU,60,+49 30 1234567\n\
+        7,gus@example.org,EU,70,+44 20 7946 0958\n8,hal@example.org,US,80,+1 202 555 0143\n";
+    mesh.ok(&["ingest", "sales.items", &write(&mesh, "phones.csv", phones)]);
+    // The quarantine still has no owner_phone column: the erasure goes through it by the
+    // other column and removes Dora's quarantined row.
+    let out = mesh.ok(&[
+        "erase",
+        "--where",
+        &format!("owner_email = '{subject}' OR owner_phone = '+49 30 1234567'"),
+    ]);
+    assert!(out.contains("Erased 1 row(s) from sales.items →"), "{out}");
+    assert!(
+        out.contains("Erased 1 row(s) from sales.items (quarantine)"),
+        "{out}"
+    );
+    assert!(
+        !mesh
+            .csv("select * from sales.items__quarantine")
+            .contains(subject)
+    );
+    assert!(!rows(&mesh).contains("fay@example.org"));
+    // By category too, once the new column is labelled as phones.
+    mesh.ok(&[
+        "tag",
+        "set",
+        "sales.items.owner_phone",
+        "phone_number",
+        "--reason",
+        "owners' phones",
+    ]);
+    let out = mesh.ok(&[
+        "erase",
+        "--column-category",
+        "phone_number",
+        "--value",
+        "+33 6 12 34 56 78",
+    ]);
+    assert!(out.contains("Erased 1 row(s) from sales.items →"), "{out}");
+    assert!(!rows(&mesh).contains("emil@example.org"));
+    // A name no contract declares is still an error, naming the table's columns.
+    let err = mesh.fails(2, &["delete", "sales.items", "--where", "owner_fax = 'x'"]);
+    assert!(err.contains("has no column `owner_fax`"), "{err}");
+    mesh.ok(&["ledger", "verify"]);
 }
