@@ -1,4 +1,5 @@
-//! `--memory-limit` and `--query-timeout`, shared by `agora sql` and `agora serve`.
+//! `--memory-limit` and `--query-timeout`, shared by `agora sql` and `agora serve`, and the
+//! sizes and durations they take.
 
 use std::time::Duration;
 
@@ -20,7 +21,11 @@ impl LimitArgs {
     /// The limits given, with `default_timeout` when no --query-timeout is.
     pub fn limits(&self, default_timeout: Option<Duration>) -> Result<QueryLimits, MeshError> {
         Ok(QueryLimits {
-            memory_bytes: self.memory_limit.as_deref().map(parse_size).transpose()?,
+            memory_bytes: self
+                .memory_limit
+                .as_deref()
+                .map(|text| parse_size("--memory-limit", text))
+                .transpose()?,
             timeout: match self.query_timeout.as_deref() {
                 Some("off") => None,
                 Some(text) => Some(parse_duration(text)?),
@@ -37,23 +42,22 @@ fn bad(flag: &str, text: &str, expected: &str) -> MeshError {
     }
 }
 
-fn parse_size(text: &str) -> Result<usize, MeshError> {
+/// A size given to `flag`, as 512MiB, 4GiB or bytes.
+pub fn parse_size(flag: &str, text: &str) -> Result<usize, MeshError> {
     let expected = "a size: a whole number of bytes, or with KiB, MiB or GiB";
     let digits = text.trim_end_matches(|c: char| c.is_ascii_alphabetic());
     let unit = &text[digits.len()..];
-    let n: usize = digits
-        .parse()
-        .map_err(|_| bad("--memory-limit", text, expected))?;
+    let n: usize = digits.parse().map_err(|_| bad(flag, text, expected))?;
     let scale: usize = match unit {
         "" | "B" => 1,
         "KiB" => 1 << 10,
         "MiB" => 1 << 20,
         "GiB" => 1 << 30,
-        _ => return Err(bad("--memory-limit", text, expected)),
+        _ => return Err(bad(flag, text, expected)),
     };
     match n.checked_mul(scale) {
         Some(bytes) if bytes > 0 => Ok(bytes),
-        _ => Err(bad("--memory-limit", text, expected)),
+        _ => Err(bad(flag, text, expected)),
     }
 }
 
@@ -82,9 +86,9 @@ mod tests {
 
     #[test]
     fn sizes_and_durations_parse_or_say_what_they_expected() {
-        assert_eq!(parse_size("512MiB").unwrap(), 512 << 20);
-        assert_eq!(parse_size("4GiB").unwrap(), 4 << 30);
-        assert_eq!(parse_size("1000").unwrap(), 1000);
+        assert_eq!(parse_size("--memory-limit", "512MiB").unwrap(), 512 << 20);
+        assert_eq!(parse_size("--memory-limit", "4GiB").unwrap(), 4 << 30);
+        assert_eq!(parse_size("--memory-limit", "1000").unwrap(), 1000);
         assert_eq!(parse_duration("30s").unwrap(), Duration::from_secs(30));
         assert_eq!(parse_duration("5m").unwrap(), Duration::from_secs(300));
         for bad in [
@@ -96,7 +100,7 @@ mod tests {
             "99999999999999999999GiB",
             "é",
         ] {
-            assert!(parse_size(bad).is_err(), "{bad}");
+            assert!(parse_size("--memory-limit", bad).is_err(), "{bad}");
         }
         for bad in ["", "0s", "30", "1d", "5 m", "é"] {
             assert!(parse_duration(bad).is_err(), "{bad}");

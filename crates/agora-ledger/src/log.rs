@@ -8,6 +8,10 @@
 //! checkpoint, whose tiles are all still there, and the next append first deletes whatever the
 //! crashed batch wrote beyond it. Every append runs under an exclusive file lock and re-reads
 //! the checkpoint, so several processes (the CLI and a server) can share one log.
+//!
+//! One file of about 680 lines with its tests, on purpose: the write order above is the log's
+//! crash-safety argument, and the append, the recovery of a crashed batch and the reads that
+//! rely on it stay where that order can be checked against each of them.
 
 use std::cell::RefCell;
 use std::collections::HashMap;

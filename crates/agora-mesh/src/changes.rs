@@ -12,27 +12,11 @@ use std::path::Path;
 
 use agora_catalog::{Change, PendingRecord};
 use agora_ledger::{Appended, failpoint};
-use serde::{Deserialize, Serialize};
 
-use crate::ingest::IngestIntent;
 use crate::keys::io;
+use crate::pending::Payload;
 use crate::recorder::Event;
-use crate::table_changes::TableChangeIntent;
 use crate::{Mesh, MeshError};
-
-/// What a pending record holds.
-#[derive(Debug, Serialize, Deserialize)]
-pub(crate) struct Payload {
-    /// The entries to record.
-    #[serde(default)]
-    pub events: Vec<Event>,
-    /// For an ingest: what its recovery needs (its events depend on the Delta commit).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ingest: Option<IngestIntent>,
-    /// For a delete, an erasure, a compaction or a vacuum: what its recovery needs.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub table_change: Option<TableChangeIntent>,
-}
 
 /// This process: its id and its start time (clock ticks since boot, from `/proc`), which
 /// together name it even after the id is reused.

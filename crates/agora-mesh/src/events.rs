@@ -5,8 +5,9 @@
 //! oldest one is old enough. The values the detector found anomalous are flagged in the
 //! response and, once their ingest commits, in `domain.table__events` with the row they took.
 //!
-//! The buffer is a file of JSON lines under `event_buffers/<domain>/<table>.ndjson`, written
-//! and synced before a request is answered, so an answered event is never lost. A full or old
+//! The buffer (`event_buffer.rs`) is a file of JSON lines under
+//! `event_buffers/<domain>/<table>.ndjson`, written and synced before a request is answered,
+//! so an answered event is never lost. A full or old
 //! buffer is sealed (renamed `<table>.<flush id>.sealed`) and ingested in the background, so
 //! no request waits for an ingest unless it asks (`?flush=true`); sealed buffers are ingested
 //! one at a time, oldest first. A crash leaves the files, and the next flush (or the server's
@@ -19,7 +20,6 @@
 //! again (no flag before [`agora_quality::DetectorConfig::warm_up`] values).
 
 use std::collections::{BTreeMap, HashMap};
-use std::io::{BufRead, Write};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -30,9 +30,11 @@ use agora_quality::{DetectorConfig, StreamingDetector};
 use agora_storage::{TableKind, TableStore, events_schema};
 use arrow::array::{ArrayRef, Float64Array, Int64Array, StringArray, TimestampMicrosecondArray};
 use arrow::record_batch::RecordBatch;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::Value;
 
+pub use crate::event_buffer::Flag;
+use crate::event_buffer::{BufferedEvent, append_events, read_buffer, read_header};
 use crate::keys::io;
 use crate::{IngestOptions, IngestReport, InputFormat, Mesh, MeshError, Source};
 
@@ -66,34 +68,6 @@ struct TableEvents {
     oldest: Option<Instant>,
     /// Whether a timer will flush the buffer once [`FLUSH_AGE`] has passed.
     timer: bool,
-}
-
-/// The first line of a buffer file.
-#[derive(Debug, Serialize, Deserialize)]
-struct BufferHeader {
-    flush_id: String,
-    principal: String,
-}
-
-/// Every other line: one event and what the detector found in it.
-#[derive(Debug, Serialize, Deserialize)]
-struct BufferedEvent {
-    received_at: String,
-    event: Value,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    flags: Vec<Flag>,
-}
-
-/// One value of an event the detector found anomalous.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Flag {
-    pub column: String,
-    pub value: f64,
-    pub score: f64,
-    /// The range of values the column's history made ordinary.
-    pub expected_low: Option<f64>,
-    pub expected_high: Option<f64>,
-    pub reason: String,
 }
 
 /// One event's verdict, in the response.
@@ -290,7 +264,13 @@ impl Mesh {
             });
         }
         let scoring = started.elapsed().as_secs_f64() * 1e6 / events.len() as f64;
-        append_events(&path, header.is_some(), actor, &events, &verdicts)?;
+        append_events(
+            &path,
+            header.is_some(),
+            actor,
+            &events,
+            verdicts.iter().map(|v| v.flags.as_slice()),
+        )?;
         state.pending += events.len() as u64;
         state.oldest.get_or_insert_with(Instant::now);
         let flushed = if flush {
@@ -484,86 +464,6 @@ impl Mesh {
         std::fs::remove_file(path).map_err(io(path))?;
         Ok(report)
     }
-}
-
-fn read_header(path: &std::path::Path) -> Result<Option<BufferHeader>, MeshError> {
-    let file = match std::fs::File::open(path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(io(path)(e)),
-    };
-    let mut first = String::new();
-    std::io::BufReader::new(file)
-        .read_line(&mut first)
-        .map_err(io(path))?;
-    Ok(serde_json::from_str(&first).ok())
-}
-
-/// The buffer's header and events; `None` if there is no buffer or it holds no event. A line
-/// a crash cut short (the last, unsynced, never answered) is left out.
-fn read_buffer(
-    path: &std::path::Path,
-) -> Result<Option<(BufferHeader, Vec<BufferedEvent>)>, MeshError> {
-    let text = match std::fs::read_to_string(path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(io(path)(e)),
-    };
-    let mut lines = text.lines();
-    let Some(header) = lines.next().and_then(|l| serde_json::from_str(l).ok()) else {
-        return Ok(None);
-    };
-    let events: Vec<BufferedEvent> = lines.filter_map(|l| serde_json::from_str(l).ok()).collect();
-    Ok((!events.is_empty()).then_some((header, events)))
-}
-
-/// Appends `events` to the buffer at `path` and syncs it; without `has_header` (no buffer, or
-/// one whose header [`read_header`] could not read) the buffer starts anew with its header.
-fn append_events(
-    path: &std::path::Path,
-    has_header: bool,
-    actor: &Principal,
-    events: &[serde_json::Map<String, Value>],
-    verdicts: &[EventVerdict],
-) -> Result<(), MeshError> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(io(dir))?;
-    }
-    // A buffer whose header a crash cut short holds no answered event (the header and the
-    // first events are one synced write): it starts again.
-    let new = !has_header;
-    if new && path.exists() {
-        std::fs::remove_file(path).map_err(io(path))?;
-    }
-    let mut out = Vec::new();
-    if new {
-        let header = BufferHeader {
-            flush_id: format!("{}-{:08x}", crate::now(), rand::random::<u32>()),
-            principal: actor.name.to_string(),
-        };
-        serde_json::to_writer(&mut out, &header)
-            .map_err(|e| MeshError::Internal(format!("a buffer header: {e}")))?;
-        out.push(b'\n');
-    }
-    let now = crate::now();
-    for (event, verdict) in events.iter().zip(verdicts) {
-        let line = BufferedEvent {
-            received_at: now.clone(),
-            event: Value::Object(event.clone()),
-            flags: verdict.flags.clone(),
-        };
-        serde_json::to_writer(&mut out, &line)
-            .map_err(|e| MeshError::Internal(format!("an event: {e}")))?;
-        out.push(b'\n');
-    }
-    let mut file = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .map_err(io(path))?;
-    file.write_all(&out).map_err(io(path))?;
-    file.sync_data().map_err(io(path))?;
-    Ok(())
 }
 
 /// Writes the flags of `events` (row numbers from 1, as the ingest numbered them) to the

@@ -3,28 +3,26 @@
 //! the ingest, the Delta commit, the ledger batch recording the ingest and each classification
 //! decision, and the catalog row of the ingest with the pending record's removal. Labels are
 //! stored before the commit, so no reader ever sees rows before the labels that protect them;
-//! a crash at any step is finished on the next open (`recover_ingest`): the Delta commit carries
-//! the ingest's id, so recovery can tell whether it happened.
+//! a crash at any step is finished on the next open (`ingest_recovery.rs`): the Delta commit
+//! carries the ingest's id, so recovery can tell whether it happened.
 
 use std::sync::Arc;
 
 use agora_catalog::{Change, IngestRecord, PendingRecord};
-use agora_ingest::{
-    COMMIT_METADATA_KEY, Committed, Ingest, IngestMode, InputFormat, Source, TagDecision,
-};
+use agora_ingest::{Committed, Ingest, IngestMode, InputFormat, Source};
 use agora_ledger::failpoint;
 use agora_model::{Access, Name, Principal, TableRef};
-use agora_quality::{RuleOutcome, RuleResult};
+use agora_quality::RuleOutcome;
 
+use crate::pending::IngestIntent;
 use crate::quality_metrics::MetricRecord;
-use agora_storage::TableKind;
-use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tracing::Instrument;
 
-use crate::changes::Payload;
-use crate::quality_corrections::{CorrectionDraft, finished_records};
-use crate::quality_readmission::{Readmission, readmitted_event};
+use crate::correction_records::{CorrectionDraft, finished_records};
+use crate::ingest_report::{ColumnClassified, IngestReport, RuleVerdict};
+use crate::pending::Payload;
+use crate::pending::{Readmission, readmitted_event};
 use crate::recorder::Event;
 use crate::{Mesh, MeshError};
 
@@ -43,88 +41,11 @@ pub struct IngestOptions {
     pub mode: IngestMode,
 }
 
-/// What an ingest did.
-#[derive(Debug, Clone, Serialize)]
-pub struct IngestReport {
-    pub table: String,
-    pub product: String,
-    pub source: String,
-    pub mode: IngestMode,
-    /// The product table's Delta version after the ingest.
-    pub version: Option<u64>,
-    pub rows_read: u64,
-    pub rows_accepted: u64,
-    pub rows_quarantined: u64,
-    /// For a merge: the accepted rows that were new keys, and those that replaced a row.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub rows_inserted: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub rows_updated: Option<u64>,
-    /// The most frequent reasons rows were quarantined, with their counts.
-    pub quarantine_reasons: Vec<(String, u64)>,
-    pub input_sha256: String,
-    /// The ledger entry that records the ingest.
-    pub ledger_index: u64,
-    /// Columns whose automatic classification this ingest set to a sensitive category or
-    /// changed.
-    pub classified: Vec<ColumnClassified>,
-    /// Columns whose values this ingest classified below their label: the label stands until an
-    /// owner lowers it (`agora tag set`).
-    pub kept: Vec<ColumnClassified>,
-    /// The verdict of each of the contract's quality rules on this ingest's rows.
-    pub rules: Vec<RuleVerdict>,
-    /// Set when a failed blocking rule sent every row to quarantine: the reason they carry.
-    pub blocked: Option<String>,
-}
-
-/// One quality rule of the contract and what this ingest's rows showed of it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct RuleVerdict {
-    /// Where the rule is written: `table orders quality rule 1`, `column orders.email ...`.
-    pub rule: String,
-    pub description: Option<String>,
-    /// `warn` or `block`.
-    pub severity: String,
-    /// `passed`, `failed` or `not evaluated`.
-    pub outcome: String,
-    /// What was measured, in the rule's unit.
-    pub observed: Option<f64>,
-    /// What the rule demands: `must be ≤ 5 percent`.
-    #[serde(default)]
-    pub expected: String,
-    /// What was measured and what the rule demands, in words.
-    pub message: String,
-    /// `opened`, `ongoing` or `closed` when this verdict opens, keeps or closes an incident
-    /// (a rule whose latest evaluated verdict failed has one open).
-    #[serde(default)]
-    pub incident: Option<String>,
-    /// Whether `observed`, `expected` and `message` derive from the rows' values (a batch
-    /// metric's bounds, mean or quantiles), which the public ledger must not carry.
-    #[serde(default)]
-    pub value_derived: bool,
-}
-
-impl From<&RuleResult> for RuleVerdict {
-    fn from(r: &RuleResult) -> Self {
-        RuleVerdict {
-            rule: r.place.clone(),
-            description: r.description.clone(),
-            severity: r.severity.as_str().to_string(),
-            outcome: r.outcome.as_str().to_string(),
-            observed: r.observed,
-            expected: r.expected.clone(),
-            message: r.message.clone(),
-            incident: None,
-            value_derived: false,
-        }
-    }
-}
-
 impl Mesh {
     /// The verdicts of an ingest: its contract's rules, then its batch metrics judged against
     /// their history and its row-level checks, each marked with the incident it opens, keeps or
     /// closes. A batch check that passed and closes nothing is left out.
-    async fn verdicts_of(
+    pub(crate) async fn verdicts_of(
         &self,
         table: &TableRef,
         outcome: &agora_ingest::IngestOutcome,
@@ -149,68 +70,6 @@ impl Mesh {
         });
         Ok(verdicts)
     }
-}
-
-/// A column whose classification an ingest decided for the first time or changed (its values
-/// drifted to another category), or would have lowered.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct ColumnClassified {
-    pub column: String,
-    pub category: agora_model::Category,
-    /// The automatic category before this ingest, if there was one.
-    pub previous: Option<agora_model::Category>,
-    pub sensitivity: agora_model::Sensitivity,
-    pub confidence: f64,
-    pub evidence: Vec<agora_classify::Evidence>,
-}
-
-impl From<&TagDecision> for ColumnClassified {
-    fn from(d: &TagDecision) -> Self {
-        ColumnClassified {
-            column: d.tag.column.clone(),
-            category: d.tag.category,
-            previous: d.previous,
-            sensitivity: d.tag.sensitivity,
-            confidence: d.tag.confidence,
-            evidence: d.classification.evidence.clone(),
-        }
-    }
-}
-
-/// What recovery needs to finish an ingest a crash interrupted, kept in its pending record.
-#[derive(Debug, Serialize, Deserialize)]
-pub(crate) struct IngestIntent {
-    pub ingest_id: String,
-    pub table: String,
-    pub product: String,
-    pub source: String,
-    #[serde(default)]
-    pub mode: IngestMode,
-    pub input_sha256: String,
-    pub actor: String,
-    pub rows_read: u64,
-    pub rows_accepted: u64,
-    pub rows_quarantined: u64,
-    pub quarantine_reasons: Vec<(String, u64)>,
-    pub idempotency_key: Option<String>,
-    pub classified: Vec<ColumnClassified>,
-    pub kept: Vec<ColumnClassified>,
-    #[serde(default)]
-    pub rules: Vec<RuleVerdict>,
-    #[serde(default)]
-    pub blocked: Option<String>,
-    /// When the rules were judged.
-    #[serde(default)]
-    pub checked_at: String,
-    #[serde(default)]
-    pub metrics: Vec<MetricRecord>,
-    /// For an ingest of corrected quarantined rows: the rows it takes out of the quarantine.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub readmission: Option<Readmission>,
-    /// For an ingest of rows derived from other tables (a saved forecast): the body of the
-    /// `lineage.run` entry recorded with it, whose output version the commit fills.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub derivation: Option<serde_json::Value>,
 }
 
 impl Mesh {
@@ -441,7 +300,7 @@ impl Mesh {
     /// Records a committed ingest (steps 3 and 4 of the module docs): its quality results unless
     /// they were written already, its ledger entries unless the log holds them already, then
     /// its catalog row with the pending record's removal.
-    async fn finish_ingest(
+    pub(crate) async fn finish_ingest(
         &self,
         pending_id: i64,
         pending: &PendingRecord,
@@ -449,8 +308,21 @@ impl Mesh {
         committed: Committed,
     ) -> Result<IngestReport, MeshError> {
         let table = TableRef::parse(&intent.table)?;
-        crate::quality_results::record(&self.store, &table, &intent, committed.version).await?;
-        crate::quality_metrics::record(&self.store, &table, &intent, committed.version).await?;
+        let verdicts = crate::quality_results::IngestVerdicts {
+            ingest_id: &intent.ingest_id,
+            checked_at: &intent.checked_at,
+            rules: &intent.rules,
+            blocked: intent.blocked.is_some(),
+        };
+        crate::quality_results::record(&self.store, &table, &verdicts, committed.version).await?;
+        crate::quality_metrics::record(
+            &self.store,
+            &table,
+            (&intent.ingest_id, &intent.checked_at),
+            &intent.metrics,
+            committed.version,
+        )
+        .await?;
         let taken_out = match &intent.readmission {
             Some(r) => Some(
                 self.take_out_readmitted(&table, &intent.ingest_id, r)
@@ -565,84 +437,6 @@ impl Mesh {
             rules: intent.rules,
             blocked: intent.blocked,
         })
-    }
-
-    /// Finishes an ingest a crash interrupted: if its Delta commit happened (the product
-    /// table's, or for an ingest whose every row was quarantined, the quarantine table's), it
-    /// is recorded; if not, only its tags stay (they can only have raised labels).
-    pub(crate) async fn recover_ingest(
-        &self,
-        pending_id: i64,
-        pending: &PendingRecord,
-        intent: IngestIntent,
-    ) -> Result<(), MeshError> {
-        let table = TableRef::parse(&intent.table)?;
-        let mark = (COMMIT_METADATA_KEY, intent.ingest_id.as_str());
-        let version = self
-            .store
-            .marked_commit(&table, TableKind::Product, mark)
-            .await?;
-        let quarantine_version = self
-            .store
-            .marked_commit(&table, TableKind::Quarantine, mark)
-            .await?;
-        let product_committed = version.is_some() || intent.rows_accepted == 0;
-        if product_committed && (intent.rows_accepted > 0 || quarantine_version.is_some()) {
-            let version = match version {
-                Some(v) => Some(v),
-                None => self
-                    .store
-                    .open(&table, TableKind::Product)
-                    .await?
-                    .and_then(|t| t.version()),
-            };
-            let merged = match intent.mode {
-                IngestMode::Merge => self.store.marked_merge(&table, mark).await?,
-                _ => None,
-            };
-            let committed = Committed {
-                version,
-                quarantine_version,
-                merged,
-            };
-            let ingest_id = intent.ingest_id.clone();
-            self.finish_ingest(pending_id, pending, intent, committed)
-                .await?;
-            self.store.remove_staging(&ingest_id)?;
-            return Ok(());
-        }
-        if let Some(q) = quarantine_version {
-            if intent.readmission.is_some() {
-                // The corrected rows stay in the quarantine as they were: not twice.
-                self.undo_readmitted_copies(&table, &intent.ingest_id)
-                    .await?;
-            }
-            // The quarantine committed, the product did not: the rejected rows stay traceable.
-            if !self
-                .recorder
-                .has_intent(pending.log_size, &pending.intent)
-                .await?
-            {
-                let event = Event::by_domain(
-                    "ingest.rolled_back",
-                    &table.domain,
-                    json!({
-                        "table": intent.table,
-                        "source": intent.source,
-                        "input_sha256": intent.input_sha256,
-                        "quarantine_version": q,
-                        "rows_quarantined": intent.rows_quarantined,
-                        "by": intent.actor,
-                    }),
-                );
-                self.recorder
-                    .record(vec![event], Some(pending.intent.clone()))
-                    .await?;
-            }
-        }
-        self.catalog.complete(pending_id, &[]).await?;
-        self.store.remove_staging(&intent.ingest_id)?;
-        Ok(())
     }
 }
 

@@ -30,16 +30,22 @@
 //! ```
 
 mod changes;
+mod correction_records;
 mod cross_check;
+mod deletions;
 mod domains;
 mod error;
+mod event_buffer;
 mod events;
 mod forecasts;
 mod governance;
 mod grants;
 mod ingest;
+mod ingest_recovery;
+mod ingest_report;
 mod keys;
 mod lineage;
+mod pending;
 mod principal_admin;
 mod principals;
 mod product_details;
@@ -57,6 +63,7 @@ mod query;
 mod recorder;
 mod saved_forecasts;
 mod scram;
+mod sql_quoting;
 mod table_changes;
 mod vacuum;
 mod witnessing;
@@ -70,22 +77,25 @@ use agora_storage::TableStore;
 
 pub use agora_ingest::{IngestMode, InputFormat, Source, classify_file};
 pub use agora_query::{Interface, QueryLimits, SessionOptions, StatementShape};
+pub use deletions::{Erasure, ErasureTarget};
 pub use error::{ErrorKind, MeshError};
 pub use events::{EventVerdict, EventsReport, FLUSH_AGE, FLUSH_EVENTS, Flag, parse_events};
 pub use forecasts::{Forecast, ForecastRequest, GroupForecast, MAX_GROUPS, forecasts_json};
 pub use governance::PolicyApplied;
-pub use ingest::{ColumnClassified, IngestOptions, IngestReport, RuleVerdict};
+pub use ingest::IngestOptions;
+pub use ingest_report::{ColumnClassified, IngestReport, RuleVerdict};
 pub use principal_admin::{PrincipalSummary, parse_lifetime};
 pub use principals::{PgLogin, token_hash};
 pub use product_details::{ProductDetails, SampleRows, TableDetails};
 pub use products::ApplyReport;
 pub use quality_corrections::CorrectionReport;
 pub use quality_predictions::PredictedBreach;
-pub use quality_report::{Incident, QualityReport, RuleStatus};
+pub use quality_report::{Incident, QualityReport};
+pub use quality_results::RuleStatus;
 pub use quality_suggestions::{CorrectionPreview, SuggestionList, SuggestionView};
 pub use saved_forecasts::SavedForecast;
 pub use scram::{ChannelBinding, ScramError, ScramExchange, ScramVerifier, TLS_SERVER_END_POINT};
-pub use table_changes::{Erasure, ErasureTarget, TableChangeReport, TableChanged};
+pub use table_changes::{TableChangeReport, TableChanged};
 pub use vacuum::VacuumReport;
 
 /// The catalog file inside a mesh directory; its presence marks a mesh.

@@ -34,7 +34,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::MeshError;
-use crate::ingest::{IngestIntent, RuleVerdict};
+use crate::ingest_report::RuleVerdict;
 use crate::quality_results::text;
 
 /// One batch metric, as an ingest's pending record keeps it.
@@ -486,19 +486,20 @@ async fn history(store: &TableStore, table: &TableRef) -> Result<History, MeshEr
     Ok(history)
 }
 
-/// Writes the metrics of the ingest `intent` to `table`'s metrics table, in one commit marked
-/// with the ingest's id, unless that commit exists (a recovery).
+/// Writes the `metrics` of the ingest `ingest_id` (checked at `checked_at`, RFC 3339) to
+/// `table`'s metrics table, in one commit marked with the ingest's id, unless that commit
+/// exists (a recovery).
 pub(crate) async fn record(
     store: &TableStore,
     table: &TableRef,
-    intent: &IngestIntent,
+    (ingest_id, checked_at): (&str, &str),
+    metrics: &[MetricRecord],
     version: Option<u64>,
 ) -> Result<(), MeshError> {
-    let metrics = &intent.metrics;
     if metrics.is_empty() {
         return Ok(());
     }
-    let mark = (COMMIT_METADATA_KEY, intent.ingest_id.as_str());
+    let mark = (COMMIT_METADATA_KEY, ingest_id);
     if store
         .marked_commit(table, TableKind::Metrics, mark)
         .await?
@@ -507,12 +508,12 @@ pub(crate) async fn record(
         return Ok(());
     }
     let n = metrics.len();
-    let at = DateTime::parse_from_rfc3339(&intent.checked_at)
+    let at = DateTime::parse_from_rfc3339(checked_at)
         .map(|t| t.timestamp_micros())
         .unwrap_or_else(|_| Utc::now().timestamp_micros());
     let columns: Vec<ArrayRef> = vec![
         Arc::new(TimestampMicrosecondArray::from(vec![at; n]).with_timezone("UTC")),
-        Arc::new(StringArray::from(vec![intent.ingest_id.as_str(); n])),
+        Arc::new(StringArray::from(vec![ingest_id; n])),
         Arc::new(Int64Array::from(vec![version.map(|v| v as i64); n])),
         Arc::new(
             metrics

@@ -7,7 +7,7 @@ use agora_insight::{BREACH_LEVEL, BreachForecast, predict_breach};
 use agora_quality::rules::{Comparison, Metric, QualityRule, RuleKind, Scope, Unit};
 use serde::Serialize;
 
-use crate::quality_report::ResultRow;
+use crate::quality_results::ResultRow;
 
 /// A rule forecast to break.
 #[derive(Debug, Clone, Serialize)]

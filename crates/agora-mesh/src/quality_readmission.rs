@@ -27,15 +27,15 @@ use agora_query::{Interface, QUARANTINE_SUFFIX, SessionOptions};
 use agora_storage::{QUARANTINE_INGEST, QUARANTINE_ROW, TableKind};
 use arrow::array::{Array, Int64Array, RecordBatch};
 use arrow::datatypes::DataType;
-use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::Value;
 
+use crate::correction_records::CorrectionDraft;
 use crate::ingest::IngestOptions;
-use crate::quality_corrections::{CorrectionDraft, CorrectionReport, described, fix_condition};
+use crate::pending::Readmission;
+use crate::quality_corrections::{CorrectionReport, fix_condition};
 use crate::quality_results::text;
 use crate::quality_suggestions::{DISTINCT_READ, collect, distinct_values};
-use crate::recorder::Event;
-use crate::table_changes::{quote_ident, quote_literal};
+use crate::sql_quoting::{quote_ident, quote_literal};
 use crate::{Mesh, MeshError};
 
 /// The commit metadata key of the deletion that takes re-admitted rows out of the quarantine.
@@ -43,40 +43,6 @@ const READMISSION_MARK: &str = "agora.readmission";
 /// The same for the deletion of the copies a re-admission that a crash stopped before its
 /// product commit had put back into the quarantine.
 const READMISSION_UNDONE_MARK: &str = "agora.readmission_undone";
-
-/// What an ingest that re-admits quarantined rows takes out of the quarantine, kept in its
-/// pending record.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub(crate) struct Readmission {
-    /// The rows, by the ingest that quarantined them and their rows in it.
-    pub rows: Vec<(String, Vec<i64>)>,
-    /// The catalog records of the suggestions applied, finished with the ingest.
-    pub corrections: Vec<CorrectionDraft>,
-}
-
-impl Readmission {
-    fn row_count(&self) -> usize {
-        self.rows.iter().map(|(_, rows)| rows.len()).sum()
-    }
-
-    /// The condition selecting exactly the rows to take out.
-    fn predicate(&self) -> String {
-        self.rows
-            .iter()
-            .map(|(ingest, rows)| {
-                let rows: Vec<String> = rows.iter().map(i64::to_string).collect();
-                format!(
-                    "({} = {} AND {} IN ({}))",
-                    quote_ident(QUARANTINE_INGEST),
-                    quote_literal(ingest),
-                    quote_ident(QUARANTINE_ROW),
-                    rows.join(", ")
-                )
-            })
-            .collect::<Vec<_>>()
-            .join(" OR ")
-    }
-}
 
 impl Mesh {
     /// The corrections proposed for the quarantined rows of `table` that `actor`, a writer of
@@ -326,41 +292,6 @@ impl Mesh {
             .await?;
         Ok(())
     }
-}
-
-/// The `quality.rows_readmitted` entry of a re-admitting ingest: suggestions by id and kind,
-/// counts, never values.
-pub(crate) fn readmitted_event(
-    table: &TableRef,
-    ingest_id: &str,
-    readmission: &Readmission,
-    rows_accepted: u64,
-    table_version: Option<u64>,
-    quarantine_version: Option<u64>,
-) -> Event {
-    let suggestions: Vec<Value> = readmission
-        .corrections
-        .iter()
-        .map(|d| described(&d.record.suggestion))
-        .collect();
-    let by = readmission
-        .corrections
-        .first()
-        .map(|d| d.record.applied_by.clone());
-    Event::by_domain(
-        "quality.rows_readmitted",
-        &table.domain,
-        json!({
-            "table": table.to_string(),
-            "ingest_id": ingest_id,
-            "suggestions": suggestions,
-            "rows_taken_out": readmission.row_count(),
-            "rows_readmitted": rows_accepted,
-            "table_version": table_version,
-            "quarantine_version": quarantine_version,
-            "by": by,
-        }),
-    )
 }
 
 /// The value each replacing fix gives each original, by column, as text.

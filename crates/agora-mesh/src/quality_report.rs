@@ -10,6 +10,7 @@ use serde::Serialize;
 
 use crate::quality_predictions::{PredictedBreach, predicted_breaches};
 use crate::quality_results::text;
+use crate::quality_results::{ResultRow, RuleStatus};
 use crate::{Mesh, MeshError};
 
 /// A table's quality, from its quality results.
@@ -29,18 +30,6 @@ pub struct QualityReport {
     pub incidents: Vec<Incident>,
     /// The rules that hold today but, at the current trend, will not: nearest first.
     pub predicted: Vec<PredictedBreach>,
-}
-
-/// One rule's verdict at a check.
-#[derive(Debug, Clone, Serialize)]
-pub struct RuleStatus {
-    pub rule: String,
-    pub description: Option<String>,
-    pub severity: String,
-    pub outcome: String,
-    pub observed: Option<f64>,
-    pub expected: Option<String>,
-    pub explanation: String,
 }
 
 /// A run of failed verdicts of one rule, from the first failure to the next pass.
@@ -63,15 +52,6 @@ pub struct Incident {
     pub observed: Option<f64>,
     pub expected: Option<String>,
     pub explanation: String,
-}
-
-/// One row of the quality results.
-pub(crate) struct ResultRow {
-    pub checked_at: String,
-    pub ingest_id: String,
-    pub table_version: Option<i64>,
-    pub blocked: bool,
-    pub status: RuleStatus,
 }
 
 const RESULTS_SQL: &str = "select cast(checked_at as varchar) as checked_at, ingest_id, table_version, rule, description, severity, outcome, observed, expected, explanation, blocked from {table} order by checked_at, ingest_id";

@@ -21,9 +21,10 @@ use arrow::array::{
 use arrow::compute::cast;
 use arrow::datatypes::DataType;
 use arrow::record_batch::RecordBatch;
+use serde::Serialize;
 
 use crate::MeshError;
-use crate::ingest::{IngestIntent, RuleVerdict};
+use crate::ingest_report::RuleVerdict;
 
 pub(crate) const OPENED: &str = "opened";
 pub(crate) const ONGOING: &str = "ongoing";
@@ -104,18 +105,49 @@ pub(crate) fn text(array: &ArrayRef) -> Result<StringArray, MeshError> {
         .clone())
 }
 
-/// Writes the verdicts of the ingest `intent` as rows of `table`'s quality results, in one
-/// commit marked with the ingest's id, unless that commit exists (a recovery).
+/// One rule's verdict at a check.
+#[derive(Debug, Clone, Serialize)]
+pub struct RuleStatus {
+    pub rule: String,
+    pub description: Option<String>,
+    pub severity: String,
+    pub outcome: String,
+    pub observed: Option<f64>,
+    pub expected: Option<String>,
+    pub explanation: String,
+}
+
+/// One row of the quality results, as a report reads it back.
+pub(crate) struct ResultRow {
+    pub checked_at: String,
+    pub ingest_id: String,
+    pub table_version: Option<i64>,
+    pub blocked: bool,
+    pub status: RuleStatus,
+}
+
+/// The verdicts of one ingest, as its quality results record them.
+pub(crate) struct IngestVerdicts<'a> {
+    pub ingest_id: &'a str,
+    /// When the rules were checked (RFC 3339).
+    pub checked_at: &'a str,
+    pub rules: &'a [RuleVerdict],
+    /// Whether a blocking rule sent the batch to quarantine.
+    pub blocked: bool,
+}
+
+/// Writes the verdicts of an ingest as rows of `table`'s quality results, in one commit marked
+/// with the ingest's id, unless that commit exists (a recovery).
 pub(crate) async fn record(
     store: &TableStore,
     table: &TableRef,
-    intent: &IngestIntent,
+    verdicts: &IngestVerdicts<'_>,
     version: Option<u64>,
 ) -> Result<(), MeshError> {
-    if intent.rules.is_empty() {
+    if verdicts.rules.is_empty() {
         return Ok(());
     }
-    let mark = (COMMIT_METADATA_KEY, intent.ingest_id.as_str());
+    let mark = (COMMIT_METADATA_KEY, verdicts.ingest_id);
     if store
         .marked_commit(table, TableKind::Quality, mark)
         .await?
@@ -123,7 +155,7 @@ pub(crate) async fn record(
     {
         return Ok(());
     }
-    let batch = results_batch(intent, version)?;
+    let batch = results_batch(verdicts, version)?;
     let results = store
         .ensure(table, TableKind::Quality, batch.schema())
         .await?;
@@ -133,10 +165,13 @@ pub(crate) async fn record(
     Ok(())
 }
 
-fn results_batch(intent: &IngestIntent, version: Option<u64>) -> Result<RecordBatch, MeshError> {
-    let rules = &intent.rules;
+fn results_batch(
+    verdicts: &IngestVerdicts<'_>,
+    version: Option<u64>,
+) -> Result<RecordBatch, MeshError> {
+    let rules = verdicts.rules;
     let n = rules.len();
-    let checked_at = chrono::DateTime::parse_from_rfc3339(&intent.checked_at)
+    let checked_at = chrono::DateTime::parse_from_rfc3339(verdicts.checked_at)
         .map(|t| t.timestamp_micros())
         .unwrap_or_else(|_| chrono::Utc::now().timestamp_micros());
     let strings = |f: &dyn Fn(&RuleVerdict) -> Option<String>| -> ArrayRef {
@@ -144,7 +179,7 @@ fn results_batch(intent: &IngestIntent, version: Option<u64>) -> Result<RecordBa
     };
     let columns: Vec<ArrayRef> = vec![
         Arc::new(TimestampMicrosecondArray::from(vec![checked_at; n]).with_timezone("UTC")),
-        Arc::new(StringArray::from(vec![intent.ingest_id.as_str(); n])),
+        Arc::new(StringArray::from(vec![verdicts.ingest_id; n])),
         Arc::new(Int64Array::from(vec![version.map(|v| v as i64); n])),
         strings(&|r| Some(r.rule.clone())),
         strings(&|r| r.description.clone()),
@@ -154,7 +189,7 @@ fn results_batch(intent: &IngestIntent, version: Option<u64>) -> Result<RecordBa
         strings(&|r| Some(r.expected.clone()).filter(|e| !e.is_empty())),
         strings(&|r| Some(r.message.clone())),
         strings(&|r| r.incident.clone()),
-        Arc::new(BooleanArray::from(vec![intent.blocked.is_some(); n])),
+        Arc::new(BooleanArray::from(vec![verdicts.blocked; n])),
     ];
     RecordBatch::try_new(quality_results_schema(), columns)
         .map_err(|e| MeshError::Internal(format!("building the quality results: {e}")))

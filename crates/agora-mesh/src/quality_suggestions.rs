@@ -17,9 +17,10 @@ use arrow::array::{Array, Float64Array, Int64Array, RecordBatch};
 use arrow::datatypes::DataType;
 use serde::Serialize;
 
-use crate::quality_corrections::{AppliedCorrection, Cases, assignments, fix_condition};
+use crate::correction_records::AppliedCorrection;
+use crate::quality_corrections::{Cases, assignments, fix_condition};
 use crate::quality_results::text;
-use crate::table_changes::{quote_ident, quote_literal};
+use crate::sql_quoting::{quote_ident, quote_literal};
 use crate::{Mesh, MeshError};
 
 /// At most this many distinct values of a column are read; a column with more is judged on its

@@ -16,6 +16,9 @@
 //! (`mustBe: 0` or no threshold) is an enumeration: rows with other values are quarantined.
 //! Every other field is kept (the whole document is stored) and reported as a warning, never an
 //! error. The product's name is `dataProduct` if given, else `name`, else `id`.
+//!
+//! The parser stays in one file with its tests (about 720 lines), so that every field of the
+//! table above can be checked against the code that reads it.
 
 use std::collections::BTreeSet;
 

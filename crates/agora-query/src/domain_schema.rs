@@ -15,10 +15,18 @@ use datafusion::catalog::SchemaProvider;
 use datafusion::common::TableReference;
 use datafusion::datasource::MemTable;
 
-use crate::session::BatchRows;
 use datafusion::datasource::TableProvider;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::SessionState;
+
+/// The rows a batch table reads: those of an ingest being staged, or none yet.
+#[derive(Debug, Clone)]
+pub enum BatchRows {
+    /// The rows of a staging Delta table.
+    Staged(agora_storage::deltalake::DeltaTable),
+    /// No rows, in this schema (a contract's table before any ingest).
+    Empty(SchemaRef),
+}
 
 /// A table of the schema: which Delta table it reads and what of it the reader may see.
 #[derive(Debug)]

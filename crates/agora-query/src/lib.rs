@@ -45,6 +45,7 @@ mod statement_limits;
 mod viewer;
 
 pub use audit::{Interface, QueryAudit, QueryRecord};
+pub use domain_schema::BatchRows;
 pub use error::{ColumnDenied, PermissionDenied, QueryError};
 pub use grant_check::check_grants;
 pub use limits::QueryLimits;
@@ -54,8 +55,8 @@ pub use pg_compat::{
 pub use reads::{TableRead, tables_read};
 pub use script::{ScriptStatement, split_statements};
 pub use session::{
-    BatchRows, BatchTable, EVENTS_SUFFIX, GovernedSession, METRICS_SUFFIX, MeshTable,
-    QUALITY_SUFFIX, QUARANTINE_SUFFIX, SessionOptions, StatementShape,
+    BatchTable, EVENTS_SUFFIX, GovernedSession, METRICS_SUFFIX, MeshTable, QUALITY_SUFFIX,
+    QUARANTINE_SUFFIX, SessionOptions, StatementShape,
 };
 pub use sql_shape::sql_shape;
 pub use statement_limits::{MAX_DEPTH, MAX_TOKENS, STACK_BYTES};

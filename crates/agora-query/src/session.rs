@@ -18,7 +18,7 @@ use datafusion::prelude::{DataFrame, SessionConfig, SessionContext};
 use datafusion_pg_catalog::pg_catalog::context::EmptyContextProvider;
 use datafusion_pg_catalog::pg_catalog::setup_pg_catalog;
 
-use crate::domain_schema::{DomainSchema, SchemaTable};
+use crate::domain_schema::{BatchRows, DomainSchema, SchemaTable};
 use crate::grant_check::{GrantCheckRule, check_grants};
 use crate::limits::{DeadlineRule, QueryLimits};
 use crate::pg_information_schema::PgInformationSchema;
@@ -53,14 +53,6 @@ pub struct SessionOptions {
 pub struct BatchTable {
     pub table: TableRef,
     pub rows: BatchRows,
-}
-
-#[derive(Debug, Clone)]
-pub enum BatchRows {
-    /// The rows of a staging Delta table.
-    Staged(agora_storage::deltalake::DeltaTable),
-    /// No rows, in this schema (a contract's table before any ingest).
-    Empty(SchemaRef),
 }
 
 /// A statement's parameters and result, as a client preparing it is told them.

@@ -30,6 +30,7 @@ pub struct Server {
     http: TcpListener,
     pg: TcpListener,
     pg_tls: Option<PgTls>,
+    max_ingest_body: usize,
 }
 
 impl Server {
@@ -42,12 +43,20 @@ impl Server {
             http,
             pg,
             pg_tls: None,
+            max_ingest_body: routes::DEFAULT_MAX_INGEST_BODY,
         })
     }
 
     /// Offers TLS on the Postgres listener with `tls`.
     pub fn with_pg_tls(mut self, tls: PgTls) -> Server {
         self.pg_tls = Some(tls);
+        self
+    }
+
+    /// Accepts ingest request bodies of up to `bytes` (by default
+    /// [`routes::DEFAULT_MAX_INGEST_BODY`]); a larger one is refused with 413.
+    pub fn with_max_ingest_body(mut self, bytes: usize) -> Server {
+        self.max_ingest_body = bytes;
         self
     }
 
@@ -65,7 +74,7 @@ impl Server {
 
     /// Serves until the process stops or either listener fails.
     pub async fn run(self) -> std::io::Result<()> {
-        let app = routes::router(self.mesh.clone());
+        let app = routes::router(self.mesh.clone(), self.max_ingest_body);
         let http = async move { axum::serve(self.http, app).await };
         let pg = postgres::serve(self.mesh, self.pg, self.pg_tls);
         tokio::try_join!(http, pg)?;

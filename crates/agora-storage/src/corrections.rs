@@ -12,7 +12,8 @@ use deltalake::datafusion::prelude::SessionContext;
 use deltalake::kernel::transaction::CommitProperties;
 use deltalake::{DeltaTable, DeltaTableError};
 
-use crate::rewrites::{datafusion_err, properties};
+use crate::rewrites::properties;
+use crate::table_store::datafusion_err;
 use crate::table_store::delta_err;
 use crate::{Rewritten, StorageError, TableKind, TableStore};
 

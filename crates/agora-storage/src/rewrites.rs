@@ -17,14 +17,14 @@ use arrow::record_batch::RecordBatch;
 use deltalake::datafusion::common::tree_node::{Transformed, TreeNode};
 use deltalake::datafusion::common::{Column, ScalarValue};
 use deltalake::datafusion::logical_expr::{Expr, lit};
-use deltalake::datafusion::prelude::SessionContext;
+
+use deltalake::DeltaTable;
 use deltalake::kernel::transaction::CommitProperties;
 use deltalake::operations::vacuum::VacuumMode;
-use deltalake::{DeltaTable, DeltaTableError};
 use futures::StreamExt;
 use url::Url;
 
-use crate::table_store::{delta_err, to_delta_fields};
+use crate::table_store::{datafusion_err, delta_err, read_whole, to_delta_fields};
 use crate::{StorageError, TableKind, TableStore};
 
 const STAGING_DIR: &str = "staging";
@@ -57,29 +57,6 @@ pub(crate) fn properties(mark: (&str, &str)) -> CommitProperties {
         mark.0.to_string(),
         serde_json::Value::String(mark.1.to_string()),
     )])
-}
-
-pub(crate) fn datafusion_err(
-    table: &str,
-) -> impl FnOnce(deltalake::datafusion::error::DataFusionError) -> StorageError + '_ {
-    move |e| delta_err(table)(DeltaTableError::from(e))
-}
-
-/// A session reading `table` (named `name` in errors) whole, as a DataFrame.
-pub(crate) async fn read_whole(
-    name: &str,
-    table: &DeltaTable,
-) -> Result<(SessionContext, deltalake::datafusion::prelude::DataFrame), StorageError> {
-    let ctx = SessionContext::new();
-    table
-        .update_datafusion_session(&ctx.state())
-        .map_err(delta_err(name))?;
-    let provider = table
-        .table_provider()
-        .await
-        .map_err(|e| delta_err(name)(DeltaTableError::from(e)))?;
-    let df = ctx.read_table(provider).map_err(datafusion_err(name))?;
-    Ok((ctx, df))
 }
 
 /// `predicate` (SQL) as a condition on the rows of `table`, with the columns it names.
@@ -319,6 +296,36 @@ impl TableStore {
             .await
             .map_err(delta_err(&name))?;
         Ok(table.version().unwrap_or(0))
+    }
+
+    /// What the MERGE commit of the product table `t` marked `mark` did, from the metrics
+    /// delta-rs writes into its commit; `None` if no commit carries the mark. A recovery reads
+    /// it to record a merge a crash stopped after its commit as the merge reported it.
+    pub async fn marked_merge(
+        &self,
+        t: &TableRef,
+        mark: (&str, &str),
+    ) -> Result<Option<MergeCounts>, StorageError> {
+        let commits = self.commits(t, TableKind::Product, None).await?;
+        let Some((version, commit)) = commits
+            .into_iter()
+            .find(|(_, c)| c.info.get(mark.0).and_then(|v| v.as_str()) == Some(mark.1))
+        else {
+            return Ok(None);
+        };
+        let metric = |name: &str| {
+            commit
+                .info
+                .get("operationMetrics")
+                .and_then(|m| m.get(name))
+                .and_then(|v| v.as_u64())
+                .unwrap_or(0)
+        };
+        Ok(Some(MergeCounts {
+            version,
+            rows_inserted: metric("num_target_rows_inserted"),
+            rows_updated: metric("num_target_rows_updated"),
+        }))
     }
 
     /// Deletes the rows of `t` that match `predicate` (SQL over the table's columns; a column

@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 use agora_model::TableRef;
 use arrow::datatypes::{Schema, SchemaRef};
 use arrow::record_batch::RecordBatch;
+use deltalake::datafusion::prelude::SessionContext;
 use deltalake::kernel::engine::arrow_conversion::TryIntoKernel;
 use deltalake::kernel::transaction::CommitProperties;
 use deltalake::kernel::{CommitInfo, StructField};
@@ -234,7 +235,7 @@ impl TableStore {
         let Some(table) = self.open(t, TableKind::Product).await? else {
             return self.ensure(t, TableKind::Product, schema).await;
         };
-        let (_ctx, df) = crate::rewrites::read_whole(&name, &table).await?;
+        let (_ctx, df) = read_whole(&name, &table).await?;
         let old = df.schema().clone();
         let exprs: Vec<Expr> = schema
             .fields()
@@ -316,36 +317,6 @@ impl TableStore {
             .into_iter()
             .find(|(_, c)| c.info.get(mark.0).and_then(|v| v.as_str()) == Some(mark.1))
             .map(|(version, _)| version))
-    }
-
-    /// What the MERGE commit of the product table `t` marked `mark` did, from the metrics
-    /// delta-rs writes into its commit; `None` if no commit carries the mark. A recovery reads
-    /// it to record a merge a crash stopped after its commit as the merge reported it.
-    pub async fn marked_merge(
-        &self,
-        t: &TableRef,
-        mark: (&str, &str),
-    ) -> Result<Option<crate::MergeCounts>, StorageError> {
-        let commits = self.commits(t, TableKind::Product, None).await?;
-        let Some((version, commit)) = commits
-            .into_iter()
-            .find(|(_, c)| c.info.get(mark.0).and_then(|v| v.as_str()) == Some(mark.1))
-        else {
-            return Ok(None);
-        };
-        let metric = |name: &str| {
-            commit
-                .info
-                .get("operationMetrics")
-                .and_then(|m| m.get(name))
-                .and_then(|v| v.as_u64())
-                .unwrap_or(0)
-        };
-        Ok(Some(crate::MergeCounts {
-            version,
-            rows_inserted: metric("num_target_rows_inserted"),
-            rows_updated: metric("num_target_rows_updated"),
-        }))
     }
 
     /// Removes the data files under the table's directory that no version of its log
@@ -510,13 +481,13 @@ impl Appender {
                 .collect::<Result<Vec<_>, _>>()?;
             RecordBatch::try_new(schema.clone(), columns)
         };
-        let (_ctx, df) = crate::rewrites::read_whole(&self.name, source).await?;
+        let (_ctx, df) = read_whole(&self.name, source).await?;
         let mut stream = df
             .execute_stream()
             .await
-            .map_err(crate::rewrites::datafusion_err(&self.name))?;
+            .map_err(datafusion_err(&self.name))?;
         while let Some(batch) = stream.next().await {
-            let batch = batch.map_err(|e| crate::rewrites::datafusion_err(&self.name)(e))?;
+            let batch = batch.map_err(|e| datafusion_err(&self.name)(e))?;
             let batch = conform(batch)
                 .and_then(&mut map)
                 .map_err(|e| delta_err(&self.name)(DeltaTableError::from(e)))?;
@@ -569,4 +540,27 @@ impl Appender {
         .commit()
         .await
     }
+}
+
+pub(crate) fn datafusion_err(
+    table: &str,
+) -> impl FnOnce(deltalake::datafusion::error::DataFusionError) -> StorageError + '_ {
+    move |e| delta_err(table)(DeltaTableError::from(e))
+}
+
+/// A session reading `table` (named `name` in errors) whole, as a DataFrame.
+pub(crate) async fn read_whole(
+    name: &str,
+    table: &DeltaTable,
+) -> Result<(SessionContext, deltalake::datafusion::prelude::DataFrame), StorageError> {
+    let ctx = SessionContext::new();
+    table
+        .update_datafusion_session(&ctx.state())
+        .map_err(delta_err(name))?;
+    let provider = table
+        .table_provider()
+        .await
+        .map_err(|e| delta_err(name)(DeltaTableError::from(e)))?;
+    let df = ctx.read_table(provider).map_err(datafusion_err(name))?;
+    Ok((ctx, df))
 }

@@ -22,6 +22,10 @@ pub struct ServeArgs {
     /// The private key of `--tls-cert` (PEM).
     #[arg(long, requires = "tls_cert", value_name = "PEM")]
     tls_key: Option<PathBuf>,
+    /// The largest request body `POST /api/v1/tables/{domain}/{table}/batches` takes, as
+    /// 512MiB, 4GiB or bytes (default 1GiB); a larger one is refused with 413, nothing ingested.
+    #[arg(long, value_name = "SIZE")]
+    max_ingest_body: Option<String>,
     /// Limits of every query served (by default each may run 5 minutes).
     #[command(flatten)]
     limits: crate::limits::LimitArgs,
@@ -33,6 +37,10 @@ const DEFAULT_QUERY_TIMEOUT: Duration = Duration::from_secs(300);
 pub async fn run(mesh: Mesh, data: &Path, args: ServeArgs) -> Result<(), MeshError> {
     let (http, pg) = (args.http, args.pg);
     let mesh = mesh.with_query_limits(args.limits.limits(Some(DEFAULT_QUERY_TIMEOUT))?);
+    let max_ingest_body = match &args.max_ingest_body {
+        Some(text) => crate::limits::parse_size("--max-ingest-body", text)?,
+        None => agora_server::routes::DEFAULT_MAX_INGEST_BODY,
+    };
     // Events answered before a stop are in their buffers: they go in before anything else.
     for report in mesh.flush_event_buffers().await? {
         print(format!(
@@ -53,7 +61,8 @@ pub async fn run(mesh: Mesh, data: &Path, args: ServeArgs) -> Result<(), MeshErr
     let server = agora_server::Server::bind(mesh, http, pg)
         .await
         .map_err(|e| MeshError::Internal(format!("cannot listen on {http} / {pg}: {e}")))?
-        .with_pg_tls(tls.clone());
+        .with_pg_tls(tls.clone())
+        .with_max_ingest_body(max_ingest_body);
     print(format!("Agora is serving the mesh in {}", data.display()))?;
     print(format!(
         "  HTTP API  http://{}/api/v1 (OpenAPI: /api/openapi.json)",

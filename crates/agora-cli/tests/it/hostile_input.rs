@@ -332,3 +332,52 @@ fn a_query_past_its_limits_fails_and_the_server_serves_others() {
     // Without limits the CLI runs what it is given.
     assert_eq!(mesh.csv(small), "n\n12\n");
 }
+
+#[test]
+fn an_ingest_body_past_the_servers_maximum_is_refused_whole() {
+    let mesh = crm();
+    let served = serve_with(&mesh, &["--max-ingest-body", "1KiB"]);
+    let admin = mesh.admin_token();
+    let post = |body: String| {
+        let r = reqwest::blocking::Client::new()
+            .post(format!("{}/api/v1/tables/crm/tickets/batches", served.http))
+            .bearer_auth(&admin)
+            .header("content-type", "text/csv")
+            .body(body)
+            .send()
+            .expect("the server answers");
+        (r.status().as_u16(), r.text().unwrap())
+    };
+    let rows = |from: u32, n: u32| {
+        let mut csv = String::from("ticket_id,customer_email,subject\n");
+        for i in from..from + n {
+            csv.push_str(&format!("{i},someone{i}@example.org,a question\n"));
+        }
+        csv
+    };
+    let count = || mesh.csv("select count(*) as n from crm.tickets where ticket_id >= 1000");
+    let big = rows(1000, 100);
+    assert!(big.len() > 1024);
+    let (status, body) = post(big);
+    assert_eq!(status, 413, "{body}");
+    let body: serde_json::Value = serde_json::from_str(&body).expect("a JSON error");
+    let error = body["error"].as_str().unwrap();
+    assert!(
+        error.contains("maximum ingest body of 1024 bytes")
+            && error.contains("--max-ingest-body")
+            && error.contains("nothing was ingested"),
+        "{error}"
+    );
+    assert_eq!(body["kind"], "too_large");
+    assert_eq!(count(), "n\n0\n");
+    // A body within the limit goes in, and the server serves on.
+    let (status, body) = post(rows(1000, 3));
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(count(), "n\n3\n");
+    // The flag itself is checked before the server starts.
+    let err = mesh.fails(2, &["serve", "--max-ingest-body", "lots"]);
+    assert!(
+        err.contains("--max-ingest-body: `lots` is not a size"),
+        "{err}"
+    );
+}

@@ -11,6 +11,16 @@ pub(crate) struct ErrorBody {
     kind: String,
 }
 
+impl ErrorBody {
+    /// A body for an error that is the HTTP layer's own, not the mesh's (a body too large).
+    pub(crate) fn new(error: String, kind: &str) -> ErrorBody {
+        ErrorBody {
+            error,
+            kind: kind.to_string(),
+        }
+    }
+}
+
 /// A failed request: its status comes from the error's kind, in this one place.
 pub(crate) struct ApiError(pub(crate) MeshError);
 

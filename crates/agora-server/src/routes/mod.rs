@@ -10,6 +10,7 @@ mod events;
 mod forecast;
 mod governance;
 mod ingest;
+pub use ingest::DEFAULT_MAX_INGEST_BODY;
 mod ledger;
 mod lineage;
 mod principals;
@@ -113,14 +114,15 @@ fn openapi() -> utoipa::openapi::OpenApi {
     doc
 }
 
-/// The routes of the API.
-pub fn router(mesh: Mesh) -> Router {
+/// The routes of the API; the batch ingest endpoint takes bodies of up to `max_ingest_body`
+/// bytes.
+pub fn router(mesh: Mesh, max_ingest_body: usize) -> Router {
     let doc = openapi();
     Router::new()
         .route("/api/openapi.json", get(move || async move { Json(doc) }))
         .merge(domains::routes())
         .merge(products::routes())
-        .merge(ingest::routes())
+        .merge(ingest::routes(max_ingest_body))
         .merge(events::routes())
         .merge(quality::routes())
         .merge(forecast::routes())
