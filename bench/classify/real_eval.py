@@ -24,6 +24,7 @@ tune the classifier (its corpus is generated: `generate_corpus.py`).
 
 import argparse
 import csv
+import functools
 import json
 import subprocess
 import sys
@@ -40,16 +41,17 @@ from tables import TABLES, load, table_id  # noqa: E402
 PRESIDIO_SAMPLE = 2000
 
 
-_PRESIDIO = []
+@functools.cache
+def presidio_classifier():
+    """presidio-structured's column classifier, spaCy loaded once."""
+    from presidio_eval import structured_classifier
+
+    return structured_classifier()[1]
 
 
 def presidio(frame):
-    """presidio-structured's category of every column of `frame` (spaCy loaded once)."""
-    if not _PRESIDIO:
-        from presidio_eval import structured_classifier
-
-        _PRESIDIO.append(structured_classifier()[1])
-    classify_column = _PRESIDIO[0]
+    """presidio-structured's category of every column of `frame`."""
+    classify_column = presidio_classifier()
     found = {}
     for column in frame.columns:
         values = [v for v in frame[column].dropna().astype(str) if v.strip()][:PRESIDIO_SAMPLE]

@@ -11,7 +11,7 @@
 //! with a column its contract added after the table's last write reading as NULL there.
 
 use agora_model::{Category, ContractTable, Principal, Sensitivity, TableRef};
-use agora_policy::StoredHash;
+use agora_policy::{StoredHash, TableLabels};
 use agora_storage::{TableKind, deltalake};
 use serde_json::{Value, json};
 
@@ -89,6 +89,34 @@ fn condition_identifiers(source: &str, predicate: &str) -> Result<Vec<String>, M
         ));
     }
     Ok(columns)
+}
+
+/// The condition selecting the data subject's rows in a table with `contract` and column
+/// `labels`; `None` where the table cannot hold them (it lacks a column `--where` names, or has
+/// no column of the category).
+fn subject_condition(
+    target: &ErasureTarget,
+    wanted: &[String],
+    contract: &ContractTable,
+    labels: Option<&TableLabels>,
+) -> Option<String> {
+    match target {
+        ErasureTarget::Where(predicate) => wanted
+            .iter()
+            .all(|c| contract.column(c).is_some())
+            .then(|| predicate.clone()),
+        ErasureTarget::Category { category, value } => {
+            // Case and surrounding spaces do not make another person's value.
+            let value = quote_literal(&value.trim().to_lowercase());
+            let conditions: Vec<String> = labels
+                .into_iter()
+                .flatten()
+                .filter(|(_, l)| l.category == *category)
+                .map(|(c, _)| format!("lower(trim(CAST({} AS VARCHAR))) = {value}", quote_ident(c)))
+                .collect();
+            (!conditions.is_empty()).then(|| conditions.join(" OR "))
+        }
+    }
 }
 
 impl Mesh {
@@ -199,40 +227,17 @@ impl Mesh {
                     domain: product.domain.clone(),
                     table: t.clone(),
                 };
-                let (_, contract) = self.product_of_table(&table).await?;
+                let (_, contract) = crate::products::table_in(&products, &table)?;
                 let declared = declared_columns(&contract);
-                let table_labels = labels.get(&table).into_iter().flatten();
-                let predicate = match &target {
-                    ErasureTarget::Where(predicate) => {
-                        if !wanted.iter().all(|c| contract.column(c).is_some()) {
-                            continue;
-                        }
-                        predicate.clone()
-                    }
-                    ErasureTarget::Category { category, value } => {
-                        let columns: Vec<&str> = table_labels
-                            .clone()
-                            .filter(|(_, l)| l.category == *category)
-                            .map(|(c, _)| c.as_str())
-                            .collect();
-                        if columns.is_empty() {
-                            continue;
-                        }
-                        // Case and surrounding spaces do not make another person's value.
-                        let wanted = quote_literal(&value.trim().to_lowercase());
-                        columns
-                            .iter()
-                            .map(|c| {
-                                format!(
-                                    "lower(trim(CAST({} AS VARCHAR))) = {wanted}",
-                                    quote_ident(c)
-                                )
-                            })
-                            .collect::<Vec<_>>()
-                            .join(" OR ")
-                    }
+                let Some(predicate) =
+                    subject_condition(&target, &wanted, &contract, labels.get(&table))
+                else {
+                    continue;
                 };
-                let personal: Vec<&str> = table_labels
+                let personal: Vec<&str> = labels
+                    .get(&table)
+                    .into_iter()
+                    .flatten()
                     .filter(|(_, l)| {
                         l.category != Category::None || l.sensitivity >= Sensitivity::Confidential
                     })

@@ -145,7 +145,9 @@ impl Mesh {
         let owned = request.clone();
         let groups = tokio::task::spawn_blocking(move || forecast_groups(&owned, read))
             .await
-            .map_err(|e| MeshError::Internal(format!("the forecast failed: {e}")))?;
+            .map_err(|e| {
+                MeshError::Internal(format!("the forecast of {} failed: {e}", checked.table))
+            })?;
         Ok(Forecast {
             table: checked.table,
             version,

@@ -318,7 +318,8 @@ impl Mesh {
         crate::quality_metrics::record(
             &self.store,
             &table,
-            (&intent.ingest_id, &intent.checked_at),
+            &intent.ingest_id,
+            &intent.checked_at,
             &intent.metrics,
             committed.version,
         )

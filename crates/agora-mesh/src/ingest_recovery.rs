@@ -7,7 +7,7 @@
 use agora_catalog::PendingRecord;
 use agora_ingest::{COMMIT_METADATA_KEY, Committed, IngestMode};
 use agora_model::TableRef;
-use agora_storage::TableKind;
+use agora_storage::{MergeCounts, TableKind};
 use serde_json::json;
 
 use crate::pending::IngestIntent;
@@ -26,10 +26,11 @@ impl Mesh {
     ) -> Result<(), MeshError> {
         let table = TableRef::parse(&intent.table)?;
         let mark = (COMMIT_METADATA_KEY, intent.ingest_id.as_str());
-        let version = self
+        let product = self
             .store
-            .marked_commit(&table, TableKind::Product, mark)
+            .marked_commit_info(&table, TableKind::Product, mark)
             .await?;
+        let version = product.as_ref().map(|(v, _)| *v);
         let quarantine_version = self
             .store
             .marked_commit(&table, TableKind::Quarantine, mark)
@@ -44,8 +45,8 @@ impl Mesh {
                     .await?
                     .and_then(|t| t.version()),
             };
-            let merged = match intent.mode {
-                IngestMode::Merge => self.store.marked_merge(&table, mark).await?,
+            let merged = match (intent.mode, &product) {
+                (IngestMode::Merge, Some((v, commit))) => Some(MergeCounts::of_commit(*v, commit)),
                 _ => None,
             };
             let committed = Committed {

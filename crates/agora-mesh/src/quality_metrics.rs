@@ -492,7 +492,8 @@ async fn history(store: &TableStore, table: &TableRef) -> Result<History, MeshEr
 pub(crate) async fn record(
     store: &TableStore,
     table: &TableRef,
-    (ingest_id, checked_at): (&str, &str),
+    ingest_id: &str,
+    checked_at: &str,
     metrics: &[MetricRecord],
     version: Option<u64>,
 ) -> Result<(), MeshError> {

@@ -147,7 +147,9 @@ impl Mesh {
         // A fit per rule: off the async workers.
         report.predicted = tokio::task::spawn_blocking(move || predicted_breaches(&rows, &rules))
             .await
-            .map_err(|e| MeshError::Internal(format!("predicting breaches failed: {e}")))?;
+            .map_err(|e| {
+                MeshError::Internal(format!("predicting the breaches of {table} failed: {e}"))
+            })?;
         Ok(report)
     }
 }

@@ -19,6 +19,7 @@ use deltalake::datafusion::common::{Column, ScalarValue};
 use deltalake::datafusion::logical_expr::{Expr, lit};
 
 use deltalake::DeltaTable;
+use deltalake::kernel::CommitInfo;
 use deltalake::kernel::transaction::CommitProperties;
 use deltalake::operations::vacuum::VacuumMode;
 use futures::StreamExt;
@@ -35,6 +36,27 @@ pub struct MergeCounts {
     pub version: u64,
     pub rows_inserted: u64,
     pub rows_updated: u64,
+}
+
+impl MergeCounts {
+    /// What the MERGE `commit` (which made `version`) did, from the metrics delta-rs writes
+    /// into it: a recovery records a merge a crash stopped after its commit as the merge
+    /// reported it.
+    pub fn of_commit(version: u64, commit: &CommitInfo) -> MergeCounts {
+        let metric = |name: &str| {
+            commit
+                .info
+                .get("operationMetrics")
+                .and_then(|m| m.get(name))
+                .and_then(|v| v.as_u64())
+                .unwrap_or(0)
+        };
+        MergeCounts {
+            version,
+            rows_inserted: metric("num_target_rows_inserted"),
+            rows_updated: metric("num_target_rows_updated"),
+        }
+    }
 }
 
 /// What a rewrite of a table did: the version it made (none when there was nothing to do) and
@@ -296,36 +318,6 @@ impl TableStore {
             .await
             .map_err(delta_err(&name))?;
         Ok(table.version().unwrap_or(0))
-    }
-
-    /// What the MERGE commit of the product table `t` marked `mark` did, from the metrics
-    /// delta-rs writes into its commit; `None` if no commit carries the mark. A recovery reads
-    /// it to record a merge a crash stopped after its commit as the merge reported it.
-    pub async fn marked_merge(
-        &self,
-        t: &TableRef,
-        mark: (&str, &str),
-    ) -> Result<Option<MergeCounts>, StorageError> {
-        let commits = self.commits(t, TableKind::Product, None).await?;
-        let Some((version, commit)) = commits
-            .into_iter()
-            .find(|(_, c)| c.info.get(mark.0).and_then(|v| v.as_str()) == Some(mark.1))
-        else {
-            return Ok(None);
-        };
-        let metric = |name: &str| {
-            commit
-                .info
-                .get("operationMetrics")
-                .and_then(|m| m.get(name))
-                .and_then(|v| v.as_u64())
-                .unwrap_or(0)
-        };
-        Ok(Some(MergeCounts {
-            version,
-            rows_inserted: metric("num_target_rows_inserted"),
-            rows_updated: metric("num_target_rows_updated"),
-        }))
     }
 
     /// Deletes the rows of `t` that match `predicate` (SQL over the table's columns; a column

@@ -312,11 +312,23 @@ impl TableStore {
         mark: (&str, &str),
     ) -> Result<Option<u64>, StorageError> {
         Ok(self
+            .marked_commit_info(t, kind, mark)
+            .await?
+            .map(|(version, _)| version))
+    }
+
+    /// [`Self::marked_commit`] with the commit's information (its operation metrics).
+    pub async fn marked_commit_info(
+        &self,
+        t: &TableRef,
+        kind: TableKind,
+        mark: (&str, &str),
+    ) -> Result<Option<(u64, CommitInfo)>, StorageError> {
+        Ok(self
             .commits(t, kind, None)
             .await?
             .into_iter()
-            .find(|(_, c)| c.info.get(mark.0).and_then(|v| v.as_str()) == Some(mark.1))
-            .map(|(version, _)| version))
+            .find(|(_, c)| c.info.get(mark.0).and_then(|v| v.as_str()) == Some(mark.1)))
     }
 
     /// Removes the data files under the table's directory that no version of its log

@@ -4,7 +4,7 @@
 
 use crate::governance::{assert_no_raw, crm, path, write};
 use crate::harness::Mesh;
-use crate::lifecycle::items;
+use crate::lifecycle::{items, owner_email_as_bob};
 use crate::quality::{csv_file, orders_with_rules, walk};
 use crate::server::{serve, token};
 
@@ -428,16 +428,7 @@ fn a_crash_at_any_step_of_a_merge_leaves_the_table_as_it_was_or_merged_and_trace
             ),
             "0"
         );
-        let masked = |id: u32| {
-            mesh.ok(&[
-                "--as",
-                "bob",
-                "sql",
-                &format!("select owner_email from sales.items where item_id = {id}"),
-                "--format",
-                "csv",
-            ])
-        };
+        let masked = |id: u32| owner_email_as_bob(&mesh, id);
         assert!(!masked(2).contains("bobby@example.org"), "{failpoint}");
         let again = write(
             &mesh,

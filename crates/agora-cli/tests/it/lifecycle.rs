@@ -41,6 +41,18 @@ pub(crate) fn items() -> Mesh {
     mesh
 }
 
+/// The `owner_email` of item `id` as bob reads it (masked: he reads below its level).
+pub(crate) fn owner_email_as_bob(mesh: &Mesh, id: u32) -> String {
+    mesh.ok(&[
+        "--as",
+        "bob",
+        "sql",
+        &format!("select owner_email from sales.items where item_id = {id}"),
+        "--format",
+        "csv",
+    ])
+}
+
 fn rows(mesh: &Mesh) -> String {
     mesh.csv("select item_id, owner_email, price from sales.items order by item_id")
 }
@@ -230,16 +242,7 @@ fn primary_keys_stay_unique_across_batches_and_merge_upserts_by_them() {
 fn a_merge_keeps_the_stored_hashes_of_the_rows_it_replaces_right() {
     let mesh = items();
     mesh.ok(&["grant", "bob", "read", "sales.items"]);
-    let masked = |id: u32| {
-        mesh.ok(&[
-            "--as",
-            "bob",
-            "sql",
-            &format!("select owner_email from sales.items where item_id = {id}"),
-            "--format",
-            "csv",
-        ])
-    };
+    let masked = |id: u32| owner_email_as_bob(&mesh, id);
     let before = masked(2);
     assert!(!before.contains("bob@example.org"), "{before}");
     let update = write(

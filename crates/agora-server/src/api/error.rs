@@ -32,6 +32,14 @@ impl From<MeshError> for ApiError {
     }
 }
 
+/// So that a handler answering with a response of its own (a refused body) can still use `?`
+/// on the mesh's errors.
+impl From<ApiError> for Response {
+    fn from(e: ApiError) -> Response {
+        e.into_response()
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let kind = self.0.kind();

@@ -11,7 +11,7 @@ use bytes::Bytes;
 use serde::Deserialize;
 use utoipa::OpenApi;
 
-use crate::api::{ApiError, ApiResult, Caller, ErrorBody, params};
+use crate::api::{ApiError, Caller, ErrorBody, params};
 
 /// The largest request body the batch ingest endpoint accepts unless `agora serve
 /// --max-ingest-body` says otherwise.
@@ -107,19 +107,6 @@ async fn ingest_batch(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<IngestReport>, Response> {
     let body = body.map_err(|r| refused_body(r, max))?;
-    ingest_body(mesh, p, (domain, table), query, headers, body)
-        .await
-        .map_err(IntoResponse::into_response)
-}
-
-async fn ingest_body(
-    mesh: Mesh,
-    p: agora_model::Principal,
-    (domain, table): (String, String),
-    query: Result<Query<IngestParams>, QueryRejection>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> ApiResult<Json<IngestReport>> {
     let params = params(query)?;
     let format = format_of(&headers)?;
     let source = Source::Bytes {
@@ -135,6 +122,7 @@ async fn ingest_body(
     };
     Ok(Json(
         mesh.ingest(&p, &format!("{domain}.{table}"), source, options)
-            .await?,
+            .await
+            .map_err(ApiError)?,
     ))
 }
