@@ -10,7 +10,6 @@
 //! (`frequency`, keyed by the value). It keeps what the row-level checks need too
 //! ([`crate::row_checks`]).
 
-use std::collections::HashSet;
 use std::hash::BuildHasher;
 
 use arrow::array::{Array, Float64Array, Int64Array, StringArray};
@@ -70,13 +69,16 @@ pub struct BatchProfile {
     /// Rows that arrived, accepted or not (see [`BatchProfile::count_read`]).
     read: u64,
     columns: Vec<ColumnProfile>,
-    hasher: std::collections::hash_map::RandomState,
+    /// Hashes values for the distinct counts: fast rather than collision-proof, since a
+    /// collision only undercounts a ratio; seeded per process, so no input can be built to
+    /// collide everywhere.
+    hasher: foldhash::fast::RandomState,
 }
 
 struct ColumnProfile {
     name: String,
     nulls: u64,
-    distinct: HashSet<u64>,
+    distinct: foldhash::HashSet<u64>,
     distinct_overflowed: bool,
     numeric: Option<Numeric>,
     /// Text values seen and their total length in characters.
@@ -108,6 +110,54 @@ fn is_text(t: &DataType) -> bool {
     matches!(t, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View)
 }
 
+impl ColumnProfile {
+    fn count_distinct(&mut self, hash: u64) {
+        if self.distinct_overflowed {
+            return;
+        }
+        self.distinct.insert(hash);
+        if self.distinct.len() > DISTINCT_KEPT {
+            self.distinct_overflowed = true;
+            self.distinct = foldhash::HashSet::default();
+        }
+    }
+}
+
+/// Calls `each` with the hash of every non-null value of `array`. Fixed-width values (numbers,
+/// decimals, dates, timestamps) are hashed as the bytes they are stored in, which tells apart
+/// exactly the values their text would and costs no formatting (casting every number of a
+/// batch to text was most of an ingest's time); other types are hashed as their text.
+fn for_each_value_hash(
+    array: &dyn Array,
+    hasher: &impl BuildHasher,
+    mut each: impl FnMut(u64),
+) -> Result<(), arrow::error::ArrowError> {
+    if let Some(width) = array.data_type().primitive_width() {
+        let data = array.to_data();
+        let start = data.offset() * width;
+        let buffer = data
+            .buffers()
+            .first()
+            .expect("INVARIANT: an array of a fixed-width type has one buffer of values");
+        let values = &buffer.as_slice()[start..start + data.len() * width];
+        for (row, bytes) in values.chunks_exact(width).enumerate() {
+            if array.is_valid(row) {
+                each(hasher.hash_one(bytes));
+            }
+        }
+        return Ok(());
+    }
+    let text = cast(array, &DataType::Utf8)?;
+    let text = text
+        .as_any()
+        .downcast_ref::<StringArray>()
+        .expect("INVARIANT: a cast to Utf8 yields a StringArray");
+    text.iter()
+        .flatten()
+        .for_each(|value| each(hasher.hash_one(value)));
+    Ok(())
+}
+
 impl BatchProfile {
     /// A profile of batches with the columns `columns` (name and type).
     pub fn new(columns: &[(String, DataType)]) -> BatchProfile {
@@ -119,7 +169,7 @@ impl BatchProfile {
                 .map(|(name, t)| ColumnProfile {
                     name: name.clone(),
                     nulls: 0,
-                    distinct: HashSet::new(),
+                    distinct: foldhash::HashSet::default(),
                     distinct_overflowed: false,
                     numeric: is_numeric(t).then(|| Numeric {
                         count: 0,
@@ -177,25 +227,22 @@ impl BatchProfile {
                     *newest = Some(newest.map_or(max, |n: i64| n.max(max)));
                 }
             }
-            let text = cast(array, &DataType::Utf8)?;
-            let text = text
-                .as_any()
-                .downcast_ref::<StringArray>()
-                .expect("INVARIANT: a cast to Utf8 yields a StringArray");
-            for value in text.iter().flatten() {
-                if let Some((count, length)) = &mut column.text {
-                    *count += 1;
-                    *length += value.chars().count() as u64;
+            if column.text.is_some() {
+                let text = cast(array, &DataType::Utf8)?;
+                let text = text
+                    .as_any()
+                    .downcast_ref::<StringArray>()
+                    .expect("INVARIANT: a cast to Utf8 yields a StringArray");
+                for value in text.iter().flatten() {
+                    if let Some((count, length)) = &mut column.text {
+                        *count += 1;
+                        *length += value.chars().count() as u64;
+                    }
                     column.rows.note_text(value);
+                    column.count_distinct(self.hasher.hash_one(value));
                 }
-                if column.distinct_overflowed {
-                    continue;
-                }
-                column.distinct.insert(self.hasher.hash_one(value));
-                if column.distinct.len() > DISTINCT_KEPT {
-                    column.distinct_overflowed = true;
-                    column.distinct = HashSet::new();
-                }
+            } else if !column.distinct_overflowed {
+                for_each_value_hash(array, &self.hasher, |hash| column.count_distinct(hash))?;
             }
             if let Some(numeric) = &mut column.numeric {
                 let values = cast(array, &DataType::Float64)?;
@@ -345,6 +392,63 @@ mod tests {
         assert_eq!(m[0].value, 5.0, "two rows quarantined still arrived");
         assert_eq!(value(&m, "d", "staleness_hours"), 36.0);
         assert!(!BatchMetric::is_judged("max") && BatchMetric::is_judged("staleness_hours"));
+    }
+
+    #[test]
+    fn distinct_ratios_count_the_values_of_every_type_even_in_a_slice_of_a_batch() {
+        use arrow::array::{ArrayRef, BooleanArray, Decimal128Array, Float64Array};
+        let columns: Vec<(&str, ArrayRef)> = vec![
+            // Sliced below from the second row: 2, 2, null, 3.
+            (
+                "n",
+                Arc::new(Int64Array::from(vec![
+                    Some(9),
+                    Some(2),
+                    Some(2),
+                    None,
+                    Some(3),
+                ])),
+            ),
+            (
+                "price",
+                Arc::new(
+                    Decimal128Array::from(vec![Some(100), Some(250), Some(250), Some(250), None])
+                        .with_precision_and_scale(10, 2)
+                        .unwrap(),
+                ),
+            ),
+            // 0.0 and -0.0 are two values, as their text is.
+            (
+                "x",
+                Arc::new(Float64Array::from(vec![1.0, 0.0, -0.0, 0.0, 0.5])),
+            ),
+            (
+                "flag",
+                Arc::new(BooleanArray::from(vec![true, true, false, true, true])),
+            ),
+        ];
+        let schema = Arc::new(Schema::new(
+            columns
+                .iter()
+                .map(|(name, a)| Field::new(*name, a.data_type().clone(), true))
+                .collect::<Vec<_>>(),
+        ));
+        let batch = RecordBatch::try_new(schema, columns.iter().map(|(_, a)| a.clone()).collect())
+            .unwrap()
+            .slice(1, 4);
+        let mut profile = BatchProfile::new(
+            &columns
+                .iter()
+                .map(|(name, a)| (name.to_string(), a.data_type().clone()))
+                .collect::<Vec<_>>(),
+        );
+        profile.observe(&batch).unwrap();
+        let m = profile.metrics();
+        assert_eq!(value(&m, "n", "distinct_ratio"), 2.0 / 3.0);
+        assert_eq!(value(&m, "price", "distinct_ratio"), 1.0 / 3.0);
+        assert_eq!(value(&m, "x", "distinct_ratio"), 3.0 / 4.0);
+        assert_eq!(value(&m, "flag", "distinct_ratio"), 2.0 / 4.0);
+        assert_eq!(value(&m, "price", "max"), 2.5);
     }
 
     #[test]

@@ -45,6 +45,8 @@ pub(crate) struct RowEvidence {
     pub numbers: Vec<f64>,
     pub shapes: HashMap<String, u64>,
     pub shapes_overflowed: bool,
+    /// The buffer each value's shape is written into before it is counted.
+    shape_scratch: String,
     pub categories: HashMap<String, u64>,
     pub categories_overflowed: bool,
     /// For a number column the contract groups (`outliersBy`): its values by group.
@@ -86,9 +88,10 @@ impl Grouped {
     }
 }
 
-/// The shape of a text value: runs of digits become `9`, runs of letters `a`, the rest stays.
-pub fn shape(value: &str) -> String {
-    let mut out = String::new();
+/// Writes the shape of a text value into `out` (cleared first; one buffer serves a batch):
+/// runs of digits become `9`, runs of letters `a`, the rest stays.
+fn shape_into(value: &str, out: &mut String) {
+    out.clear();
     for c in value.trim().chars() {
         let class = if c.is_ascii_digit() {
             '9'
@@ -101,17 +104,28 @@ pub fn shape(value: &str) -> String {
             out.push(class);
         }
     }
-    out
 }
 
 impl RowEvidence {
     pub(crate) fn note_text(&mut self, value: &str) {
+        // Both counts look a value up before they copy it: most values are seen before.
         if !self.shapes_overflowed {
-            *self.shapes.entry(shape(value)).or_default() += 1;
+            shape_into(value, &mut self.shape_scratch);
+            match self.shapes.get_mut(self.shape_scratch.as_str()) {
+                Some(n) => *n += 1,
+                None => {
+                    self.shapes.insert(self.shape_scratch.clone(), 1);
+                }
+            }
             self.shapes_overflowed = self.shapes.len() > SHAPES_KEPT;
         }
         if !self.categories_overflowed {
-            *self.categories.entry(value.to_string()).or_default() += 1;
+            match self.categories.get_mut(value) {
+                Some(n) => *n += 1,
+                None => {
+                    self.categories.insert(value.to_string(), 1);
+                }
+            }
             if self.categories.len() > CATEGORIES_KEPT {
                 self.categories_overflowed = true;
                 self.categories = HashMap::new();
@@ -307,6 +321,11 @@ mod tests {
 
     #[test]
     fn shapes_tell_formats_apart() {
+        let mut out = String::from("left over");
+        let mut shape = |value: &str| {
+            shape_into(value, &mut out);
+            out.clone()
+        };
         assert_eq!(shape("2024-02-29"), "9-9-9");
         assert_eq!(shape("31/02/2024"), "9/9/9");
         assert_eq!(shape("+49 30 1234"), "+9 9 9");
