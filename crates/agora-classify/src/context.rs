@@ -346,6 +346,78 @@ const PLACE_OR_ORG_WORDS: &[&str] = &[
     "street_name",
 ];
 
+/// Words that name a latitude, in the corpus's languages.
+const LATITUDE_WORDS: &[&str] = &[
+    "lat",
+    "latitude",
+    "latitud",
+    "latitudine",
+    "breitengrad",
+    "breedtegraad",
+    "szerokosc",
+    "szerokość",
+];
+
+/// Words that name a longitude, in the corpus's languages.
+const LONGITUDE_WORDS: &[&str] = &[
+    "lon",
+    "lng",
+    "long",
+    "longitude",
+    "longitud",
+    "longitudine",
+    "längengrad",
+    "laengengrad",
+    "lengtegraad",
+    "dlugosc",
+    "długość",
+];
+
+/// Words that name a position without its axis.
+const COORDINATE_WORDS: &[&str] = &[
+    "coord",
+    "coords",
+    "coordinate",
+    "coordinates",
+    "gps",
+    "geo",
+    "geopoint",
+    "geolocation",
+    "latlng",
+    "latlon",
+    "koordinaten",
+    "coordonnees",
+    "coordonnées",
+    "coordenadas",
+];
+
+/// The parts of the placeholder names that tools give columns they know nothing of (`col_7`,
+/// `column17`, `x35`, `V3`, `Unnamed: 0`): such a name says nothing either way.
+const PLACEHOLDER_WORDS: &[&str] = &[
+    "c",
+    "col",
+    "column",
+    "f",
+    "field",
+    "v",
+    "var",
+    "variable",
+    "value",
+    "x",
+    "attr",
+    "attribute",
+    "data",
+    "unnamed",
+    "feature",
+];
+
+/// Which coordinate a column's name gives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Axis {
+    Latitude,
+    Longitude,
+}
+
 /// A column name as lower-case words (splitting `_`, `-`, spaces, digits and camelCase) and as
 /// one compact string.
 pub struct ColumnName {
@@ -397,6 +469,40 @@ impl ColumnName {
         self.words.iter().any(|w| ABOUT_WORDS.contains(&w.as_str()))
     }
 
+    /// The coordinate the name gives (`lat`, `Longitude`, `breitengrad`), if one.
+    pub fn coordinate_axis(&self) -> Option<Axis> {
+        let any = |words: &[&str]| {
+            self.words.iter().any(|w| words.contains(&w.as_str()))
+                || words
+                    .iter()
+                    .any(|k| k.chars().count() >= 8 && self.compact.contains(k))
+        };
+        if any(LATITUDE_WORDS) {
+            Some(Axis::Latitude)
+        } else if any(LONGITUDE_WORDS) {
+            Some(Axis::Longitude)
+        } else {
+            None
+        }
+    }
+
+    /// Whether the name says the column holds coordinates.
+    pub fn names_coordinates(&self) -> bool {
+        self.coordinate_axis().is_some()
+            || self
+                .words
+                .iter()
+                .any(|w| COORDINATE_WORDS.contains(&w.as_str()))
+    }
+
+    /// Whether the name is a placeholder that says nothing of the values (`col_7`, `x35`, or
+    /// no name at all).
+    pub fn is_placeholder(&self) -> bool {
+        self.words
+            .iter()
+            .all(|w| PLACEHOLDER_WORDS.contains(&w.as_str()))
+    }
+
     /// Whether the name is about places or organisations.
     pub fn place_or_org(&self) -> bool {
         self.words
@@ -418,5 +524,23 @@ mod tests {
         assert!(!ColumnName::new("order_id").hints(Category::NationalId));
         assert!(ColumnName::new("email_sent").about());
         assert!(ColumnName::new("city_name").place_or_org());
+        assert_eq!(
+            ColumnName::new("pickup_lat").coordinate_axis(),
+            Some(Axis::Latitude)
+        );
+        assert_eq!(
+            ColumnName::new("Longitude").coordinate_axis(),
+            Some(Axis::Longitude)
+        );
+        assert_eq!(
+            ColumnName::new("Laengengrad").coordinate_axis(),
+            Some(Axis::Longitude)
+        );
+        assert_eq!(ColumnName::new("pop_change_pct").coordinate_axis(), None);
+        assert_eq!(ColumnName::new("relation").coordinate_axis(), None);
+        assert!(ColumnName::new("gps").names_coordinates());
+        assert!(ColumnName::new("col_7").is_placeholder());
+        assert!(ColumnName::new("Unnamed: 0").is_placeholder());
+        assert!(!ColumnName::new("start").is_placeholder());
     }
 }

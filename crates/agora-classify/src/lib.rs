@@ -24,6 +24,7 @@
 //! ```
 
 pub mod context;
+pub mod corroboration;
 pub mod features;
 pub mod model;
 pub mod recognizers;
@@ -31,6 +32,7 @@ pub mod recognizers;
 use agora_model::{Category, Sensitivity};
 use serde::{Deserialize, Serialize};
 
+use crate::corroboration::{ColumnEvidence, RuledOut, establish, rule_out};
 use crate::features::{DETECTORS, column_features};
 use crate::model::Weights;
 
@@ -87,6 +89,10 @@ pub struct Classification {
     /// The model's probability for the category.
     pub confidence: f64,
     pub evidence: Vec<Evidence>,
+    /// The categories the model proposed before this one that the values did not bear out,
+    /// each with the reason ([`corroboration`]).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub ruled_out: Vec<RuledOut>,
 }
 
 /// The classifier with its trained weights.
@@ -134,36 +140,70 @@ impl Classifier {
                 sensitivity: Sensitivity::Public,
                 confidence: 0.0,
                 evidence: Vec::new(),
+                ruled_out: Vec::new(),
             };
         }
         let features = column_features(column, values, self.now_year);
+        let name = context::ColumnName::new(column);
+        let values_show = ColumnEvidence::of(values, self.now_year);
         let mut probabilities = self.weights.probabilities(&features);
         for (p, category) in probabilities.iter_mut().zip(Category::ALL) {
             if !kind.admits(category) {
                 *p = 0.0;
             }
         }
-        let total: f64 = probabilities.iter().sum();
-        probabilities.iter_mut().for_each(|p| *p /= total);
-        let (best, confidence) = probabilities.iter().copied().enumerate().fold(
-            (Category::ALL.len() - 1, f64::MIN),
-            |acc, (i, p)| {
-                if p > acc.1 { (i, p) } else { acc }
-            },
-        );
-        let category = Category::ALL[best];
+        // The model's choice, and while the values do not bear it out, its next one.
+        let mut ruled_out = Vec::new();
+        let (mut category, mut confidence) = loop {
+            let total: f64 = probabilities.iter().sum();
+            let (best, p) = probabilities.iter().copied().enumerate().fold(
+                (Category::ALL.len() - 1, f64::MIN),
+                |acc, (i, p)| {
+                    if p > acc.1 { (i, p) } else { acc }
+                },
+            );
+            match rule_out(Category::ALL[best], &name, &values_show) {
+                Some(rule) => {
+                    ruled_out.push(rule);
+                    probabilities[best] = 0.0;
+                }
+                None => break (Category::ALL[best], p / total),
+            }
+        };
         let mut evidence: Vec<Evidence> = DETECTORS
             .iter()
             .zip(&features)
             .filter(|(_, share)| **share >= 0.05)
-            .map(|(d, share)| Evidence {
-                detector: d.to_string(),
-                share: (share * 1000.0).round() / 1000.0,
-            })
+            .map(|(d, share)| Evidence::new(d, *share))
             .collect();
         evidence.sort_by(|a, b| b.share.total_cmp(&a.share));
         evidence.truncate(4);
-        if category != Category::None && context::ColumnName::new(column).hints(category) {
+        // What tells names of people from names of things, where that was the question.
+        if category == Category::PersonName
+            || ruled_out.iter().any(|r| r.category == Category::PersonName)
+        {
+            evidence.extend(
+                values_show
+                    .shown()
+                    .into_iter()
+                    .map(|(d, share)| Evidence::new(d, share)),
+            );
+        }
+        if category == Category::None
+            && let Some((established, share)) = establish(&name, &values_show, kind)
+        {
+            category = established;
+            // Not the model's probability: the share of values within the category's bounds.
+            confidence = share;
+            evidence.push(Evidence::new(
+                match established {
+                    Category::Geolocation => "coordinate_range",
+                    _ => "birth_age",
+                },
+                share,
+            ));
+        }
+        if category != Category::None && name.hints(category) {
             evidence.push(Evidence {
                 detector: format!("column_name_{category}"),
                 share: 1.0,
@@ -175,6 +215,16 @@ impl Classifier {
             sensitivity: category.default_sensitivity(),
             confidence: (confidence * 1000.0).round() / 1000.0,
             evidence,
+            ruled_out,
+        }
+    }
+}
+
+impl Evidence {
+    fn new(detector: &str, share: f64) -> Evidence {
+        Evidence {
+            detector: detector.to_string(),
+            share: (share * 1000.0).round() / 1000.0,
         }
     }
 }

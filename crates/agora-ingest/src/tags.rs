@@ -110,6 +110,7 @@ mod tests {
             sensitivity: category.default_sensitivity(),
             confidence: 0.9,
             evidence: Vec::new(),
+            ruled_out: Vec::new(),
         }
     }
 

@@ -5,6 +5,11 @@
 //! 2. Otherwise the category is the classifier's (`auto` tag) and the sensitivity is the
 //!    contract's `classification` when it names a level, else the classifier's.
 //! 3. A column with only a contract level has category `none` and that level.
+//!
+//! An automatic category below [`SUGGESTION_BELOW`] confidence is a *suggestion*: it governs
+//! reads like any other label (a suggested person name is masked as one: fail closed) and is
+//! shown as a suggestion until an owner confirms it or rejects it (`agora tag confirm`,
+//! `agora tag reject`), which makes it an override.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -13,6 +18,11 @@ use agora_model::{
 };
 use serde::Serialize;
 use serde_json::json;
+
+/// Automatic categories of less confidence than this are suggestions. Chosen on the real-data
+/// development set (`bench/classify/real_eval.py`): 6 of its 8 tags below 0.9 were right, 34 of
+/// the 40 above; see docs/benchmarks.md for how far confidence is from calibrated.
+pub const SUGGESTION_BELOW: f64 = 0.9;
 
 /// What the catalog knows about a column: its effective classification.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,6 +44,8 @@ pub struct ColumnLabel {
     pub evidence: serde_json::Value,
     #[serde(skip_serializing_if = "String::is_empty")]
     pub reason: String,
+    /// Whether the category is the classifier's suggestion, for an owner to confirm or reject.
+    pub suggested: bool,
 }
 
 impl ColumnLabel {
@@ -57,6 +69,9 @@ impl From<&ColumnTag> for ColumnLabel {
             source: tag.source.as_str(),
             evidence: serde_json::from_str(&tag.evidence).unwrap_or(json!([])),
             reason: tag.reason.clone(),
+            suggested: tag.source == TagSource::Auto
+                && tag.category != Category::None
+                && tag.confidence < SUGGESTION_BELOW,
         }
     }
 }
@@ -83,6 +98,7 @@ fn contract_levels(table: &ContractTable) -> TableLabels {
                 source: "contract",
                 evidence: json!([]),
                 reason: format!("contract classification `{raw}`"),
+                suggested: false,
             };
             Some((c.sql_name.to_string(), label))
         })
@@ -101,6 +117,7 @@ fn apply_tags<'a>(labels: &mut Labels, tags: impl Iterator<Item = &'a ColumnTag>
                     contract.category = shown.category;
                     contract.evidence = shown.evidence;
                     contract.confidence = shown.confidence;
+                    contract.suggested = shown.suggested;
                 }
                 _ => {
                     table.insert(tag.column.clone(), shown);

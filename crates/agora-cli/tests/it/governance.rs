@@ -75,6 +75,172 @@ fn classify_a_file_without_ingesting_it() {
     assert!(err.contains("/nonexistent.csv"), "{err}");
 }
 
+/// Real tables' names of things, measurements that fit within ±90 and dates of anything are
+/// not personal data: each is shown with the evidence that ruled the category out.
+#[test]
+fn classify_tells_names_of_things_from_names_of_people() {
+    let mesh = Mesh::new();
+    let file = write(
+        &mesh,
+        "real.csv",
+        "carrier,name,president,start,born,lat,long,age,pop_change_pct\n\
+         9E,Endeavor Air Inc.,George Washington,1789-04-30,1732-02-22,41.1,-80.6,34,0.0932\n\
+         AA,American Airlines Inc.,John Adams,1797-03-04,1735-10-30,32.4,-85.6,56,-0.0111\n\
+         AS,Alaska Airlines Inc.,Thomas Jefferson,1801-03-04,1743-04-13,41.9,-88.1,23,0.0067\n\
+         B6,JetBlue Airways,Barack Obama,2009-01-20,1961-08-04,40.6,181.6,71,0.0773\n\
+         DL,Delta Air Lines Inc.,Joe Biden,2021-01-20,1942-11-20,33.6,-84.4,45,-0.0046\n",
+    );
+    let text = mesh.ok(&["classify", &file]);
+    insta::assert_snapshot!("classify_real_table", text);
+    let json = mesh.ok(&["classify", &file, "--format", "json"]);
+    let by_column: std::collections::HashMap<String, serde_json::Value> = json
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .map(|c| (c["column"].as_str().unwrap().to_string(), c))
+        .collect();
+    let category = |c: &str| by_column[c]["category"].as_str().unwrap().to_string();
+    assert_eq!(category("name"), "none");
+    assert_eq!(by_column["name"]["ruled_out"][0]["category"], "person_name");
+    assert_eq!(category("president"), "person_name");
+    assert_eq!(
+        category("start"),
+        "none",
+        "a date is no birth date by itself"
+    );
+    assert_eq!(
+        category("lat"),
+        "geolocation",
+        "one decimal, named as a latitude"
+    );
+    assert_eq!(category("long"), "geolocation", "longitudes may run to 360");
+    assert_eq!(category("age"), "none");
+    assert_eq!(category("pop_change_pct"), "none");
+}
+
+const FLEET: &str = "\
+apiVersion: v3.0.2
+kind: DataContract
+id: fleet-cars
+name: cars
+version: 1.0.0
+status: active
+domain: fleet
+schema:
+  - name: cars
+    properties:
+      - name: id
+        logicalType: integer
+      - name: contact
+        logicalType: string
+      - name: make
+        logicalType: string
+";
+
+/// Car models read like names to the model, which is unsure of them: the category is a
+/// suggestion, masked like any label until the domain's owner rejects it (or confirms another).
+#[test]
+fn a_suggested_category_masks_until_an_owner_confirms_or_rejects_it() {
+    let mesh = Mesh::new();
+    mesh.ok(&["domain", "create", "fleet", "--owner", "alice"]);
+    mesh.ok(&["product", "apply", &write(&mesh, "fleet.yaml", FLEET)]);
+    let cars = write(
+        &mesh,
+        "cars.csv",
+        "id,contact,make\n1,Heald,Acura Integra\n2,Desjardins,Audi Quattro\n3,Mackay,Buick Century\n\
+         4,Pratte,Chevrolet Cavalier\n5,Marceau,Dodge Colt\n6,Stone,Ford Festiva\n\
+         7,Urie,Honda Civic\n8,Hugessen,Mazda Protege\n",
+    );
+    mesh.ok(&["ingest", "fleet.cars", &cars]);
+    let list = mesh.ok(&["tag", "list", "fleet.cars"]);
+    let line = |list: &str, column: &str| {
+        list.lines()
+            .find(|l| l.starts_with(column))
+            .unwrap_or_else(|| panic!("no {column} in:\n{list}"))
+            .to_string()
+    };
+    assert!(
+        line(&list, "make").contains("person_name, confidential"),
+        "{list}"
+    );
+    assert!(line(&list, "make").contains("a suggestion"), "{list}");
+    assert!(!line(&list, "contact").contains("suggestion"), "{list}");
+
+    mesh.ok(&["principal", "create", "erin"]);
+    mesh.ok(&["grant", "erin", "read", "fleet.cars"]);
+    let read = [
+        "--as",
+        "erin",
+        "sql",
+        "select make from fleet.cars where id = 1",
+    ];
+    assert!(
+        !mesh.ok(&read).contains("Acura Integra"),
+        "a suggestion masks"
+    );
+
+    // Only the domain's owner decides; a decision needs the classifier's category.
+    let denied = mesh.fails(
+        4,
+        &[
+            "--as",
+            "bob",
+            "tag",
+            "reject",
+            "fleet.cars.make",
+            "--reason",
+            "cars",
+        ],
+    );
+    assert!(denied.contains("fleet"), "{denied}");
+    let rejected = mesh.ok(&[
+        "--as",
+        "alice",
+        "tag",
+        "reject",
+        "fleet.cars.make",
+        "--reason",
+        "car models, not people",
+    ]);
+    assert!(
+        rejected.contains("person_name rejected by alice"),
+        "{rejected}"
+    );
+    assert!(
+        mesh.ok(&read).contains("Acura Integra"),
+        "rejected: readable"
+    );
+    let again = mesh.fails(
+        2,
+        &[
+            "--as",
+            "alice",
+            "tag",
+            "reject",
+            "fleet.cars.make",
+            "--reason",
+            "again",
+        ],
+    );
+    assert!(
+        again.contains("override: car models, not people"),
+        "{again}"
+    );
+
+    mesh.ok(&["--as", "alice", "tag", "confirm", "fleet.cars.contact"]);
+    let list = mesh.ok(&["tag", "list", "fleet.cars"]);
+    assert!(
+        line(&list, "contact").contains("person_name, confidential, override: confirmed"),
+        "{list}"
+    );
+    assert!(
+        line(&list, "make").contains("none, public, override: car models"),
+        "{list}"
+    );
+    // A later ingest's classifier does not undo either decision.
+    mesh.ok(&["ingest", "fleet.cars", &cars, "--allow-duplicate"]);
+    assert_eq!(mesh.ok(&["tag", "list", "fleet.cars"]), list);
+}
+
 #[test]
 fn ingest_classifies_and_owners_override() {
     let mesh = Mesh::new();

@@ -62,7 +62,7 @@ async fn apply_policy(
     Ok(Json(json!(applied)))
 }
 
-#[utoipa::path(get, path = "/api/v1/tables/{domain}/{table}/tags", params(("domain" = String, Path, description = "The table's domain"), ("table" = String, Path, description = "The table")), responses((status = 200, description = "Each labelled column's category, sensitivity, confidence, source and evidence"), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+#[utoipa::path(get, path = "/api/v1/tables/{domain}/{table}/tags", params(("domain" = String, Path, description = "The table's domain"), ("table" = String, Path, description = "The table")), responses((status = 200, description = "Each labelled column's category, sensitivity, confidence, source, evidence and whether the category is a suggestion (below 0.9 confidence, for an owner to confirm or reject)"), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn list_tags(
     State(mesh): State<Mesh>,
     _caller: Caller,
