@@ -13,6 +13,9 @@
 //!   gazetteer and in no name list), when the column is a handful of repeated values (a
 //!   category: `White`, `Hispanic`), when a third of the values hold digits (`Mazda RX4`), or
 //!   when most are written in lower case (`accountant`, `chevrolet chevelle malibu`);
+//! - **phone numbers** and **national identifiers** are ruled out when most values are numbered
+//!   by year (`2015-000006`: order and case numbers, which libphonenumber takes for valid
+//!   numbers of some region);
 //! - **coordinates** need a name that says coordinates (`lat`, `longitude`, `breitengrad`),
 //!   values that are `lat, lon` pairs, or, under a placeholder name (`col_7`), the precise
 //!   decimals of a position; with a coordinate name, numbers within the bounds of a latitude
@@ -39,6 +42,7 @@ pub struct ColumnEvidence {
     pub with_digits: f64,
     pub lower_case: f64,
     /// Shares of all the values.
+    pub year_prefixed_codes: f64,
     pub coordinate_pairs: f64,
     pub latitude_range: f64,
     pub longitude_range: f64,
@@ -87,6 +91,7 @@ impl ColumnEvidence {
                 }),
                 distinct.len(),
             ),
+            year_prefixed_codes: share(count(&values, &year_prefixed_code), values.len()),
             coordinate_pairs: share(count(&values, &geo::coordinate_pair), values.len()),
             latitude_range: share(
                 count(&values, &|v| number(v).is_some_and(|x| x.abs() <= 90.0)),
@@ -119,6 +124,20 @@ impl ColumnEvidence {
         .filter(|(_, share)| *share >= 0.05)
         .collect()
     }
+}
+
+/// A year, one separator and one run of digits (`2015-000006`, `2023/0042`): the numbering of
+/// orders, cases and invoices by year. Phone numbers have a trunk or area code in front, never a
+/// year, and libphonenumber accepts some such codes as numbers of some region.
+fn year_prefixed_code(value: &str) -> bool {
+    let Some((year, number)) = value.split_once(['-', '/']) else {
+        return false;
+    };
+    year.len() == 4
+        && (year.starts_with("19") || year.starts_with("20"))
+        && year.bytes().all(|b| b.is_ascii_digit())
+        && number.len() >= 3
+        && number.bytes().all(|b| b.is_ascii_digit())
 }
 
 /// Whether a value names an organisation or a place: by a word of it, or as a whole in the
@@ -160,6 +179,14 @@ pub fn rule_out(
             } else {
                 None
             }
+        }
+        Category::PhoneNumber | Category::NationalId => {
+            (evidence.year_prefixed_codes >= 0.8).then(|| {
+                format!(
+                    "{} of the values are numbered by year (`2015-000006`): order or case numbers",
+                    percent(evidence.year_prefixed_codes)
+                )
+            })
         }
         Category::Geolocation => (evidence.coordinate_pairs < 0.5
             && !name.names_coordinates()
@@ -273,6 +300,23 @@ mod tests {
         assert!(rule_out(Category::PersonName, &ColumnName::new("model"), &cars).is_some());
         let jobs = evidence(&["accountant", "pilot", "architect", "author", "Chemist"]);
         assert!(rule_out(Category::PersonName, &ColumnName::new("rownames"), &jobs).is_some());
+    }
+
+    #[test]
+    fn numbers_by_year_are_not_phone_numbers() {
+        let orders = evidence(&["2015-000006", "2015-000007", "2016/000123", "2019-004711"]);
+        let rule = rule_out(Category::PhoneNumber, &ColumnName::new("order_id"), &orders);
+        assert!(rule.unwrap().reason.contains("numbered by year"));
+        let phones = evidence(&[
+            "+49 30 1234567",
+            "0207 1234567",
+            "2015550123",
+            "201-555-0123",
+        ]);
+        assert_eq!(
+            rule_out(Category::PhoneNumber, &ColumnName::new("phone"), &phones),
+            None
+        );
     }
 
     #[test]

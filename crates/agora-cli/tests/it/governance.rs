@@ -83,12 +83,12 @@ fn classify_tells_names_of_things_from_names_of_people() {
     let file = write(
         &mesh,
         "real.csv",
-        "carrier,name,president,start,born,lat,long,age,pop_change_pct\n\
-         9E,Endeavor Air Inc.,George Washington,1789-04-30,1732-02-22,41.1,-80.6,34,0.0932\n\
-         AA,American Airlines Inc.,John Adams,1797-03-04,1735-10-30,32.4,-85.6,56,-0.0111\n\
-         AS,Alaska Airlines Inc.,Thomas Jefferson,1801-03-04,1743-04-13,41.9,-88.1,23,0.0067\n\
-         B6,JetBlue Airways,Barack Obama,2009-01-20,1961-08-04,40.6,181.6,71,0.0773\n\
-         DL,Delta Air Lines Inc.,Joe Biden,2021-01-20,1942-11-20,33.6,-84.4,45,-0.0046\n",
+        "carrier,name,president,start,born,lat,long,age,pop_change_pct,order_id\n\
+         9E,Endeavor Air Inc.,George Washington,1789-04-30,1732-02-22,41.1,-80.6,34,0.0932,2015-000006\n\
+         AA,American Airlines Inc.,John Adams,1797-03-04,1735-10-30,32.4,-85.6,56,-0.0111,2015-000007\n\
+         AS,Alaska Airlines Inc.,Thomas Jefferson,1801-03-04,1743-04-13,41.9,-88.1,23,0.0067,2015-000031\n\
+         B6,JetBlue Airways,Barack Obama,2009-01-20,1961-08-04,40.6,181.6,71,0.0773,2016-000002\n\
+         DL,Delta Air Lines Inc.,Joe Biden,2021-01-20,1942-11-20,33.6,-84.4,45,-0.0046,2016-000090\n",
     );
     let text = mesh.ok(&["classify", &file]);
     insta::assert_snapshot!("classify_real_table", text);
@@ -115,6 +115,7 @@ fn classify_tells_names_of_things_from_names_of_people() {
     assert_eq!(category("long"), "geolocation", "longitudes may run to 360");
     assert_eq!(category("age"), "none");
     assert_eq!(category("pop_change_pct"), "none");
+    assert_eq!(category("order_id"), "none", "numbered by year, not phones");
 }
 
 const FLEET: &str = "\
