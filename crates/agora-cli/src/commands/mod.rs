@@ -68,7 +68,7 @@ pub enum Command {
     /// Governance policies: masks by category or sensitivity, row filters.
     #[command(subcommand)]
     Policy(policy::PolicyCommand),
-    /// Column classifications: list them, or override one.
+    /// Column classifications: list them, override one, or confirm or reject the classifier's.
     #[command(subcommand)]
     Tag(tag::TagCommand),
     /// The signed, Merkle-logged record of every change: checkpoints, entries, proofs, audit.
