@@ -94,8 +94,18 @@ pub async fn run(mesh: &Mesh, me: &Principal, args: IngestArgs) -> Result<(), Me
     }
     for c in &r.classified {
         let was = c.previous.map(|p| format!(", was {p}")).unwrap_or_default();
+        let suggestion = if c.category != agora_model::Category::None
+            && c.confidence < agora_policy::SUGGESTION_BELOW
+        {
+            format!(
+                " — a suggestion: `agora tag confirm {0}.{1}` or `agora tag reject {0}.{1} --reason …`",
+                r.table, c.column
+            )
+        } else {
+            String::new()
+        };
         print(format!(
-            "  classified {}: {} ({}, confidence {:.2}{was})",
+            "  classified {}: {} ({}, confidence {:.2}{was}){suggestion}",
             c.column, c.category, c.sensitivity, c.confidence
         ))?;
     }

@@ -151,7 +151,11 @@ fn a_suggested_category_masks_until_an_owner_confirms_or_rejects_it() {
          4,Pratte,Chevrolet Cavalier\n5,Marceau,Dodge Colt\n6,Stone,Ford Festiva\n\
          7,Urie,Honda Civic\n8,Hugessen,Mazda Protege\n",
     );
-    mesh.ok(&["ingest", "fleet.cars", &cars]);
+    let ingested = mesh.ok(&["ingest", "fleet.cars", &cars]);
+    assert!(
+        ingested.contains("a suggestion: `agora tag confirm fleet.cars.make`"),
+        "{ingested}"
+    );
     let list = mesh.ok(&["tag", "list", "fleet.cars"]);
     let line = |list: &str, column: &str| {
         list.lines()
