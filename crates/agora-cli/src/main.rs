@@ -12,7 +12,8 @@ mod progress;
 /// Query execution allocates and frees large buffers at a high rate (decoded Parquet pages, hash
 /// tables); glibc's allocator returns them to the kernel and takes them back page fault by page
 /// fault, which cost a third of a short query's time in a fresh process (docs/benchmarks.md).
-/// mimalloc keeps and reuses them, as DataFusion's own CLI does.
+/// mimalloc keeps and reuses them, as DataFusion's own CLI does. It is built without its
+/// transparent-huge-page requests (`no_thp`, see the workspace manifest).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
