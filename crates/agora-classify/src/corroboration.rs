@@ -204,13 +204,13 @@ pub fn rule_out(
 
 /// A category the name and the values together establish where the model saw none: a column
 /// named as a latitude or longitude whose values are all within its bounds, or one named as a
-/// birth date whose dates are of living people's ages. Returned with the share of values that
-/// bear it out.
+/// birth date whose dates are of living people's ages. Returned with the evidence's name and
+/// the share of values that bear it out.
 pub fn establish(
     name: &ColumnName,
     evidence: &ColumnEvidence,
     kind: ValueKind,
-) -> Option<(Category, f64)> {
+) -> Option<(Category, &'static str, f64)> {
     const ALL_BUT_A_FEW: f64 = 0.95;
     let numbers = matches!(kind, ValueKind::Text | ValueKind::Decimal);
     let coordinate = match name.coordinate_axis() {
@@ -219,11 +219,11 @@ pub fn establish(
         None => 0.0,
     };
     if numbers && coordinate >= ALL_BUT_A_FEW {
-        return Some((Category::Geolocation, coordinate));
+        return Some((Category::Geolocation, "coordinate_range", coordinate));
     }
     let dates = matches!(kind, ValueKind::Text | ValueKind::Date);
     if dates && name.hints(Category::DateOfBirth) && evidence.birth_age >= ALL_BUT_A_FEW {
-        return Some((Category::DateOfBirth, evidence.birth_age));
+        return Some((Category::DateOfBirth, "birth_age", evidence.birth_age));
     }
     None
 }
@@ -340,13 +340,13 @@ mod tests {
         let one_decimal = evidence(&["27.5", "28.0", "-12.4", "89.9"]);
         assert_eq!(
             establish(&ColumnName::new("lat"), &one_decimal, ValueKind::Decimal),
-            Some((Category::Geolocation, 1.0))
+            Some((Category::Geolocation, "coordinate_range", 1.0))
         );
         // Longitudes counted east from Greenwich to 360 (the Fiji quakes of R's datasets).
         let east = evidence(&["181.62", "165.77", "179.2"]);
         assert_eq!(
             establish(&ColumnName::new("long"), &east, ValueKind::Decimal),
-            Some((Category::Geolocation, 1.0))
+            Some((Category::Geolocation, "coordinate_range", 1.0))
         );
         assert_eq!(
             establish(&ColumnName::new("lat"), &east, ValueKind::Decimal),
@@ -381,7 +381,7 @@ mod tests {
         let children = evidence(&["1998-11-26", "2000-01-29", "1996-06-22"]);
         assert_eq!(
             establish(&ColumnName::new("dob_child1"), &children, ValueKind::Date),
-            Some((Category::DateOfBirth, 1.0))
+            Some((Category::DateOfBirth, "birth_age", 1.0))
         );
         assert_eq!(
             establish(&ColumnName::new("dob"), &terms, ValueKind::Date),

@@ -190,24 +190,15 @@ impl Classifier {
             );
         }
         if category == Category::None
-            && let Some((established, share)) = establish(&name, &values_show, kind)
+            && let Some((established, detector, share)) = establish(&name, &values_show, kind)
         {
             category = established;
             // Not the model's probability: the share of values within the category's bounds.
             confidence = share;
-            evidence.push(Evidence::new(
-                match established {
-                    Category::Geolocation => "coordinate_range",
-                    _ => "birth_age",
-                },
-                share,
-            ));
+            evidence.push(Evidence::new(detector, share));
         }
         if category != Category::None && name.hints(category) {
-            evidence.push(Evidence {
-                detector: format!("column_name_{category}"),
-                share: 1.0,
-            });
+            evidence.push(Evidence::new(&format!("column_name_{category}"), 1.0));
         }
         Classification {
             column: column.to_string(),

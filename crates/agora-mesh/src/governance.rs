@@ -193,10 +193,7 @@ impl Mesh {
         sensitivity: Option<&str>,
         reason: &str,
     ) -> Result<ColumnLabel, MeshError> {
-        let (table, column) = target
-            .rsplit_once('.')
-            .ok_or_else(|| MeshError::bad_input(target, "expected `domain.table.column`"))?;
-        let table = TableRef::parse(table)?;
+        let (table, column) = column_target(target)?;
         let category: Category = category.parse()?;
         let sensitivity = match sensitivity {
             Some(s) => s.parse()?,
@@ -286,6 +283,13 @@ impl Mesh {
     }
 
     /// The effective classification of each labelled column of `table`.
+    /// The label of `domain.table.column`, if the column has one.
+    pub async fn column_label(&self, target: &str) -> Result<Option<ColumnLabel>, MeshError> {
+        let (table, column) = column_target(target)?;
+        let labels = self.column_labels(&table).await?;
+        Ok(labels.into_iter().find(|l| l.column == column))
+    }
+
     pub async fn column_labels(&self, table: &TableRef) -> Result<Vec<ColumnLabel>, MeshError> {
         let (product, _) = self.product_of_table(table).await?;
         let mut labels = self.labels(std::slice::from_ref(&product)).await?;
@@ -340,4 +344,12 @@ fn contract_table(
         )),
         Err(e) => Err(e),
     }
+}
+
+/// `domain.table.column` as its table and the column's name.
+fn column_target(target: &str) -> Result<(TableRef, &str), MeshError> {
+    let (table, column) = target
+        .rsplit_once('.')
+        .ok_or_else(|| MeshError::bad_input(target, "expected `domain.table.column`"))?;
+    Ok((TableRef::parse(table)?, column))
 }

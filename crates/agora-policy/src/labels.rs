@@ -24,6 +24,11 @@ use serde_json::json;
 /// the 40 above; see docs/benchmarks.md for how far confidence is from calibrated.
 pub const SUGGESTION_BELOW: f64 = 0.9;
 
+/// Whether the classifier's `category` at `confidence` is only a suggestion.
+pub fn is_suggestion(category: Category, confidence: f64) -> bool {
+    category != Category::None && confidence < SUGGESTION_BELOW
+}
+
 /// What the catalog knows about a column: its effective classification.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Label {
@@ -69,9 +74,7 @@ impl From<&ColumnTag> for ColumnLabel {
             source: tag.source.as_str(),
             evidence: serde_json::from_str(&tag.evidence).unwrap_or(json!([])),
             reason: tag.reason.clone(),
-            suggested: tag.source == TagSource::Auto
-                && tag.category != Category::None
-                && tag.confidence < SUGGESTION_BELOW,
+            suggested: tag.source == TagSource::Auto && is_suggestion(tag.category, tag.confidence),
         }
     }
 }

@@ -54,8 +54,8 @@ pub use document::{Action, ColumnRule, Matcher, POLICY_KIND, PolicyDocument, Row
 pub use error::PolicyError;
 pub use governed_view::{TableGovernance, check_row_filter, denied_columns, governed_provider};
 pub use labels::{
-    ColumnLabel, Label, Labels, SUGGESTION_BELOW, TableLabels, labels, labels_protecting_most,
-    table_labels,
+    ColumnLabel, Label, Labels, SUGGESTION_BELOW, TableLabels, is_suggestion, labels,
+    labels_protecting_most, table_labels,
 };
 pub use masks::{MaskKey, Masks};
 pub use policy_set::{PolicySet, TOKENS_WITHHELD};

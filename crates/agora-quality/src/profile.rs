@@ -239,7 +239,9 @@ impl BatchProfile {
                         *length += value.chars().count() as u64;
                     }
                     column.rows.note_text(value);
-                    column.count_distinct(self.hasher.hash_one(value));
+                    if !column.distinct_overflowed {
+                        column.count_distinct(self.hasher.hash_one(value));
+                    }
                 }
             } else if !column.distinct_overflowed {
                 for_each_value_hash(array, &self.hasher, |hash| column.count_distinct(hash))?;

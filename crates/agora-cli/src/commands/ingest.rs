@@ -94,9 +94,7 @@ pub async fn run(mesh: &Mesh, me: &Principal, args: IngestArgs) -> Result<(), Me
     }
     for c in &r.classified {
         let was = c.previous.map(|p| format!(", was {p}")).unwrap_or_default();
-        let suggestion = if c.category != agora_model::Category::None
-            && c.confidence < agora_policy::SUGGESTION_BELOW
-        {
+        let suggestion = if agora_policy::is_suggestion(c.category, c.confidence) {
             format!(
                 " — a suggestion: `agora tag confirm {0}.{1}` or `agora tag reject {0}.{1} --reason …`",
                 r.table, c.column

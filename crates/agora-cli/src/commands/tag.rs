@@ -101,11 +101,7 @@ async fn classifier_label(mesh: &Mesh, target: &str) -> Result<ColumnLabel, Mesh
         source_name: target.to_string(),
         message,
     };
-    let (table, column) = target
-        .rsplit_once('.')
-        .ok_or_else(|| refused("expected `domain.table.column`".into()))?;
-    let labels = mesh.column_labels(&TableRef::parse(table)?).await?;
-    match labels.into_iter().find(|l| l.column == column) {
+    match mesh.column_label(target).await? {
         Some(label) if label.source == "auto" && label.category != Category::None => Ok(label),
         Some(label) => Err(refused(format!(
             "no classifier's category to decide on: the label is {}",
