@@ -21,8 +21,8 @@ mod sqlite;
 
 pub use error::CatalogError;
 pub use records::{
-    CorrectionRecord, DomainRecord, IngestRecord, PendingRecord, PolicyRecord, PrincipalRecord,
-    ProductRecord, QueryText, SearchHit,
+    CorrectionRecord, DomainRecord, IngestRecord, PendingRecord, PolicyRecord, PrincipalKind,
+    PrincipalRecord, ProductRecord, QueryText, SearchHit, ShareRecord, SharedTable,
 };
 pub use sqlite::SqliteCatalog;
 
@@ -56,6 +56,19 @@ pub enum Change {
     /// Forgets every correction applied to a table: its records hold values an erasure took
     /// out of the table.
     ForgetCorrections(TableRef),
+    CreateShare(ShareRecord),
+    /// Marks a share revoked.
+    RevokeShare {
+        share: Name,
+        at: String,
+    },
+    /// Adds a table to a share, or replaces how it is shared.
+    PutSharedTable(SharedTable),
+    /// Takes a table out of a share; one the share does not hold fails the whole transaction.
+    RemoveSharedTable {
+        share: Name,
+        table: TableRef,
+    },
 }
 
 /// The metadata store of a mesh.
@@ -142,4 +155,10 @@ pub trait Catalog: Send + Sync {
     /// Every correction applied to `table`, newest first.
     async fn corrections_of(&self, table: &TableRef)
     -> Result<Vec<CorrectionRecord>, CatalogError>;
+
+    async fn share(&self, name: &Name) -> Result<Option<ShareRecord>, CatalogError>;
+    /// Every share, revoked ones included, by name.
+    async fn shares(&self) -> Result<Vec<ShareRecord>, CatalogError>;
+    /// The tables of a share, by domain and name.
+    async fn shared_tables(&self, share: &Name) -> Result<Vec<SharedTable>, CatalogError>;
 }

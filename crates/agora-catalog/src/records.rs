@@ -30,6 +30,65 @@ pub struct PrincipalRecord {
     /// The token's SCRAM-SHA-256 verifier, for Postgres logins (PostgreSQL's format); none for
     /// principals whose token is older than verifiers.
     pub scram_verifier: Option<String>,
+    pub kind: PrincipalKind,
+}
+
+/// What a principal's token opens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PrincipalKind {
+    /// The CLI, the HTTP API and the Postgres interface, as its grants allow.
+    #[default]
+    User,
+    /// Only its share, through the Delta Sharing protocol.
+    Recipient,
+}
+
+impl PrincipalKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PrincipalKind::User => "user",
+            PrincipalKind::Recipient => "recipient",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<PrincipalKind> {
+        match text {
+            "user" => Some(PrincipalKind::User),
+            "recipient" => Some(PrincipalKind::Recipient),
+            _ => None,
+        }
+    }
+}
+
+/// A Delta Sharing share and the recipient it is for.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ShareRecord {
+    pub name: Name,
+    /// Stable across the share's life (the protocol's `id`), a UUID.
+    pub id: String,
+    pub recipient: Name,
+    pub created_by: Name,
+    pub created_at: String,
+    /// When the share stopped opening anything, if it was revoked.
+    pub revoked_at: Option<String>,
+}
+
+/// One table of a share.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SharedTable {
+    pub share: Name,
+    pub table: TableRef,
+    /// The protocol's table `id`, a UUID.
+    pub id: String,
+    /// The version the share pins, if it pins one: the recipient reads that version only.
+    pub as_of_version: Option<i64>,
+    /// Whether the recipient may read earlier versions and the table's changes.
+    pub history: bool,
+    /// The condition (SQL, over the table's columns) a row must meet to be shared, if the
+    /// share holds only part of the table (`agora share add --partition`).
+    pub partition: Option<String>,
+    pub added_by: Name,
+    pub added_at: String,
 }
 
 /// A product as the catalog keeps it: the contract document and what search needs.

@@ -123,6 +123,7 @@ impl MeshError {
             MeshError::Ledger(_) | MeshError::LedgerAudit(_) => ErrorKind::Internal,
             MeshError::WitnessRefused(_) => ErrorKind::Conflict,
             MeshError::Storage(StorageError::BadPredicate { .. }) => ErrorKind::BadInput,
+            MeshError::Storage(StorageError::NoSuchVersion { .. }) => ErrorKind::NotFound,
             MeshError::At { error, .. } => error.kind(),
             MeshError::Catalog(_)
             | MeshError::Storage(_)

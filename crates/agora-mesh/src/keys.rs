@@ -1,8 +1,9 @@
 //! The mesh's secrets in `keys/`, each readable only by the mesh's owner (0600): `log.key`
 //! signs checkpoints (its name is the log's origin), `admin.key` what the administrator does,
 //! `domain.<name>.key` what a domain does, `witness.key` this mesh's cosignatures of other
-//! logs, `mask.key` the secret of the `hash` masking action, and `audit.key` the key of the
-//! hashes that stand for query texts in the public audit. A production deployment
+//! logs, `mask.key` the secret of the `hash` masking action, `audit.key` the key of the
+//! hashes that stand for query texts in the public audit, and `share.key` the key that signs the
+//! file URLs handed to share recipients. A production deployment
 //! would hold them in a KMS; one file per key keeps each separate so that can be swapped in.
 
 use std::io::Write;
@@ -19,6 +20,7 @@ pub(crate) const LOG_KEY: &str = "log.key";
 pub(crate) const WITNESS_KEY: &str = "witness.key";
 const MASK_KEY: &str = "mask.key";
 const AUDIT_KEY: &str = "audit.key";
+const SHARE_KEY: &str = "share.key";
 
 /// Names the file in an I/O error.
 pub(crate) fn io(path: &Path) -> impl Fn(std::io::Error) -> MeshError + '_ {
@@ -76,4 +78,9 @@ pub(crate) fn load_masks(mesh_dir: &Path) -> Result<Masks, MeshError> {
 /// without it, nobody can test a guessed query against an entry.
 pub(crate) fn load_audit_key(mesh_dir: &Path) -> Result<[u8; 32], MeshError> {
     secret(mesh_dir, AUDIT_KEY)
+}
+
+/// The key that signs the file URLs of Delta Sharing responses (`share.key`).
+pub(crate) fn load_share_key(mesh_dir: &Path) -> Result<[u8; 32], MeshError> {
+    secret(mesh_dir, SHARE_KEY)
 }

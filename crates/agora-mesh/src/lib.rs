@@ -63,6 +63,9 @@ mod query;
 mod recorder;
 mod saved_forecasts;
 mod scram;
+mod share_changes;
+mod share_reads;
+mod sharing;
 mod sql_quoting;
 mod table_changes;
 mod vacuum;
@@ -71,7 +74,7 @@ mod witnessing;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use agora_catalog::{Catalog, Change, PrincipalRecord, SqliteCatalog};
+use agora_catalog::{Catalog, Change, PrincipalKind, PrincipalRecord, SqliteCatalog};
 use agora_model::Principal;
 use agora_storage::TableStore;
 
@@ -95,6 +98,8 @@ pub use quality_results::RuleStatus;
 pub use quality_suggestions::{CorrectionPreview, SuggestionList, SuggestionView};
 pub use saved_forecasts::SavedForecast;
 pub use scram::{ChannelBinding, ScramError, ScramExchange, ScramVerifier, TLS_SERVER_END_POINT};
+pub use share_reads::{FILE_URL_LIFETIME, Recipient, SharedAnswer};
+pub use sharing::{RecipientToken, ShareSummary, ShareTableOptions, SharedTableSummary};
 pub use table_changes::{TableChangeReport, TableChanged};
 pub use vacuum::VacuumReport;
 
@@ -115,6 +120,8 @@ pub struct Mesh {
     query_limits: agora_query::QueryLimits,
     /// Events sent one by one: their detectors and buffers (`events.rs`).
     events: Arc<events::EventHub>,
+    /// Delta Sharing's URL signer and file hashes (`share_reads.rs`).
+    sharing: Arc<share_reads::Sharing>,
 }
 
 impl Mesh {
@@ -144,6 +151,7 @@ impl Mesh {
             disabled: false,
             token_expires_at: None,
             scram_verifier: Some(scram::ScramVerifier::for_token(&token).to_string()),
+            kind: PrincipalKind::User,
         };
         mesh.catalog
             .apply(&[Change::CreatePrincipal(record)], None)
@@ -181,6 +189,7 @@ impl Mesh {
             audit_key: keys::load_audit_key(dir)?,
             query_limits: agora_query::QueryLimits::default(),
             events: Arc::default(),
+            sharing: share_reads::Sharing::new(keys::load_share_key(dir)?),
         })
     }
 

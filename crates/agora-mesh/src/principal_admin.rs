@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use agora_catalog::{Change, PrincipalRecord};
+use agora_catalog::{Change, PrincipalKind, PrincipalRecord};
 use agora_model::{Name, Principal, Sensitivity};
 use serde::Serialize;
 use serde_json::json;
@@ -60,8 +60,33 @@ pub fn parse_lifetime(source: &str, text: &str) -> Result<chrono::Duration, Mesh
     })
 }
 
-fn expiry(lifetime: Option<chrono::Duration>) -> Option<String> {
+/// When a token given now with `lifetime` expires, if it does.
+pub(crate) fn expiry(lifetime: Option<chrono::Duration>) -> Option<String> {
     lifetime.map(|d| (chrono::Utc::now() + d).to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+}
+
+/// A new enabled principal of `kind` with a fresh token (returned beside it, to be shown once).
+pub(crate) fn new_principal(
+    name: &Name,
+    kind: PrincipalKind,
+    clearance: Sensitivity,
+    attributes: &BTreeMap<String, String>,
+    lifetime: Option<chrono::Duration>,
+) -> (PrincipalRecord, String) {
+    let token = new_token();
+    let record = PrincipalRecord {
+        name: name.clone(),
+        token_hash: token_hash(&token),
+        is_admin: false,
+        clearance,
+        attributes: attributes.clone(),
+        created_at: crate::now(),
+        disabled: false,
+        token_expires_at: expiry(lifetime),
+        scram_verifier: Some(ScramVerifier::for_token(&token).to_string()),
+        kind,
+    };
+    (record, token)
 }
 
 impl Mesh {
@@ -81,18 +106,8 @@ impl Mesh {
         self.policy_set()
             .await?
             .check_principal_attributes(&attributes)?;
-        let token = new_token();
-        let record = PrincipalRecord {
-            name: name.clone(),
-            token_hash: token_hash(&token),
-            is_admin: false,
-            clearance,
-            attributes: attributes.clone(),
-            created_at: crate::now(),
-            disabled: false,
-            token_expires_at: expiry(lifetime),
-            scram_verifier: Some(ScramVerifier::for_token(&token).to_string()),
-        };
+        let (record, token) =
+            new_principal(&name, PrincipalKind::User, clearance, &attributes, lifetime);
         let event = Event::by_admin(
             "principal.created",
             json!({

@@ -4,7 +4,7 @@
 //! of this entropy a slow password hash (argon2) adds no protection against guessing, and a
 //! fast hash lets every HTTP request and Postgres login look the token up by its hash.
 
-use agora_catalog::PrincipalRecord;
+use agora_catalog::{PrincipalKind, PrincipalRecord};
 use agora_model::{ADMIN, Name, Principal, Sensitivity};
 use agora_query::Viewer;
 use base64::Engine;
@@ -153,15 +153,31 @@ pub enum PgLogin {
     Cleartext,
 }
 
-/// The principal of `record`, unless it is disabled or its token expired.
+/// The principal of `record` for the CLI, the HTTP API and the Postgres interface: not a
+/// share's recipient, whose token opens its share only, through the sharing protocol.
 fn usable(record: PrincipalRecord) -> Result<Principal, MeshError> {
+    if record.kind == PrincipalKind::Recipient {
+        return Err(MeshError::InactivePrincipal {
+            principal: record.name.to_string(),
+            why: "is a share's recipient: its token opens the share through a Delta Sharing client, nothing else".into(),
+        });
+    }
+    unexpired(record)
+}
+
+/// The principal of `record`, unless it is disabled or its token expired.
+pub(crate) fn unexpired(record: PrincipalRecord) -> Result<Principal, MeshError> {
     if let Some(expires) = &record.token_expires_at
         && expires.as_str() <= crate::now().as_str()
     {
+        let rotate = match record.kind {
+            agora_catalog::PrincipalKind::User => "agora principal rotate-token",
+            agora_catalog::PrincipalKind::Recipient => "agora share rotate-token",
+        };
         return Err(MeshError::InactivePrincipal {
             principal: record.name.to_string(),
             why: format!(
-                "has a token that expired at {expires}: an administrator gives it a new one with `agora principal rotate-token`"
+                "has a token that expired at {expires}: an administrator gives it a new one with `{rotate}`"
             ),
         });
     }

@@ -160,7 +160,7 @@ impl Mesh {
             },
         );
         details.version = delta.as_ref().and_then(|d| d.version());
-        details.history = self.store.history(&details.table, 5).await?;
+        details.history = self.store.history(&details.table, Some(5)).await?;
         Ok(details)
     }
 }

@@ -109,12 +109,23 @@ impl Mesh {
         &self,
         principal: &Principal,
         interface: Interface,
+        options: SessionOptions,
+    ) -> Result<GovernedSession, MeshError> {
+        let viewer = self.viewer(principal).await?;
+        self.session_of(viewer, interface, options).await
+    }
+
+    /// A read-only, audited SQL session for what `viewer` may read: [`Mesh::session`] for a
+    /// principal's grants, or a share's tables for its recipient (`share_reads.rs`).
+    pub(crate) async fn session_of(
+        &self,
+        viewer: agora_query::Viewer,
+        interface: Interface,
         mut options: SessionOptions,
     ) -> Result<GovernedSession, MeshError> {
         if options.limits == QueryLimits::default() {
             options.limits = self.query_limits;
         }
-        let viewer = self.viewer(principal).await?;
         let tables = self.mesh_tables(&viewer, options.as_of.is_some()).await?;
         if let Some(domain) = &options.default_schema {
             self.domain(domain).await?;
@@ -173,7 +184,7 @@ impl Mesh {
     /// labels, or for a read of old versions (`time_travel`) on the labels that protected
     /// each column most; and no `hash` tokens of a domain the viewer may write to, since a
     /// writer could ingest guesses and match their tokens.
-    async fn mesh_tables(
+    pub(crate) async fn mesh_tables(
         &self,
         viewer: &agora_query::Viewer,
         time_travel: bool,

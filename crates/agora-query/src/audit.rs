@@ -19,6 +19,8 @@ pub enum Interface {
     Postgres,
     /// A contract's `type: sql` quality rule, run by the mesh as the domain's owner.
     Quality,
+    /// A share's recipient, through the Delta Sharing protocol.
+    Sharing,
 }
 
 impl Interface {
@@ -28,6 +30,7 @@ impl Interface {
             Interface::Http => "http",
             Interface::Postgres => "postgres",
             Interface::Quality => "quality",
+            Interface::Sharing => "delta-sharing",
         }
     }
 }

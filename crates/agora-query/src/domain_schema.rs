@@ -45,6 +45,8 @@ pub(crate) struct DomainSchema {
     pub tables: BTreeMap<String, SchemaTable>,
     /// Read every table as of this Delta version (time travel), if set.
     pub as_of: Option<u64>,
+    /// Read product tables as the row changes of this commit version, if set.
+    pub changes_of: Option<u64>,
     pub masks: Masks,
     /// The SQL catalog name, which qualifies the scans of governed views.
     pub catalog: &'static str,
@@ -80,6 +82,17 @@ impl DomainSchema {
                 )?));
             }
             None => {}
+        }
+        if let (Some(v), TableKind::Product) = (self.changes_of, entry.kind) {
+            let table = self.store.open_at(t, v).await.map_err(external)?;
+            let changes = agora_storage::change_feed_provider(&table, v).map_err(external)?;
+            let name = TableReference::full(self.catalog, t.domain.as_str(), sql_name);
+            return Ok(Some(governed_provider(
+                name,
+                changes,
+                governance,
+                &self.masks,
+            )?));
         }
         let table = match (self.as_of, entry.kind) {
             (Some(v), TableKind::Product) => {

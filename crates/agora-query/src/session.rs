@@ -35,6 +35,10 @@ const DEFAULT_SCHEMA: &str = "public";
 pub struct SessionOptions {
     /// Read every table at this Delta version (time travel).
     pub as_of: Option<u64>,
+    /// Read each product table as the rows its commit of this version changed (Delta's
+    /// change data feed: the table's columns and `_change_type`, `_commit_version`,
+    /// `_commit_timestamp`), governed like its rows. Recorded as the version read.
+    pub changes_of: Option<u64>,
     /// The domain whose tables SQL may name without `domain.` (like PostgreSQL's
     /// `search_path`); by default every table is named `domain.table`.
     pub default_schema: Option<Name>,
@@ -237,6 +241,7 @@ impl GovernedSession {
                 store: store.clone(),
                 tables,
                 as_of: options.as_of,
+                changes_of: options.changes_of,
                 masks: masks.clone(),
                 catalog: CATALOG,
                 scan_options: scan_options.clone(),
@@ -269,7 +274,7 @@ impl GovernedSession {
             products,
             governance,
             default_schema,
-            as_of: options.as_of,
+            as_of: options.as_of.or(options.changes_of),
             pg_catalog: options.pg_catalog,
             interface,
             audit,

@@ -15,6 +15,7 @@
 mod api;
 pub mod postgres;
 pub mod routes;
+pub mod sharing;
 mod tls;
 
 pub use tls::{PgTls, TlsError};

@@ -17,6 +17,11 @@
 //! disk. A suggested correction is an update of the rows holding the values it fixes, and its
 //! revert a merge of the rows of the version before it (`corrections.rs`).
 //!
+//! Product tables record their row changes from their first version on (Delta's change data
+//! feed, [`change_feed_provider`]). For Delta Sharing, `shared_files.rs` lists the data files
+//! of a table version and writes the governed files a share serves instead where a recipient
+//! sees the table masked or filtered (`share_cache/`).
+//!
 //! ```no_run
 //! # async fn demo(batch: arrow::record_batch::RecordBatch) -> Result<(), agora_storage::StorageError> {
 //! use agora_storage::{TableStore, TableKind};
@@ -29,18 +34,27 @@
 //! # Ok(()) }
 //! ```
 
+mod change_feed;
 mod corrections;
 mod delta_scan;
 mod error;
 pub mod quality_results;
 mod rewrites;
+mod shared_files;
 mod table_store;
 
+pub use change_feed::{
+    CHANGE_TYPE, COMMIT_TIMESTAMP, COMMIT_VERSION, change_feed_provider, records_changes,
+};
 pub use corrections::{RevertMatch, RevertSpec};
 pub use delta_scan::{VisibleStatistics, delta_table_provider};
 pub use error::StorageError;
 pub use quality_results::{events_schema, metrics_schema, quality_results_schema};
 pub use rewrites::{MergeCounts, Rewritten};
+pub use shared_files::{
+    DataFile, delta_schema_json, governed_changes_dir, governed_dir, governed_files,
+    write_governed_files,
+};
 pub use table_store::{
     Appender, QUARANTINE_INGEST, QUARANTINE_REASON, QUARANTINE_ROW, QUARANTINE_SOURCE, TableKind,
     TableStore, VersionInfo, arrow_schema_of,

@@ -426,9 +426,11 @@ impl TableStore {
     }
 
     /// Leaves no trace of earlier versions of `t`: deletes every data file the latest version
-    /// does not reference, writes a checkpoint of the latest version and deletes the log
-    /// entries before it (their commit details and file statistics may hold values of deleted
-    /// rows). Time travel to earlier versions ends here.
+    /// does not reference, every change-data file (the rows a commit deleted or updated, its
+    /// own included), the governed files shares were served of the table, writes a
+    /// checkpoint of the latest version and deletes the log entries before it (their commit
+    /// details and file statistics may hold values of deleted rows). Time travel and the
+    /// change feed of earlier versions end here ([`TableStore::first_change_version`]).
     pub async fn purge_history(
         &self,
         t: &TableRef,
@@ -442,6 +444,24 @@ impl TableStore {
         let Some(table) = self.open(t, kind).await? else {
             return Ok(vacuumed);
         };
+        if kind == TableKind::Product {
+            for dir in [
+                self.location_dir(t, kind)?
+                    .join(crate::change_feed::CHANGE_DATA_DIR),
+                self.root().join(crate::shared_files::governed_table_dir(t)),
+            ] {
+                match std::fs::remove_dir_all(&dir) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => {
+                        return Err(StorageError::Location {
+                            path: dir.display().to_string(),
+                            reason: format!("could not remove it: {e}"),
+                        });
+                    }
+                }
+            }
+        }
         deltalake::checkpoints::create_checkpoint(&table, None)
             .await
             .map_err(delta_err(&name))?;

@@ -112,7 +112,12 @@ impl TableStore {
         opened.insert(url, table.clone());
     }
 
-    fn location(&self, t: &TableRef, kind: TableKind) -> Result<Url, StorageError> {
+    /// The directory of the `kind` table of `t`, created if need be.
+    pub(crate) fn location_dir(
+        &self,
+        t: &TableRef,
+        kind: TableKind,
+    ) -> Result<PathBuf, StorageError> {
         // Names are strict identifiers (agora_model::Name), so they cannot climb out of the root.
         let dir = self
             .root
@@ -123,6 +128,11 @@ impl TableStore {
             path: dir.display().to_string(),
             reason: e.to_string(),
         })?;
+        Ok(dir)
+    }
+
+    fn location(&self, t: &TableRef, kind: TableKind) -> Result<Url, StorageError> {
+        let dir = self.location_dir(t, kind)?;
         let dir = dir.canonicalize().map_err(|e| StorageError::Location {
             path: dir.display().to_string(),
             reason: e.to_string(),
@@ -194,12 +204,20 @@ impl TableStore {
                 let table = DeltaTable::try_from_url(self.location(t, kind)?)
                     .await
                     .map_err(delta_err(&name))?;
-                table
+                let create = table
                     .create()
                     .with_table_name(t.table.as_str())
-                    .with_columns(fields)
-                    .await
-                    .map_err(delta_err(&name))
+                    .with_columns(fields);
+                // A product's row changes are recorded from its first version on, so a share
+                // with history can serve them (`crate::change_feed`).
+                let create = match kind {
+                    TableKind::Product => create.with_configuration_property(
+                        deltalake::TableProperty::EnableChangeDataFeed,
+                        Some("true"),
+                    ),
+                    _ => create,
+                };
+                create.await.map_err(delta_err(&name))
             }
             Some(table) => {
                 let existing = table.snapshot().map_err(delta_err(&name))?.schema();
@@ -382,14 +400,14 @@ impl TableStore {
         Ok(removed)
     }
 
-    /// The commits of a table, newest first.
+    /// The commits of a table, newest first: the latest `limit`, or all of them.
     pub async fn history(
         &self,
         t: &TableRef,
-        limit: usize,
+        limit: Option<usize>,
     ) -> Result<Vec<VersionInfo>, StorageError> {
         Ok(self
-            .commits(t, TableKind::Product, Some(limit))
+            .commits(t, TableKind::Product, limit)
             .await?
             .into_iter()
             .map(|(version, c)| VersionInfo {

@@ -10,10 +10,11 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 
 use crate::{
     Catalog, CatalogError, Change, CorrectionRecord, DomainRecord, IngestRecord, PendingRecord,
-    PolicyRecord, PrincipalRecord, ProductRecord, QueryText, SearchHit,
+    PolicyRecord, PrincipalRecord, ProductRecord, QueryText, SearchHit, ShareRecord, SharedTable,
 };
 
 mod rows;
+mod shares;
 mod writes;
 
 use rows::{
@@ -266,6 +267,18 @@ impl Catalog for SqliteCatalog {
         .iter()
         .map(correction_from_row)
         .collect()
+    }
+
+    async fn share(&self, name: &Name) -> Result<Option<ShareRecord>, CatalogError> {
+        shares::share(&self.pool, name).await
+    }
+
+    async fn shares(&self) -> Result<Vec<ShareRecord>, CatalogError> {
+        shares::shares(&self.pool).await
+    }
+
+    async fn shared_tables(&self, share: &Name) -> Result<Vec<SharedTable>, CatalogError> {
+        shares::shared_tables(&self.pool, share).await
     }
 
     async fn domain(&self, n: &Name) -> Result<Option<DomainRecord>, CatalogError> {

@@ -10,7 +10,8 @@ use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
 
 use crate::{
-    CatalogError, CorrectionRecord, DomainRecord, IngestRecord, PrincipalRecord, ProductRecord,
+    CatalogError, CorrectionRecord, DomainRecord, IngestRecord, PrincipalKind, PrincipalRecord,
+    ProductRecord,
 };
 
 pub(super) fn name(row: &SqliteRow, column: &str) -> Result<Name, CatalogError> {
@@ -114,6 +115,14 @@ pub(super) fn principal_from_row(r: &SqliteRow) -> Result<PrincipalRecord, Catal
         disabled: r.try_get("disabled")?,
         token_expires_at: r.try_get("token_expires_at")?,
         scram_verifier: r.try_get("scram_verifier")?,
+        kind: {
+            let kind: String = r.try_get("kind")?;
+            PrincipalKind::parse(&kind).ok_or_else(|| CatalogError::Corrupt {
+                what: "principal kind",
+                value: kind.clone(),
+                reason: "neither `user` nor `recipient`".into(),
+            })?
+        },
     })
 }
 

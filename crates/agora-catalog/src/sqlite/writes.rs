@@ -5,6 +5,7 @@ use sqlx::SqliteConnection;
 
 use super::now;
 use super::rows::conflict;
+use super::shares;
 use crate::{
     CatalogError, Change, CorrectionRecord, DomainRecord, IngestRecord, PolicyRecord,
     PrincipalRecord, ProductRecord, QueryText,
@@ -32,6 +33,12 @@ pub(super) async fn apply(tx: &mut SqliteConnection, change: &Change) -> Result<
                 .await?;
             Ok(())
         }
+        Change::CreateShare(s) => shares::create_share(tx, s).await,
+        Change::RevokeShare { share, at } => shares::revoke_share(tx, share, at).await,
+        Change::PutSharedTable(t) => shares::put_shared_table(tx, t).await,
+        Change::RemoveSharedTable { share, table } => {
+            shares::remove_shared_table(tx, share, table).await
+        }
     }
 }
 
@@ -52,7 +59,7 @@ async fn create_principal(
     p: &PrincipalRecord,
 ) -> Result<(), CatalogError> {
     sqlx::query(
-        "INSERT INTO principals (name, token_hash, is_admin, clearance, attributes, created_at, disabled, token_expires_at, scram_verifier) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO principals (name, token_hash, is_admin, clearance, attributes, created_at, disabled, token_expires_at, scram_verifier, kind) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(p.name.as_str())
     .bind(&p.token_hash)
@@ -63,6 +70,7 @@ async fn create_principal(
     .bind(p.disabled)
     .bind(&p.token_expires_at)
     .bind(&p.scram_verifier)
+    .bind(p.kind.as_str())
     .execute(&mut *tx)
     .await
     .map_err(conflict("principal", p.name.to_string()))?;

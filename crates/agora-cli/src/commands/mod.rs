@@ -17,6 +17,7 @@ mod product;
 mod quality;
 mod search;
 mod serve;
+mod share;
 mod sql;
 mod table_change;
 mod tag;
@@ -38,6 +39,9 @@ pub enum Command {
     /// Manage domains.
     #[command(subcommand)]
     Domain(domain::DomainCommand),
+    /// Share products with other domains and organisations over Delta Sharing.
+    #[command(subcommand)]
+    Share(share::ShareCommand),
     /// Manage principals.
     #[command(subcommand)]
     Principal(principal::PrincipalCommand),
@@ -137,6 +141,7 @@ pub async fn run(
         Command::Quality(args) => quality::report(&mesh, &me, args).await,
         Command::Domain(c) => domain::run(&mesh, &me, c).await,
         Command::Principal(c) => principal::run(&mesh, &me, c).await,
+        Command::Share(c) => share::run(&mesh, &me, c).await,
         Command::Grant(command) => access::run_grant(&mesh, &me, command).await,
         Command::Revoke(args) => access::run(&mesh, &me, args, true).await,
         Command::Product(c) => product::run(&mesh, &me, c).await,

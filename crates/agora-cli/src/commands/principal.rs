@@ -54,7 +54,7 @@ pub enum PrincipalCommand {
     Grants { name: String },
 }
 
-fn attributes(given: &[String]) -> Result<BTreeMap<String, String>, MeshError> {
+pub(super) fn attributes(given: &[String]) -> Result<BTreeMap<String, String>, MeshError> {
     let mut attrs = BTreeMap::new();
     for a in given {
         let (k, v) = a.split_once('=').ok_or_else(|| MeshError::BadInput {

@@ -54,7 +54,7 @@ pub async fn run(mesh: &Mesh, me: &Principal, args: SqlArgs) -> Result<(), MeshE
             .transpose()?,
         pg_catalog: false,
         limits: args.limits.limits(None)?,
-        batch: None,
+        ..Default::default()
     };
     let source = match (args.query, &args.file) {
         (_, Some(path)) => SqlSource::File(path),

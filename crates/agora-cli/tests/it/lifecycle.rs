@@ -59,7 +59,7 @@ fn rows(mesh: &Mesh) -> String {
 
 /// Every file under `dir` that holds `needle`: in its bytes, or for a Parquet file in the
 /// decoded values of any column (compression can split a value's bytes).
-fn files_holding(dir: &Path, needle: &str) -> Vec<String> {
+pub(crate) fn files_holding(dir: &Path, needle: &str) -> Vec<String> {
     let mut found = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {

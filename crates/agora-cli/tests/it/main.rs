@@ -21,4 +21,5 @@ mod principals;
 mod quality;
 mod readmission;
 mod server;
+mod sharing;
 mod witness;

@@ -133,6 +133,7 @@ pub fn router(mesh: Mesh, max_ingest_body: usize) -> Router {
         .merge(witness::routes())
         .merge(principals::routes())
         .merge(governance::routes())
+        .nest(crate::sharing::PREFIX, crate::sharing::routes())
         .fallback(|| async {
             ApiError(MeshError::NotFound {
                 what: "route",
