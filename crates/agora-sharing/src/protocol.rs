@@ -80,7 +80,8 @@ pub struct MetadataAction {
     pub size: Option<u64>,
 }
 
-/// A data file: the `file` action of a query, or `add` / `cdf` / `remove` of changes.
+/// A data file: the `file` action of a query, or the `cdf` action of a change feed (whose
+/// governed files hold `_change_type`, so no `add` or `remove` action is needed).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct FileAction {
@@ -110,12 +111,8 @@ pub enum Action {
     Metadata(MetadataAction),
     #[serde(rename = "file")]
     File(FileAction),
-    #[serde(rename = "add")]
-    Add(FileAction),
     #[serde(rename = "cdf")]
     Cdf(FileAction),
-    #[serde(rename = "remove")]
-    Remove(FileAction),
 }
 
 /// `actions` as newline-delimited JSON.

@@ -5,6 +5,6 @@ mod auth;
 mod error;
 mod request;
 
-pub(crate) use auth::Caller;
+pub(crate) use auth::{Caller, bearer_token};
 pub(crate) use error::{ApiError, ApiResult, ErrorBody};
 pub(crate) use request::{params, parse_json};

@@ -60,12 +60,7 @@ impl FromRequestParts<Mesh> for Caller {
     type Rejection = SharingError;
 
     async fn from_request_parts(parts: &mut Parts, mesh: &Mesh) -> Result<Self, Self::Rejection> {
-        let token = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .ok_or(SharingError(MeshError::BadToken))?;
+        let token = crate::api::bearer_token(parts).ok_or(SharingError(MeshError::BadToken))?;
         Ok(Caller(mesh.authenticate_recipient(token).await?))
     }
 }
