@@ -24,10 +24,36 @@ fn python() -> &'static PathBuf {
     })
 }
 
+/// A Python with DuckDB and its HTTP file reader, the second client.
+fn duckdb_python() -> &'static PathBuf {
+    static PYTHON: OnceLock<PathBuf> = OnceLock::new();
+    PYTHON.get_or_init(|| {
+        python_venv(
+            "duckdb-sharing-venv",
+            &["duckdb==1.5.5", "duckdb-extension-httpfs==1.5.5"],
+            "duckdb, duckdb_extension_httpfs",
+        )
+    })
+}
+
 /// Runs the client script; its stdout as JSON, or its stderr as the error.
 fn client(profile: &str, args: &[&str]) -> Result<Value, String> {
-    let out = Command::new(python())
-        .arg(testdata("delta_sharing_read.py"))
+    run_script(python(), "delta_sharing_read.py", profile, args)
+}
+
+/// Runs the DuckDB client script on one table.
+fn duckdb_client(profile: &str, table: &str) -> Result<Value, String> {
+    run_script(duckdb_python(), "duckdb_sharing_read.py", profile, &[table])
+}
+
+fn run_script(
+    python: &PathBuf,
+    script: &str,
+    profile: &str,
+    args: &[&str],
+) -> Result<Value, String> {
+    let out = Command::new(python)
+        .arg(testdata(script))
         .arg(profile)
         .args(args)
         .output()
@@ -469,6 +495,22 @@ fn partners_follow_a_tables_changes_masked_and_filtered_like_its_rows() {
         refused.contains("403") || refused.contains("PERMISSION_DENIED"),
         "{refused}"
     );
+    let before = shared_version(&base, &token_of(&low), "low");
+    // Nor does it hold earlier versions.
+    let refused = client(
+        &low,
+        &[
+            "load",
+            "low.crm.customers",
+            "--version",
+            &(before - 1).to_string(),
+        ],
+    )
+    .unwrap_err();
+    assert!(
+        refused.contains("403") || refused.contains("PERMISSION_DENIED"),
+        "{refused}"
+    );
     for name in ["partner_x", "low"] {
         mesh.ok(&[
             "--as",
@@ -480,7 +522,6 @@ fn partners_follow_a_tables_changes_masked_and_filtered_like_its_rows() {
             "--history",
         ]);
     }
-    let before = shared_version(&base, &token_of(&low), "low");
 
     // One ingest adds an EU and a US customer; one delete takes an EU customer out.
     let more = write(
@@ -493,6 +534,55 @@ fn partners_follow_a_tables_changes_masked_and_filtered_like_its_rows() {
     mesh.ok(&["ingest", "crm.customers", &more]);
     mesh.ok(&["delete", "crm.customers", "--where", "id = 2"]);
     let from = (before + 1).to_string();
+
+    // With history, `load_as_pandas(version=…)` reads the table as it was: the earlier version
+    // without the new customer and with the deleted one, masked and filtered like the latest.
+    let earlier = client(
+        &low,
+        &[
+            "load",
+            "low.crm.customers",
+            "--version",
+            &before.to_string(),
+        ],
+    )
+    .unwrap();
+    let latest = client(&low, &["load", "low.crm.customers"]).unwrap();
+    for rows in [&earlier, &latest] {
+        assert_no_raw("a masked versioned read", &rows.to_string());
+        assert!(!rows.to_string().contains("lena.vogel"), "{rows}");
+        assert!(rows.as_array().unwrap().iter().all(|r| r["region"] == "EU"));
+    }
+    let ids = |rows: &Value| {
+        let mut ids: Vec<i64> = rows
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["id"].as_i64().unwrap())
+            .collect();
+        ids.sort();
+        ids
+    };
+    assert!(
+        ids(&earlier).contains(&2) && !ids(&earlier).contains(&20),
+        "{earlier}"
+    );
+    assert!(
+        !ids(&latest).contains(&2) && ids(&latest).contains(&20),
+        "{latest}"
+    );
+    let unmasked = client(
+        &partner,
+        &[
+            "load",
+            "partner_x.crm.customers",
+            "--version",
+            &before.to_string(),
+        ],
+    )
+    .unwrap();
+    assert!(unmasked.to_string().contains("jean.dupont@mail.example.fr"));
+    assert!(!unmasked.to_string().contains("lena.vogel"));
 
     // The cleared partner sees its region's changes as they are.
     let changes = client(
@@ -671,5 +761,28 @@ fn a_partition_shares_only_the_rows_its_condition_selects() {
     assert!(
         audit.lines().last().unwrap().contains("governed files"),
         "{audit}"
+    );
+}
+
+#[test]
+fn duckdb_reads_the_same_governed_rows_through_the_file_urls() {
+    let (mesh, _served, partner, low) = shared();
+    let expected = mesh.csv("select email from crm.customers where region = 'EU' order by email");
+    let expected: Vec<String> = expected.lines().skip(1).map(str::to_string).collect();
+
+    // A second client, DuckDB's HTTP reader with its ranged requests, gets what the Python
+    // client gets: the cleared partner its region's rows as they are...
+    let rows = duckdb_client(&partner, "partner_x.crm.customers").unwrap();
+    assert_eq!(emails(&rows), expected);
+    // ...and the low-cleared partner the same rows with every sensitive value masked.
+    let rows = duckdb_client(&low, "low.crm.customers").unwrap();
+    assert_eq!(rows.as_array().unwrap().len(), expected.len());
+    assert_no_raw("DuckDB's read of a masked share", &rows.to_string());
+    assert!(rows.as_array().unwrap().iter().all(|r| r["region"] == "EU"));
+    // A table outside the share: the protocol's refusal, no files.
+    let refused = duckdb_client(&low, "low.crm.tickets").unwrap_err();
+    assert!(
+        refused.contains("HTTP 404") || refused.contains("HTTP 403"),
+        "{refused}"
     );
 }
