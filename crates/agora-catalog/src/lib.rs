@@ -21,8 +21,8 @@ mod sqlite;
 
 pub use error::CatalogError;
 pub use records::{
-    CorrectionRecord, DomainRecord, IngestRecord, PendingRecord, PolicyRecord, PrincipalKind,
-    PrincipalRecord, ProductRecord, QueryText, SearchHit, ShareRecord, SharedTable,
+    CorrectionRecord, DomainRecord, EdgeAgentRecord, IngestRecord, PendingRecord, PolicyRecord,
+    PrincipalKind, PrincipalRecord, ProductRecord, QueryText, SearchHit, ShareRecord, SharedTable,
 };
 pub use sqlite::SqliteCatalog;
 
@@ -69,6 +69,8 @@ pub enum Change {
         share: Name,
         table: TableRef,
     },
+    /// Records an edge agent's public key; its principal must exist.
+    RegisterEdgeAgent(EdgeAgentRecord),
 }
 
 /// The metadata store of a mesh.
@@ -161,4 +163,8 @@ pub trait Catalog: Send + Sync {
     async fn shares(&self) -> Result<Vec<ShareRecord>, CatalogError>;
     /// The tables of a share, by domain and name.
     async fn shared_tables(&self, share: &Name) -> Result<Vec<SharedTable>, CatalogError>;
+
+    async fn edge_agent(&self, name: &Name) -> Result<Option<EdgeAgentRecord>, CatalogError>;
+    /// Every registered edge agent, by name.
+    async fn edge_agents(&self) -> Result<Vec<EdgeAgentRecord>, CatalogError>;
 }

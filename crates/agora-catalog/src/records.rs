@@ -41,6 +41,8 @@ pub enum PrincipalKind {
     User,
     /// Only its share, through the Delta Sharing protocol.
     Recipient,
+    /// An edge agent: only the batches it signs, into its domain's tables.
+    Edge,
 }
 
 impl PrincipalKind {
@@ -48,6 +50,7 @@ impl PrincipalKind {
         match self {
             PrincipalKind::User => "user",
             PrincipalKind::Recipient => "recipient",
+            PrincipalKind::Edge => "edge",
         }
     }
 
@@ -55,9 +58,23 @@ impl PrincipalKind {
         match text {
             "user" => Some(PrincipalKind::User),
             "recipient" => Some(PrincipalKind::Recipient),
+            "edge" => Some(PrincipalKind::Edge),
             _ => None,
         }
     }
+}
+
+/// An edge agent and the public half of the key it signs its batches with.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EdgeAgentRecord {
+    /// The agent, also a principal of kind edge.
+    pub name: Name,
+    /// The domain whose tables it writes.
+    pub domain: Name,
+    /// Its Ed25519 public key, 32 bytes as hex.
+    pub public_key: String,
+    pub registered_by: Name,
+    pub registered_at: String,
 }
 
 /// A Delta Sharing share and the recipient it is for.

@@ -34,6 +34,7 @@ mod correction_records;
 mod cross_check;
 mod deletions;
 mod domains;
+mod edge_agents;
 mod error;
 mod event_buffer;
 mod events;
@@ -81,6 +82,7 @@ use agora_storage::TableStore;
 pub use agora_ingest::{IngestMode, InputFormat, Source, classify_file};
 pub use agora_query::{Interface, QueryLimits, SessionOptions, StatementShape};
 pub use deletions::{Erasure, ErasureTarget};
+pub use edge_agents::{EdgeAgent, EdgeBatch, EdgeBatchReceipt};
 pub use error::{ErrorKind, MeshError};
 pub use events::{EventVerdict, EventsReport, FLUSH_AGE, FLUSH_EVENTS, Flag, parse_events};
 pub use forecasts::{Forecast, ForecastRequest, GroupForecast, MAX_GROUPS, forecasts_json};
@@ -122,6 +124,8 @@ pub struct Mesh {
     events: Arc<events::EventHub>,
     /// Delta Sharing's URL signer and file hashes (`share_reads.rs`).
     sharing: Arc<share_reads::Sharing>,
+    /// Held while an edge agent's batch is checked and committed (`edge_agents.rs`).
+    edge_batches: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl Mesh {
@@ -190,6 +194,7 @@ impl Mesh {
             query_limits: agora_query::QueryLimits::default(),
             events: Arc::default(),
             sharing: share_reads::Sharing::new(keys::load_share_key(dir)?),
+            edge_batches: Arc::default(),
         })
     }
 

@@ -156,13 +156,19 @@ pub enum PgLogin {
 /// The principal of `record` for the CLI, the HTTP API and the Postgres interface: not a
 /// share's recipient, whose token opens its share only, through the sharing protocol.
 fn usable(record: PrincipalRecord) -> Result<Principal, MeshError> {
-    if record.kind == PrincipalKind::Recipient {
-        return Err(MeshError::InactivePrincipal {
-            principal: record.name.to_string(),
-            why: "is a share's recipient: its token opens the share through a Delta Sharing client, nothing else".into(),
-        });
-    }
-    unexpired(record)
+    let why = match record.kind {
+        PrincipalKind::User => return unexpired(record),
+        PrincipalKind::Recipient => {
+            "is a share's recipient: its token opens the share through a Delta Sharing client, nothing else"
+        }
+        PrincipalKind::Edge => {
+            "is an edge agent: it writes only the batches it signs with its key, through `agora-edge`"
+        }
+    };
+    Err(MeshError::InactivePrincipal {
+        principal: record.name.to_string(),
+        why: why.into(),
+    })
 }
 
 /// The principal of `record`, unless it is disabled or its token expired.
@@ -173,6 +179,7 @@ pub(crate) fn unexpired(record: PrincipalRecord) -> Result<Principal, MeshError>
         let rotate = match record.kind {
             agora_catalog::PrincipalKind::User => "agora principal rotate-token",
             agora_catalog::PrincipalKind::Recipient => "agora share rotate-token",
+            agora_catalog::PrincipalKind::Edge => "agora principal rotate-token",
         };
         return Err(MeshError::InactivePrincipal {
             principal: record.name.to_string(),
@@ -185,7 +192,7 @@ pub(crate) fn unexpired(record: PrincipalRecord) -> Result<Principal, MeshError>
 }
 
 /// The principal of `record`, unless it is disabled.
-fn active(record: PrincipalRecord) -> Result<Principal, MeshError> {
+pub(crate) fn active(record: PrincipalRecord) -> Result<Principal, MeshError> {
     if record.disabled {
         return Err(MeshError::InactivePrincipal {
             principal: record.name.to_string(),

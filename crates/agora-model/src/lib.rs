@@ -26,6 +26,7 @@
 mod access;
 mod column_type;
 mod contract;
+pub mod edge_batch;
 mod error;
 mod name;
 mod odcs_reader;

@@ -9,10 +9,12 @@ use sqlx::Row;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
 
 use crate::{
-    Catalog, CatalogError, Change, CorrectionRecord, DomainRecord, IngestRecord, PendingRecord,
-    PolicyRecord, PrincipalRecord, ProductRecord, QueryText, SearchHit, ShareRecord, SharedTable,
+    Catalog, CatalogError, Change, CorrectionRecord, DomainRecord, EdgeAgentRecord, IngestRecord,
+    PendingRecord, PolicyRecord, PrincipalRecord, ProductRecord, QueryText, SearchHit, ShareRecord,
+    SharedTable,
 };
 
+mod edge_agents;
 mod rows;
 mod shares;
 mod writes;
@@ -279,6 +281,14 @@ impl Catalog for SqliteCatalog {
 
     async fn shared_tables(&self, share: &Name) -> Result<Vec<SharedTable>, CatalogError> {
         shares::shared_tables(&self.pool, share).await
+    }
+
+    async fn edge_agent(&self, name: &Name) -> Result<Option<EdgeAgentRecord>, CatalogError> {
+        edge_agents::agent(&self.pool, name).await
+    }
+
+    async fn edge_agents(&self) -> Result<Vec<EdgeAgentRecord>, CatalogError> {
+        edge_agents::agents(&self.pool).await
     }
 
     async fn domain(&self, n: &Name) -> Result<Option<DomainRecord>, CatalogError> {

@@ -5,7 +5,7 @@ use sqlx::SqliteConnection;
 
 use super::now;
 use super::rows::conflict;
-use super::shares;
+use super::{edge_agents, shares};
 use crate::{
     CatalogError, Change, CorrectionRecord, DomainRecord, IngestRecord, PolicyRecord,
     PrincipalRecord, ProductRecord, QueryText,
@@ -39,6 +39,7 @@ pub(super) async fn apply(tx: &mut SqliteConnection, change: &Change) -> Result<
         Change::RemoveSharedTable { share, table } => {
             shares::remove_shared_table(tx, share, table).await
         }
+        Change::RegisterEdgeAgent(a) => edge_agents::register(tx, a).await,
     }
 }
 

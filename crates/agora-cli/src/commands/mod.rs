@@ -5,6 +5,7 @@ mod access;
 mod classify;
 mod demo;
 mod domain;
+mod edge;
 mod forecast;
 mod forecast_plot;
 mod ingest;
@@ -39,6 +40,9 @@ pub enum Command {
     /// Manage domains.
     #[command(subcommand)]
     Domain(domain::DomainCommand),
+    /// Register and list edge agents, which send signed batches from devices.
+    #[command(subcommand)]
+    Edge(edge::EdgeCommand),
     /// Share products with other domains and organisations over Delta Sharing.
     #[command(subcommand)]
     Share(share::ShareCommand),
@@ -142,6 +146,7 @@ pub async fn run(
         Command::Domain(c) => domain::run(&mesh, &me, c).await,
         Command::Principal(c) => principal::run(&mesh, &me, c).await,
         Command::Share(c) => share::run(&mesh, &me, c).await,
+        Command::Edge(c) => edge::run(&mesh, &me, c).await,
         Command::Grant(command) => access::run_grant(&mesh, &me, command).await,
         Command::Revoke(args) => access::run(&mesh, &me, args, true).await,
         Command::Product(c) => product::run(&mesh, &me, c).await,

@@ -19,7 +19,7 @@ pub const DEFAULT_MAX_INGEST_BODY: usize = 1 << 30;
 
 /// The largest request body this server's batch ingest endpoint accepts.
 #[derive(Clone, Copy)]
-struct MaxIngestBody(usize);
+pub(super) struct MaxIngestBody(pub(super) usize);
 
 #[derive(OpenApi)]
 #[openapi(paths(ingest_batch))]
@@ -36,7 +36,7 @@ pub(crate) fn routes(max_body: usize) -> Router<Mesh> {
 
 /// A body the endpoint could not take: past the limit, 413 with the limit named (nothing of
 /// it was ingested); otherwise the reason axum gives.
-fn refused_body(rejection: BytesRejection, max: MaxIngestBody) -> Response {
+pub(super) fn refused_body(rejection: BytesRejection, max: MaxIngestBody) -> Response {
     if rejection.status() != StatusCode::PAYLOAD_TOO_LARGE {
         return rejection.into_response();
     }
@@ -120,9 +120,13 @@ async fn ingest_batch(
         idempotency_key: idempotency_key(&headers)?,
         mode: params.mode,
     };
-    Ok(Json(
-        mesh.ingest(&p, &format!("{domain}.{table}"), source, options)
-            .await
-            .map_err(ApiError)?,
-    ))
+    // In a task of its own, so that a client that disconnects mid-request cannot cancel the
+    // ingest between its Delta commit and its catalog record: a retry with the same
+    // idempotency key would not be recognised.
+    let table = format!("{domain}.{table}");
+    let report = tokio::spawn(async move { mesh.ingest(&p, &table, source, options).await })
+        .await
+        .map_err(|e| ApiError(MeshError::Internal(format!("an ingest task failed: {e}"))))?
+        .map_err(ApiError)?;
+    Ok(Json(report))
 }

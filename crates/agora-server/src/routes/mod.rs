@@ -6,6 +6,7 @@
 //! conflict); 500 is only for failures of Agora itself (see `crate::api`).
 
 mod domains;
+mod edge;
 mod events;
 mod forecast;
 mod governance;
@@ -97,6 +98,7 @@ fn openapi() -> utoipa::openapi::OpenApi {
         domains::Api::openapi(),
         products::Api::openapi(),
         ingest::Api::openapi(),
+        edge::Api::openapi(),
         events::Api::openapi(),
         quality::Api::openapi(),
         forecast::Api::openapi(),
@@ -123,6 +125,7 @@ pub fn router(mesh: Mesh, max_ingest_body: usize) -> Router {
         .merge(domains::routes())
         .merge(products::routes())
         .merge(ingest::routes(max_ingest_body))
+        .merge(edge::routes(max_ingest_body))
         .merge(events::routes())
         .merge(quality::routes())
         .merge(forecast::routes())

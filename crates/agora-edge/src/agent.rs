@@ -1,0 +1,144 @@
+//! One running agent: its key, buffer and contract, the MQTT source, the sender and the
+//! metrics endpoint, started from a checked configuration.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::routing::get;
+use tokio::sync::Notify;
+
+use crate::EdgeError;
+use crate::buffer::Buffer;
+use crate::config::Config;
+use crate::contract::{self, ContractSource, Validator};
+use crate::keys::AgentKey;
+use crate::metrics::Metrics;
+use crate::mqtt::MqttSource;
+use crate::sender::Sender;
+
+/// What `check-config` and `run` have before anything starts.
+pub struct Prepared {
+    pub config: Config,
+    pub key: Arc<AgentKey>,
+    pub buffer: Arc<Buffer>,
+    pub validator: Arc<Validator>,
+    pub contract_from: ContractSource,
+    pub http: reqwest::Client,
+}
+
+/// Loads the key, opens the buffer and gets the contract: every check that can fail at start
+/// (an unknown product or column, a key the node does not know) fails here, with the name.
+pub async fn prepare(config: Config) -> Result<Prepared, EdgeError> {
+    let key = Arc::new(AgentKey::load(&config.path(&config.agent.key))?);
+    let data_dir = config.path(&config.agent.data_dir);
+    let buffer = Arc::new(Buffer::open(
+        &data_dir,
+        config.buffer.max_bytes,
+        config.buffer.overflow,
+        config.buffer.dedup_window,
+    )?);
+    let http = reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(5))
+        .timeout(Duration::from_secs(60))
+        .build()
+        .map_err(|e| EdgeError::Node(format!("an HTTP client: {e}")))?;
+    let (yaml, contract_from) = contract::fetch(
+        &http,
+        &config.node.url,
+        &config.agent.name,
+        &key,
+        &config.node.table,
+        &data_dir,
+    )
+    .await?;
+    let validator = Arc::new(Validator::new(
+        &yaml,
+        &config.node.table,
+        config.buffer.dedup_key.as_deref(),
+    )?);
+    Ok(Prepared {
+        config,
+        key,
+        buffer,
+        validator,
+        contract_from,
+        http,
+    })
+}
+
+/// Runs the agent until it is stopped (SIGINT, SIGTERM) or its buffer fails.
+pub async fn run(p: Prepared) -> Result<(), EdgeError> {
+    let metrics = Metrics::default();
+    let wake = Arc::new(Notify::new());
+    let held = p.buffer.held()?;
+    println!(
+        "agora-edge {}: {} -> {} ({}), contract from the {}; {} events buffered",
+        p.config.agent.name,
+        p.config.mqtt.topics.join(", "),
+        p.config.node.table,
+        p.config.node.url,
+        match p.contract_from {
+            ContractSource::Node => "node",
+            ContractSource::Cache => "cache (the node did not answer)",
+        },
+        held.events
+    );
+    if let Some(m) = &p.config.metrics {
+        let listener = tokio::net::TcpListener::bind(&m.listen)
+            .await
+            .map_err(|e| EdgeError::Config {
+                file: "metrics.listen".into(),
+                message: format!("cannot listen on {}: {e}", m.listen),
+            })?;
+        let addr = listener.local_addr().map_err(|e| EdgeError::Io {
+            path: m.listen.clone(),
+            message: e.to_string(),
+        })?;
+        println!("metrics at http://{addr}/metrics");
+        let metrics = metrics.clone();
+        let app = Router::new().route(
+            "/metrics",
+            get(move || {
+                let metrics = metrics.clone();
+                async move {
+                    (
+                        [("content-type", "text/plain; version=0.0.4")],
+                        metrics.render(),
+                    )
+                }
+            }),
+        );
+        tokio::spawn(async move { axum::serve(listener, app).await });
+    }
+    let sender = Sender {
+        http: p.http.clone(),
+        node: p.config.node.url.clone(),
+        agent: p.config.agent.name.clone(),
+        table: p.config.node.table.clone(),
+        key: Arc::clone(&p.key),
+        buffer: Arc::clone(&p.buffer),
+        validator: Arc::clone(&p.validator),
+        delivery: p.config.delivery.clone(),
+        metrics: metrics.clone(),
+        wake: Arc::clone(&wake),
+    };
+    let source = MqttSource {
+        config: p.config.clone(),
+        validator: Arc::clone(&p.validator),
+        buffer: Arc::clone(&p.buffer),
+        metrics,
+        wake,
+    };
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .map_err(|e| EdgeError::Io {
+        path: "SIGTERM".into(),
+        message: e.to_string(),
+    })?;
+    tokio::select! {
+        r = sender.run() => r,
+        r = source.run() => r,
+        _ = tokio::signal::ctrl_c() => Ok(()),
+        _ = terminate.recv() => Ok(()),
+    }
+}

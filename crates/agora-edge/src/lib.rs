@@ -1,0 +1,44 @@
+//! The Agora edge agent: takes events from devices over MQTT, checks each against its target
+//! product's contract (fetched from the node and cached, so the agent starts while the node
+//! is away), keeps every accepted event in a durable on-disk buffer before the device gets its
+//! acknowledgement, and sends the buffer to the node in signed Arrow IPC batches that the node
+//! commits exactly once, however often a crash, a network cut or a node restart makes the agent
+//! send them.
+//!
+//! - [`config`]: the TOML configuration and its checks.
+//! - [`keys`]: the agent's Ed25519 key.
+//! - [`contract`]: fetching the contract, and checking events against it.
+//! - [`buffer`]: the redb store-and-forward buffer, deduplication and quarantine.
+//! - [`mqtt`]: the MQTT source, acknowledging only what the buffer holds.
+//! - [`sender`]: batches to the node, with back-off.
+//! - [`metrics`]: Prometheus metrics.
+//! - [`agent`]: all of it started together.
+//!
+//! DataFusion and Delta Lake are not in its dependency tree: the agent stays small.
+
+pub mod agent;
+pub mod buffer;
+pub mod config;
+pub mod contract;
+pub mod keys;
+pub mod metrics;
+pub mod mqtt;
+pub mod sender;
+
+/// Everything that can stop the agent or one of its commands.
+#[derive(Debug, thiserror::Error)]
+pub enum EdgeError {
+    #[error("config {file}: {message}")]
+    Config { file: String, message: String },
+    #[error("{path}: {message}")]
+    Io { path: String, message: String },
+    #[error("{0}")]
+    Node(String),
+    #[error("the buffer: {0}")]
+    Buffer(String),
+    /// The buffer holds its maximum and the overflow policy is to block.
+    #[error("the buffer is full")]
+    Full,
+    #[error("MQTT: {0}")]
+    Mqtt(String),
+}

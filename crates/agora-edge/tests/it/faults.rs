@@ -1,0 +1,385 @@
+//! Exactly once under faults: numbered events published through a real Mosquitto while the
+//! agent is killed with SIGKILL twice, the node is stopped and restarted, and the broker is
+//! restarted; the product ends with every event once, the ledger names the agent on every
+//! batch, malformed payloads are in the agent's quarantine with their reasons, and a config
+//! naming an unknown product or column fails at start with the name.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use rumqttc::{Client, Event, MqttOptions, Packet, QoS};
+use sha2::Digest as _;
+
+use crate::harness::{Agent, Broker, Node, edge};
+
+const CONTRACT: &str = r#"
+apiVersion: v3.0.2
+kind: DataContract
+id: readings
+name: readings
+version: 1.0.0
+status: active
+domain: iot
+schema:
+  - name: readings
+    properties:
+      - name: seq
+        logicalType: integer
+        required: true
+        primaryKey: true
+      - name: device
+        logicalType: string
+        required: true
+      - name: temperature
+        logicalType: number
+"#;
+
+/// Events that must reach the product, each exactly once.
+const N: u64 = 1200;
+/// Malformed payloads published among them: three every 400 events.
+const MALFORMED: u64 = 3 * (N / 400);
+
+fn config(
+    dir: &Path,
+    node: &Node,
+    broker: &Broker,
+    table: &str,
+    extra: &str,
+) -> std::path::PathBuf {
+    let path = dir.join(format!("edge-{}.toml", table.replace('.', "-")));
+    std::fs::write(
+        &path,
+        format!(
+            r#"
+[agent]
+name = "gw1"
+key = "gw1.key"
+data_dir = "edge-data"
+
+[node]
+url = "{}"
+table = "{table}"
+
+[mqtt]
+port = {}
+topics = ["sensors/#"]
+qos = 1
+client_id = "test-agent"
+
+[delivery]
+batch_events = 100
+linger_ms = 50
+initial_backoff_ms = 50
+max_backoff_ms = 1000
+{extra}
+"#,
+            node.url(),
+            broker.port
+        ),
+    )
+    .unwrap();
+    path
+}
+
+/// A mesh with the `iot.readings` product and the agent `gw1` registered with write access;
+/// returns the node (not started) and the agent's key file.
+fn mesh(dir: &Path) -> Node {
+    let node = Node::new(dir);
+    node.ok(&["principal", "create", "olivia"]);
+    node.ok(&["domain", "create", "iot", "--owner", "olivia"]);
+    let contract = dir.join("readings.yaml");
+    std::fs::write(&contract, CONTRACT).unwrap();
+    node.ok(&[
+        "--as",
+        "olivia",
+        "product",
+        "apply",
+        contract.to_str().unwrap(),
+    ]);
+    let keygen = edge(&["keygen", "--key", dir.join("gw1.key").to_str().unwrap()]);
+    assert!(keygen.status.success(), "{keygen:?}");
+    let public = String::from_utf8(keygen.stdout).unwrap();
+    let registered = node.ok(&[
+        "--as",
+        "olivia",
+        "edge",
+        "register",
+        "gw1",
+        "--domain",
+        "iot",
+        "--public-key",
+        public.trim(),
+    ]);
+    assert!(
+        registered.contains("Registered edge agent gw1"),
+        "{registered}"
+    );
+    node.ok(&["--as", "olivia", "grant", "gw1", "write", "iot.readings"]);
+    node
+}
+
+/// Publishes events 1..=N (and a few malformed payloads) at QoS 1 from a persistent session,
+/// counting the broker's acknowledgements; keeps going across broker restarts.
+fn publisher(port: u16, published: Arc<AtomicU64>) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        let mut options = MqttOptions::new("test-publisher", "127.0.0.1", port);
+        options
+            .set_keep_alive(Duration::from_secs(5))
+            .set_clean_session(false);
+        let (client, mut connection) = Client::new(options, 64);
+        let acked = Arc::new(AtomicU64::new(0));
+        let counter = Arc::clone(&acked);
+        let events = std::thread::spawn(move || {
+            for notification in connection.iter() {
+                match notification {
+                    Ok(Event::Incoming(Packet::PubAck(_))) => {
+                        counter.fetch_add(1, Ordering::SeqCst);
+                    }
+                    Ok(_) => {}
+                    Err(_) => std::thread::sleep(Duration::from_millis(200)),
+                }
+                if counter.load(Ordering::SeqCst) >= N + MALFORMED {
+                    break;
+                }
+            }
+        });
+        for seq in 1..=N {
+            let payload = format!(
+                r#"{{"seq": {seq}, "device": "d{}", "temperature": {}}}"#,
+                seq % 7,
+                20.0 + (seq % 10) as f64 / 10.0
+            );
+            client
+                .publish("sensors/room1", QoS::AtLeastOnce, false, payload)
+                .expect("the publisher's queue takes the event");
+            if seq % 400 == 0 {
+                for bad in [
+                    &b"{not json"[..],
+                    br#"{"device": "d1"}"#,
+                    br#"{"seq": 9999999, "device": "d1", "humidity": 3}"#,
+                ] {
+                    client
+                        .publish("sensors/room1", QoS::AtLeastOnce, false, bad.to_vec())
+                        .unwrap();
+                }
+            }
+            published.store(seq, Ordering::SeqCst);
+            std::thread::sleep(Duration::from_millis(4));
+        }
+        let _ = events.join();
+    })
+}
+
+fn wait_until(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + limit;
+    while !done() {
+        assert!(Instant::now() < deadline, "gave up waiting for {what}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// Waits up to `limit` for `done`; whether it came.
+fn wait_until_or_report(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + limit;
+    while !done() {
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    true
+}
+
+fn wait_published(published: &AtomicU64, at_least: u64) {
+    wait_until(
+        &format!("event {at_least} to be published"),
+        Duration::from_secs(120),
+        || published.load(Ordering::SeqCst) >= at_least,
+    );
+}
+
+#[test]
+fn every_event_arrives_exactly_once_through_kills_a_node_outage_and_a_broker_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut broker = Broker::start();
+    let mut node = mesh(dir.path());
+    node.start();
+    let config = config(dir.path(), &node, &broker, "iot.readings", "");
+    let check = edge(&["check-config", config.to_str().unwrap()]);
+    assert!(check.status.success(), "{check:?}");
+
+    let mut agent = Agent::start(&config);
+    // The agent subscribes before anything is published, so the broker keeps its session.
+    std::thread::sleep(Duration::from_millis(1500));
+    let published = Arc::new(AtomicU64::new(0));
+    let publishing = publisher(broker.port, Arc::clone(&published));
+
+    // SIGKILL, then a crash right after events are in the buffer and before their messages
+    // are acknowledged: the broker sends them again.
+    wait_published(&published, 150);
+    agent.kill();
+    agent.crash_at("edge.after_buffer_commit");
+    agent.restart();
+
+    wait_published(&published, 350);
+    node.kill();
+    std::thread::sleep(Duration::from_secs(2));
+    node.start();
+
+    // SIGKILL, then a crash right after the node committed a batch and before the buffer let
+    // it go: the next start sends it again under the same id.
+    wait_published(&published, 600);
+    agent.kill();
+    agent.crash_at("edge.after_node_commit");
+    agent.restart();
+
+    wait_published(&published, 850);
+    broker.restart();
+
+    publishing.join().expect("the publisher finishes");
+    let count = || {
+        node.scalar("select count(*) from iot.readings")
+            .parse::<u64>()
+            .unwrap_or(0)
+    };
+    let committed = wait_until_or_report(Duration::from_secs(120), || count() >= N);
+    if !committed {
+        let held: std::collections::BTreeSet<u64> = node
+            .ok(&["sql", "select seq from iot.readings", "--format", "csv"])
+            .lines()
+            .skip(1)
+            .filter_map(|l| l.parse().ok())
+            .collect();
+        let missing: Vec<u64> = (1..=N).filter(|s| !held.contains(s)).collect();
+        panic!(
+            "not every event was committed: {} of {N}; missing {missing:?}",
+            held.len()
+        );
+    }
+    // A little longer: a duplicate would land after the last original.
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(
+        node.scalar("select count(*), count(distinct seq), min(seq), max(seq) from iot.readings"),
+        format!("{N},{N},1,{N}")
+    );
+
+    // Every batch's ledger entry names the agent.
+    let tail = node.ok(&["ledger", "tail", "--limit", "100000"]);
+    let ingests: Vec<&str> = tail
+        .lines()
+        .filter(|l| l.contains("ingest.committed"))
+        .collect();
+    assert!(!ingests.is_empty(), "{tail}");
+    let mut rows = 0;
+    for line in &ingests {
+        let index = line.split_whitespace().next().unwrap();
+        let entry = node.ok(&["ledger", "show", index]);
+        assert!(entry.contains("\"by\": \"gw1\""), "{entry}");
+        assert!(entry.contains("edge agent gw1 batch"), "{entry}");
+        // The product's primary key would quarantine a second copy at the node: none came.
+        assert!(
+            entry.contains("\"rows_quarantined\": 0"),
+            "{entry}\n{}",
+            node.ok(&[
+                "sql",
+                "select * from iot.readings__quarantine limit 5",
+                "--format",
+                "csv"
+            ])
+        );
+        let accepted = entry
+            .split("\"rows_accepted\": ")
+            .nth(1)
+            .and_then(|s| s.split(|c: char| !c.is_ascii_digit()).next())
+            .and_then(|s| s.parse::<u64>().ok())
+            .unwrap();
+        rows += accepted;
+    }
+    assert_eq!(rows, N, "the committed batches hold every event once");
+
+    // The malformed payloads are in the agent's quarantine, with their reasons.
+    agent.kill();
+    let listed = edge(&["quarantine", "--config", config.to_str().unwrap()]);
+    assert!(listed.status.success(), "{listed:?}");
+    let listed = String::from_utf8(listed.stdout).unwrap();
+    let reasons: Vec<&str> = listed.lines().collect();
+    assert_eq!(reasons.len() as u64, MALFORMED, "{listed}");
+    for named in [
+        "not JSON",
+        "required field `seq`",
+        "`humidity` is not a column",
+    ] {
+        assert!(listed.contains(named), "{named}: {listed}");
+    }
+}
+
+#[test]
+fn a_config_naming_an_unknown_product_or_column_fails_at_start_with_the_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = Broker::start();
+    let mut node = mesh(dir.path());
+    node.start();
+    for (table, extra, named) in [
+        ("iot.nosuch", "", "nosuch"),
+        (
+            "iot.readings",
+            "[buffer]\ndedup_key = [\"serial\"]",
+            "serial",
+        ),
+    ] {
+        let config = config(dir.path(), &node, &broker, table, extra);
+        for command in [
+            vec!["check-config", config.to_str().unwrap()],
+            vec!["run", "--config", config.to_str().unwrap()],
+        ] {
+            let out = edge(&command);
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert!(
+                !out.status.success() && stderr.contains(named),
+                "{command:?}: {stderr}"
+            );
+        }
+    }
+    // A misspelt key: its name and line.
+    let config = config(
+        dir.path(),
+        &node,
+        &broker,
+        "iot.readings",
+        "[buffer]\nmax_byte = 1",
+    );
+    let out = edge(&["check-config", config.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("max_byte") && stderr.contains("line"),
+        "{stderr}"
+    );
+    // A batch signed by another key is refused by the node, and commits nothing.
+    let other = dir.path().join("other.key");
+    assert!(
+        edge(&["keygen", "--key", other.to_str().unwrap()])
+            .status
+            .success()
+    );
+    let other = agora_edge::keys::AgentKey::load(&other).unwrap();
+    let body = b"not arrow".to_vec();
+    let sha = hex::encode(sha2::Sha256::digest(&body));
+    let message = agora_model::edge_batch::batch_message("gw1", "iot.readings", "b1", &sha);
+    for signature in [other.sign(&message), "00".repeat(64), "zz".into()] {
+        let r = reqwest::blocking::Client::new()
+            .post(format!(
+                "{}/api/v1/edge/gw1/batches?table=iot.readings",
+                node.url()
+            ))
+            .header("idempotency-key", "b1")
+            .header("agora-signature", signature)
+            .body(body.clone())
+            .send()
+            .unwrap();
+        assert_eq!(r.status(), 403);
+        assert!(r.text().unwrap().contains("signature"));
+    }
+    assert_eq!(node.scalar("select count(*) from iot.readings"), "0");
+}
