@@ -273,6 +273,8 @@ schema:
             mustBe: 0
       - name: temperature
         logicalType: number
+      - name: at
+        logicalType: timestamp
 "#;
 
     fn validator() -> Validator {
@@ -283,12 +285,14 @@ schema:
     fn a_good_event_is_a_line_of_the_tables_columns_keyed_by_its_primary_key() {
         let v = validator();
         let (event, line) = v
-            .check(br#"{"seq": 7, "device": "d1", "temperature": 21.5}"#)
+            .check(
+                br#"{"seq": 7, "device": "d1", "temperature": 21.5, "at": "2026-12-04T10:00:00Z"}"#,
+            )
             .unwrap();
         assert_eq!(v.key_of(&event).as_deref(), Some("7"));
         let batch = v.batch(&[line]).unwrap();
         assert_eq!(batch.num_rows(), 1);
-        assert_eq!(batch.schema().fields().len(), 4);
+        assert_eq!(batch.schema().fields().len(), 5);
     }
 
     #[test]

@@ -79,7 +79,12 @@ impl Broker {
             ),
         )
         .unwrap();
-        let child = Command::new("mosquitto")
+        // Debian installs it in /usr/sbin, which a user's PATH may leave out.
+        let binary = ["/usr/sbin/mosquitto", "/usr/bin/mosquitto"]
+            .into_iter()
+            .find(|p| Path::new(p).exists())
+            .unwrap_or("mosquitto");
+        let child = Command::new(binary)
             .arg("-c")
             .arg(&conf)
             .stdout(Stdio::null())
