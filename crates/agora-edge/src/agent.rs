@@ -12,6 +12,8 @@ use crate::EdgeError;
 use crate::buffer::Buffer;
 use crate::config::Config;
 use crate::contract::{self, ContractSource, Validator};
+use crate::http_source::HttpSource;
+use crate::intake::Intake;
 use crate::keys::AgentKey;
 use crate::metrics::Metrics;
 use crate::mqtt::MqttSource;
@@ -72,10 +74,17 @@ pub async fn run(p: Prepared) -> Result<(), EdgeError> {
     let metrics = Metrics::default();
     let wake = Arc::new(Notify::new());
     let held = p.buffer.held()?;
+    let mut sources = Vec::new();
+    if let Some(m) = &p.config.mqtt {
+        sources.push(format!("mqtt {}", m.topics.join(", ")));
+    }
+    if let Some(h) = &p.config.http {
+        sources.push(format!("http {}", h.listen));
+    }
     println!(
         "agora-edge {}: {} -> {} ({}), contract from the {}; {} events buffered",
         p.config.agent.name,
-        p.config.mqtt.topics.join(", "),
+        sources.join(" + "),
         p.config.node.table,
         p.config.node.url,
         match p.contract_from {
@@ -123,21 +132,43 @@ pub async fn run(p: Prepared) -> Result<(), EdgeError> {
         metrics: metrics.clone(),
         wake: Arc::clone(&wake),
     };
-    let source = MqttSource {
-        config: p.config.clone(),
+    let intake = Intake {
         validator: Arc::clone(&p.validator),
         buffer: Arc::clone(&p.buffer),
         metrics,
         wake,
     };
+    let mqtt = p.config.mqtt.clone().map(|section| MqttSource {
+        section,
+        client_id: p.config.client_id(),
+        intake: intake.clone(),
+    });
+    let http = p.config.http.clone().map(|section| HttpSource {
+        section,
+        intake: intake.clone(),
+    });
     let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .map_err(|e| EdgeError::Io {
         path: "SIGTERM".into(),
         message: e.to_string(),
     })?;
+    // A source that is not configured never finishes.
+    let mqtt = async move {
+        match mqtt {
+            Some(m) => m.run().await,
+            None => std::future::pending().await,
+        }
+    };
+    let http = async move {
+        match http {
+            Some(h) => h.run().await,
+            None => std::future::pending().await,
+        }
+    };
     tokio::select! {
         r = sender.run() => r,
-        r = source.run() => r,
+        r = mqtt => r,
+        r = http => r,
         _ = tokio::signal::ctrl_c() => Ok(()),
         _ = terminate.recv() => Ok(()),
     }

@@ -14,7 +14,9 @@ use crate::EdgeError;
 pub struct Config {
     pub agent: AgentSection,
     pub node: NodeSection,
-    pub mqtt: MqttSection,
+    /// Sources: at least one of them.
+    pub mqtt: Option<MqttSection>,
+    pub http: Option<HttpSection>,
     #[serde(default)]
     pub buffer: BufferSection,
     #[serde(default)]
@@ -61,6 +63,16 @@ pub struct MqttSection {
     /// The MQTT client id: the broker keeps its session (subscriptions, unacknowledged
     /// messages) while the agent is away. Default: the agent's name.
     pub client_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpSection {
+    /// Where `POST /events` (JSON lines) is served, e.g. `127.0.0.1:9465`.
+    pub listen: String,
+    /// The largest request body taken.
+    #[serde(default = "default_max_body_bytes")]
+    pub max_body_bytes: usize,
 }
 
 /// What the buffer does when it holds `max_bytes` of events.
@@ -150,6 +162,9 @@ fn default_mqtt_port() -> u16 {
 fn default_qos() -> u8 {
     1
 }
+fn default_max_body_bytes() -> usize {
+    16 << 20
+}
 fn default_max_bytes() -> u64 {
     256 << 20
 }
@@ -196,14 +211,21 @@ impl Config {
             return Err(key("node.url", "expected an http:// or https:// URL"));
         }
         config.node.url = url.to_string();
-        if config.mqtt.topics.is_empty() {
-            return Err(key("mqtt.topics", "subscribe to at least one topic"));
-        }
-        if !matches!(config.mqtt.qos, 1 | 2) {
-            return Err(key(
-                "mqtt.qos",
-                "1 or 2: QoS 0 can lose messages before they reach the buffer",
+        if config.mqtt.is_none() && config.http.is_none() {
+            return Err(bad(
+                "no source: configure [mqtt] (topics to subscribe to) or [http] (where POST /events listens)".into(),
             ));
+        }
+        if let Some(m) = &config.mqtt {
+            if m.topics.is_empty() {
+                return Err(key("mqtt.topics", "subscribe to at least one topic"));
+            }
+            if !matches!(m.qos, 1 | 2) {
+                return Err(key(
+                    "mqtt.qos",
+                    "1 or 2: QoS 0 can lose messages before they reach the buffer",
+                ));
+            }
         }
         if config.buffer.max_bytes < 1 << 16 {
             return Err(key("buffer.max_bytes", "at least 65536"));
@@ -233,8 +255,8 @@ impl Config {
 
     pub fn client_id(&self) -> String {
         self.mqtt
-            .client_id
-            .clone()
+            .as_ref()
+            .and_then(|m| m.client_id.clone())
             .unwrap_or_else(|| format!("agora-edge-{}", self.agent.name))
     }
 }
@@ -265,7 +287,7 @@ topics = ["sensors/#"]
     fn a_minimal_config_takes_the_defaults_and_resolves_paths_beside_it() {
         let c = parse(MINIMAL).unwrap();
         assert_eq!(c.node.url, "http://127.0.0.1:8765");
-        assert_eq!(c.mqtt.qos, 1);
+        assert_eq!(c.mqtt.as_ref().unwrap().qos, 1);
         assert_eq!(c.buffer.overflow, Overflow::Block);
         assert_eq!(c.path(&c.agent.data_dir), Path::new("/etc/agora/data"));
         assert_eq!(c.client_id(), "agora-edge-gw1");
@@ -276,6 +298,15 @@ topics = ["sensors/#"]
         let text = MINIMAL.replace("topics =", "topic =");
         let e = parse(&text).unwrap_err();
         assert!(e.contains("topic") && e.contains("line 12"), "{e}");
+    }
+
+    #[test]
+    fn a_config_without_a_source_says_which_to_add() {
+        let text = MINIMAL.replace("[mqtt]\ntopics = [\"sensors/#\"]\n", "");
+        let e = parse(&text).unwrap_err();
+        assert!(e.contains("[mqtt]") && e.contains("[http]"), "{e}");
+        let http = format!("{text}\n[http]\nlisten = \"127.0.0.1:0\"\n");
+        assert_eq!(parse(&http).unwrap().http.unwrap().max_body_bytes, 16 << 20);
     }
 
     #[test]

@@ -4,27 +4,22 @@
 //! for QoS 2. A message whose event was committed but whose acknowledgement was lost to a
 //! crash comes again; the buffer's deduplication keeps it once.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, Publish, QoS};
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::mpsc;
 
 use crate::EdgeError;
-use crate::buffer::{Buffer, Incoming};
-use crate::config::Config;
-use crate::contract::Validator;
-use crate::metrics::Metrics;
+use crate::config::MqttSection;
+use crate::intake::{Intake, check};
 
 /// The most messages committed to the buffer in one transaction.
 const MAX_GROUP: usize = 1000;
 
 pub struct MqttSource {
-    pub config: Config,
-    pub validator: Arc<Validator>,
-    pub buffer: Arc<Buffer>,
-    pub metrics: Metrics,
-    pub wake: Arc<Notify>,
+    pub section: MqttSection,
+    pub client_id: String,
+    pub intake: Intake,
 }
 
 fn qos(level: u8) -> QoS {
@@ -38,22 +33,15 @@ fn qos(level: u8) -> QoS {
 impl MqttSource {
     /// Receives messages for as long as the agent runs; returns only on a buffer failure.
     pub async fn run(self) -> Result<(), EdgeError> {
-        let m = &self.config.mqtt;
-        let mut options = MqttOptions::new(self.config.client_id(), &m.host, m.port);
+        let m = &self.section;
+        let mut options = MqttOptions::new(self.client_id.clone(), &m.host, m.port);
         options
             .set_keep_alive(Duration::from_secs(5))
             .set_clean_session(false)
             .set_manual_acks(true);
         let (client, mut eventloop) = AsyncClient::new(options, 4 * MAX_GROUP);
         let (tx, rx) = mpsc::channel::<Publish>(4 * MAX_GROUP);
-        let writer = tokio::spawn(write_groups(
-            rx,
-            client.clone(),
-            Arc::clone(&self.validator),
-            Arc::clone(&self.buffer),
-            self.metrics.clone(),
-            Arc::clone(&self.wake),
-        ));
+        let writer = tokio::spawn(write_groups(rx, client.clone(), self.intake.clone()));
         let topics = m.topics.clone();
         let level = qos(m.qos);
         loop {
@@ -98,10 +86,7 @@ impl MqttSource {
 async fn write_groups(
     mut rx: mpsc::Receiver<Publish>,
     client: AsyncClient,
-    validator: Arc<Validator>,
-    buffer: Arc<Buffer>,
-    metrics: Metrics,
-    wake: Arc<Notify>,
+    intake: Intake,
 ) -> Result<(), EdgeError> {
     while let Some(first) = rx.recv().await {
         let mut group = vec![first];
@@ -111,46 +96,16 @@ async fn write_groups(
                 Err(_) => break,
             }
         }
-        let incoming: Arc<Vec<Incoming>> = Arc::new(
-            group
-                .iter()
-                .map(|p| match validator.check(&p.payload) {
-                    Ok((event, line)) => Incoming::Event {
-                        key: validator.key_of(&event),
-                        line,
-                    },
-                    Err(reason) => Incoming::Refused {
-                        reason,
-                        payload: String::from_utf8_lossy(&p.payload).into_owned(),
-                        source: format!("mqtt {}", p.topic),
-                    },
-                })
-                .collect(),
-        );
-        let done = loop {
-            let (b, items) = (Arc::clone(&buffer), Arc::clone(&incoming));
-            let appended = tokio::task::spawn_blocking(move || b.append(&items))
-                .await
-                .map_err(|e| EdgeError::Buffer(format!("a buffer task failed: {e}")))?;
-            match appended {
-                Ok(done) => break done,
-                // Blocked: nothing acknowledged, so the broker keeps the messages; wait for
-                // batches to leave.
-                Err(EdgeError::Full) => {
-                    wake.notify_one();
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                }
-                Err(e) => return Err(e),
-            }
-        };
+        let incoming = group
+            .iter()
+            .map(|p| check(&intake.validator, &p.payload, format!("mqtt {}", p.topic)))
+            .collect();
+        // Blocked while the buffer is full: nothing acknowledged, so the broker keeps the
+        // messages until batches have left.
+        intake.commit(incoming, None).await?;
         // A crash here: events in the buffer, their messages unacknowledged, so the broker
         // sends them again and the deduplication must keep each once.
         agora_ledger::failpoint("edge.after_buffer_commit");
-        metrics.accepted.inc_by(done.accepted);
-        metrics.duplicates.inc_by(done.duplicates);
-        metrics.quarantined.inc_by(done.quarantined);
-        metrics.dropped.inc_by(done.dropped);
-        wake.notify_one();
         for p in &group {
             client
                 .ack(p)

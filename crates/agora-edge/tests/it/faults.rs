@@ -48,6 +48,21 @@ fn config(
     table: &str,
     extra: &str,
 ) -> std::path::PathBuf {
+    let mqtt = format!(
+        "[mqtt]\nport = {}\ntopics = [\"sensors/#\"]\nqos = 1\nclient_id = \"test-agent\"\n",
+        broker.port
+    );
+    config_with(dir, node, &mqtt, table, extra)
+}
+
+/// An agent's config with `sources` (the `[mqtt]` and `[http]` sections).
+fn config_with(
+    dir: &Path,
+    node: &Node,
+    sources: &str,
+    table: &str,
+    extra: &str,
+) -> std::path::PathBuf {
     let path = dir.join(format!("edge-{}.toml", table.replace('.', "-")));
     std::fs::write(
         &path,
@@ -62,11 +77,7 @@ data_dir = "edge-data"
 url = "{}"
 table = "{table}"
 
-[mqtt]
-port = {}
-topics = ["sensors/#"]
-qos = 1
-client_id = "test-agent"
+{sources}
 
 [delivery]
 batch_events = 100
@@ -76,7 +87,6 @@ max_backoff_ms = 1000
 {extra}
 "#,
             node.url(),
-            broker.port
         ),
     )
     .unwrap();
@@ -382,4 +392,55 @@ fn a_config_naming_an_unknown_product_or_column_fails_at_start_with_the_name() {
         assert!(r.text().unwrap().contains("signature"));
     }
     assert_eq!(node.scalar("select count(*) from iot.readings"), "0");
+}
+
+#[test]
+fn an_acknowledged_http_post_survives_a_kill_and_reaches_the_node_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut node = mesh(dir.path());
+    node.start();
+    let port = crate::harness::free_port();
+    let http = format!("[http]\nlisten = \"127.0.0.1:{port}\"\n");
+    let config = config_with(dir.path(), &node, &http, "iot.readings", "");
+    let mut agent = Agent::start(&config);
+    let url = format!("http://127.0.0.1:{port}/events");
+    let client = reqwest::blocking::Client::new();
+    wait_until("the agent's HTTP source", Duration::from_secs(30), || {
+        client.post(&url).body("").send().is_ok()
+    });
+    // The node goes away; the agent still takes events, and answers once they are on disk.
+    node.kill();
+    let body = "{\"seq\": 1, \"device\": \"d1\", \"temperature\": 20.5}\n\
+                {\"seq\": 2, \"device\": \"d1\"}\n\
+                {\"seq\": 3}\n\
+                \n\
+                {\"seq\": 1, \"device\": \"d1\", \"temperature\": 20.5}\n";
+    let answer: serde_json::Value = client.post(&url).body(body).send().unwrap().json().unwrap();
+    assert_eq!(answer["accepted"], 2, "{answer}");
+    assert_eq!(answer["duplicates"], 1, "{answer}");
+    assert_eq!(answer["quarantined"][0]["line"], 3, "{answer}");
+    assert!(
+        answer["quarantined"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("`device`"),
+        "{answer}"
+    );
+    // Killed outright after its answer, restarted while the node is still away (the contract
+    // from its cache), it sends what it acknowledged once the node is back.
+    agent.kill();
+    agent.restart();
+    std::thread::sleep(Duration::from_millis(500));
+    node.start();
+    let count = || node.scalar("select count(*) from iot.readings");
+    wait_until(
+        "the acknowledged events at the node",
+        Duration::from_secs(60),
+        || count() == "2",
+    );
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(
+        node.scalar("select count(*), count(distinct seq) from iot.readings"),
+        "2,2"
+    );
 }

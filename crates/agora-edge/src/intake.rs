@@ -1,0 +1,72 @@
+//! What every source does with what it receives: each payload checked against the contract
+//! into an [`Incoming`], and a group of them committed to the buffer in one transaction, waiting
+//! while a blocking buffer is full.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::Notify;
+
+use crate::EdgeError;
+use crate::buffer::{Appended, Buffer, Incoming};
+use crate::contract::Validator;
+use crate::metrics::Metrics;
+
+/// One payload (a JSON object) from `source`, checked.
+pub fn check(validator: &Validator, payload: &[u8], source: String) -> Incoming {
+    match validator.check(payload) {
+        Ok((event, line)) => Incoming::Event {
+            key: validator.key_of(&event),
+            line,
+        },
+        Err(reason) => Incoming::Refused {
+            reason,
+            payload: String::from_utf8_lossy(payload).into_owned(),
+            source,
+        },
+    }
+}
+
+/// The sources' shared handles.
+#[derive(Clone)]
+pub struct Intake {
+    pub validator: Arc<Validator>,
+    pub buffer: Arc<Buffer>,
+    pub metrics: Metrics,
+    /// Notified when events enter the buffer, and when a full buffer waits for the sender.
+    pub wake: Arc<Notify>,
+}
+
+impl Intake {
+    /// Commits `group` (fsync'd) and counts it. While a blocking buffer is full, waits for
+    /// batches to leave — forever, or until `give_up` has passed (then `EdgeError::Full`, and
+    /// nothing of the group is kept).
+    pub async fn commit(
+        &self,
+        group: Vec<Incoming>,
+        give_up: Option<Duration>,
+    ) -> Result<Appended, EdgeError> {
+        let started = Instant::now();
+        let group = Arc::new(group);
+        let done = loop {
+            let (b, items) = (Arc::clone(&self.buffer), Arc::clone(&group));
+            let appended = tokio::task::spawn_blocking(move || b.append(&items))
+                .await
+                .map_err(|e| EdgeError::Buffer(format!("a buffer task failed: {e}")))?;
+            match appended {
+                Ok(done) => break done,
+                Err(EdgeError::Full) if give_up.is_none_or(|g| started.elapsed() < g) => {
+                    self.wake.notify_one();
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                Err(e) => return Err(e),
+            }
+        };
+        self.metrics.accepted.inc_by(done.accepted);
+        self.metrics.duplicates.inc_by(done.duplicates);
+        self.metrics.quarantined.inc_by(done.quarantined);
+        self.metrics.dropped.inc_by(done.dropped);
+        self.wake.notify_one();
+        Ok(done)
+    }
+}
