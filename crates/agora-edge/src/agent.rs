@@ -12,6 +12,7 @@ use crate::EdgeError;
 use crate::buffer::Buffer;
 use crate::config::Config;
 use crate::contract::{self, ContractSource, Validator};
+use crate::file_source::FileSource;
 use crate::http_source::HttpSource;
 use crate::intake::Intake;
 use crate::keys::AgentKey;
@@ -80,6 +81,9 @@ pub async fn run(p: Prepared) -> Result<(), EdgeError> {
     }
     if let Some(h) = &p.config.http {
         sources.push(format!("http {}", h.listen));
+    }
+    for f in &p.config.file {
+        sources.push(format!("file {}", f.path.display()));
     }
     println!(
         "agora-edge {}: {} -> {} ({}), contract from the {}; {} events buffered",
@@ -152,6 +156,7 @@ pub async fn run(p: Prepared) -> Result<(), EdgeError> {
         path: "SIGTERM".into(),
         message: e.to_string(),
     })?;
+    let files = futures_of_files(&p.config, &intake);
     // A source that is not configured never finishes.
     let mqtt = async move {
         match mqtt {
@@ -169,7 +174,29 @@ pub async fn run(p: Prepared) -> Result<(), EdgeError> {
         r = sender.run() => r,
         r = mqtt => r,
         r = http => r,
+        r = files => r,
         _ = tokio::signal::ctrl_c() => Ok(()),
         _ = terminate.recv() => Ok(()),
+    }
+}
+
+/// Every tailed file, as one future that ends when the first of them fails.
+fn futures_of_files(
+    config: &Config,
+    intake: &Intake,
+) -> impl std::future::Future<Output = Result<(), EdgeError>> + use<> {
+    let mut set = tokio::task::JoinSet::new();
+    for section in config.file.clone() {
+        let source = FileSource {
+            section,
+            intake: intake.clone(),
+        };
+        set.spawn(source.run());
+    }
+    async move {
+        match set.join_next().await {
+            Some(r) => r.map_err(|e| EdgeError::Buffer(format!("a file source failed: {e}")))?,
+            None => std::future::pending().await,
+        }
     }
 }

@@ -10,6 +10,7 @@
 //! - `inflight`: the batch being sent, fixed before its first attempt: a retry after a crash
 //!   sends the same events under the same batch id, which the node commits once.
 //! - `quarantine`: events refused here or by the node, with the reason.
+//! - `positions`: where each tailed file was read up to, committed with the events read.
 //! - `meta`: counters that must survive restarts (next sequence number, bytes held, the
 //!   buffer's random id that prefixes every batch id).
 //!
@@ -30,6 +31,7 @@ const INFLIGHT: TableDefinition<&str, &str> = TableDefinition::new("inflight");
 const QUARANTINE: TableDefinition<u64, &str> = TableDefinition::new("quarantine");
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 const META_TEXT: TableDefinition<&str, &str> = TableDefinition::new("meta_text");
+const POSITIONS: TableDefinition<&str, &str> = TableDefinition::new("positions");
 
 const NEXT_SEQ: &str = "next_seq";
 const NEXT_QUARANTINE: &str = "next_quarantine";
@@ -166,6 +168,7 @@ impl Buffer {
         txn.open_table(INFLIGHT)?;
         txn.open_table(QUARANTINE)?;
         txn.open_table(META)?;
+        txn.open_table(POSITIONS)?;
         txn.commit()?;
         Ok(Buffer {
             db,
@@ -180,6 +183,17 @@ impl Buffer {
     /// does not fit is refused whole (`EdgeError::Full`): nothing of it is kept, so nothing is
     /// acknowledged, and the source tries again when batches have left.
     pub fn append(&self, group: &[Incoming]) -> Result<Appended, EdgeError> {
+        self.append_at(group, None)
+    }
+
+    /// [`Self::append`], recording in the same transaction where a source has read up to
+    /// (`(source, position)`, e.g. a tailed file's inode and offset): after a crash the source
+    /// resumes exactly after the events the buffer holds.
+    pub fn append_at(
+        &self,
+        group: &[Incoming],
+        position: Option<(&str, &str)>,
+    ) -> Result<Appended, EdgeError> {
         let mut done = Appended::default();
         let incoming: u64 = group
             .iter()
@@ -272,9 +286,19 @@ impl Buffer {
             meta.insert(NEXT_SEQ, next)?;
             meta.insert(NEXT_QUARANTINE, next_q)?;
             meta.insert(BYTES, bytes)?;
+            if let Some((source, at)) = position {
+                txn.open_table(POSITIONS)?.insert(source, at)?;
+            }
         }
         txn.commit()?;
         Ok(done)
+    }
+
+    /// Where `source` had read up to, as [`Self::append_at`] recorded it.
+    pub fn position(&self, source: &str) -> Result<Option<String>, EdgeError> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(POSITIONS)?;
+        Ok(table.get(source)?.map(|v| v.value().to_string()))
     }
 
     /// The batch to send: the one in flight if a send was under way, else a new one of the

@@ -17,6 +17,9 @@ pub struct Config {
     /// Sources: at least one of them.
     pub mqtt: Option<MqttSection>,
     pub http: Option<HttpSection>,
+    /// Files tailed (`[[file]]`, one table per file).
+    #[serde(default)]
+    pub file: Vec<FileSection>,
     #[serde(default)]
     pub buffer: BufferSection,
     #[serde(default)]
@@ -73,6 +76,28 @@ pub struct HttpSection {
     /// The largest request body taken.
     #[serde(default = "default_max_body_bytes")]
     pub max_body_bytes: usize,
+}
+
+/// How a tailed file's lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum FileFormat {
+    /// One JSON object per line.
+    #[default]
+    Jsonl,
+    /// A header line with the column names, then one row per line.
+    Csv,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileSection {
+    pub path: PathBuf,
+    #[serde(default)]
+    pub format: FileFormat,
+    /// How often the file is looked at when nothing new was read.
+    #[serde(default = "default_poll_ms")]
+    pub poll_ms: u64,
 }
 
 /// What the buffer does when it holds `max_bytes` of events.
@@ -162,6 +187,9 @@ fn default_mqtt_port() -> u16 {
 fn default_qos() -> u8 {
     1
 }
+fn default_poll_ms() -> u64 {
+    200
+}
 fn default_max_body_bytes() -> usize {
     16 << 20
 }
@@ -211,10 +239,18 @@ impl Config {
             return Err(key("node.url", "expected an http:// or https:// URL"));
         }
         config.node.url = url.to_string();
-        if config.mqtt.is_none() && config.http.is_none() {
+        if config.mqtt.is_none() && config.http.is_none() && config.file.is_empty() {
             return Err(bad(
-                "no source: configure [mqtt] (topics to subscribe to) or [http] (where POST /events listens)".into(),
+                "no source: configure [mqtt] (topics to subscribe to), [http] (where POST /events listens) or [[file]] (a file to tail)".into(),
             ));
+        }
+        for f in &mut config.file {
+            if f.poll_ms == 0 {
+                return Err(key("file.poll_ms", "at least 1"));
+            }
+            if f.path.is_relative() {
+                f.path = config.base.join(&f.path);
+            }
         }
         if let Some(m) = &config.mqtt {
             if m.topics.is_empty() {

@@ -46,13 +46,33 @@ impl Intake {
         group: Vec<Incoming>,
         give_up: Option<Duration>,
     ) -> Result<Appended, EdgeError> {
+        self.commit_at(group, None, give_up).await
+    }
+
+    /// [`Self::commit`] with the source's position recorded in the same transaction.
+    pub async fn commit_at(
+        &self,
+        group: Vec<Incoming>,
+        position: Option<(String, String)>,
+        give_up: Option<Duration>,
+    ) -> Result<Appended, EdgeError> {
         let started = Instant::now();
         let group = Arc::new(group);
+        let position = Arc::new(position);
         let done = loop {
-            let (b, items) = (Arc::clone(&self.buffer), Arc::clone(&group));
-            let appended = tokio::task::spawn_blocking(move || b.append(&items))
-                .await
-                .map_err(|e| EdgeError::Buffer(format!("a buffer task failed: {e}")))?;
+            let (b, items, at) = (
+                Arc::clone(&self.buffer),
+                Arc::clone(&group),
+                Arc::clone(&position),
+            );
+            let appended = tokio::task::spawn_blocking(move || {
+                b.append_at(
+                    &items,
+                    at.as_ref().as_ref().map(|(s, p)| (s.as_str(), p.as_str())),
+                )
+            })
+            .await
+            .map_err(|e| EdgeError::Buffer(format!("a buffer task failed: {e}")))?;
             match appended {
                 Ok(done) => break done,
                 Err(EdgeError::Full) if give_up.is_none_or(|g| started.elapsed() < g) => {

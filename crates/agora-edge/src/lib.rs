@@ -1,4 +1,4 @@
-//! The Agora edge agent: takes events from devices over MQTT or HTTP, checks each against its target
+//! The Agora edge agent: takes events from devices over MQTT or HTTP, or from files it tails, checks each against its target
 //! product's contract (fetched from the node and cached, so the agent starts while the node
 //! is away), keeps every accepted event in a durable on-disk buffer before the device gets its
 //! acknowledgement, and sends the buffer to the node in signed Arrow IPC batches that the node
@@ -12,6 +12,7 @@
 //! - [`intake`]: what every source does with a payload and a group of them.
 //! - [`mqtt`]: the MQTT source, acknowledging only what the buffer holds.
 //! - [`http_source`]: `POST /events`, answering only once the buffer holds the events.
+//! - [`file_source`]: files tailed as JSON lines or CSV, through rotation, exactly once.
 //! - [`sender`]: batches to the node, with back-off.
 //! - [`metrics`]: Prometheus metrics.
 //! - [`agent`]: all of it started together.
@@ -22,6 +23,7 @@ pub mod agent;
 pub mod buffer;
 pub mod config;
 pub mod contract;
+pub mod file_source;
 pub mod http_source;
 pub mod intake;
 pub mod keys;

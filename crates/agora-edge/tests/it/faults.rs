@@ -444,3 +444,86 @@ fn an_acknowledged_http_post_survives_a_kill_and_reaches_the_node_once() {
         "2,2"
     );
 }
+
+fn jsonl(range: std::ops::RangeInclusive<u64>) -> String {
+    range
+        .map(|seq| format!("{{\"seq\": {seq}, \"device\": \"f\", \"temperature\": 19.5}}\n"))
+        .collect()
+}
+
+fn append(path: &Path, text: &str) {
+    use std::io::Write;
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .unwrap();
+    f.write_all(text.as_bytes()).unwrap();
+}
+
+#[test]
+fn tailed_files_arrive_once_through_a_kill_a_rotation_and_a_half_written_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut node = mesh(dir.path());
+    node.start();
+    let log = dir.path().join("readings.jsonl");
+    let csv = dir.path().join("readings.csv");
+    append(&log, &jsonl(1..=300));
+    append(
+        &csv,
+        "seq,device,temperature\n1001,c,18.5\n1002,c,\nx,c,18\n1003,\"c, north\",17.25\n",
+    );
+    let files = format!(
+        "[[file]]\npath = \"{}\"\npoll_ms = 20\n\n[[file]]\npath = \"{}\"\nformat = \"csv\"\npoll_ms = 20\n",
+        log.display(),
+        csv.display()
+    );
+    let config = config_with(dir.path(), &node, &files, "iot.readings", "");
+    let mut agent = Agent::start(&config);
+    let count = || {
+        node.scalar("select count(*) from iot.readings")
+            .parse::<u64>()
+            .unwrap_or(0)
+    };
+    wait_until(
+        "the first lines at the node",
+        Duration::from_secs(60),
+        || count() > 0,
+    );
+    // Killed mid-way; the file grows, is rotated (renamed, a new one started) while the agent
+    // is down, and the new file's last line is half written.
+    agent.kill();
+    append(&log, &jsonl(301..=500));
+    std::fs::rename(&log, dir.path().join("readings.jsonl.1")).unwrap();
+    append(&log, &jsonl(501..=700));
+    append(&log, "{\"seq\": 701, \"device\": ");
+    agent.restart();
+    wait_until(
+        "the lines before the half-written one",
+        Duration::from_secs(60),
+        || count() >= 703,
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(count(), 703, "the half-written line is not read yet");
+    append(&log, "\"f\", \"temperature\": 20}\n");
+    wait_until("the completed line", Duration::from_secs(60), || {
+        count() >= 704
+    });
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(
+        node.scalar("select count(*), count(distinct seq), min(seq), max(seq) from iot.readings"),
+        "704,704,1,1003"
+    );
+    // CSV fields took their columns' types; the bad row is in the quarantine with its place.
+    assert_eq!(
+        node.scalar("select device || '|' || cast(temperature as varchar) from iot.readings where seq = 1003"),
+        "\"c, north|17.25\""
+    );
+    agent.kill();
+    let listed = edge(&["quarantine", "--config", config.to_str().unwrap()]);
+    let listed = String::from_utf8(listed.stdout).unwrap();
+    assert!(
+        listed.contains("type") && listed.contains("readings.csv at byte"),
+        "{listed}"
+    );
+}

@@ -71,7 +71,9 @@ pub fn judge_metric(
     let floor = match ratio {
         Some(rows) => {
             let n = rows.max(1) as f64;
-            let p = typical.clamp(1.0 / n, 1.0 - 1.0 / n).clamp(0.0, 1.0);
+            // Kept off 0 and 1 by one row's share, at most a half (a batch of one row).
+            let one_row = (1.0 / n).min(0.5);
+            let p = typical.clamp(0.0, 1.0).clamp(one_row, 1.0 - one_row);
             (3.0 * (p * (1.0 - p) / n).sqrt()).max(0.005)
         }
         None => 0.05 * typical.abs(),
@@ -104,6 +106,21 @@ mod tests {
             .enumerate()
             .map(|(i, v)| (start + Duration::days(i as i64), *v))
             .collect()
+    }
+
+    #[test]
+    fn a_batch_of_one_row_is_judged_like_any_other() {
+        // A ratio of a one-row batch once made the band's clamp panic (its bounds crossed),
+        // failing the ingest of every single-row batch once a table had a history.
+        let history = daily(&[0.0; 30]);
+        let at = history.last().unwrap().0 + Duration::days(1);
+        // One row's ratio is 0 or 1 and says nothing about the table's usual share: the band
+        // is the whole range.
+        for value in [0.0, 1.0] {
+            let judged = judge_metric(&history, at, value, Some(1)).unwrap();
+            assert!(!judged.is_anomaly);
+            assert_eq!((judged.low, judged.high), (0.0, 1.0));
+        }
     }
 
     #[test]
