@@ -96,9 +96,9 @@ pub struct Batch {
     pub last: u64,
     #[serde(skip)]
     pub lines: Vec<String>,
-    /// When the oldest event of the batch arrived (ms since the epoch).
+    /// When each event of the batch arrived (ms since the epoch).
     #[serde(skip)]
-    pub oldest_ms: u64,
+    pub arrivals: Vec<u64>,
 }
 
 /// What the buffer holds now.
@@ -333,11 +333,11 @@ impl Buffer {
                 }
             };
             let mut lines = Vec::new();
-            let mut oldest_ms = u64::MAX;
+            let mut arrivals = Vec::new();
             for r in events.range(first..=last)? {
                 let (_, v) = r?;
                 let (at, line) = split_event(v.value());
-                oldest_ms = oldest_ms.min(at);
+                arrivals.push(at);
                 lines.push(line);
             }
             Batch {
@@ -345,7 +345,7 @@ impl Buffer {
                 first,
                 last,
                 lines,
-                oldest_ms,
+                arrivals,
             }
         };
         txn.commit()?;

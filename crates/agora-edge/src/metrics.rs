@@ -5,10 +5,11 @@ use std::sync::atomic::AtomicU64;
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
 /// Every figure the agent exposes; cloned handles share their values.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct Metrics {
     /// Events checked and kept in the buffer.
     pub accepted: Counter,
@@ -27,6 +28,26 @@ pub struct Metrics {
     pub buffered_bytes: Gauge,
     /// Age of the oldest buffered event, in seconds.
     pub lag_seconds: Gauge<f64, AtomicU64>,
+    /// Per event, from its arrival at the agent to the node's commit of its batch.
+    pub delivery_seconds: Histogram,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics {
+            accepted: Counter::default(),
+            duplicates: Counter::default(),
+            sent: Counter::default(),
+            dropped: Counter::default(),
+            quarantined: Counter::default(),
+            send_failures: Counter::default(),
+            buffered: Gauge::default(),
+            buffered_bytes: Gauge::default(),
+            lag_seconds: Gauge::default(),
+            // 1 ms to about 65 s.
+            delivery_seconds: Histogram::new(exponential_buckets(0.001, 2.0, 17)),
+        }
+    }
 }
 
 impl Metrics {
@@ -69,6 +90,11 @@ impl Metrics {
             "lag_seconds",
             "Age of the oldest buffered event",
             self.lag_seconds.clone(),
+        );
+        registry.register(
+            "delivery_seconds",
+            "From an event's arrival to the node's commit of its batch",
+            self.delivery_seconds.clone(),
         );
         let mut text = String::new();
         // Writing to a String cannot fail.

@@ -117,6 +117,12 @@ impl Sender {
                     agora_ledger::failpoint("edge.after_node_commit");
                     attempt = 0;
                     let n = batch.lines.len() as u64;
+                    let now = chrono::Utc::now().timestamp_millis() as u64;
+                    for at in &batch.arrivals {
+                        self.metrics
+                            .delivery_seconds
+                            .observe(now.saturating_sub(*at) as f64 / 1000.0);
+                    }
                     self.blocking(move |b| b.complete(&batch)).await?;
                     self.metrics.sent.inc_by(n);
                 }

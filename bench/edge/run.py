@@ -1,0 +1,272 @@
+#!/usr/bin/env python3
+"""The edge agent's footprint and speed: release binary size, idle and peak RSS, events per
+second through MQTT -> contract check -> buffer (fsync'd) -> signed Arrow IPC batches -> node
+commit with the agent on one core, and per-event latency from arrival at the agent to the
+node's commit.
+
+    python3 bench/edge/run.py [--rate 10000] [--seconds 20] [--burst 200000]
+
+Method (figures go to docs/benchmarks.md, "Edge agent"):
+  - processes: a Mosquitto of the bench's own on a free port (max_inflight_messages 1000, so
+    the broker does not hold the agent to 20 unacknowledged messages; max_queued_messages
+    1000000, so it queues instead of dropping while the agent catches up), `agora serve`
+    (release) on a mesh with the product iot.readings (seq primary key, device, temperature,
+    at) and the agent registered, and `agora-edge run` (release) pinned to CPU 1 with
+    `taskset`; the broker, the node and the publisher share CPU 0.
+  - the publisher: paho-mqtt (PyPI), QoS 1, one process; each event a JSON object of four
+    fields (about 90 bytes).
+  - paced run: --rate events/s for --seconds; the agent's RSS (VmRSS) sampled every 0.25 s,
+    its peak (VmHWM) read at the end; done when the node's count reaches every event.
+    Latency: the agent's `agora_edge_delivery_seconds` histogram (per event, from its arrival
+    to the commit of its batch; buckets doubling from 1 ms), quantiles interpolated within a
+    bucket.
+  - burst run: --burst events published as fast as the publisher can; sustained rate = events
+    / (time from the first publish to the node's count reaching them all).
+  - idle RSS: after the agent has started and fetched its contract, before any event.
+  - the peer: Fluent Bit and Vector do not install here (not in this Debian's packages, not on
+    crates.io, PyPI or npm), so no peer ran; say so beside the figures.
+
+Needs: `cargo build --release -p agora-cli -p agora-edge`, mosquitto (Debian), and from PyPI
+paho-mqtt==2.1.0.
+"""
+import argparse
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+TARGET = Path(os.environ.get("AGORA_TARGET", ROOT / "target" / "release"))
+AGORA, EDGE = TARGET / "agora", TARGET / "agora-edge"
+WORK = ROOT / "bench" / "data" / "edge"
+
+CONTRACT = """
+apiVersion: v3.0.2
+kind: DataContract
+id: readings
+name: readings
+version: 1.0.0
+status: active
+domain: iot
+schema:
+  - name: readings
+    properties:
+      - {name: seq, logicalType: integer, required: true, primaryKey: true}
+      - {name: device, logicalType: string, required: true}
+      - {name: temperature, logicalType: number}
+      - {name: at, logicalType: timestamp}
+"""
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def agora(*args):
+    return subprocess.run([str(AGORA), "--data", str(WORK / "mesh"), *args], capture_output=True, text=True, check=True).stdout
+
+
+def wait_port(port):
+    for _ in range(300):
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.2).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise SystemExit(f"nothing listens on {port}")
+
+
+def rss_kb(pid, field="VmRSS"):
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    return 0
+
+
+def count():
+    out = agora("sql", "select count(*) from iot.readings", "--format", "csv")
+    return int(out.splitlines()[1])
+
+
+def histogram(metrics_url):
+    import urllib.request
+
+    text = urllib.request.urlopen(metrics_url).read().decode()
+    buckets = []
+    for line in text.splitlines():
+        if line.startswith("agora_edge_delivery_seconds_bucket"):
+            le = line.split('le="')[1].split('"')[0]
+            buckets.append((float("inf") if le == "+Inf" else float(le), float(line.split()[-1])))
+    return buckets
+
+
+def quantile(buckets, q):
+    total = buckets[-1][1]
+    if total == 0:
+        return float("nan")
+    rank, lower, below = q * total, 0.0, 0.0
+    for upper, cumulative in buckets:
+        if cumulative >= rank:
+            if upper == float("inf"):
+                return lower
+            inside = cumulative - below
+            return lower + (upper - lower) * ((rank - below) / inside if inside else 0)
+        lower, below = upper, cumulative
+    return lower
+
+
+def publish(port, first, n, rate):
+    """Publishes events first..first+n-1 (at `rate`/s, or as fast as it can with None)."""
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"bench-pub-{first}", clean_session=False)
+    client.max_inflight_messages_set(1000)
+    client.max_queued_messages_set(0)
+    acked = threading.Semaphore(0)
+    client.on_publish = lambda *a: acked.release()
+    client.connect("127.0.0.1", port)
+    client.loop_start()
+    start = time.perf_counter()
+    for i in range(n):
+        seq = first + i
+        payload = json.dumps({"seq": seq, "device": f"d{seq % 50}", "temperature": 20 + (seq % 100) / 10, "at": "2026-12-04T10:00:00Z"})
+        client.publish("sensors/bench", payload, qos=1)
+        if rate and i % 100 == 99:
+            ahead = (i + 1) / rate - (time.perf_counter() - start)
+            if ahead > 0:
+                time.sleep(ahead)
+    for _ in range(n):
+        acked.acquire()
+    client.loop_stop()
+    client.disconnect()
+    return start
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rate", type=int, default=10000)
+    ap.add_argument("--seconds", type=int, default=20)
+    ap.add_argument("--burst", type=int, default=200000)
+    args = ap.parse_args()
+    shutil.rmtree(WORK, ignore_errors=True)
+    WORK.mkdir(parents=True)
+    os.chmod(WORK, 0o777)  # mosquitto drops to its own user and writes its persistence here
+
+    broker_port, node_port, metrics_port = free_port(), free_port(), free_port()
+    (WORK / "mosquitto.conf").write_text(
+        f"listener {broker_port} 127.0.0.1\nallow_anonymous true\nmax_inflight_messages 1000\nmax_queued_messages 1000000\n"
+    )
+    procs = []
+    try:
+        procs.append(subprocess.Popen(["taskset", "-c", "0", "/usr/sbin/mosquitto", "-c", str(WORK / "mosquitto.conf")], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        wait_port(broker_port)
+        agora("init")
+        agora("principal", "create", "olivia")
+        agora("domain", "create", "iot", "--owner", "olivia")
+        (WORK / "readings.yaml").write_text(CONTRACT)
+        agora("--as", "olivia", "product", "apply", str(WORK / "readings.yaml"))
+        public = subprocess.run([str(EDGE), "keygen", "--key", str(WORK / "agent.key")], capture_output=True, text=True, check=True).stdout.strip()
+        agora("--as", "olivia", "edge", "register", "bench_gw", "--domain", "iot", "--public-key", public)
+        agora("--as", "olivia", "grant", "bench_gw", "write", "iot.readings")
+        procs.append(subprocess.Popen(["taskset", "-c", "0", str(AGORA), "--data", str(WORK / "mesh"), "serve", "--http", f"127.0.0.1:{node_port}", "--pg", f"127.0.0.1:{free_port()}"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        wait_port(node_port)
+        (WORK / "edge.toml").write_text(f"""
+[agent]
+name = "bench_gw"
+key = "agent.key"
+data_dir = "edge-data"
+[node]
+url = "http://127.0.0.1:{node_port}"
+table = "iot.readings"
+[mqtt]
+port = {broker_port}
+topics = ["sensors/#"]
+[metrics]
+listen = "127.0.0.1:{metrics_port}"
+""")
+        agent = subprocess.Popen(["taskset", "-c", "1", str(EDGE), "run", "--config", str(WORK / "edge.toml")], stdout=subprocess.DEVNULL)
+        procs.append(agent)
+        wait_port(metrics_port)
+        time.sleep(3)
+        idle = rss_kb(agent.pid)
+
+        # Paced run.
+        n = args.rate * args.seconds
+        samples = []
+        stop = threading.Event()
+
+        def sample():
+            while not stop.is_set():
+                samples.append(rss_kb(agent.pid))
+                time.sleep(0.25)
+
+        sampler = threading.Thread(target=sample)
+        sampler.start()
+        start = publish(broker_port, 1, n, args.rate)
+        published = time.perf_counter()
+        while count() < n:
+            time.sleep(0.5)
+        paced_done = time.perf_counter()
+        stop.set()
+        sampler.join()
+        peak = rss_kb(agent.pid, "VmHWM")
+        buckets = histogram(f"http://127.0.0.1:{metrics_port}/metrics")
+        paced = {
+            "events": n,
+            "target_rate": args.rate,
+            "publish_s": published - start,
+            "achieved_publish_rate": n / (published - start),
+            "all_committed_after_s": paced_done - start,
+            "rss_max_sampled_kb": max(samples) if samples else None,
+            "latency_p50_s": quantile(buckets, 0.5),
+            "latency_p99_s": quantile(buckets, 0.99),
+        }
+
+        # Burst run.
+        before = count()
+        start = publish(broker_port, n + 1, args.burst, None)
+        published = time.perf_counter()
+        while count() < before + args.burst:
+            time.sleep(0.25)
+        burst_done = time.perf_counter()
+        burst = {
+            "events": args.burst,
+            "publish_s": published - start,
+            "all_committed_after_s": burst_done - start,
+            "sustained_events_per_s": args.burst / (burst_done - start),
+        }
+        total = count()
+        distinct = int(agora("sql", "select count(distinct seq) from iot.readings", "--format", "csv").splitlines()[1])
+        result = {
+            "binary_bytes": EDGE.stat().st_size,
+            "rss_idle_kb": idle,
+            "rss_peak_kb": rss_kb(agent.pid, "VmHWM"),
+            "rss_peak_during_paced_kb": peak,
+            "paced": paced,
+            "burst": burst,
+            "rows_at_node": total,
+            "distinct_seq": distinct,
+            "cores": os.cpu_count(),
+        }
+        out = ROOT / "bench" / "results" / "edge.json"
+        out.write_text(json.dumps(result, indent=2))
+        print(json.dumps(result, indent=2))
+        print(f"written to {out.relative_to(ROOT)}")
+    finally:
+        for p in reversed(procs):
+            p.terminate()
+            try:
+                p.wait(10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
