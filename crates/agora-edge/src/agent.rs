@@ -18,6 +18,7 @@ use crate::intake::Intake;
 use crate::keys::AgentKey;
 use crate::metrics::Metrics;
 use crate::mqtt::MqttSource;
+use crate::redact::Redactor;
 use crate::sender::Sender;
 
 /// What `check-config` and `run` have before anything starts.
@@ -26,6 +27,7 @@ pub struct Prepared {
     pub key: Arc<AgentKey>,
     pub buffer: Arc<Buffer>,
     pub validator: Arc<Validator>,
+    pub redactor: Arc<Redactor>,
     pub contract_from: ContractSource,
     pub http: reqwest::Client,
 }
@@ -46,7 +48,7 @@ pub async fn prepare(config: Config) -> Result<Prepared, EdgeError> {
         .timeout(Duration::from_secs(60))
         .build()
         .map_err(|e| EdgeError::Node(format!("an HTTP client: {e}")))?;
-    let (yaml, contract_from) = contract::fetch(
+    let (answer, contract_from) = contract::fetch(
         &http,
         &config.node.url,
         &config.agent.name,
@@ -56,15 +58,18 @@ pub async fn prepare(config: Config) -> Result<Prepared, EdgeError> {
     )
     .await?;
     let validator = Arc::new(Validator::new(
-        &yaml,
+        &answer.contract,
         &config.node.table,
         config.buffer.dedup_key.as_deref(),
     )?);
+    let redactor =
+        Arc::new(Redactor::new(&answer.redact, &answer.redact_columns).map_err(EdgeError::Node)?);
     Ok(Prepared {
         config,
         key,
         buffer,
         validator,
+        redactor,
         contract_from,
         http,
     })
@@ -138,6 +143,7 @@ pub async fn run(p: Prepared) -> Result<(), EdgeError> {
     };
     let intake = Intake {
         validator: Arc::clone(&p.validator),
+        redactor: Arc::clone(&p.redactor),
         buffer: Arc::clone(&p.buffer),
         metrics,
         wake,

@@ -17,6 +17,17 @@ use crate::keys::AgentKey;
 
 const CACHE_FILE: &str = "contract.json";
 
+/// What the node answers an agent: its table's contract and what to redact on the device.
+#[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]
+pub struct NodeContract {
+    pub table: String,
+    pub contract: String,
+    #[serde(default)]
+    pub redact: Vec<String>,
+    #[serde(default)]
+    pub redact_columns: std::collections::BTreeMap<String, String>,
+}
+
 /// Where the contract came from, for the agent's start-up line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ContractSource {
@@ -36,7 +47,7 @@ pub async fn fetch(
     key: &AgentKey,
     table: &str,
     data_dir: &Path,
-) -> Result<(String, ContractSource), EdgeError> {
+) -> Result<(NodeContract, ContractSource), EdgeError> {
     let cache = data_dir.join(CACHE_FILE);
     let signed_at = chrono::Utc::now().to_rfc3339();
     let answer = http
@@ -64,41 +75,38 @@ pub async fn fetch(
             node_message(&body)
         )));
     }
-    let yaml = serde_json::from_str::<Value>(&body)
-        .ok()
-        .and_then(|v| v["contract"].as_str().map(str::to_string))
-        .ok_or_else(|| {
-            EdgeError::Node(format!("the node's contract answer is not JSON: {body}"))
-        })?;
-    write_atomically(
-        &cache,
-        &serde_json::json!({"table": table, "contract": yaml}).to_string(),
-    )?;
-    Ok((yaml, ContractSource::Node))
+    let answer: NodeContract = serde_json::from_str(&body).map_err(|e| {
+        EdgeError::Node(format!(
+            "the node's contract answer is not what an agent reads ({e}): {body}"
+        ))
+    })?;
+    write_atomically(&cache, &serde_json::to_string(&answer).unwrap_or_default())?;
+    Ok((answer, ContractSource::Node))
 }
 
-fn cached(cache: &Path, table: &str, why: &str) -> Result<(String, ContractSource), EdgeError> {
+fn cached(
+    cache: &Path,
+    table: &str,
+    why: &str,
+) -> Result<(NodeContract, ContractSource), EdgeError> {
     let text = std::fs::read_to_string(cache).map_err(|_| {
         EdgeError::Node(format!(
             "the node did not answer ({why}) and no contract of {table} is cached yet: start the agent once while the node is up"
         ))
     })?;
-    let v: Value = serde_json::from_str(&text).map_err(|e| EdgeError::Io {
+    let answer: NodeContract = serde_json::from_str(&text).map_err(|e| EdgeError::Io {
         path: cache.display().to_string(),
         message: format!(
             "the cached contract is damaged ({e}): delete it and start with the node up"
         ),
     })?;
-    if v["table"] != table {
+    if answer.table != table {
         return Err(EdgeError::Node(format!(
             "the node did not answer ({why}) and the cached contract is of {}, not {table}",
-            v["table"]
+            answer.table
         )));
     }
-    Ok((
-        v["contract"].as_str().unwrap_or_default().to_string(),
-        ContractSource::Cache,
-    ))
+    Ok((answer, ContractSource::Cache))
 }
 
 /// The `error` of a node's JSON error body, or the body.

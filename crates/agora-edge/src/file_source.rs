@@ -217,7 +217,7 @@ impl FileSource {
                 continue;
             }
             group.push(match self.section.format {
-                FileFormat::Jsonl => check(&self.intake.validator, text, source),
+                FileFormat::Jsonl => check(&self.intake, text, source),
                 FileFormat::Csv => match &p.header {
                     None => {
                         p.header = Some(
@@ -233,7 +233,7 @@ impl FileSource {
                         continue;
                     }
                     Some(header) => match csv_row(header, text, &self.intake.validator) {
-                        Ok(json) => check(&self.intake.validator, &json, source),
+                        Ok(json) => check(&self.intake, &json, source),
                         Err(reason) => Incoming::Refused {
                             reason,
                             payload: String::from_utf8_lossy(text).into_owned(),

@@ -56,7 +56,7 @@ async fn events(State(intake): State<Intake>, body: Bytes) -> Response {
         if line.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
-        let item = check(&intake.validator, line, format!("http line {}", n + 1));
+        let item = check(&intake, line, format!("http line {}", n + 1));
         if let Incoming::Refused { reason, .. } = &item {
             refused.push(json!({"line": n + 1, "reason": reason}));
         }

@@ -11,14 +11,25 @@ use crate::EdgeError;
 use crate::buffer::{Appended, Buffer, Incoming};
 use crate::contract::Validator;
 use crate::metrics::Metrics;
+use crate::redact::Redactor;
+use serde_json::Value;
 
-/// One payload (a JSON object) from `source`, checked.
-pub fn check(validator: &Validator, payload: &[u8], source: String) -> Incoming {
-    match validator.check(payload) {
-        Ok((event, line)) => Incoming::Event {
-            key: validator.key_of(&event),
-            line,
-        },
+/// One payload (a JSON object) from `source`, checked against the contract, then redacted
+/// as the node's policies say (the key is taken before, so that redaction cannot make two
+/// events one).
+pub fn check(intake: &Intake, payload: &[u8], source: String) -> Incoming {
+    match intake.validator.check(payload) {
+        Ok((mut event, line)) => {
+            let key = intake.validator.key_of(&event);
+            let redacted = intake.redactor.redact(&mut event);
+            intake.metrics.redacted.inc_by(redacted);
+            let line = if redacted == 0 {
+                line
+            } else {
+                Value::Object(event).to_string()
+            };
+            Incoming::Event { key, line }
+        }
         Err(reason) => Incoming::Refused {
             reason,
             payload: String::from_utf8_lossy(payload).into_owned(),
@@ -31,6 +42,7 @@ pub fn check(validator: &Validator, payload: &[u8], source: String) -> Incoming 
 #[derive(Clone)]
 pub struct Intake {
     pub validator: Arc<Validator>,
+    pub redactor: Arc<Redactor>,
     pub buffer: Arc<Buffer>,
     pub metrics: Metrics,
     /// Notified when events enter the buffer, and when a full buffer waits for the sender.

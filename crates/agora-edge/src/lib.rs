@@ -8,6 +8,7 @@
 //! - [`config`]: the TOML configuration and its checks.
 //! - [`keys`]: the agent's Ed25519 key.
 //! - [`contract`]: fetching the contract, and checking events against it.
+//! - [`redact`]: what the node's policies say never leaves the device, redacted.
 //! - [`buffer`]: the redb store-and-forward buffer, deduplication and quarantine.
 //! - [`intake`]: what every source does with a payload and a group of them.
 //! - [`mqtt`]: the MQTT source, acknowledging only what the buffer holds.
@@ -29,6 +30,7 @@ pub mod intake;
 pub mod keys;
 pub mod metrics;
 pub mod mqtt;
+pub mod redact;
 pub mod sender;
 
 /// Everything that can stop the agent or one of its commands.

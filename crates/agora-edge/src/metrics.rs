@@ -13,6 +13,8 @@ use prometheus_client::registry::Registry;
 pub struct Metrics {
     /// Events checked and kept in the buffer.
     pub accepted: Counter,
+    /// Values redacted on the device, as the node's policies say.
+    pub redacted: Counter,
     /// Events the broker delivered again and the buffer already held.
     pub duplicates: Counter,
     /// Events sent to the node and committed there.
@@ -37,6 +39,7 @@ impl Default for Metrics {
         Metrics {
             accepted: Counter::default(),
             duplicates: Counter::default(),
+            redacted: Counter::default(),
             sent: Counter::default(),
             dropped: Counter::default(),
             quarantined: Counter::default(),
@@ -65,6 +68,11 @@ impl Metrics {
             self.duplicates.clone(),
         );
         registry.register("sent", "Events committed by the node", self.sent.clone());
+        registry.register(
+            "redacted",
+            "Values redacted on the device",
+            self.redacted.clone(),
+        );
         registry.register(
             "dropped",
             "Events dropped by the overflow policy",

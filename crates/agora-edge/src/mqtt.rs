@@ -98,7 +98,7 @@ async fn write_groups(
         }
         let incoming = group
             .iter()
-            .map(|p| check(&intake.validator, &p.payload, format!("mqtt {}", p.topic)))
+            .map(|p| check(&intake, &p.payload, format!("mqtt {}", p.topic)))
             .collect();
         // Blocked while the buffer is full: nothing acknowledged, so the broker keeps the
         // messages until batches have left.

@@ -64,6 +64,20 @@ pub struct EdgeBatchReceipt {
     pub duplicate: bool,
 }
 
+/// What an agent works with: the product's contract and what it must redact on the device.
+#[derive(Debug, Clone, Serialize)]
+pub struct EdgeContract {
+    pub table: String,
+    /// The product's contract, ODCS YAML.
+    pub contract: String,
+    /// The categories the policies in force (global and the domain's `edge.redact`) have agents
+    /// redact before anything leaves the device.
+    pub redact: Vec<String>,
+    /// The table's columns already known to hold one of those categories (from the contract,
+    /// the classifier's tags or an owner's override), with the category.
+    pub redact_columns: BTreeMap<String, String>,
+}
+
 /// One batch as the agent sent it.
 pub struct EdgeBatch {
     pub agent: String,
@@ -211,15 +225,15 @@ impl Mesh {
         Ok(t)
     }
 
-    /// The contract (YAML) of the product holding `table`, for the agent that signed the
-    /// request at `signed_at` (RFC 3339, within five minutes of the node's clock).
+    /// The contract of the product holding `table` and what to redact, for the agent that
+    /// signed the request at `signed_at` (RFC 3339, within five minutes of the node's clock).
     pub async fn edge_contract(
         &self,
         agent: &str,
         table: &str,
         signed_at: &str,
         signature: &str,
-    ) -> Result<String, MeshError> {
+    ) -> Result<EdgeContract, MeshError> {
         let (record, _) = self.edge_agent(agent).await?;
         let key = parse_public_key(&record.public_key)?;
         verify(
@@ -242,7 +256,20 @@ impl Mesh {
         }
         let t = Self::agent_table(&record, table)?;
         let (product, _) = self.product_of_table(&t).await?;
-        Ok(product.contract_yaml)
+        let redact = self.policy_set().await?.edge_redactions(&t.domain);
+        let redact_columns = self
+            .column_labels(&t)
+            .await?
+            .into_iter()
+            .filter(|l| redact.contains(&l.category))
+            .map(|l| (l.column, l.category.as_str().to_string()))
+            .collect();
+        Ok(EdgeContract {
+            table: t.to_string(),
+            contract: product.contract_yaml,
+            redact: redact.iter().map(|c| c.as_str().to_string()).collect(),
+            redact_columns,
+        })
     }
 
     /// Commits one signed batch of an agent, once: a batch whose id was committed before

@@ -82,7 +82,7 @@ use agora_storage::TableStore;
 pub use agora_ingest::{IngestMode, InputFormat, Source, classify_file};
 pub use agora_query::{Interface, QueryLimits, SessionOptions, StatementShape};
 pub use deletions::{Erasure, ErasureTarget};
-pub use edge_agents::{EdgeAgent, EdgeBatch, EdgeBatchReceipt};
+pub use edge_agents::{EdgeAgent, EdgeBatch, EdgeBatchReceipt, EdgeContract};
 pub use error::{ErrorKind, MeshError};
 pub use events::{EventVerdict, EventsReport, FLUSH_AGE, FLUSH_EVENTS, Flag, parse_events};
 pub use forecasts::{Forecast, ForecastRequest, GroupForecast, MAX_GROUPS, forecasts_json};

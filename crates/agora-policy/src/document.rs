@@ -88,6 +88,15 @@ pub struct PolicyDocument {
     pub attributes: BTreeMap<String, Vec<String>>,
     pub columns: Vec<ColumnRule>,
     pub rows: Vec<RowRule>,
+    /// Categories an edge agent redacts before anything leaves its device (`edge.redact`).
+    pub edge_redact: Vec<Category>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawEdge {
+    #[serde(default)]
+    redact: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -101,6 +110,7 @@ struct RawPolicy {
     columns: Vec<RawColumnRule>,
     #[serde(default)]
     rows: Vec<RawRowRule>,
+    edge: Option<RawEdge>,
 }
 
 #[derive(Deserialize)]
@@ -169,11 +179,24 @@ impl PolicyDocument {
             .enumerate()
             .map(|(i, r)| row_rule(r, domain.as_ref(), &format!("{source}: rows[{i}]")))
             .collect::<Result<_, _>>()?;
+        let edge_redact = raw
+            .edge
+            .map(|e| e.redact)
+            .unwrap_or_default()
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                c.parse::<Category>().map_err(|e| {
+                    PolicyError::invalid(&format!("{source}: edge.redact[{i}]"), e.to_string())
+                })
+            })
+            .collect::<Result<_, _>>()?;
         Ok(PolicyDocument {
             domain,
             attributes: raw.attributes,
             columns,
             rows,
+            edge_redact,
         })
     }
 }

@@ -71,6 +71,20 @@ impl PolicySet {
         Ok(())
     }
 
+    /// The categories edge agents writing `domain` redact on their device: the global
+    /// policy's and the domain's.
+    pub fn edge_redactions(&self, domain: &Name) -> Vec<agora_model::Category> {
+        let mut categories: Vec<_> = self
+            .global
+            .iter()
+            .chain(self.domains.get(domain))
+            .flat_map(|d| d.edge_redact.iter().copied())
+            .collect();
+        categories.sort_by_key(|c| c.as_str());
+        categories.dedup();
+        categories
+    }
+
     pub fn documents(&self) -> impl Iterator<Item = &PolicyDocument> {
         self.global.iter().chain(self.domains.values())
     }

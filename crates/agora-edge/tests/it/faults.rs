@@ -34,6 +34,10 @@ schema:
         required: true
       - name: temperature
         logicalType: number
+      - name: contact
+        logicalType: string
+      - name: note
+        logicalType: string
 "#;
 
 /// Events that must reach the product, each exactly once.
@@ -526,4 +530,89 @@ fn tailed_files_arrive_once_through_a_kill_a_rotation_and_a_half_written_line() 
         listed.contains("type") && listed.contains("readings.csv at byte"),
         "{listed}"
     );
+}
+
+/// Whether any file under `dir` holds `needle` (the node's tables, quarantine, ledger, caches).
+fn any_file_holds(dir: &Path, needle: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if std::fs::read(&path)
+                .is_ok_and(|bytes| bytes.windows(needle.len()).any(|w| w == needle.as_bytes()))
+            {
+                found.push(path.display().to_string());
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn what_the_policy_says_to_redact_never_leaves_the_device() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut node = mesh(dir.path());
+    let policy = dir.path().join("edge-policy.yaml");
+    std::fs::write(
+        &policy,
+        "kind: AgoraPolicy\nedge:\n  redact: [email, payment_card]\n",
+    )
+    .unwrap();
+    node.ok(&["policy", "apply", policy.to_str().unwrap()]);
+    node.ok(&[
+        "tag",
+        "set",
+        "iot.readings.contact",
+        "email",
+        "--reason",
+        "drivers' addresses",
+    ]);
+    // A policy naming a category that does not exist is refused, naming where.
+    std::fs::write(&policy, "kind: AgoraPolicy\nedge:\n  redact: [secrets]\n").unwrap();
+    let refused = node.run(&["policy", "apply", policy.to_str().unwrap()]);
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("edge.redact[0]"),
+        "{refused:?}"
+    );
+    node.start();
+    let port = crate::harness::free_port();
+    let http = format!("[http]\nlisten = \"127.0.0.1:{port}\"\n");
+    let config = config_with(dir.path(), &node, &http, "iot.readings", "");
+    let _agent = Agent::start(&config);
+    let url = format!("http://127.0.0.1:{port}/events");
+    let client = reqwest::blocking::Client::new();
+    wait_until("the agent's HTTP source", Duration::from_secs(30), || {
+        client.post(&url).body("").send().is_ok()
+    });
+    let body = "{\"seq\": 1, \"device\": \"d1\", \"contact\": \"call the depot\", \
+                \"note\": \"paid 4111 1111 1111 1111, receipt to bo.lee@mail.example.com.\"}\n\
+                {\"seq\": 2, \"device\": \"d1\", \"note\": \"door open\"}\n";
+    let answer: serde_json::Value = client.post(&url).body(body).send().unwrap().json().unwrap();
+    assert_eq!(answer["accepted"], 2, "{answer}");
+    wait_until("the events at the node", Duration::from_secs(60), || {
+        node.scalar("select count(*) from iot.readings") == "2"
+    });
+    assert_eq!(
+        node.scalar("select contact || ' / ' || note from iot.readings where seq = 1"),
+        "\"[redacted email] / paid [redacted payment_card], receipt to [redacted email].\""
+    );
+    assert_eq!(
+        node.scalar("select note from iot.readings where seq = 2"),
+        "door open"
+    );
+    // Nothing of the raw values reached the node: not its tables, not its ledger.
+    for raw in [
+        "4111 1111 1111 1111",
+        "bo.lee@mail.example.com",
+        "call the depot",
+    ] {
+        assert_eq!(
+            any_file_holds(&node.data, raw),
+            Vec::<String>::new(),
+            "{raw}"
+        );
+    }
 }

@@ -2,7 +2,7 @@
 //! signed with the agent's Ed25519 key (`agora_model::edge_batch` says over what), and the mesh
 //! checks the signature against the key `agora edge register` recorded.
 
-use agora_mesh::{EdgeBatch, EdgeBatchReceipt, Mesh, MeshError};
+use agora_mesh::{EdgeBatch, EdgeBatchReceipt, EdgeContract, Mesh, MeshError};
 use agora_model::edge_batch::{BATCH_HEADER, SIGNATURE_HEADER, SIGNED_AT_HEADER};
 use axum::extract::rejection::{BytesRejection, QueryRejection};
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
@@ -12,7 +12,6 @@ use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use bytes::Bytes;
 use serde::Deserialize;
-use serde_json::{Value, json};
 use utoipa::OpenApi;
 
 use super::ingest::{MaxIngestBody, refused_body};
@@ -87,15 +86,15 @@ async fn send_batch(
         .map_err(axum::response::IntoResponse::into_response)
 }
 
-#[utoipa::path(get, path = "/api/v1/edge/{agent}/contract", params(("agent" = String, Path, description = "The registered edge agent"), ("table" = String, Query, description = "`domain.table`, in the agent's domain"), ("agora-signed-at" = String, Header, description = "When the request was signed (RFC 3339), within five minutes of the node's clock"), ("agora-signature" = String, Header, description = "Ed25519 signature (hex) over the agent, table and signing time")), responses((status = 200, description = "The contract (ODCS YAML) of the table's product"), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+#[utoipa::path(get, path = "/api/v1/edge/{agent}/contract", params(("agent" = String, Path, description = "The registered edge agent"), ("table" = String, Query, description = "`domain.table`, in the agent's domain"), ("agora-signed-at" = String, Header, description = "When the request was signed (RFC 3339), within five minutes of the node's clock"), ("agora-signature" = String, Header, description = "Ed25519 signature (hex) over the agent, table and signing time")), responses((status = 200, description = "The contract (ODCS YAML) of the table's product, the categories the policies have agents redact on the device (`edge.redact`) and the table's columns known to hold them"), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn contract(
     State(mesh): State<Mesh>,
     Path(agent): Path<String>,
     query: Result<Query<TableParam>, QueryRejection>,
     headers: HeaderMap,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<EdgeContract>> {
     let TableParam { table } = params(query)?;
-    let yaml = mesh
+    let contract = mesh
         .edge_contract(
             &agent,
             &table,
@@ -103,5 +102,5 @@ async fn contract(
             header(&headers, SIGNATURE_HEADER)?,
         )
         .await?;
-    Ok(Json(json!({ "table": table, "contract": yaml })))
+    Ok(Json(contract))
 }
