@@ -9,6 +9,7 @@ use axum::routing::get;
 use tokio::sync::Notify;
 
 use crate::EdgeError;
+use crate::anomaly::Flagger;
 use crate::buffer::Buffer;
 use crate::config::Config;
 use crate::contract::{self, ContractSource, Validator};
@@ -28,6 +29,7 @@ pub struct Prepared {
     pub buffer: Arc<Buffer>,
     pub validator: Arc<Validator>,
     pub redactor: Arc<Redactor>,
+    pub flagger: Option<Arc<std::sync::Mutex<Flagger>>>,
     pub contract_from: ContractSource,
     pub http: reqwest::Client,
 }
@@ -64,12 +66,24 @@ pub async fn prepare(config: Config) -> Result<Prepared, EdgeError> {
     )?);
     let redactor =
         Arc::new(Redactor::new(&answer.redact, &answer.redact_columns).map_err(EdgeError::Node)?);
+    let flagger = config
+        .anomaly
+        .clone()
+        .map(|section| {
+            Flagger::new(section, &validator).map_err(|message| EdgeError::Config {
+                file: "anomaly".into(),
+                message,
+            })
+        })
+        .transpose()?
+        .map(|f| Arc::new(std::sync::Mutex::new(f)));
     Ok(Prepared {
         config,
         key,
         buffer,
         validator,
         redactor,
+        flagger,
         contract_from,
         http,
     })
@@ -144,6 +158,7 @@ pub async fn run(p: Prepared) -> Result<(), EdgeError> {
     let intake = Intake {
         validator: Arc::clone(&p.validator),
         redactor: Arc::clone(&p.redactor),
+        flagger: p.flagger.clone(),
         buffer: Arc::clone(&p.buffer),
         metrics,
         wake,

@@ -20,6 +20,8 @@ pub struct Config {
     /// Files tailed (`[[file]]`, one table per file).
     #[serde(default)]
     pub file: Vec<FileSection>,
+    /// Events flagged by the streaming anomaly detector before they leave.
+    pub anomaly: Option<AnomalySection>,
     #[serde(default)]
     pub buffer: BufferSection,
     #[serde(default)]
@@ -76,6 +78,21 @@ pub struct HttpSection {
     /// The largest request body taken.
     #[serde(default = "default_max_body_bytes")]
     pub max_body_bytes: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AnomalySection {
+    /// Numeric columns, each scored value by value.
+    pub columns: Vec<String>,
+    /// A column whose value tells one series from another (a device id): each gets its own
+    /// detector.
+    pub by: Option<String>,
+    /// The text column that receives the detector's reason for a flagged event.
+    pub flag: String,
+    /// The most series scored at once; events of further series are not scored (counted).
+    #[serde(default = "default_max_series")]
+    pub max_series: usize,
 }
 
 /// How a tailed file's lines are written.
@@ -186,6 +203,9 @@ fn default_mqtt_port() -> u16 {
 }
 fn default_qos() -> u8 {
     1
+}
+fn default_max_series() -> usize {
+    1000
 }
 fn default_poll_ms() -> u64 {
     200

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::Notify;
 
 use crate::EdgeError;
+use crate::anomaly::{Flagger, Scored};
 use crate::buffer::{Appended, Buffer, Incoming};
 use crate::contract::Validator;
 use crate::metrics::Metrics;
@@ -21,9 +22,22 @@ pub fn check(intake: &Intake, payload: &[u8], source: String) -> Incoming {
     match intake.validator.check(payload) {
         Ok((mut event, line)) => {
             let key = intake.validator.key_of(&event);
+            let scored = match &intake.flagger {
+                Some(f) => f
+                    .lock()
+                    .map(|mut f| f.score(&mut event))
+                    .unwrap_or_default(),
+                None => Scored::default(),
+            };
+            if scored.flagged {
+                intake.metrics.flagged.inc();
+            }
+            if scored.unscored {
+                intake.metrics.unscored.inc();
+            }
             let redacted = intake.redactor.redact(&mut event);
             intake.metrics.redacted.inc_by(redacted);
-            let line = if redacted == 0 {
+            let line = if redacted == 0 && !scored.flagged {
                 line
             } else {
                 Value::Object(event).to_string()
@@ -43,6 +57,8 @@ pub fn check(intake: &Intake, payload: &[u8], source: String) -> Incoming {
 pub struct Intake {
     pub validator: Arc<Validator>,
     pub redactor: Arc<Redactor>,
+    /// The anomaly detectors, if configured; one lock, as events are scored in arrival order.
+    pub flagger: Option<Arc<std::sync::Mutex<Flagger>>>,
     pub buffer: Arc<Buffer>,
     pub metrics: Metrics,
     /// Notified when events enter the buffer, and when a full buffer waits for the sender.

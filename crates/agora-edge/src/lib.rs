@@ -8,6 +8,7 @@
 //! - [`config`]: the TOML configuration and its checks.
 //! - [`keys`]: the agent's Ed25519 key.
 //! - [`contract`]: fetching the contract, and checking events against it.
+//! - [`anomaly`]: events flagged by the streaming anomaly detector before they leave.
 //! - [`redact`]: what the node's policies say never leaves the device, redacted.
 //! - [`buffer`]: the redb store-and-forward buffer, deduplication and quarantine.
 //! - [`intake`]: what every source does with a payload and a group of them.
@@ -21,6 +22,7 @@
 //! DataFusion and Delta Lake are not in its dependency tree: the agent stays small.
 
 pub mod agent;
+pub mod anomaly;
 pub mod buffer;
 pub mod config;
 pub mod contract;

@@ -15,6 +15,10 @@ pub struct Metrics {
     pub accepted: Counter,
     /// Values redacted on the device, as the node's policies say.
     pub redacted: Counter,
+    /// Events the anomaly detector flagged.
+    pub flagged: Counter,
+    /// Events of series past `anomaly.max_series`, not scored.
+    pub unscored: Counter,
     /// Events the broker delivered again and the buffer already held.
     pub duplicates: Counter,
     /// Events sent to the node and committed there.
@@ -40,6 +44,8 @@ impl Default for Metrics {
             accepted: Counter::default(),
             duplicates: Counter::default(),
             redacted: Counter::default(),
+            flagged: Counter::default(),
+            unscored: Counter::default(),
             sent: Counter::default(),
             dropped: Counter::default(),
             quarantined: Counter::default(),
@@ -68,6 +74,16 @@ impl Metrics {
             self.duplicates.clone(),
         );
         registry.register("sent", "Events committed by the node", self.sent.clone());
+        registry.register(
+            "flagged",
+            "Events flagged as anomalies",
+            self.flagged.clone(),
+        );
+        registry.register(
+            "unscored",
+            "Events of series past anomaly.max_series",
+            self.unscored.clone(),
+        );
         registry.register(
             "redacted",
             "Values redacted on the device",

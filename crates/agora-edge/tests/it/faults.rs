@@ -342,6 +342,16 @@ fn a_config_naming_an_unknown_product_or_column_fails_at_start_with_the_name() {
             "[buffer]\ndedup_key = [\"serial\"]",
             "serial",
         ),
+        (
+            "iot.readings",
+            "[anomaly]\ncolumns = [\"humidity\"]\nflag = \"note\"",
+            "humidity",
+        ),
+        (
+            "iot.readings",
+            "[anomaly]\ncolumns = [\"temperature\"]\nflag = \"seq\"",
+            "not a text column",
+        ),
     ] {
         let config = config(dir.path(), &node, &broker, table, extra);
         for command in [
@@ -615,4 +625,49 @@ fn what_the_policy_says_to_redact_never_leaves_the_device() {
             "{raw}"
         );
     }
+}
+
+#[test]
+fn an_event_the_detector_finds_new_is_flagged_before_it_leaves() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut node = mesh(dir.path());
+    node.start();
+    let port = crate::harness::free_port();
+    let sources = format!("[http]\nlisten = \"127.0.0.1:{port}\"\n");
+    let anomaly = "[anomaly]\ncolumns = [\"temperature\"]\nby = \"device\"\nflag = \"note\"\n";
+    let config = config_with(dir.path(), &node, &sources, "iot.readings", anomaly);
+    let _agent = Agent::start(&config);
+    let url = format!("http://127.0.0.1:{port}/events");
+    let client = reqwest::blocking::Client::new();
+    wait_until("the agent's HTTP source", Duration::from_secs(30), || {
+        client.post(&url).body("").send().is_ok()
+    });
+    // Two devices with a repeating pattern each; then one spike on device a.
+    let mut body = String::new();
+    for seq in 1..=400u64 {
+        let device = if seq % 2 == 0 { "a" } else { "b" };
+        let t = 20.0 + (seq / 2 % 10) as f64 * 0.1;
+        body.push_str(&format!(
+            "{{\"seq\": {seq}, \"device\": \"{device}\", \"temperature\": {t}}}\n"
+        ));
+    }
+    body.push_str("{\"seq\": 402, \"device\": \"a\", \"temperature\": 95.0}\n");
+    let answer: serde_json::Value = client.post(&url).body(body).send().unwrap().json().unwrap();
+    assert_eq!(answer["accepted"], 401, "{answer}");
+    wait_until("the events at the node", Duration::from_secs(60), || {
+        node.scalar("select count(*) from iot.readings") == "401"
+    });
+    let flagged = node.ok(&[
+        "sql",
+        "select seq from iot.readings where note is not null order by seq",
+        "--format",
+        "csv",
+    ]);
+    let flagged: Vec<&str> = flagged.lines().skip(1).collect();
+    assert_eq!(flagged, vec!["402"], "only the spike is flagged");
+    assert!(
+        node.scalar("select note from iot.readings where seq = 402")
+            .contains("temperature: "),
+        "the flag says which column and why"
+    );
 }
