@@ -6,8 +6,9 @@
 //! public half `agora edge register` recorded. It writes what its grants allow, like any
 //! writer, and only in its own domain. A batch's id is its idempotency key (`edge/<agent>/<id>`
 //! in the ingest record, which commits with the Delta commit through the pending-ingest
-//! recovery of `ingest_recovery.rs`): an agent that retries after a crash, a cut or a node
-//! restart gets the first commit's answer back instead of a second commit.
+//! recovery of `ingest_recovery.rs`, under the keyed-ingest lock of `ingest.rs`): an agent that
+//! retries after a crash, a cut or a node restart, even while its first attempt is still being
+//! committed, gets the first commit's answer back instead of a second commit.
 
 use std::collections::BTreeMap;
 
@@ -304,17 +305,15 @@ impl Mesh {
             rows_quarantined: r.rows_quarantined,
             duplicate,
         };
-        // One batch at a time, so that two deliveries of one batch (a retry racing the first
-        // attempt) cannot both pass the check below.
-        let _one_at_a_time = self.edge_batches.lock().await;
-        if let Some(earlier) = self
-            .catalog
-            .earlier_ingest(&table, "", Some(&idempotency_key))
-            .await?
-        {
-            return Ok(receipt(&earlier, true));
+        let earlier = || async {
+            self.catalog
+                .earlier_ingest(&table, "", Some(&idempotency_key))
+                .await
+        };
+        if let Some(e) = earlier().await? {
+            return Ok(receipt(&e, true));
         }
-        let report = self
+        let ingested = self
             .ingest(
                 &principal,
                 &table.to_string(),
@@ -331,7 +330,15 @@ impl Mesh {
                     mode: IngestMode::Append,
                 },
             )
-            .await?;
+            .await;
+        // A delivery of the batch that raced this one and committed first: its receipt.
+        let report = match ingested {
+            Err(MeshError::Conflict(why)) => match earlier().await? {
+                Some(e) => return Ok(receipt(&e, true)),
+                None => return Err(MeshError::Conflict(why)),
+            },
+            other => other?,
+        };
         Ok(EdgeBatchReceipt {
             agent: record.name.to_string(),
             batch: batch.batch.clone(),

@@ -158,9 +158,17 @@ impl Mesh {
                 ),
             });
         }
-        if let Some(key) = &options.idempotency_key {
-            self.refuse_repeat(&table, "", Some(key)).await?;
-        }
+        // An ingest with an idempotency key holds the keyed-ingest lock from the check of its
+        // key to its record: two requests with one key (a retry racing the first attempt)
+        // cannot both pass the check and both commit.
+        let _keyed = match &options.idempotency_key {
+            Some(key) => {
+                let held = self.keyed_ingests.lock().await;
+                self.refuse_repeat(&table, "", Some(key)).await?;
+                Some(held)
+            }
+            None => None,
+        };
         let span = tracing::info_span!("ingest", table = %table, principal = %actor.name, source = %source.name());
         let tags = self
             .catalog

@@ -124,8 +124,9 @@ pub struct Mesh {
     events: Arc<events::EventHub>,
     /// Delta Sharing's URL signer and file hashes (`share_reads.rs`).
     sharing: Arc<share_reads::Sharing>,
-    /// Held while an edge agent's batch is checked and committed (`edge_agents.rs`).
-    edge_batches: Arc<tokio::sync::Mutex<()>>,
+    /// Held by an ingest with an idempotency key from the check of its key to its record
+    /// (`ingest.rs`).
+    keyed_ingests: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl Mesh {
@@ -194,7 +195,7 @@ impl Mesh {
             query_limits: agora_query::QueryLimits::default(),
             events: Arc::default(),
             sharing: share_reads::Sharing::new(keys::load_share_key(dir)?),
-            edge_batches: Arc::default(),
+            keyed_ingests: Arc::default(),
         })
     }
 

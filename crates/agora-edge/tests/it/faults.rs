@@ -671,3 +671,59 @@ fn an_event_the_detector_finds_new_is_flagged_before_it_leaves() {
         "the flag says which column and why"
     );
 }
+
+#[test]
+fn one_batch_delivered_many_times_at_once_is_committed_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut node = mesh(dir.path());
+    node.start();
+    let validator = agora_edge::contract::Validator::new(CONTRACT, "iot.readings", None).unwrap();
+    let lines: Vec<String> = (1..=50)
+        .map(|seq| format!("{{\"seq\": {seq}, \"device\": \"r\"}}"))
+        .collect();
+    let batch = validator.batch(&lines).unwrap();
+    let mut body = Vec::new();
+    {
+        let mut writer =
+            arrow::ipc::writer::StreamWriter::try_new(&mut body, validator.schema()).unwrap();
+        writer.write(&batch).unwrap();
+        writer.finish().unwrap();
+    }
+    let key = agora_edge::keys::AgentKey::load(&dir.path().join("gw1.key")).unwrap();
+    let sha = hex::encode(sha2::Sha256::digest(&body));
+    let signature = key.sign(&agora_model::edge_batch::batch_message(
+        "gw1",
+        "iot.readings",
+        "race-1",
+        &sha,
+    ));
+    let url = format!("{}/api/v1/edge/gw1/batches?table=iot.readings", node.url());
+    let answers: Vec<serde_json::Value> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..8)
+            .map(|_| {
+                s.spawn(|| {
+                    let r = reqwest::blocking::Client::new()
+                        .post(&url)
+                        .header("idempotency-key", "race-1")
+                        .header("agora-signature", &signature)
+                        .body(body.clone())
+                        .send()
+                        .unwrap();
+                    assert_eq!(r.status(), 200);
+                    r.json().unwrap()
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let first: Vec<_> = answers.iter().filter(|a| a["duplicate"] == false).collect();
+    assert_eq!(first.len(), 1, "{answers:?}");
+    assert!(
+        answers.iter().all(|a| a["version"] == first[0]["version"]),
+        "{answers:?}"
+    );
+    assert_eq!(
+        node.scalar("select count(*), count(distinct seq) from iot.readings"),
+        "50,50"
+    );
+}
