@@ -129,18 +129,29 @@ pub async fn run(p: Prepared) -> Result<(), EdgeError> {
         })?;
         println!("metrics at http://{addr}/metrics");
         let metrics = metrics.clone();
-        let app = Router::new().route(
-            "/metrics",
-            get(move || {
-                let metrics = metrics.clone();
-                async move {
-                    (
-                        [("content-type", "text/plain; version=0.0.4")],
-                        metrics.render(),
-                    )
-                }
-            }),
-        );
+        let buffer = Arc::clone(&p.buffer);
+        let app = Router::new()
+            .route(
+                "/metrics",
+                get(move || {
+                    let metrics = metrics.clone();
+                    async move {
+                        (
+                            [("content-type", "text/plain; version=0.0.4")],
+                            metrics.render(),
+                        )
+                    }
+                }),
+            )
+            // The quarantine of the running agent, one JSON object per line, as
+            // `agora-edge quarantine` prints it for a stopped one.
+            .route(
+                "/quarantine",
+                get(move || {
+                    let buffer = Arc::clone(&buffer);
+                    async move { quarantine_lines(&buffer) }
+                }),
+            );
         tokio::spawn(async move { axum::serve(listener, app).await });
     }
     let sender = Sender {
@@ -219,5 +230,20 @@ fn futures_of_files(
             Some(r) => r.map_err(|e| EdgeError::Buffer(format!("a file source failed: {e}")))?,
             None => std::future::pending().await,
         }
+    }
+}
+
+/// The quarantine as JSON lines, or the buffer's error as a 500 naming it.
+fn quarantine_lines(buffer: &Buffer) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    match buffer.quarantined() {
+        Ok(events) => {
+            let text: String = events
+                .iter()
+                .map(|q| serde_json::to_string(q).unwrap_or_default() + "\n")
+                .collect();
+            ([("content-type", "application/x-ndjson")], text).into_response()
+        }
+        Err(e) => (axum::http::StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
     }
 }

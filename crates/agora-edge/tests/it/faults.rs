@@ -414,8 +414,15 @@ fn an_acknowledged_http_post_survives_a_kill_and_reaches_the_node_once() {
     let mut node = mesh(dir.path());
     node.start();
     let port = crate::harness::free_port();
+    let metrics = crate::harness::free_port();
     let http = format!("[http]\nlisten = \"127.0.0.1:{port}\"\n");
-    let config = config_with(dir.path(), &node, &http, "iot.readings", "");
+    let config = config_with(
+        dir.path(),
+        &node,
+        &http,
+        "iot.readings",
+        &format!("[metrics]\nlisten = \"127.0.0.1:{metrics}\"\n"),
+    );
     let mut agent = Agent::start(&config);
     let url = format!("http://127.0.0.1:{port}/events");
     let client = reqwest::blocking::Client::new();
@@ -439,6 +446,18 @@ fn an_acknowledged_http_post_survives_a_kill_and_reaches_the_node_once() {
             .unwrap()
             .contains("`device`"),
         "{answer}"
+    );
+    // The running agent shows its quarantine beside its metrics.
+    let quarantine = client
+        .get(format!("http://127.0.0.1:{metrics}/quarantine"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert_eq!(quarantine.lines().count(), 1, "{quarantine}");
+    assert!(
+        quarantine.contains("required field `device`") && quarantine.contains("http line 3"),
+        "{quarantine}"
     );
     // Killed outright after its answer, restarted while the node is still away (the contract
     // from its cache), it sends what it acknowledged once the node is back.
