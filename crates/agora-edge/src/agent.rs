@@ -70,8 +70,8 @@ pub async fn prepare(config: Config) -> Result<Prepared, EdgeError> {
         .anomaly
         .clone()
         .map(|section| {
-            Flagger::new(section, &validator).map_err(|message| EdgeError::Config {
-                file: "anomaly".into(),
+            Flagger::new(section, &validator).map_err(|message| EdgeError::Setting {
+                key: "anomaly",
                 message,
             })
         })
@@ -119,8 +119,8 @@ pub async fn run(p: Prepared) -> Result<(), EdgeError> {
     if let Some(m) = &p.config.metrics {
         let listener = tokio::net::TcpListener::bind(&m.listen)
             .await
-            .map_err(|e| EdgeError::Config {
-                file: "metrics.listen".into(),
+            .map_err(|e| EdgeError::Setting {
+                key: "metrics.listen",
                 message: format!("cannot listen on {}: {e}", m.listen),
             })?;
         let addr = listener.local_addr().map_err(|e| EdgeError::Io {

@@ -7,8 +7,9 @@
 //!   line, in arrival order.
 //! - `seen` / `seen_order`: the keys of the last `dedup_window` events, so that a message the
 //!   broker delivers again (the agent died before acknowledging it) is not buffered twice.
-//! - `inflight`: the batch being sent, fixed before its first attempt: a retry after a crash
-//!   sends the same events under the same batch id, which the node commits once.
+//! - `inflight`: the range of the batch being sent, fixed before its first attempt (its id is
+//!   derived from it): a retry after a crash sends the same events under the same batch id,
+//!   which the node commits once.
 //! - `quarantine`: events refused here or by the node, with the reason.
 //! - `positions`: where each tailed file was read up to, committed with the events read.
 //! - `meta`: counters that must survive restarts (next sequence number, bytes held, the
@@ -89,15 +90,13 @@ pub struct QuarantinedEvent {
 }
 
 /// The batch being sent: the same events under the same id until the node has them.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Batch {
     pub id: String,
     pub first: u64,
     pub last: u64,
-    #[serde(skip)]
     pub lines: Vec<String>,
     /// When each event of the batch arrived (ms since the epoch).
-    #[serde(skip)]
     pub arrivals: Vec<u64>,
 }
 
@@ -118,7 +117,7 @@ pub struct Buffer {
     id: String,
 }
 
-fn now_ms() -> u64 {
+pub(crate) fn now_ms() -> u64 {
     u64::try_from(chrono::Utc::now().timestamp_millis()).unwrap_or(0)
 }
 
@@ -147,7 +146,14 @@ impl Buffer {
             path: dir.display().to_string(),
             message: e.to_string(),
         })?;
-        let db = Database::create(dir.join("buffer.redb"))?;
+        let file = dir.join("buffer.redb");
+        let db = Database::create(&file).map_err(|e| match e {
+            redb::DatabaseError::DatabaseAlreadyOpen => EdgeError::Buffer(format!(
+                "{} is held by a running agent: stop it first, or read its quarantine at /quarantine",
+                file.display()
+            )),
+            e => e.into(),
+        })?;
         let txn = db.begin_write()?;
         let id = {
             let mut text = txn.open_table(META_TEXT)?;
@@ -215,14 +221,13 @@ impl Buffer {
                 match self.overflow {
                     Overflow::Block => return Err(EdgeError::Full),
                     Overflow::DropOldest => {
+                        // The oldest event after the batch in flight, which is never dropped.
+                        let after_inflight = inflight_last.map_or(0, |l| l + 1);
                         while bytes + incoming > self.max_bytes {
                             let oldest = events
-                                .iter()?
+                                .range(after_inflight..)?
+                                .next()
                                 .map(|r| r.map(|(k, v)| (k.value(), v.value().len() as u64)))
-                                .find(|r| {
-                                    r.as_ref()
-                                        .map_or(true, |(k, _)| inflight_last.is_none_or(|l| *k > l))
-                                })
                                 .transpose()?;
                             let Some((seq, size)) = oldest else {
                                 return Err(EdgeError::Full);
@@ -257,15 +262,7 @@ impl Buffer {
                         payload,
                         source,
                     } => {
-                        let q = QuarantinedEvent {
-                            reason: reason.clone(),
-                            source: source.clone(),
-                            payload: payload.clone(),
-                            at: chrono::Utc::now().to_rfc3339(),
-                        };
-                        let json = serde_json::to_string(&q).unwrap_or_default();
-                        quarantine.insert(next_q, json.as_str())?;
-                        next_q += 1;
+                        quarantine_one(&mut quarantine, &mut next_q, reason, source, payload)?;
                         done.quarantined += 1;
                     }
                 }
@@ -308,14 +305,8 @@ impl Buffer {
         let batch = {
             let mut inflight = txn.open_table(INFLIGHT)?;
             let events = txn.open_table(EVENTS)?;
-            let (first, last, id) = match inflight_range(&inflight)? {
-                Some((first, last)) => {
-                    let id = inflight
-                        .get("id")?
-                        .map(|v| v.value().to_string())
-                        .unwrap_or_default();
-                    (first, last, id)
-                }
+            let (first, last) = match inflight_range(&inflight)? {
+                Some(range) => range,
                 None => {
                     let seqs: Vec<u64> = events
                         .iter()?
@@ -325,13 +316,14 @@ impl Buffer {
                     let (Some(&first), Some(&last)) = (seqs.first(), seqs.last()) else {
                         return Ok(None);
                     };
-                    let id = format!("{}-{first}-{last}", self.id);
                     let range = serde_json::json!([first, last]).to_string();
                     inflight.insert(CURRENT, range.as_str())?;
-                    inflight.insert("id", id.as_str())?;
-                    (first, last, id)
+                    (first, last)
                 }
             };
+            // The buffer's own id keeps batch ids apart across buffers (a data directory
+            // started again from nothing numbers its events from 1 again).
+            let id = format!("{}-{first}-{last}", self.id);
             let mut lines = Vec::new();
             let mut arrivals = Vec::new();
             for r in events.range(first..=last)? {
@@ -378,15 +370,14 @@ impl Buffer {
                 let v = v.value().to_vec();
                 freed += v.len() as u64;
                 if let Some(reason) = refused {
-                    let q = QuarantinedEvent {
-                        reason: format!("the node refused batch {}: {reason}", batch.id),
-                        source: "node".into(),
-                        payload: split_event(&v).1,
-                        at: chrono::Utc::now().to_rfc3339(),
-                    };
-                    let json = serde_json::to_string(&q).unwrap_or_default();
-                    quarantine.insert(next_q, json.as_str())?;
-                    next_q += 1;
+                    let reason = format!("the node refused batch {}: {reason}", batch.id);
+                    quarantine_one(
+                        &mut quarantine,
+                        &mut next_q,
+                        &reason,
+                        "node",
+                        &split_event(&v).1,
+                    )?;
                 }
             }
             let bytes = meta.get(BYTES)?.map_or(0, |v| v.value());
@@ -394,7 +385,6 @@ impl Buffer {
             meta.insert(NEXT_QUARANTINE, next_q)?;
             let mut inflight = txn.open_table(INFLIGHT)?;
             inflight.remove(CURRENT)?;
-            inflight.remove("id")?;
         }
         txn.commit()?;
         Ok(())
@@ -425,6 +415,27 @@ impl Buffer {
         }
         Ok(out)
     }
+}
+
+/// Puts one event in the quarantine under the next quarantine number.
+fn quarantine_one(
+    table: &mut redb::Table<u64, &str>,
+    next: &mut u64,
+    reason: &str,
+    source: &str,
+    payload: &str,
+) -> Result<(), EdgeError> {
+    let q = QuarantinedEvent {
+        reason: reason.to_string(),
+        source: source.to_string(),
+        payload: payload.to_string(),
+        at: chrono::Utc::now().to_rfc3339(),
+    };
+    // A struct of four strings always serialises.
+    let json = serde_json::to_string(&q).expect("a QuarantinedEvent serialises");
+    table.insert(*next, json.as_str())?;
+    *next += 1;
+    Ok(())
 }
 
 fn inflight_range(

@@ -158,8 +158,8 @@ impl Validator {
             Some(columns) => {
                 for c in columns {
                     if table_def.column(c).is_none() {
-                        return Err(EdgeError::Config {
-                            file: "buffer.dedup_key".into(),
+                        return Err(EdgeError::Setting {
+                            key: "buffer.dedup_key",
                             message: format!("`{c}` is not a column of {table}"),
                         });
                     }
@@ -224,7 +224,8 @@ impl Validator {
                 }
             }
         }
-        let line = Value::Object(event.clone()).to_string();
+        // A map of JSON values always serialises.
+        let line = serde_json::to_string(&event).expect("a JSON object serialises");
         // The types: Arrow's own JSON decoder, the one batches are built with, on this line.
         self.batch(std::slice::from_ref(&line))
             .map_err(|e| format!("a value does not fit its column's type: {e}"))?;

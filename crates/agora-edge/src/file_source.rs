@@ -119,9 +119,19 @@ impl FileSource {
         let path = self.section.path.clone();
         let buffer = self.intake.buffer.clone();
         let key = self.key();
+        // A damaged record must stop the source: reading the file again from its start would
+        // send every line twice.
         let mut at: Option<Position> = buffer
             .position(&key)?
-            .and_then(|text| serde_json::from_str(&text).ok());
+            .map(|text| {
+                serde_json::from_str(&text).map_err(|e| {
+                    EdgeError::Buffer(format!(
+                        "the read position of {} is damaged: {e}",
+                        path.display()
+                    ))
+                })
+            })
+            .transpose()?;
         let poll = Duration::from_millis(self.section.poll_ms);
         loop {
             let Ok(meta) = std::fs::metadata(&path) else {

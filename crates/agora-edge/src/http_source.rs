@@ -31,8 +31,8 @@ impl HttpSource {
     pub async fn run(self) -> Result<(), EdgeError> {
         let listener = tokio::net::TcpListener::bind(&self.section.listen)
             .await
-            .map_err(|e| EdgeError::Config {
-                file: "http.listen".into(),
+            .map_err(|e| EdgeError::Setting {
+                key: "http.listen",
                 message: format!("cannot listen on {}: {e}", self.section.listen),
             })?;
         if let Ok(addr) = listener.local_addr() {

@@ -40,6 +40,9 @@ pub mod sender;
 pub enum EdgeError {
     #[error("config {file}: {message}")]
     Config { file: String, message: String },
+    /// A setting of a config that parsed, refused once the agent starts using it.
+    #[error("config setting `{key}`: {message}")]
+    Setting { key: &'static str, message: String },
     #[error("{path}: {message}")]
     Io { path: String, message: String },
     #[error("{0}")]

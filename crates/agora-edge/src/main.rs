@@ -69,13 +69,7 @@ async fn run(cli: Cli) -> Result<(), EdgeError> {
                 c.buffer.max_bytes,
                 c.buffer.overflow,
                 c.buffer.dedup_window,
-            )
-            .map_err(|e| match e {
-                EdgeError::Buffer(m) if m.contains("already open") => EdgeError::Buffer(format!(
-                    "{m}: a running agent holds it; stop the agent first"
-                )),
-                e => e,
-            })?;
+            )?;
             for q in b.quarantined()? {
                 println!("{}", serde_json::to_string(&q).unwrap_or_default());
             }

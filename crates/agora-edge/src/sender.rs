@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 use tokio::sync::Notify;
 
 use crate::EdgeError;
-use crate::buffer::{Batch, Buffer};
+use crate::buffer::{Batch, Buffer, now_ms};
 use crate::config::DeliverySection;
 use crate::contract::{Validator, node_message};
 use crate::keys::AgentKey;
@@ -77,30 +77,27 @@ impl Sender {
     fn update_gauges(&self, held: crate::buffer::Held) {
         self.metrics.buffered.set(held.events as i64);
         self.metrics.buffered_bytes.set(held.bytes as i64);
-        let now = chrono::Utc::now().timestamp_millis() as f64;
         let lag = held
             .oldest_ms
-            .map_or(0.0, |t| ((now - t as f64) / 1000.0).max(0.0));
+            .map_or(0.0, |t| now_ms().saturating_sub(t) as f64 / 1000.0);
         self.metrics.lag_seconds.set(lag);
     }
 
     /// Sends batches for as long as the agent runs; returns only on a buffer failure.
     pub async fn run(self) -> Result<(), EdgeError> {
-        let mut attempt = 0;
         loop {
             let held = self.blocking(|b| b.held()).await?;
             self.update_gauges(held);
-            // Let a batch fill for up to `linger`, unless it is full already or one is in
-            // flight (whose events are fixed).
             if held.events == 0 {
                 let _ =
                     tokio::time::timeout(self.delivery.linger() * 5, self.wake.notified()).await;
                 continue;
             }
+            // Let a batch fill for up to `linger`, unless it is full already.
             if (held.events as usize) < self.delivery.batch_events
                 && let Some(oldest) = held.oldest_ms
             {
-                let age = (chrono::Utc::now().timestamp_millis() as u64).saturating_sub(oldest);
+                let age = now_ms().saturating_sub(oldest);
                 let linger = self.delivery.linger_ms;
                 if age < linger {
                     tokio::time::sleep(Duration::from_millis(linger - age)).await;
@@ -110,14 +107,13 @@ impl Sender {
             let Some(batch) = self.blocking(move |b| b.next_batch(max)).await? else {
                 continue;
             };
-            match self.send(&batch).await {
-                Sent::Committed => {
+            let n = batch.lines.len() as u64;
+            match self.deliver(&batch).await {
+                Ok(()) => {
                     // A crash here: the node has the batch, the buffer still holds it, so
                     // the next start sends it again under the same id.
                     agora_ledger::failpoint("edge.after_node_commit");
-                    attempt = 0;
-                    let n = batch.lines.len() as u64;
-                    let now = chrono::Utc::now().timestamp_millis() as u64;
+                    let now = now_ms();
                     for at in &batch.arrivals {
                         self.metrics
                             .delivery_seconds
@@ -126,13 +122,30 @@ impl Sender {
                     self.blocking(move |b| b.complete(&batch)).await?;
                     self.metrics.sent.inc_by(n);
                 }
-                Sent::Refused(reason) => {
-                    attempt = 0;
+                Err(reason) => {
                     tracing::error!(batch = %batch.id, %reason, "the node refused a batch: its events are in the agent's quarantine");
-                    let n = batch.lines.len() as u64;
                     self.blocking(move |b| b.refuse(&batch, &reason)).await?;
                     self.metrics.quarantined.inc_by(n);
                 }
+            }
+        }
+    }
+
+    /// Sends `batch`, encoded and signed once, until the node commits it (`Ok`) or refuses
+    /// what it holds (`Err` with the reason), backing off between failed attempts.
+    async fn deliver(&self, batch: &Batch) -> Result<(), String> {
+        let body = ipc(&self.validator, &batch.lines)
+            .map_err(|e| format!("the events do not fit the contract: {e}"))?;
+        let sha = hex::encode(Sha256::digest(&body));
+        let signature = self
+            .key
+            .sign(&batch_message(&self.agent, &self.table, &batch.id, &sha));
+        let body = bytes::Bytes::from(body);
+        let mut attempt = 0;
+        loop {
+            match self.send(&batch.id, &signature, body.clone()).await {
+                Sent::Committed => return Ok(()),
+                Sent::Refused(reason) => return Err(reason),
                 Sent::Retry(why) => {
                     self.metrics.send_failures.inc();
                     let delay = backoff(&self.delivery, attempt);
@@ -144,22 +157,14 @@ impl Sender {
         }
     }
 
-    async fn send(&self, batch: &Batch) -> Sent {
-        let body = match ipc(&self.validator, &batch.lines) {
-            Ok(b) => b,
-            Err(e) => return Sent::Refused(format!("the events do not fit the contract: {e}")),
-        };
-        let sha = hex::encode(Sha256::digest(&body));
-        let signature = self
-            .key
-            .sign(&batch_message(&self.agent, &self.table, &batch.id, &sha));
+    async fn send(&self, batch_id: &str, signature: &str, body: bytes::Bytes) -> Sent {
         let answer = self
             .http
             .post(format!(
                 "{}/api/v1/edge/{}/batches?table={}",
                 self.node, self.agent, self.table
             ))
-            .header(BATCH_HEADER, &batch.id)
+            .header(BATCH_HEADER, batch_id)
             .header(SIGNATURE_HEADER, signature)
             .header("content-type", "application/vnd.apache.arrow.stream")
             .body(body)

@@ -275,10 +275,6 @@ impl Mesh {
 
     /// Commits one signed batch of an agent, once: a batch whose id was committed before
     /// gets that commit's receipt back, marked duplicate.
-    ///
-    /// The caller must not drop the returned future before it completes (run it in a task of
-    /// its own): dropped between the Delta commit and the ingest record, it would leave the
-    /// batch committed without the record that recognises a retry.
     pub async fn commit_edge_batch(&self, batch: EdgeBatch) -> Result<EdgeBatchReceipt, MeshError> {
         let (record, principal) = self.edge_agent(&batch.agent).await?;
         let key = parse_public_key(&record.public_key)?;
@@ -296,14 +292,22 @@ impl Mesh {
         verify(&key, &batch.agent, &message, &batch.signature)?;
         let table = Self::agent_table(&record, &batch.table)?;
         let idempotency_key = batch_key(&record.name, &batch.batch);
-        let receipt = |r: &agora_catalog::IngestRecord, duplicate| EdgeBatchReceipt {
+        let receipt = |version, rows_accepted, rows_quarantined, duplicate| EdgeBatchReceipt {
             agent: record.name.to_string(),
             batch: batch.batch.clone(),
             table: table.to_string(),
-            version: Some(r.table_version),
-            rows_accepted: r.rows_accepted,
-            rows_quarantined: r.rows_quarantined,
+            version,
+            rows_accepted,
+            rows_quarantined,
             duplicate,
+        };
+        let earlier_receipt = |r: agora_catalog::IngestRecord| {
+            receipt(
+                Some(r.table_version),
+                r.rows_accepted,
+                r.rows_quarantined,
+                true,
+            )
         };
         let earlier = || async {
             self.catalog
@@ -311,7 +315,7 @@ impl Mesh {
                 .await
         };
         if let Some(e) = earlier().await? {
-            return Ok(receipt(&e, true));
+            return Ok(earlier_receipt(e));
         }
         let ingested = self
             .ingest(
@@ -334,19 +338,16 @@ impl Mesh {
         // A delivery of the batch that raced this one and committed first: its receipt.
         let report = match ingested {
             Err(MeshError::Conflict(why)) => match earlier().await? {
-                Some(e) => return Ok(receipt(&e, true)),
+                Some(e) => return Ok(earlier_receipt(e)),
                 None => return Err(MeshError::Conflict(why)),
             },
             other => other?,
         };
-        Ok(EdgeBatchReceipt {
-            agent: record.name.to_string(),
-            batch: batch.batch.clone(),
-            table: table.to_string(),
-            version: report.version.map(|v| v as i64),
-            rows_accepted: report.rows_accepted as i64,
-            rows_quarantined: report.rows_quarantined as i64,
-            duplicate: false,
-        })
+        Ok(receipt(
+            report.version.map(|v| v as i64),
+            report.rows_accepted as i64,
+            report.rows_quarantined as i64,
+            false,
+        ))
     }
 }

@@ -115,7 +115,28 @@ impl Mesh {
             .await
     }
 
+    /// Runs the ingest in a task of its own: a caller that stops waiting (an HTTP handler
+    /// dropped when its client disconnects) must not cancel it between its Delta commit and its
+    /// catalog record, where a retry with the same idempotency key would not be recognised.
     async fn ingest_with(
+        &self,
+        actor: &Principal,
+        table: &str,
+        source: Source,
+        options: IngestOptions,
+        readmission: Option<Readmission>,
+        derivation: Option<serde_json::Value>,
+    ) -> Result<IngestReport, MeshError> {
+        let (mesh, actor, target) = (self.clone(), actor.clone(), table.to_string());
+        tokio::spawn(async move {
+            mesh.ingest_to_the_end(&actor, &target, source, options, readmission, derivation)
+                .await
+        })
+        .await
+        .map_err(|e| MeshError::Internal(format!("the ingest into {table} failed: {e}")))?
+    }
+
+    async fn ingest_to_the_end(
         &self,
         actor: &Principal,
         table: &str,

@@ -29,9 +29,10 @@ mod tests {
 
     #[test]
     fn each_field_is_on_its_own_line_so_none_can_bleed_into_the_next() {
+        // Without separators these two would sign the same bytes ("abc.d1ff").
         assert_ne!(
-            batch_message("a", "b.c", "1", "ff"),
-            batch_message("a\nb.c", "", "1", "ff")
+            batch_message("ab", "c.d", "1", "ff"),
+            batch_message("a", "bc.d", "1", "ff")
         );
         assert_eq!(
             batch_message("gw", "iot.readings", "7", "ab"),

@@ -69,17 +69,7 @@ async fn send_batch(
             signature: header(&headers, SIGNATURE_HEADER)?.to_string(),
             body,
         };
-        // In a task of its own: an agent that dies or gives up mid-request closes the
-        // connection, which drops this handler; the commit must still run to its end, or a
-        // batch committed without its ingest record would be committed again on the retry.
-        let receipt = tokio::spawn(async move { mesh.commit_edge_batch(batch).await })
-            .await
-            .map_err(|e| {
-                ApiError(MeshError::Internal(format!(
-                    "an edge batch's commit failed: {e}"
-                )))
-            })??;
-        Ok::<_, ApiError>(Json(receipt))
+        Ok::<_, ApiError>(Json(mesh.commit_edge_batch(batch).await?))
     };
     result
         .await

@@ -120,13 +120,9 @@ async fn ingest_batch(
         idempotency_key: idempotency_key(&headers)?,
         mode: params.mode,
     };
-    // In a task of its own, so that a client that disconnects mid-request cannot cancel the
-    // ingest between its Delta commit and its catalog record: a retry with the same
-    // idempotency key would not be recognised.
-    let table = format!("{domain}.{table}");
-    let report = tokio::spawn(async move { mesh.ingest(&p, &table, source, options).await })
-        .await
-        .map_err(|e| ApiError(MeshError::Internal(format!("an ingest task failed: {e}"))))?
-        .map_err(ApiError)?;
-    Ok(Json(report))
+    Ok(Json(
+        mesh.ingest(&p, &format!("{domain}.{table}"), source, options)
+            .await
+            .map_err(ApiError)?,
+    ))
 }
