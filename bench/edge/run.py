@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """The edge agent's footprint and speed: release binary size, idle and peak RSS, events per
-second through MQTT -> contract check -> buffer (fsync'd) -> signed Arrow IPC batches -> node
-commit with the agent on one core, and per-event latency from arrival at the agent to the
-node's commit.
+second through MQTT -> contract check -> redaction -> window aggregation -> buffer (fsync'd) ->
+signed Arrow IPC batches -> node commit with the agent on one core, and per-event latency from
+arrival at the agent to the node's commit.
 
     python3 bench/edge/run.py [--rate 10000] [--seconds 20] [--burst 200000]
 
@@ -11,10 +11,14 @@ Method (figures go to docs/benchmarks.md, "Edge agent"):
     the broker does not hold the agent to 20 unacknowledged messages; max_queued_messages
     1000000, so it queues instead of dropping while the agent catches up), `agora serve`
     (release) on a mesh with the product iot.readings (seq primary key, device, temperature,
-    at) and the agent registered, and `agora-edge run` (release) pinned to CPU 1 with
-    `taskset`; the broker, the node and the publisher share CPU 0.
-  - the publisher: paho-mqtt (PyPI), QoS 1, one process; each event a JSON object of four
-    fields (about 90 bytes).
+    at, contact) and the agent registered, the policy `edge.redact: [email]` (every tenth
+    event's contact holds an e-mail address, which the agent's recogniser redacts), a window
+    table iot.readings_10s (10 s tumbling windows per device, arrival time: count, mean, max,
+    p95 of temperature), and `agora-edge run` (release) pinned to CPU 1 with `taskset`; the
+    broker, the node and the publisher share CPU 0.
+  - the publisher: `mosquitto_pub -l -q 1` (Debian's mosquitto-clients, C), one process, fed
+    JSON lines at the rate by this script; each event a JSON object of five fields (about
+    110 bytes).
   - paced run: --rate events/s for --seconds; the agent's RSS (VmRSS) sampled every 0.25 s,
     its peak (VmHWM) read at the end; done when the node's count reaches every event.
     Latency: the agent's `agora_edge_delivery_seconds` histogram (per event, from its arrival
@@ -28,7 +32,7 @@ Method (figures go to docs/benchmarks.md, "Edge agent"):
 
 Needs: `cargo build --release -p agora-cli`, `cargo build --profile edge -p agora-edge` (the
 agent as it ships: optimised for size, LTO, stripped), mosquitto (Debian), and from PyPI
-paho-mqtt==2.1.0.
+nothing (mosquitto-clients comes with Debian's mosquitto packages).
 """
 import argparse
 import json
@@ -41,7 +45,6 @@ import threading
 import time
 from pathlib import Path
 
-import paho.mqtt.client as mqtt
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 TARGET = Path(os.environ.get("AGORA_TARGET", ROOT / "target" / "release"))
@@ -65,6 +68,27 @@ schema:
       - {name: device, logicalType: string, required: true}
       - {name: temperature, logicalType: number}
       - {name: at, logicalType: timestamp}
+      - {name: contact, logicalType: string}
+"""
+
+WINDOWS = """
+apiVersion: v3.0.2
+kind: DataContract
+id: readings_10s
+name: readings_10s
+version: 1.0.0
+status: active
+domain: iot
+schema:
+  - name: readings_10s
+    properties:
+      - {name: device, logicalType: string, required: true, primaryKey: true}
+      - {name: window_start, logicalType: timestamp, required: true, primaryKey: true}
+      - {name: window_end, logicalType: timestamp, required: true}
+      - {name: count, logicalType: integer, required: true}
+      - {name: temperature_mean, logicalType: number}
+      - {name: temperature_max, logicalType: number}
+      - {name: temperature_p95, logicalType: number}
 """
 
 
@@ -106,7 +130,7 @@ def histogram(metrics_url):
     text = urllib.request.urlopen(metrics_url).read().decode()
     buckets = []
     for line in text.splitlines():
-        if line.startswith("agora_edge_delivery_seconds_bucket"):
+        if line.startswith('agora_edge_delivery_seconds_bucket{table="iot.readings",'):
             le = line.split('le="')[1].split('"')[0]
             buckets.append((float("inf") if le == "+Inf" else float(le), float(line.split()[-1])))
     return buckets
@@ -127,37 +151,28 @@ def quantile(buckets, q):
     return lower
 
 
+def event(seq):
+    contact = f"driver{seq}@example.com" if seq % 10 == 0 else "depot north"
+    return json.dumps({"seq": seq, "device": f"d{seq % 50}", "temperature": 20 + (seq % 100) / 10, "at": "2026-12-04T10:00:00Z", "contact": contact})
+
+
 def publish(port, first, n, rate):
-    """Publishes events first..first+n-1 (at `rate`/s, or as fast as it can with None)."""
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"bench-pub-{first}", clean_session=False)
-    client.max_inflight_messages_set(1000)
-    client.max_queued_messages_set(0)
-    # At most 1000 messages the broker has not acknowledged: the publisher goes as fast as the
-    # path takes them, and its network thread keeps the connection alive.
-    window = threading.Semaphore(1000)
-    acked = threading.Semaphore(0)
-
-    def on_publish(*_):
-        window.release()
-        acked.release()
-
-    client.on_publish = on_publish
-    client.connect("127.0.0.1", port)
-    client.loop_start()
+    """Publishes events first..first+n-1 at QoS 1 through `mosquitto_pub -l` (at `rate`/s,
+    or as fast as it takes them with None); returns when the publisher has had every
+    acknowledgement and exited."""
+    pub = subprocess.Popen(["taskset", "-c", "0", "mosquitto_pub", "-p", str(port), "-q", "1", "-t", "sensors/bench", "-l"], stdin=subprocess.PIPE)
     start = time.perf_counter()
-    for i in range(n):
-        window.acquire()
-        seq = first + i
-        payload = json.dumps({"seq": seq, "device": f"d{seq % 50}", "temperature": 20 + (seq % 100) / 10, "at": "2026-12-04T10:00:00Z"})
-        client.publish("sensors/bench", payload, qos=1)
-        if rate and i % 100 == 99:
-            ahead = (i + 1) / rate - (time.perf_counter() - start)
+    chunk = 100
+    for i in range(0, n, chunk):
+        lines = "".join(event(first + j) + "\n" for j in range(i, min(i + chunk, n)))
+        pub.stdin.write(lines.encode())
+        if rate:
+            pub.stdin.flush()
+            ahead = (i + chunk) / rate - (time.perf_counter() - start)
             if ahead > 0:
                 time.sleep(ahead)
-    for _ in range(n):
-        acked.acquire()
-    client.loop_stop()
-    client.disconnect()
+    pub.stdin.close()
+    pub.wait()
     return start
 
 
@@ -184,9 +199,14 @@ def main():
         agora("domain", "create", "iot", "--owner", "olivia")
         (WORK / "readings.yaml").write_text(CONTRACT)
         agora("--as", "olivia", "product", "apply", str(WORK / "readings.yaml"))
+        (WORK / "readings_10s.yaml").write_text(WINDOWS)
+        agora("--as", "olivia", "product", "apply", str(WORK / "readings_10s.yaml"))
+        (WORK / "policy.yaml").write_text("kind: AgoraPolicy\nedge:\n  redact: [email]\n")
+        agora("policy", "apply", str(WORK / "policy.yaml"))
         public = subprocess.run([str(EDGE), "keygen", "--key", str(WORK / "agent.key")], capture_output=True, text=True, check=True).stdout.strip()
         agora("--as", "olivia", "edge", "register", "bench_gw", "--domain", "iot", "--public-key", public)
         agora("--as", "olivia", "grant", "bench_gw", "write", "iot.readings")
+        agora("--as", "olivia", "grant", "bench_gw", "write", "iot.readings_10s")
         procs.append(subprocess.Popen(["taskset", "-c", "0", str(AGORA), "--data", str(WORK / "mesh"), "serve", "--http", f"127.0.0.1:{node_port}", "--pg", f"127.0.0.1:{free_port()}"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         wait_port(node_port)
         (WORK / "edge.toml").write_text(f"""
@@ -200,6 +220,11 @@ table = "iot.readings"
 [mqtt]
 port = {broker_port}
 topics = ["sensors/#"]
+[[window]]
+table = "iot.readings_10s"
+size = "10s"
+by = ["device"]
+aggregates = ["count", "mean(temperature)", "max(temperature)", "p95(temperature)"]
 [metrics]
 listen = "127.0.0.1:{metrics_port}"
 """)
@@ -258,6 +283,10 @@ listen = "127.0.0.1:{metrics_port}"
         }
         total = count()
         distinct = int(agora("sql", "select count(distinct seq) from iot.readings", "--format", "csv").splitlines()[1])
+        leaked = int(agora("sql", "select count(*) from iot.readings where contact like '%@example.com'", "--format", "csv").splitlines()[1])
+        # Every window closes 10 s after its end (arrival time); wait for the last ones.
+        time.sleep(12)
+        windowed = int(agora("sql", "select coalesce(sum(\"count\"), 0) from iot.readings_10s", "--format", "csv").splitlines()[1])
         result = {
             "binary_bytes": EDGE.stat().st_size,
             "rss_idle_kb": idle,
@@ -267,6 +296,8 @@ listen = "127.0.0.1:{metrics_port}"
             "burst": burst,
             "rows_at_node": total,
             "distinct_seq": distinct,
+            "raw_emails_at_node": leaked,
+            "events_counted_in_windows": windowed,
             "cores": os.cpu_count(),
         }
         out = ROOT / "bench" / "results" / "edge.json"

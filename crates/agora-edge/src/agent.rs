@@ -21,6 +21,8 @@ use crate::metrics::Metrics;
 use crate::mqtt::MqttSource;
 use crate::redact::Redactor;
 use crate::sender::Sender;
+use crate::window::{Spec, Windows, output_key};
+use crate::window_emitter::Emitter;
 
 /// What `check-config` and `run` have before anything starts.
 pub struct Prepared {
@@ -32,6 +34,18 @@ pub struct Prepared {
     pub flagger: Option<Arc<std::sync::Mutex<Flagger>>>,
     pub contract_from: ContractSource,
     pub http: reqwest::Client,
+    /// The window aggregations the events are folded into, if any.
+    pub windows: Option<Arc<Windows>>,
+    /// Each window's table, in the order of `windows.specs`.
+    pub window_outputs: Vec<WindowOutput>,
+}
+
+/// A window's table: its own buffer, contract and redaction, sent by its own sender.
+pub struct WindowOutput {
+    pub table: String,
+    pub buffer: Arc<Buffer>,
+    pub validator: Arc<Validator>,
+    pub redactor: Arc<Redactor>,
 }
 
 /// Loads the key, opens the buffer and gets the contract: every check that can fail at start
@@ -39,12 +53,15 @@ pub struct Prepared {
 pub async fn prepare(config: Config) -> Result<Prepared, EdgeError> {
     let key = Arc::new(AgentKey::load(&config.path(&config.agent.key))?);
     let data_dir = config.path(&config.agent.data_dir);
-    let buffer = Arc::new(Buffer::open(
-        &data_dir,
-        config.buffer.max_bytes,
-        config.buffer.overflow,
-        config.buffer.dedup_window,
-    )?);
+    let open_buffer = |dir: &std::path::Path| {
+        Buffer::open(
+            dir,
+            config.buffer.max_bytes,
+            config.buffer.overflow,
+            config.buffer.dedup_window,
+        )
+    };
+    let mut buffer = open_buffer(&data_dir)?;
     let http = reqwest::Client::builder()
         .connect_timeout(Duration::from_secs(5))
         .timeout(Duration::from_secs(60))
@@ -77,21 +94,55 @@ pub async fn prepare(config: Config) -> Result<Prepared, EdgeError> {
         })
         .transpose()?
         .map(|f| Arc::new(std::sync::Mutex::new(f)));
+    let mut specs = Vec::new();
+    let mut window_outputs = Vec::new();
+    for section in &config.window {
+        // Each window table keeps its own buffer and cached contract beside the events' one.
+        let dir = data_dir.join("windows").join(&section.table);
+        // Opened first: it makes the directory the contract is cached in.
+        let window_buffer = open_buffer(&dir)?;
+        let (out, _) = contract::fetch(
+            &http,
+            &config.node.url,
+            &config.agent.name,
+            &key,
+            &section.table,
+            &dir,
+        )
+        .await?;
+        let columns_only = Validator::new(&out.contract, &section.table, Some(&[]))?;
+        specs.push(Spec::new(section, &validator, &columns_only)?);
+        let keyed = Validator::new(&out.contract, &section.table, Some(&output_key(section)))?;
+        window_outputs.push(WindowOutput {
+            table: section.table.clone(),
+            buffer: Arc::new(window_buffer),
+            validator: Arc::new(keyed),
+            redactor: Arc::new(
+                Redactor::new(&out.redact, &out.redact_columns).map_err(EdgeError::Node)?,
+            ),
+        });
+    }
+    let windows = (!specs.is_empty()).then(|| Arc::new(Windows { specs }));
+    if let Some(w) = &windows {
+        buffer.fold_into(Arc::clone(w));
+    }
     Ok(Prepared {
         config,
         key,
-        buffer,
+        buffer: Arc::new(buffer),
         validator,
         redactor,
         flagger,
         contract_from,
         http,
+        windows,
+        window_outputs,
     })
 }
 
 /// Runs the agent until it is stopped (SIGINT, SIGTERM) or its buffer fails.
 pub async fn run(p: Prepared) -> Result<(), EdgeError> {
-    let metrics = Metrics::default();
+    let metrics = Metrics::new(&p.config.node.table);
     let wake = Arc::new(Notify::new());
     let held = p.buffer.held()?;
     let mut sources = Vec::new();
@@ -104,11 +155,17 @@ pub async fn run(p: Prepared) -> Result<(), EdgeError> {
     for f in &p.config.file {
         sources.push(format!("file {}", f.path.display()));
     }
+    let mut targets = vec![p.config.node.table.clone()];
+    targets.extend(
+        p.window_outputs
+            .iter()
+            .map(|w| format!("{} (windows)", w.table)),
+    );
     println!(
         "agora-edge {}: {} -> {} ({}), contract from the {}; {} events buffered",
         p.config.agent.name,
         sources.join(" + "),
-        p.config.node.table,
+        targets.join(" + "),
         p.config.node.url,
         match p.contract_from {
             ContractSource::Node => "node",
@@ -129,7 +186,8 @@ pub async fn run(p: Prepared) -> Result<(), EdgeError> {
         })?;
         println!("metrics at http://{addr}/metrics");
         let metrics = metrics.clone();
-        let buffer = Arc::clone(&p.buffer);
+        let mut buffers = vec![Arc::clone(&p.buffer)];
+        buffers.extend(p.window_outputs.iter().map(|w| Arc::clone(&w.buffer)));
         let app = Router::new()
             .route(
                 "/metrics",
@@ -148,8 +206,8 @@ pub async fn run(p: Prepared) -> Result<(), EdgeError> {
             .route(
                 "/quarantine",
                 get(move || {
-                    let buffer = Arc::clone(&buffer);
-                    async move { quarantine_lines(&buffer) }
+                    let buffers = buffers.clone();
+                    async move { quarantine_lines(&buffers) }
                 }),
             );
         tokio::spawn(async move { axum::serve(listener, app).await });
@@ -166,6 +224,7 @@ pub async fn run(p: Prepared) -> Result<(), EdgeError> {
         metrics: metrics.clone(),
         wake: Arc::clone(&wake),
     };
+    let windows = window_tasks(&p, &metrics);
     let intake = Intake {
         validator: Arc::clone(&p.validator),
         redactor: Arc::clone(&p.redactor),
@@ -207,8 +266,66 @@ pub async fn run(p: Prepared) -> Result<(), EdgeError> {
         r = mqtt => r,
         r = http => r,
         r = files => r,
+        r = windows => r,
         _ = tokio::signal::ctrl_c() => Ok(()),
         _ = terminate.recv() => Ok(()),
+    }
+}
+
+/// The window emitter and each window table's sender, as one future that ends when the first
+/// of them fails.
+fn window_tasks(
+    p: &Prepared,
+    metrics: &Metrics,
+) -> impl std::future::Future<Output = Result<(), EdgeError>> + use<> {
+    let mut set = tokio::task::JoinSet::new();
+    if let Some(windows) = &p.windows {
+        let mut outputs = Vec::new();
+        for w in &p.window_outputs {
+            let wake = Arc::new(Notify::new());
+            let metrics = metrics.for_table(&w.table);
+            let sender = Sender {
+                http: p.http.clone(),
+                node: p.config.node.url.clone(),
+                agent: p.config.agent.name.clone(),
+                table: w.table.clone(),
+                key: Arc::clone(&p.key),
+                buffer: Arc::clone(&w.buffer),
+                validator: Arc::clone(&w.validator),
+                delivery: p.config.delivery.clone(),
+                metrics: metrics.clone(),
+                wake: Arc::clone(&wake),
+            };
+            set.spawn(sender.run());
+            outputs.push(Intake {
+                validator: Arc::clone(&w.validator),
+                redactor: Arc::clone(&w.redactor),
+                flagger: None,
+                buffer: Arc::clone(&w.buffer),
+                metrics,
+                wake,
+            });
+        }
+        let emitter = Emitter {
+            events: Arc::clone(&p.buffer),
+            windows: Arc::clone(windows),
+            outputs,
+            tick: windows.tick(),
+        };
+        set.spawn(emitter.run());
+    }
+    first_to_end(set, "a window task")
+}
+
+/// The tasks of `set` as one future that ends when the first of them does (they run for as
+/// long as the agent, so that is a failure); never, for an empty set.
+async fn first_to_end(
+    mut set: tokio::task::JoinSet<Result<(), EdgeError>>,
+    what: &'static str,
+) -> Result<(), EdgeError> {
+    match set.join_next().await {
+        Some(r) => r.map_err(|e| EdgeError::Buffer(format!("{what} failed: {e}")))?,
+        None => std::future::pending().await,
     }
 }
 
@@ -225,25 +342,26 @@ fn futures_of_files(
         };
         set.spawn(source.run());
     }
-    async move {
-        match set.join_next().await {
-            Some(r) => r.map_err(|e| EdgeError::Buffer(format!("a file source failed: {e}")))?,
-            None => std::future::pending().await,
-        }
-    }
+    first_to_end(set, "a file source")
 }
 
-/// The quarantine as JSON lines, or the buffer's error as a 500 naming it.
-fn quarantine_lines(buffer: &Buffer) -> axum::response::Response {
+/// The quarantines (the events', then each window table's) as JSON lines, or a buffer's error
+/// as a 500 naming it.
+fn quarantine_lines(buffers: &[Arc<Buffer>]) -> axum::response::Response {
     use axum::response::IntoResponse;
-    match buffer.quarantined() {
-        Ok(events) => {
-            let text: String = events
-                .iter()
-                .map(|q| serde_json::to_string(q).unwrap_or_default() + "\n")
-                .collect();
-            ([("content-type", "application/x-ndjson")], text).into_response()
+    let mut text = String::new();
+    for buffer in buffers {
+        match buffer.quarantined() {
+            Ok(events) => {
+                for q in events {
+                    text += &(serde_json::to_string(&q).unwrap_or_default() + "\n");
+                }
+            }
+            Err(e) => {
+                return (axum::http::StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
+                    .into_response();
+            }
         }
-        Err(e) => (axum::http::StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
     }
+    ([("content-type", "application/x-ndjson")], text).into_response()
 }

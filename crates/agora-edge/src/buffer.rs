@@ -12,6 +12,8 @@
 //!   which the node commits once.
 //! - `quarantine`: events refused here or by the node, with the reason.
 //! - `positions`: where each tailed file was read up to, committed with the events read.
+//! - `windows_open` / `windows_closing` / `windows_clock`: the window aggregations' state (see
+//!   [`crate::window`]), updated in the transaction that buffers the events it counts.
 //! - `meta`: counters that must survive restarts (next sequence number, bytes held, the
 //!   buffer's random id that prefixes every batch id).
 //!
@@ -24,6 +26,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::EdgeError;
 use crate::config::Overflow;
+use crate::window::{Folded, Windows};
 
 const EVENTS: TableDefinition<u64, &[u8]> = TableDefinition::new("events");
 const SEEN: TableDefinition<&str, u64> = TableDefinition::new("seen");
@@ -78,6 +81,8 @@ pub struct Appended {
     pub quarantined: u64,
     /// Older events dropped to make room (`overflow = "drop_oldest"`).
     pub dropped: u64,
+    /// What the window aggregations made of the accepted events.
+    pub windows: Folded,
 }
 
 /// A quarantined event, as `agora-edge quarantine` lists it.
@@ -115,6 +120,8 @@ pub struct Buffer {
     overflow: Overflow,
     dedup_window: u64,
     id: String,
+    /// The window aggregations over the accepted events, if any are configured.
+    windows: Option<std::sync::Arc<Windows>>,
 }
 
 pub(crate) fn now_ms() -> u64 {
@@ -176,13 +183,26 @@ impl Buffer {
         txn.open_table(META)?;
         txn.open_table(POSITIONS)?;
         txn.commit()?;
+        Windows::prepare(&db)?;
         Ok(Buffer {
             db,
             max_bytes,
             overflow,
             dedup_window,
             id,
+            windows: None,
         })
+    }
+
+    /// Counts every event accepted from now on into `windows`, in the transaction that
+    /// buffers it.
+    pub fn fold_into(&mut self, windows: std::sync::Arc<Windows>) {
+        self.windows = Some(windows);
+    }
+
+    /// The redb database, for the window aggregations' own transactions.
+    pub(crate) fn database(&self) -> &Database {
+        &self.db
     }
 
     /// Appends one group of events in one transaction. With `overflow = "block"`, a group that
@@ -241,6 +261,7 @@ impl Buffer {
             }
             let mut next = meta.get(NEXT_SEQ)?.map_or(1, |v| v.value());
             let mut next_q = meta.get(NEXT_QUARANTINE)?.map_or(1, |v| v.value());
+            let mut kept: Vec<&str> = Vec::new();
             for item in group {
                 match item {
                     Incoming::Event { key, line } => {
@@ -253,6 +274,7 @@ impl Buffer {
                             seen_order.insert(next, k.as_str())?;
                         }
                         events.insert(next, event_value(line).as_slice())?;
+                        kept.push(line.as_str());
                         bytes += 8 + line.len() as u64;
                         next += 1;
                         done.accepted += 1;
@@ -285,6 +307,10 @@ impl Buffer {
             meta.insert(BYTES, bytes)?;
             if let Some((source, at)) = position {
                 txn.open_table(POSITIONS)?.insert(source, at)?;
+            }
+            drop((meta, events, seen, seen_order, quarantine));
+            if let Some(w) = &self.windows {
+                done.windows = w.fold(&txn, &kept, now_ms() as i64)?;
             }
         }
         txn.commit()?;

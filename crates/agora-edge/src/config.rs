@@ -22,6 +22,9 @@ pub struct Config {
     pub file: Vec<FileSection>,
     /// Events flagged by the streaming anomaly detector before they leave.
     pub anomaly: Option<AnomalySection>,
+    /// Window aggregations (`[[window]]`), each sent as rows of its own product table.
+    #[serde(default)]
+    pub window: Vec<WindowSection>,
     #[serde(default)]
     pub buffer: BufferSection,
     #[serde(default)]
@@ -93,6 +96,33 @@ pub struct AnomalySection {
     /// The most series scored at once; events of further series are not scored (counted).
     #[serde(default = "default_max_series")]
     pub max_series: usize,
+}
+
+/// One window aggregation (see `window`): a row per closed window and group, with the group
+/// columns, `window_start`, `window_end` and the aggregates, sent to `table`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WindowSection {
+    /// The product table the rows go to, `domain.table`, registered like the events' table.
+    pub table: String,
+    /// How long each window is: `10s`, `1m`, `1h`.
+    pub size: String,
+    /// Sliding windows: a new one starts every `slide` (it divides `size`). Default: tumbling.
+    pub slide: Option<String>,
+    /// A timestamp column of the events: windows over event time. Default: arrival time.
+    pub time: Option<String>,
+    /// How long after its end a window still takes events. Default: 0s.
+    pub lateness: Option<String>,
+    /// Group columns: each combination of their values has its own windows.
+    #[serde(default)]
+    pub by: Vec<String>,
+    /// `count`, `count(c)`, `sum(c)`, `min(c)`, `max(c)`, `mean(c)`, `pNN(c)`, each optionally
+    /// `… as name`.
+    pub aggregates: Vec<String>,
+    /// The most windows open at once; events that would open more are not aggregated
+    /// (counted in `agora_edge_window_skipped_total`).
+    #[serde(default = "default_max_open")]
+    pub max_open: u64,
 }
 
 /// How a tailed file's lines are written.
@@ -207,6 +237,9 @@ fn default_qos() -> u8 {
 fn default_max_series() -> usize {
     1000
 }
+fn default_max_open() -> u64 {
+    10_000
+}
 fn default_poll_ms() -> u64 {
     200
 }
@@ -281,6 +314,20 @@ impl Config {
                     "mqtt.qos",
                     "1 or 2: QoS 0 can lose messages before they reach the buffer",
                 ));
+            }
+        }
+        let mut window_tables = std::collections::BTreeSet::new();
+        for w in &config.window {
+            agora_model::TableRef::parse(&w.table)
+                .map_err(|e| key("window.table", &e.to_string()))?;
+            if w.table == config.node.table || !window_tables.insert(w.table.clone()) {
+                return Err(key(
+                    "window.table",
+                    &format!("`{}`: each window has a table of its own", w.table),
+                ));
+            }
+            if w.max_open == 0 {
+                return Err(key("window.max_open", "at least 1"));
             }
         }
         if config.buffer.max_bytes < 1 << 16 {
@@ -380,5 +427,17 @@ topics = ["sensors/#"]
             let e = parse(&MINIMAL.replace(from, to)).unwrap_err();
             assert!(e.contains(key), "{key}: {e}");
         }
+    }
+
+    #[test]
+    fn the_commented_example_parses_with_its_window() {
+        let text = include_str!("../../../examples/edge/edge.toml");
+        let c = parse(text).unwrap();
+        assert_eq!(c.window.len(), 1);
+        assert_eq!(c.window[0].table, "logistics.truck_temperature_1m");
+        let twice = format!(
+            "{text}\n[[window]]\ntable = \"logistics.truck_temperature_1m\"\nsize = \"1m\"\naggregates = [\"count\"]\n"
+        );
+        assert!(parse(&twice).unwrap_err().contains("window.table"));
     }
 }

@@ -110,10 +110,15 @@ impl Intake {
                 Err(e) => return Err(e),
             }
         };
+        // A crash here: the group is in the buffer (with the window state it changed and the
+        // source's position) and nothing is acknowledged yet.
+        agora_ledger::failpoint("edge.after_buffer_commit");
         self.metrics.accepted.inc_by(done.accepted);
         self.metrics.duplicates.inc_by(done.duplicates);
         self.metrics.quarantined.inc_by(done.quarantined);
         self.metrics.dropped.inc_by(done.dropped);
+        self.metrics.late.inc_by(done.windows.late);
+        self.metrics.skipped.inc_by(done.windows.skipped);
         self.wake.notify_one();
         Ok(done)
     }

@@ -1,6 +1,7 @@
-//! The Agora edge agent: takes events from devices over MQTT or HTTP, or from files it tails, checks each against its target
-//! product's contract (fetched from the node and cached, so the agent starts while the node
-//! is away), keeps every accepted event in a durable on-disk buffer before the device gets its
+//! The Agora edge agent: takes events from devices over MQTT or HTTP, or from files it tails,
+//! checks each against its target product's contract (fetched from the node and cached, so
+//! the agent starts while the node is away), aggregates them in windows if asked, keeps
+//! every accepted event in a durable on-disk buffer before the device gets its
 //! acknowledgement, and sends the buffer to the node in signed Arrow IPC batches that the node
 //! commits exactly once, however often a crash, a network cut or a node restart makes the agent
 //! send them.
@@ -15,6 +16,9 @@
 //! - [`mqtt`]: the MQTT source, acknowledging only what the buffer holds.
 //! - [`http_source`]: `POST /events`, answering only once the buffer holds the events.
 //! - [`file_source`]: files tailed as JSON lines or CSV, through rotation, exactly once.
+//! - [`window`]: tumbling and sliding window aggregations, their state crash-safe in the
+//!   buffer.
+//! - [`window_emitter`]: closed windows' rows to each window table's buffer.
 //! - [`sender`]: batches to the node, with back-off.
 //! - [`metrics`]: Prometheus metrics.
 //! - [`agent`]: all of it started together.
@@ -34,6 +38,8 @@ pub mod metrics;
 pub mod mqtt;
 pub mod redact;
 pub mod sender;
+pub mod window;
+pub mod window_emitter;
 
 /// Everything that can stop the agent or one of its commands.
 #[derive(Debug, thiserror::Error)]

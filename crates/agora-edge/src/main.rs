@@ -48,11 +48,17 @@ async fn run(cli: Cli) -> Result<(), EdgeError> {
         Command::Run { config } => agent::run(agent::prepare(Config::load(&config)?).await?).await,
         Command::CheckConfig { config } => {
             let p = agent::prepare(Config::load(&config)?).await?;
+            let windows: Vec<&str> = p.window_outputs.iter().map(|w| w.table.as_str()).collect();
             println!(
-                "{}: OK — agent {} sends {} to {}",
+                "{}: OK — agent {} sends {}{} to {}",
                 config.display(),
                 p.config.agent.name,
                 p.config.node.table,
+                if windows.is_empty() {
+                    String::new()
+                } else {
+                    format!(" and windows to {}", windows.join(", "))
+                },
                 p.config.node.url
             );
             Ok(())
@@ -64,14 +70,24 @@ async fn run(cli: Cli) -> Result<(), EdgeError> {
         }
         Command::Quarantine { config } => {
             let c = Config::load(&config)?;
-            let b = Buffer::open(
-                &c.path(&c.agent.data_dir),
-                c.buffer.max_bytes,
-                c.buffer.overflow,
-                c.buffer.dedup_window,
-            )?;
-            for q in b.quarantined()? {
-                println!("{}", serde_json::to_string(&q).unwrap_or_default());
+            let data_dir = c.path(&c.agent.data_dir);
+            // The events' quarantine, then each window table's.
+            let mut dirs = vec![data_dir.clone()];
+            dirs.extend(
+                c.window
+                    .iter()
+                    .map(|w| data_dir.join("windows").join(&w.table)),
+            );
+            for dir in dirs {
+                let b = Buffer::open(
+                    &dir,
+                    c.buffer.max_bytes,
+                    c.buffer.overflow,
+                    c.buffer.dedup_window,
+                )?;
+                for q in b.quarantined()? {
+                    println!("{}", serde_json::to_string(&q).unwrap_or_default());
+                }
             }
             Ok(())
         }

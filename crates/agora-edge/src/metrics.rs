@@ -1,16 +1,126 @@
-//! The agent's Prometheus metrics, served at `/metrics` in the text exposition format.
+//! The agent's Prometheus metrics, served at `/metrics` in the text exposition format. Every
+//! figure is labelled with the product table it is about (`table="iot.readings"`): the events'
+//! table, and each window's table.
 
+use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 
+use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
-/// Every figure the agent exposes; cloned handles share their values.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TableLabel {
+    table: String,
+}
+
+type Counters = Family<TableLabel, Counter>;
+
+fn delivery_histogram() -> Histogram {
+    // 1 ms to about 65 s.
+    Histogram::new(exponential_buckets(0.001, 2.0, 17))
+}
+
+/// Every metric, for every table: one registry.
+struct Families {
+    registry: Registry,
+    accepted: Counters,
+    redacted: Counters,
+    flagged: Counters,
+    unscored: Counters,
+    duplicates: Counters,
+    sent: Counters,
+    dropped: Counters,
+    quarantined: Counters,
+    send_failures: Counters,
+    late: Counters,
+    skipped: Counters,
+    windows_open: Family<TableLabel, Gauge>,
+    buffered: Family<TableLabel, Gauge>,
+    buffered_bytes: Family<TableLabel, Gauge>,
+    lag_seconds: Family<TableLabel, Gauge<f64, AtomicU64>>,
+    delivery_seconds: Family<TableLabel, Histogram, fn() -> Histogram>,
+}
+
+impl Families {
+    fn new() -> Families {
+        let mut registry = Registry::with_prefix("agora_edge");
+        let mut counter = |name: &str, help: &str| {
+            let family = Counters::default();
+            registry.register(name, help, family.clone());
+            family
+        };
+        let accepted = counter("accepted", "Events checked and buffered");
+        let duplicates = counter("duplicates", "Redelivered events the buffer already held");
+        let sent = counter("sent", "Events committed by the node");
+        let flagged = counter("flagged", "Events flagged as anomalies");
+        let unscored = counter("unscored", "Events of series past anomaly.max_series");
+        let redacted = counter("redacted", "Values redacted on the device");
+        let dropped = counter("dropped", "Events dropped by the overflow policy");
+        let quarantined = counter("quarantined", "Events sent to the agent's quarantine");
+        let send_failures = counter("send_failures", "Failed attempts to send a batch");
+        let late = counter(
+            "window_late",
+            "Events that arrived after a window they belong to had closed (once per window)",
+        );
+        let skipped = counter(
+            "window_skipped",
+            "Events not aggregated: too far ahead of the agent's clock, or past window.max_open",
+        );
+        let mut gauge = |name: &str, help: &str| {
+            let family = Family::<TableLabel, Gauge>::default();
+            registry.register(name, help, family.clone());
+            family
+        };
+        let windows_open = gauge("windows_open", "Windows open now (per window table)");
+        let buffered = gauge("buffered", "Events in the buffer");
+        let buffered_bytes = gauge("buffered_bytes", "Bytes of events in the buffer");
+        let lag_seconds = Family::<TableLabel, Gauge<f64, AtomicU64>>::default();
+        registry.register(
+            "lag_seconds",
+            "Age of the oldest buffered event",
+            lag_seconds.clone(),
+        );
+        let delivery_seconds =
+            Family::<TableLabel, Histogram, fn() -> Histogram>::new_with_constructor(
+                delivery_histogram,
+            );
+        registry.register(
+            "delivery_seconds",
+            "From an event's arrival to the node's commit of its batch",
+            delivery_seconds.clone(),
+        );
+        Families {
+            registry,
+            accepted,
+            redacted,
+            flagged,
+            unscored,
+            duplicates,
+            sent,
+            dropped,
+            quarantined,
+            send_failures,
+            late,
+            skipped,
+            windows_open,
+            buffered,
+            buffered_bytes,
+            lag_seconds,
+            delivery_seconds,
+        }
+    }
+}
+
+/// The figures of one table; cloned handles share their values, and [`Metrics::for_table`]
+/// gives another table's figures in the same registry.
 #[derive(Clone)]
 pub struct Metrics {
+    families: Arc<Families>,
     /// Events checked and kept in the buffer.
     pub accepted: Counter,
     /// Values redacted on the device, as the node's policies say.
@@ -29,6 +139,12 @@ pub struct Metrics {
     pub quarantined: Counter,
     /// Failed attempts to send a batch (retried with back-off).
     pub send_failures: Counter,
+    /// Events whose window had closed (once per window they belong to).
+    pub late: Counter,
+    /// Events not aggregated into a window (ahead of the clock, or past `max_open`).
+    pub skipped: Counter,
+    /// Window tables: windows open now.
+    pub windows_open: Gauge,
     /// Events in the buffer now.
     pub buffered: Gauge,
     pub buffered_bytes: Gauge,
@@ -38,91 +154,81 @@ pub struct Metrics {
     pub delivery_seconds: Histogram,
 }
 
-impl Default for Metrics {
-    fn default() -> Self {
+impl Metrics {
+    /// A new registry, with the figures of `table`.
+    pub fn new(table: &str) -> Metrics {
+        Self::of(Arc::new(Families::new()), table)
+    }
+
+    /// The figures of `table`, in this registry.
+    pub fn for_table(&self, table: &str) -> Metrics {
+        Self::of(Arc::clone(&self.families), table)
+    }
+
+    fn of(families: Arc<Families>, table: &str) -> Metrics {
+        let label = TableLabel {
+            table: table.to_string(),
+        };
+        let c = |f: &Counters| f.get_or_create(&label).clone();
+        let windows_open = families.windows_open.get_or_create(&label).clone();
+        let buffered = families.buffered.get_or_create(&label).clone();
+        let buffered_bytes = families.buffered_bytes.get_or_create(&label).clone();
+        let lag_seconds = families.lag_seconds.get_or_create(&label).clone();
+        let delivery_seconds = families.delivery_seconds.get_or_create(&label).clone();
         Metrics {
-            accepted: Counter::default(),
-            duplicates: Counter::default(),
-            redacted: Counter::default(),
-            flagged: Counter::default(),
-            unscored: Counter::default(),
-            sent: Counter::default(),
-            dropped: Counter::default(),
-            quarantined: Counter::default(),
-            send_failures: Counter::default(),
-            buffered: Gauge::default(),
-            buffered_bytes: Gauge::default(),
-            lag_seconds: Gauge::default(),
-            // 1 ms to about 65 s.
-            delivery_seconds: Histogram::new(exponential_buckets(0.001, 2.0, 17)),
+            accepted: c(&families.accepted),
+            redacted: c(&families.redacted),
+            flagged: c(&families.flagged),
+            unscored: c(&families.unscored),
+            duplicates: c(&families.duplicates),
+            sent: c(&families.sent),
+            dropped: c(&families.dropped),
+            quarantined: c(&families.quarantined),
+            send_failures: c(&families.send_failures),
+            late: c(&families.late),
+            skipped: c(&families.skipped),
+            windows_open,
+            buffered,
+            buffered_bytes,
+            lag_seconds,
+            delivery_seconds,
+            families,
         }
+    }
+
+    /// The text exposition of every metric of every table.
+    pub fn render(&self) -> String {
+        let mut text = String::new();
+        // Writing to a String cannot fail.
+        let _ = encode(&mut text, &self.families.registry);
+        text
     }
 }
 
-impl Metrics {
-    /// The text exposition of every metric.
-    pub fn render(&self) -> String {
-        let mut registry = Registry::with_prefix("agora_edge");
-        registry.register(
-            "accepted",
-            "Events checked and buffered",
-            self.accepted.clone(),
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_table_has_its_own_labelled_figures_in_one_exposition() {
+        let events = Metrics::new("iot.readings");
+        let window = events.for_table("iot.readings_1m");
+        events.accepted.inc_by(3);
+        window.accepted.inc();
+        window.late.inc_by(2);
+        let text = events.render();
+        assert!(
+            text.contains("agora_edge_accepted_total{table=\"iot.readings\"} 3"),
+            "{text}"
         );
-        registry.register(
-            "duplicates",
-            "Redelivered events the buffer already held",
-            self.duplicates.clone(),
+        assert!(
+            text.contains("agora_edge_accepted_total{table=\"iot.readings_1m\"} 1"),
+            "{text}"
         );
-        registry.register("sent", "Events committed by the node", self.sent.clone());
-        registry.register(
-            "flagged",
-            "Events flagged as anomalies",
-            self.flagged.clone(),
+        assert!(
+            text.contains("agora_edge_window_late_total{table=\"iot.readings_1m\"} 2"),
+            "{text}"
         );
-        registry.register(
-            "unscored",
-            "Events of series past anomaly.max_series",
-            self.unscored.clone(),
-        );
-        registry.register(
-            "redacted",
-            "Values redacted on the device",
-            self.redacted.clone(),
-        );
-        registry.register(
-            "dropped",
-            "Events dropped by the overflow policy",
-            self.dropped.clone(),
-        );
-        registry.register(
-            "quarantined",
-            "Events sent to the agent's quarantine",
-            self.quarantined.clone(),
-        );
-        registry.register(
-            "send_failures",
-            "Failed attempts to send a batch",
-            self.send_failures.clone(),
-        );
-        registry.register("buffered", "Events in the buffer", self.buffered.clone());
-        registry.register(
-            "buffered_bytes",
-            "Bytes of events in the buffer",
-            self.buffered_bytes.clone(),
-        );
-        registry.register(
-            "lag_seconds",
-            "Age of the oldest buffered event",
-            self.lag_seconds.clone(),
-        );
-        registry.register(
-            "delivery_seconds",
-            "From an event's arrival to the node's commit of its batch",
-            self.delivery_seconds.clone(),
-        );
-        let mut text = String::new();
-        // Writing to a String cannot fail.
-        let _ = encode(&mut text, &registry);
-        text
+        assert_eq!(text.matches("# HELP agora_edge_accepted ").count(), 1);
     }
 }

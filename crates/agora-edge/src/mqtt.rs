@@ -103,9 +103,9 @@ async fn write_groups(
         // Blocked while the buffer is full: nothing acknowledged, so the broker keeps the
         // messages until batches have left.
         intake.commit(incoming, None).await?;
-        // A crash here: events in the buffer, their messages unacknowledged, so the broker
-        // sends them again and the deduplication must keep each once.
-        agora_ledger::failpoint("edge.after_buffer_commit");
+        // A crash here (`edge.after_buffer_commit`, in the commit): events in the buffer,
+        // their messages unacknowledged, so the broker sends them again and the deduplication
+        // must keep each once.
         for p in &group {
             client
                 .ack(p)

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use rumqttc::{Client, Event, MqttOptions, Packet, QoS};
 use sha2::Digest as _;
 
-use crate::harness::{Agent, Broker, Node, edge};
+use crate::harness::{Agent, Broker, Node, edge, register_agent, wait_until};
 
 const CONTRACT: &str = r#"
 apiVersion: v3.0.2
@@ -112,25 +112,7 @@ fn mesh(dir: &Path) -> Node {
         "apply",
         contract.to_str().unwrap(),
     ]);
-    let keygen = edge(&["keygen", "--key", dir.join("gw1.key").to_str().unwrap()]);
-    assert!(keygen.status.success(), "{keygen:?}");
-    let public = String::from_utf8(keygen.stdout).unwrap();
-    let registered = node.ok(&[
-        "--as",
-        "olivia",
-        "edge",
-        "register",
-        "gw1",
-        "--domain",
-        "iot",
-        "--public-key",
-        public.trim(),
-    ]);
-    assert!(
-        registered.contains("Registered edge agent gw1"),
-        "{registered}"
-    );
-    node.ok(&["--as", "olivia", "grant", "gw1", "write", "iot.readings"]);
+    register_agent(&node, dir, &["iot.readings"]);
     node
 }
 
@@ -184,14 +166,6 @@ fn publisher(port: u16, published: Arc<AtomicU64>) -> std::thread::JoinHandle<()
         }
         let _ = events.join();
     })
-}
-
-fn wait_until(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + limit;
-    while !done() {
-        assert!(Instant::now() < deadline, "gave up waiting for {what}");
-        std::thread::sleep(Duration::from_millis(200));
-    }
 }
 
 /// Waits up to `limit` for `done`; whether it came.

@@ -210,12 +210,17 @@ pub struct Agent {
 
 impl Agent {
     pub fn start(config: &Path) -> Agent {
-        let mut a = Agent {
-            config: config.to_path_buf(),
-            child: None,
-        };
+        let mut a = Agent::stopped(config);
         a.restart();
         a
+    }
+
+    /// An agent of `config` not started yet.
+    pub fn stopped(config: &Path) -> Agent {
+        Agent {
+            config: config.to_path_buf(),
+            child: None,
+        }
     }
 
     pub fn restart(&mut self) {
@@ -280,4 +285,39 @@ pub fn edge(args: &[&str]) -> Output {
         .args(args)
         .output()
         .expect("agora-edge runs")
+}
+
+/// Waits up to `limit` for `done`, failing the test with `what` when it does not come.
+pub fn wait_until(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + limit;
+    while !done() {
+        assert!(Instant::now() < deadline, "gave up waiting for {what}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// Makes the agent `gw1`'s key (`gw1.key` in `dir`), registers it with the domain `iot` as its
+/// owner `olivia`, and gives it write access to `tables`.
+pub fn register_agent(node: &Node, dir: &Path, tables: &[&str]) {
+    let keygen = edge(&["keygen", "--key", dir.join("gw1.key").to_str().unwrap()]);
+    assert!(keygen.status.success(), "{keygen:?}");
+    let public = String::from_utf8(keygen.stdout).unwrap();
+    let registered = node.ok(&[
+        "--as",
+        "olivia",
+        "edge",
+        "register",
+        "gw1",
+        "--domain",
+        "iot",
+        "--public-key",
+        public.trim(),
+    ]);
+    assert!(
+        registered.contains("Registered edge agent gw1"),
+        "{registered}"
+    );
+    for table in tables {
+        node.ok(&["--as", "olivia", "grant", "gw1", "write", table]);
+    }
 }
