@@ -190,7 +190,44 @@ impl TableStore {
 
     /// Creates the table with `schema` if it does not exist; adds the columns of `schema` it
     /// lacks if it does. Type changes are the caller's business (see [`TableStore::replace`]).
+    ///
+    /// Two writers may make the same change at once (the first ingests of a new table, both
+    /// adding its stored-hash column): the loser's commit conflicts, but the change it wanted
+    /// is there, so it looks again instead of failing.
     pub async fn ensure(
+        &self,
+        t: &TableRef,
+        kind: TableKind,
+        schema: SchemaRef,
+    ) -> Result<DeltaTable, StorageError> {
+        const ATTEMPTS: usize = 5;
+        let mut attempt = 1;
+        loop {
+            let failed = match self.ensure_once(t, kind, schema.clone()).await {
+                Ok(table) => return Ok(table),
+                Err(e) => e,
+            };
+            if let Some(table) = self.open(t, kind).await? {
+                let existing = table
+                    .snapshot()
+                    .map_err(delta_err(&t.to_string()))?
+                    .schema();
+                if schema
+                    .fields()
+                    .iter()
+                    .all(|f| existing.field(f.name()).is_some())
+                {
+                    return Ok(table);
+                }
+            }
+            if attempt == ATTEMPTS {
+                return Err(failed);
+            }
+            attempt += 1;
+        }
+    }
+
+    async fn ensure_once(
         &self,
         t: &TableRef,
         kind: TableKind,
@@ -593,4 +630,39 @@ pub(crate) async fn read_whole(
         .map_err(|e| delta_err(name)(DeltaTableError::from(e)))?;
     let df = ctx.read_table(provider).map_err(datafusion_err(name))?;
     Ok((ctx, df))
+}
+
+#[cfg(test)]
+mod tests {
+    use arrow::datatypes::{DataType, Field};
+
+    use super::*;
+
+    #[tokio::test]
+    async fn writers_creating_and_widening_a_table_at_once_all_succeed() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = TableStore::new(dir.path());
+        let one = Arc::new(Schema::new(vec![Field::new("id", DataType::Int64, false)]));
+        let two = Arc::new(Schema::new(vec![
+            Field::new("id", DataType::Int64, false),
+            Field::new("hash", DataType::Utf8, true),
+        ]));
+        for n in 0..5 {
+            let t = TableRef::parse(&format!("d.t{n}")).unwrap();
+            // Both create the table, then both add the same column.
+            let (a, b) = tokio::join!(
+                store.ensure(&t, TableKind::Product, one.clone()),
+                store.ensure(&t, TableKind::Product, one.clone())
+            );
+            a.unwrap();
+            b.unwrap();
+            let (a, b) = tokio::join!(
+                store.ensure(&t, TableKind::Product, two.clone()),
+                store.ensure(&t, TableKind::Product, two.clone())
+            );
+            let columns = a.unwrap().snapshot().unwrap().schema().fields().count();
+            assert_eq!(columns, 2);
+            b.unwrap();
+        }
+    }
 }
