@@ -246,6 +246,15 @@ impl Validator {
             .unwrap_or_else(|| RecordBatch::new_empty(Arc::clone(&self.schema))))
     }
 
+    /// The columns every event must have a value in.
+    pub fn required_columns(&self) -> impl Iterator<Item = &str> {
+        self.table
+            .columns
+            .iter()
+            .filter(|c| c.required)
+            .map(|c| c.sql_name.as_str())
+    }
+
     pub fn schema(&self) -> &SchemaRef {
         &self.schema
     }

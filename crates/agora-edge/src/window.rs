@@ -245,6 +245,18 @@ impl Spec {
         let mut outputs: Vec<&str> = section.by.iter().map(String::as_str).collect();
         outputs.extend(["window_start", "window_end"]);
         outputs.extend(aggregates.iter().map(|(_, n)| n.as_str()));
+        // A required column the rows do not carry would send every row to the quarantine.
+        if let Some(missing) = output.required_columns().find(|c| !outputs.contains(c)) {
+            return Err(setting(
+                "window.aggregates",
+                format!(
+                    "{} requires `{}`, which the window rows do not carry (they carry {})",
+                    section.table,
+                    missing,
+                    outputs.join(", ")
+                ),
+            ));
+        }
         let mut integer_outputs = Vec::new();
         for name in outputs {
             let field = output.schema().field_with_name(name).map_err(|_| {
@@ -1092,6 +1104,17 @@ schema:
         assert!(e.contains("window.time"), "{e}");
         let e = refused("slide = \"25s\"", "[\"count\"]");
         assert!(e.contains("window.slide"), "{e}");
+        let required = OUTPUT.replace(
+            "      - name: t_p90\n",
+            "      - name: t_p90\n        required: true\n",
+        );
+        let strict = Validator::new(&required, "iot.w", Some(&[])).unwrap();
+        let s: WindowSection = toml::from_str(
+            "table = \"iot.w\"\nsize = \"1m\"\nby = [\"device\"]\naggregates = [\"count\"]",
+        )
+        .unwrap();
+        let e = Spec::new(&s, &source, &strict).unwrap_err().to_string();
+        assert!(e.contains("requires `t_p90`"), "{e}");
         let e = refused("", "[\"sum(nope)\"]");
         assert!(e.contains("`nope` is not a column"), "{e}");
         let e = refused("size = \"soon\"", "[\"count\"]");
