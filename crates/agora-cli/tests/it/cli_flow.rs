@@ -518,3 +518,51 @@ fn a_sql_script_runs_in_order_audits_each_statement_and_stops_at_the_first_failu
         ],
     );
 }
+
+#[test]
+fn first_ingests_of_a_new_table_at_the_same_time_all_commit() {
+    // Each first ingest classifies `email` and adds its stored-hash column: they used to fail
+    // but one with Delta's "Metadata changed since last commit".
+    let mesh = Mesh::new();
+    mesh.ok(&["domain", "create", "crm", "--owner", "alice"]);
+    let contract = mesh.dir.path().join("contacts.yaml");
+    std::fs::write(
+        &contract,
+        "apiVersion: v3.0.2\nkind: DataContract\nid: contacts\nname: contacts\nversion: 1.0.0\nstatus: active\ndomain: crm\nschema:\n  - name: contacts\n    properties:\n      - name: id\n        logicalType: integer\n      - name: email\n        logicalType: string\n",
+    )
+    .unwrap();
+    mesh.ok(&["product", "apply", contract.to_str().unwrap()]);
+    let runs: Vec<_> = (1..=4)
+        .map(|i| {
+            let file = mesh.dir.path().join(format!("c{i}.csv"));
+            std::fs::write(
+                &file,
+                format!(
+                    "id,email\n{i},person{i}@example.com\n{},other{i}@example.org\n",
+                    i + 10
+                ),
+            )
+            .unwrap();
+            crate::harness::agora_cmd(&mesh.data())
+                .args(["ingest", "crm.contacts"])
+                .arg(&file)
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for run in runs {
+        let out = run.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    assert_eq!(
+        mesh.csv("select count(*) as n, count(distinct id) as ids from crm.contacts"),
+        "n,ids\n8,8\n"
+    );
+    mesh.ok(&["ledger", "verify"]);
+}
