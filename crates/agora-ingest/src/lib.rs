@@ -240,7 +240,7 @@ impl Prepared {
                 let product = self.append_to.ok_or_else(|| {
                     IngestError::Internal("a staged append without its product table".into())
                 })?;
-                Some(append_staged(&self.store, &self.table, product, &staged, mark).await?)
+                Some(append_staged(product, &staged, mark).await?)
             }
             (_, Some(staged), IngestMode::Merge) => {
                 let counts = self
@@ -305,47 +305,23 @@ fn with_reason(batch: RecordBatch, reason: &str) -> Result<RecordBatch, arrow::e
     RecordBatch::try_new(schema, columns)
 }
 
-/// Appends the rows of `staged` to the product table `table` through `product`, in one commit
-/// marked with `mark`; the staged rows may carry stored hash columns the table lacks yet, which
-/// [`widened`] adds first.
+/// Appends the rows of `staged` to the product table through `product`, in one commit marked
+/// with `mark`; the staged rows may carry stored hash columns the table lacks yet.
 async fn append_staged(
-    store: &TableStore,
-    table: &TableRef,
     mut product: Appender,
     staged: &DeltaTable,
     mark: (&str, &str),
 ) -> Result<u64, IngestError> {
-    let schema = agora_storage::arrow_schema_of(staged)?;
-    let columns = product.columns()?;
-    if let Some(p) = widened(store, table, &columns, &schema).await? {
-        product = p;
+    let table_columns = product.columns()?;
+    let adds_columns = agora_storage::arrow_schema_of(staged)?
+        .fields()
+        .iter()
+        .any(|f| !table_columns.contains(f.name()));
+    if adds_columns {
+        product = product.with_schema_merge();
     }
     product.write_table(staged, Ok).await?;
     Ok(product.commit_marked(mark).await?)
-}
-
-/// When rows of `schema` carry columns the product table lacks (it has `columns`) (new stored hash columns): a
-/// new appender on the table with those columns added in a commit of their own, before any row
-/// is written. An append that changed the schema itself would carry Delta metadata, and every
-/// ingest of the table running at the same time would then fail its commit with a metadata
-/// conflict; [`TableStore::ensure`] lets two writers add the same columns at once.
-pub(crate) async fn widened(
-    store: &TableStore,
-    table: &TableRef,
-    columns: &[String],
-    schema: &arrow::datatypes::SchemaRef,
-) -> Result<Option<Appender>, IngestError> {
-    if schema
-        .fields()
-        .iter()
-        .all(|f| columns.iter().any(|c| c == f.name()))
-    {
-        return Ok(None);
-    }
-    let wider = store
-        .ensure(table, TableKind::Product, Arc::clone(schema))
-        .await?;
-    Ok(Some(store.appender(wider)?))
 }
 
 /// The quarantine reason of an ingest the failed blocking rules in `rules` stopped, if any did.

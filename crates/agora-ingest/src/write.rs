@@ -70,18 +70,8 @@ impl Write {
             .iter()
             .any(|f| !self.table_columns.contains(f.name()));
         if adds_columns {
-            let first = self.rows_accepted == accepted.num_rows() as u64;
-            // Before the first row, the columns get a commit of their own
-            // (`crate::widened`); a later batch's new columns ride in the append.
-            let replaced = if first {
-                crate::widened(&self.store, &self.table, &self.table_columns, &schema).await?
-            } else {
-                None
-            };
-            self.product = match replaced {
-                Some(p) => Some(p),
-                None => self.product.take().map(Appender::with_schema_merge),
-            };
+            let merging = self.product.take().map(Appender::with_schema_merge);
+            self.product = merging;
             self.table_columns = schema.fields().iter().map(|f| f.name().clone()).collect();
         }
         Ok(self.product()?.write(accepted).await?)

@@ -9,7 +9,7 @@ use arrow::datatypes::{Schema, SchemaRef};
 use arrow::record_batch::RecordBatch;
 use deltalake::datafusion::prelude::SessionContext;
 use deltalake::kernel::engine::arrow_conversion::TryIntoKernel;
-use deltalake::kernel::transaction::CommitProperties;
+use deltalake::kernel::transaction::{CommitConflictError, CommitProperties, TransactionError};
 use deltalake::kernel::{CommitInfo, StructField};
 use deltalake::writer::{DeltaWriter, RecordBatchWriter, WriteMode};
 use deltalake::{DeltaTable, DeltaTableError};
@@ -323,11 +323,13 @@ impl TableStore {
         let writer = RecordBatchWriter::for_table(&table)
             .map_err(delta_err(&name))?
             .with_target_file_size(128 * 1024 * 1024);
+        let started_with = writer.arrow_schema();
         Ok(Appender {
             table,
             writer,
             name,
             merge_schema: false,
+            started_with,
         })
     }
 
@@ -476,6 +478,9 @@ pub struct Appender {
     writer: RecordBatchWriter,
     name: String,
     merge_schema: bool,
+    /// The table's columns when the append started: the writer adds columns (and its commit
+    /// carries new metadata) when its schema has more.
+    started_with: SchemaRef,
 }
 
 impl Appender {
@@ -565,19 +570,62 @@ impl Appender {
 
     /// Makes everything written visible in one commit; returns the new table version.
     pub async fn commit(mut self) -> Result<u64, StorageError> {
-        self.writer
-            .flush_and_commit(&mut self.table)
-            .await
-            .map_err(delta_err(&self.name))
+        self.flush_and_commit().await
+    }
+
+    /// Commits the written files, looking again when another writer changed the table's
+    /// metadata meanwhile (Delta refuses such a commit with `MetadataChanged`): the first
+    /// ingests of a new product both add its stored-hash columns, and all of them must commit,
+    /// each as one version. The commit is tried again on the table as it is now when the files
+    /// still fit it: an append that adds no columns needs its columns in the table, one that
+    /// adds columns must keep every column the table has now (its metadata replaces the
+    /// table's). delta-rs keeps the written files staged after a failed commit, so nothing is
+    /// written twice.
+    async fn flush_and_commit(&mut self) -> Result<u64, StorageError> {
+        const ATTEMPTS: usize = 5;
+        let mut attempt = 1;
+        loop {
+            let failed = match self.writer.flush_and_commit(&mut self.table).await {
+                Ok(version) => return Ok(version),
+                Err(e) => e,
+            };
+            let metadata_changed = matches!(
+                &failed,
+                DeltaTableError::Transaction {
+                    source: TransactionError::CommitConflict(CommitConflictError::MetadataChanged)
+                }
+            );
+            if !metadata_changed || attempt == ATTEMPTS {
+                return Err(delta_err(&self.name)(failed));
+            }
+            self.table
+                .update_incremental(None)
+                .await
+                .map_err(delta_err(&self.name))?;
+            let now = self
+                .table
+                .snapshot()
+                .map_err(delta_err(&self.name))?
+                .snapshot()
+                .arrow_schema();
+            let writing = self.writer.arrow_schema();
+            let adds_columns = writing.fields().len() > self.started_with.fields().len();
+            let fits = if adds_columns {
+                same_columns_within(&now, &writing)
+            } else {
+                same_columns_within(&writing, &now)
+            };
+            if !fits {
+                return Err(delta_err(&self.name)(failed));
+            }
+            attempt += 1;
+        }
     }
 
     /// [`Appender::commit`], returning the table at its new version (a staging table, which a
     /// merge or an overwrite reads next).
     pub async fn commit_table(mut self) -> Result<DeltaTable, StorageError> {
-        self.writer
-            .flush_and_commit(&mut self.table)
-            .await
-            .map_err(delta_err(&self.name))?;
+        self.flush_and_commit().await?;
         self.table
             .update_incremental(None)
             .await
@@ -587,26 +635,23 @@ impl Appender {
 
     /// [`Appender::commit`], with `mark` (a key and a value) in the commit's metadata, so that
     /// [`TableStore::marked_commit`] finds it after a crash.
-    pub async fn commit_marked(self, mark: (&str, &str)) -> Result<u64, StorageError> {
+    pub async fn commit_marked(mut self, mark: (&str, &str)) -> Result<u64, StorageError> {
         let properties = CommitProperties::default().with_metadata([(
             mark.0.to_string(),
             serde_json::Value::String(mark.1.to_string()),
         )]);
-        let Appender {
-            table,
-            writer,
-            name,
-            merge_schema,
-        } = self;
-        Appender {
-            table,
-            writer: writer.with_commit_properties(properties),
-            name,
-            merge_schema,
-        }
-        .commit()
-        .await
+        self.writer = self.writer.with_commit_properties(properties);
+        self.commit().await
     }
+}
+
+/// Whether every column of `inner` is in `outer`, with the same type.
+fn same_columns_within(inner: &Schema, outer: &Schema) -> bool {
+    inner.fields().iter().all(|f| {
+        outer
+            .field_with_name(f.name())
+            .is_ok_and(|o| o.data_type() == f.data_type())
+    })
 }
 
 pub(crate) fn datafusion_err(
@@ -637,6 +682,75 @@ mod tests {
     use arrow::datatypes::{DataType, Field};
 
     use super::*;
+
+    fn batch(schema: &SchemaRef, id: i64) -> RecordBatch {
+        let columns = schema
+            .fields()
+            .iter()
+            .map(|f| match f.data_type() {
+                DataType::Int64 => Arc::new(arrow::array::Int64Array::from(vec![id])) as _,
+                _ => Arc::new(arrow::array::StringArray::from(vec![format!("{id}")])) as _,
+            })
+            .collect();
+        RecordBatch::try_new(schema.clone(), columns).unwrap()
+    }
+
+    #[tokio::test]
+    async fn appends_that_add_the_same_column_at_once_each_commit_one_version() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = TableStore::new(dir.path());
+        let t = TableRef::parse("d.t").unwrap();
+        let id = Arc::new(Schema::new(vec![Field::new("id", DataType::Int64, true)]));
+        let table = store.ensure(&t, TableKind::Product, id).await.unwrap();
+        let wider = Arc::new(Schema::new(vec![
+            Field::new("id", DataType::Int64, true),
+            Field::new("hash", DataType::Utf8, true),
+        ]));
+        // Both start on version 0; the second commits after the first changed the metadata.
+        let mut first = store.appender(table.clone()).unwrap().with_schema_merge();
+        let mut second = store.appender(table).unwrap().with_schema_merge();
+        first.write(batch(&wider, 1)).await.unwrap();
+        second.write(batch(&wider, 2)).await.unwrap();
+        assert_eq!(first.commit().await.unwrap(), 1);
+        assert_eq!(second.commit().await.unwrap(), 2);
+
+        let table = store.open(&t, TableKind::Product).await.unwrap().unwrap();
+        let snapshot = table.snapshot().unwrap();
+        assert_eq!(snapshot.schema().fields().count(), 2);
+        assert_eq!(snapshot.log_data().num_files(), 2);
+    }
+
+    #[tokio::test]
+    async fn an_append_that_would_drop_a_column_added_meanwhile_fails() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = TableStore::new(dir.path());
+        let t = TableRef::parse("d.t").unwrap();
+        let id = Arc::new(Schema::new(vec![Field::new("id", DataType::Int64, true)]));
+        let table = store.ensure(&t, TableKind::Product, id).await.unwrap();
+        let with = |column: &str| {
+            Arc::new(Schema::new(vec![
+                Field::new("id", DataType::Int64, true),
+                Field::new(column, DataType::Utf8, true),
+            ]))
+        };
+        let mut hash = store.appender(table.clone()).unwrap().with_schema_merge();
+        let mut other = store.appender(table).unwrap().with_schema_merge();
+        hash.write(batch(&with("hash"), 1)).await.unwrap();
+        other.write(batch(&with("other"), 2)).await.unwrap();
+        hash.commit().await.unwrap();
+        let err = other.commit().await.unwrap_err().to_string();
+        assert!(err.contains("Metadata changed"), "{err}");
+
+        let table = store.open(&t, TableKind::Product).await.unwrap().unwrap();
+        let snapshot = table.snapshot().unwrap();
+        let columns: Vec<_> = snapshot
+            .schema()
+            .fields()
+            .map(|f| f.name().clone())
+            .collect();
+        assert_eq!(columns, ["id", "hash"]);
+        assert_eq!(snapshot.log_data().num_files(), 1);
+    }
 
     #[tokio::test]
     async fn writers_creating_and_widening_a_table_at_once_all_succeed() {
