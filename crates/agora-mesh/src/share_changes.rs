@@ -96,7 +96,14 @@ impl Mesh {
                 .cloned()
                 .collect::<Vec<_>>(),
         );
-        let mut answer = vec![protocol(), metadata(&t, &schema)?];
+        // The feed's metadata names the version it starts at, and that the table records its
+        // changes: a client reading the delta format writes both into the log it replays.
+        let mut feed_metadata = metadata(&t, &schema)?;
+        feed_metadata.version = Some(first);
+        feed_metadata
+            .configuration
+            .insert("delta.enableChangeDataFeed".into(), "true".into());
+        let mut answer = vec![protocol(), Action::Metadata(feed_metadata)];
         answer.extend(actions);
         let event = Event::by_admin(
             "share.read",

@@ -385,7 +385,10 @@ impl Mesh {
         let (df, _) = self.governed_read(r, &t, version).await?;
         Ok(SharedAnswer {
             version,
-            actions: vec![protocol(), metadata(&t, df.schema().as_arrow())?],
+            actions: vec![
+                protocol(),
+                Action::Metadata(metadata(&t, df.schema().as_arrow())?),
+            ],
         })
     }
 }
@@ -394,8 +397,8 @@ impl Mesh {
 pub(crate) fn metadata(
     t: &SharedTable,
     schema: &datafusion::arrow::datatypes::Schema,
-) -> Result<Action, MeshError> {
-    Ok(Action::Metadata(MetadataAction {
+) -> Result<MetadataAction, MeshError> {
+    Ok(MetadataAction {
         id: t.id.clone(),
         name: Some(t.table.table.to_string()),
         description: None,
@@ -408,7 +411,7 @@ pub(crate) fn metadata(
         version: None,
         num_files: None,
         size: None,
-    }))
+    })
 }
 
 impl Mesh {
@@ -453,7 +456,10 @@ impl Mesh {
             }
         };
         let expires = chrono::Utc::now() + FILE_URL_LIFETIME;
-        let mut actions = vec![protocol(), metadata(&t, df.schema().as_arrow())?];
+        let mut actions = vec![
+            protocol(),
+            Action::Metadata(metadata(&t, df.schema().as_arrow())?),
+        ];
         for f in &chosen {
             actions.push(Action::File(self.file_action(&t, f, files_url, expires)));
         }
@@ -491,7 +497,11 @@ impl Mesh {
             expires_at: expires.timestamp(),
         });
         FileAction {
-            url: format!("{}/{segment}", files_url.trim_end_matches('/')),
+            // `sp=r` ("signed permission: read", as Azure's SAS URLs say it) marks the URL as
+            // pre-signed for Delta readers: delta-kernel's default engine fetches a file over
+            // HTTP only when its URL carries such a query key, and otherwise looks for it in
+            // the local table directory the client wrote. The server ignores the query.
+            url: format!("{}/{segment}?sp=r", files_url.trim_end_matches('/')),
             id: file_id(&f.path),
             partition_values: f.partition_values.clone(),
             size: f.size,

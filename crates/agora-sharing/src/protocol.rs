@@ -1,6 +1,7 @@
 //! The messages of the Delta Sharing REST protocol: list items, the error body, and the
 //! actions of a table's metadata, query and change responses (newline-delimited JSON, each
-//! line one action wrapped in its name: `{"protocol": …}`, `{"metaData": …}`, `{"file": …}`).
+//! line one action wrapped in its name: `{"protocol": …}`, `{"metaData": …}`, `{"file": …}`;
+//! [`crate::response_format`] writes them in either of the protocol's formats).
 
 use std::collections::BTreeMap;
 
@@ -8,10 +9,9 @@ use serde::Serialize;
 
 /// The response header that carries a table's version.
 pub const TABLE_VERSION_HEADER: &str = "delta-table-version";
-/// The request and response header of capabilities (`responseformat=parquet`).
+/// The request and response header of capabilities (`responseformat=parquet`): see
+/// [`crate::ResponseFormat`].
 pub const CAPABILITIES_HEADER: &str = "delta-sharing-capabilities";
-/// The only response format Agora answers in.
-pub const RESPONSE_FORMAT: &str = "responseformat=parquet";
 /// The content type of the newline-delimited responses.
 pub const NDJSON: &str = "application/x-ndjson; charset=utf-8";
 
@@ -115,23 +115,13 @@ pub enum Action {
     Cdf(FileAction),
 }
 
-/// `actions` as newline-delimited JSON.
-pub fn ndjson(actions: &[Action]) -> String {
-    let mut out = String::new();
-    for action in actions {
-        out.push_str(&serde_json::to_string(action).expect("INVARIANT: actions are plain data"));
-        out.push('\n');
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn actions_are_wrapped_in_their_names_one_per_line() {
-        let text = ndjson(&[
+        let text = crate::ResponseFormat::Parquet.ndjson(&[
             Action::Protocol(ProtocolAction {
                 min_reader_version: 1,
             }),

@@ -468,6 +468,28 @@ fn share_administration_refuses_bad_input_and_changes_nothing() {
     );
 }
 
+/// Both shares of [`shared`] include the history of crm.customers.
+fn with_history(mesh: &Mesh) {
+    for name in ["partner_x", "low"] {
+        let args = ["--as", "alice", "share", "add", name, "crm.customers"];
+        mesh.ok(&[&args[..], &["--history"]].concat());
+    }
+}
+
+/// Two versions for a change feed: one ingest adds an EU and a US customer (Lena Vogel, Tom
+/// Baker); one delete takes an EU customer out (id 2).
+fn add_and_delete_customers(mesh: &Mesh) {
+    let more = write(
+        mesh,
+        "more.csv",
+        "id,full_name,email,card,birth_date,region,ip\n\
+         20,Lena Vogel,lena.vogel@example.de,4111111111111111,1990-05-06,EU,10.1.1.1\n\
+         21,Tom Baker,tom.baker@example.com,4012888888881881,1985-01-02,US,10.1.1.2\n",
+    );
+    mesh.ok(&["ingest", "crm.customers", &more]);
+    mesh.ok(&["delete", "crm.customers", "--where", "id = 2"]);
+}
+
 /// The table version a recipient's share reads now.
 fn shared_version(base: &str, token: &str, share: &str) -> u64 {
     let r = http()
@@ -511,28 +533,9 @@ fn partners_follow_a_tables_changes_masked_and_filtered_like_its_rows() {
         refused.contains("403") || refused.contains("PERMISSION_DENIED"),
         "{refused}"
     );
-    for name in ["partner_x", "low"] {
-        mesh.ok(&[
-            "--as",
-            "alice",
-            "share",
-            "add",
-            name,
-            "crm.customers",
-            "--history",
-        ]);
-    }
+    with_history(&mesh);
 
-    // One ingest adds an EU and a US customer; one delete takes an EU customer out.
-    let more = write(
-        &mesh,
-        "more.csv",
-        "id,full_name,email,card,birth_date,region,ip\n\
-         20,Lena Vogel,lena.vogel@example.de,4111111111111111,1990-05-06,EU,10.1.1.1\n\
-         21,Tom Baker,tom.baker@example.com,4012888888881881,1985-01-02,US,10.1.1.2\n",
-    );
-    mesh.ok(&["ingest", "crm.customers", &more]);
-    mesh.ok(&["delete", "crm.customers", "--where", "id = 2"]);
+    add_and_delete_customers(&mesh);
     let from = (before + 1).to_string();
 
     // With history, `load_as_pandas(version=…)` reads the table as it was: the earlier version
@@ -785,4 +788,129 @@ fn duckdb_reads_the_same_governed_rows_through_the_file_urls() {
         refused.contains("HTTP 404") || refused.contains("HTTP 403"),
         "{refused}"
     );
+}
+
+/// (change type, e-mail, commit version) of each row of a change feed, in the feed's order.
+fn change_summary(changes: &Value) -> Vec<(String, String, u64)> {
+    changes
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["_change_type"].as_str().unwrap().to_string(),
+                r["email"].as_str().unwrap_or("").to_string(),
+                r["_commit_version"].as_u64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn a_client_asking_for_the_delta_format_reads_the_same_governed_rows_and_changes() {
+    let (mesh, served, partner, low) = shared();
+    let base = format!("{}/delta-sharing", served.http);
+    with_history(&mesh);
+    let before = shared_version(&base, &token_of(&low), "low");
+    add_and_delete_customers(&mesh);
+    let from = (before + 1).to_string();
+
+    // The Python client reads the delta format with delta-kernel-rs, fetching the files
+    // through the same signed URLs: the rows are those of the parquet format, the masked
+    // partner's without a raw value.
+    for (profile, table) in [
+        (&partner, "partner_x.crm.customers"),
+        (&low, "low.crm.customers"),
+    ] {
+        let parquet = client(profile, &["load", table]).unwrap();
+        let delta = client(profile, &["load", table, "--format", "delta"]).unwrap();
+        assert_eq!(emails(&delta), emails(&parquet), "{table}");
+        assert!(
+            delta
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|r| r["region"] == "EU")
+        );
+        let earlier = client(
+            profile,
+            &[
+                "load",
+                table,
+                "--version",
+                &before.to_string(),
+                "--format",
+                "delta",
+            ],
+        )
+        .unwrap();
+        let parquet_earlier =
+            client(profile, &["load", table, "--version", &before.to_string()]).unwrap();
+        assert_eq!(emails(&earlier), emails(&parquet_earlier), "{table}");
+        assert_ne!(emails(&earlier), emails(&delta), "{table}");
+
+        let changes = client(
+            profile,
+            &["changes", table, "--from", &from, "--format", "delta"],
+        )
+        .unwrap();
+        let parquet_changes = client(profile, &["changes", table, "--from", &from]).unwrap();
+        assert_eq!(change_summary(&changes), change_summary(&parquet_changes));
+        assert_eq!(changes.as_array().unwrap().len(), 2, "{changes}");
+    }
+    let delta = client(&low, &["load", "low.crm.customers", "--format", "delta"]).unwrap();
+    assert_no_raw("a masked share in the delta format", &delta.to_string());
+    let changes = client(
+        &low,
+        &[
+            "changes",
+            "low.crm.customers",
+            "--from",
+            &from,
+            "--format",
+            "delta",
+        ],
+    )
+    .unwrap();
+    assert_no_raw(
+        "a masked change feed in the delta format",
+        &changes.to_string(),
+    );
+    assert!(!changes.to_string().contains("lena.vogel"), "{changes}");
+
+    // On the wire: delta only when it is the only format named, and the answer says which.
+    let token = token_of(&low);
+    let query = |capabilities: &str| {
+        let r = http()
+            .post(format!(
+                "{base}/shares/low/schemas/crm/tables/customers/query"
+            ))
+            .bearer_auth(&token)
+            .header("delta-sharing-capabilities", capabilities)
+            .body("{}")
+            .send()
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let format = r.headers()["delta-sharing-capabilities"]
+            .to_str()
+            .unwrap()
+            .to_string();
+        let lines: Vec<Value> = r
+            .text()
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        (format, lines)
+    };
+    let (format, lines) = query("responseformat=delta;readerfeatures=deletionvectors");
+    assert_eq!(format, "responseformat=delta");
+    assert_eq!(lines[0]["protocol"]["deltaProtocol"]["minReaderVersion"], 1);
+    assert!(lines[1]["metaData"]["deltaMetadata"]["schemaString"].is_string());
+    let add = &lines[2]["file"]["deltaSingleAction"]["add"];
+    assert!(add["path"].as_str().unwrap().contains("/files/"), "{add}");
+    assert_eq!(add["dataChange"], true);
+    let (format, lines) = query("responseformat=delta,parquet");
+    assert_eq!(format, "responseformat=parquet");
+    assert!(lines[2]["file"]["url"].is_string(), "{:?}", lines[2]);
 }

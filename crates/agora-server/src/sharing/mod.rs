@@ -1,6 +1,7 @@
 //! The Delta Sharing REST protocol under `/delta-sharing/`, for share recipients: list shares,
 //! schemas and tables, a table's version and metadata, a query's files and a change feed's as
-//! newline-delimited JSON ([`agora_sharing::protocol`]); and `/delta-sharing/files/…`, the
+//! newline-delimited JSON in the response format the client asks for
+//! ([`agora_sharing::ResponseFormat`]); and `/delta-sharing/files/…`, the
 //! signed, expiring URLs of those files, served with `Range` support. A recipient's bearer
 //! token opens its own share and nothing else; what it reads is decided by the mesh
 //! (`share_reads.rs`), with the same governance as every other interface. Errors are the
@@ -10,10 +11,8 @@ mod error;
 mod files;
 
 use agora_mesh::{Mesh, MeshError, Recipient, SharedAnswer};
-use agora_sharing::protocol::{
-    CAPABILITIES_HEADER, NDJSON, RESPONSE_FORMAT, TABLE_VERSION_HEADER, ndjson,
-};
-use agora_sharing::{ChangesRequest, PageRequest, QueryRequest};
+use agora_sharing::protocol::{CAPABILITIES_HEADER, NDJSON, TABLE_VERSION_HEADER};
+use agora_sharing::{ChangesRequest, PageRequest, QueryRequest, ResponseFormat};
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{FromRequestParts, Path, Query, State};
 use axum::http::request::Parts;
@@ -165,11 +164,12 @@ async fn table_metadata(
     Caller(r): Caller,
     State(mesh): State<Mesh>,
     Path((share, schema, table)): Path<(String, String, String)>,
+    headers: HeaderMap,
 ) -> SharingResult<Response> {
     let answer = mesh
         .shared_table_metadata(&r, &share, &schema, &table)
         .await?;
-    Ok(ndjson_response(answer))
+    Ok(ndjson_response(answer, &headers))
 }
 
 async fn query_table(
@@ -189,7 +189,7 @@ async fn query_table(
     let answer = mesh
         .query_shared_table(&r, &share, &schema, &table, &request, &files_url)
         .await?;
-    Ok(ndjson_response(answer))
+    Ok(ndjson_response(answer, &headers))
 }
 
 async fn table_changes(
@@ -205,7 +205,7 @@ async fn table_changes(
     let answer = mesh
         .shared_table_changes(&r, &share, &schema, &table, &request, &files_url)
         .await?;
-    Ok(ndjson_response(answer))
+    Ok(ndjson_response(answer, &headers))
 }
 
 /// The base of the file URLs handed to the client.
@@ -227,13 +227,20 @@ fn origin(headers: &HeaderMap) -> String {
     format!("http://{host}")
 }
 
-fn ndjson_response(answer: SharedAnswer) -> Response {
+/// The answer in the format the request's capabilities header asks for, which the response's
+/// header names.
+fn ndjson_response(answer: SharedAnswer, request: &HeaderMap) -> Response {
+    let format = ResponseFormat::requested(
+        request
+            .get(CAPABILITIES_HEADER)
+            .and_then(|h| h.to_str().ok()),
+    );
     let mut headers = HeaderMap::new();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(NDJSON));
     headers.insert(TABLE_VERSION_HEADER, HeaderValue::from(answer.version));
     headers.insert(
         CAPABILITIES_HEADER,
-        HeaderValue::from_static(RESPONSE_FORMAT),
+        HeaderValue::from_static(format.capability()),
     );
-    (headers, ndjson(&answer.actions)).into_response()
+    (headers, format.ndjson(&answer.actions)).into_response()
 }
