@@ -22,7 +22,9 @@
 //!   (±90) or a longitude (−180 to 360, as some sources count east) are coordinates of any
 //!   precision (`27.5`);
 //! - **birth dates** need a name that says birth (in the corpus's ten languages) or a
-//!   placeholder name; with a birth name, dates of people aged 0 to 110 are birth dates.
+//!   placeholder name; with a birth name, dates of people aged 0 to 110 are birth dates, and
+//!   so are years of such people (`birth_year`: `1967`), which identify as much as a date
+//!   does in a small population.
 
 use agora_model::Category;
 
@@ -47,6 +49,8 @@ pub struct ColumnEvidence {
     pub latitude_range: f64,
     pub longitude_range: f64,
     pub birth_age: f64,
+    /// Whole years of people aged 0 to 110 (`1967`).
+    pub birth_year: f64,
 }
 
 /// Why a proposed category was ruled out.
@@ -107,6 +111,14 @@ impl ColumnEvidence {
                 count(&values, &|v| {
                     temporal::date(v)
                         .is_some_and(|d| !d.timed && (0..=110).contains(&(now_year - d.year)))
+                }),
+                values.len(),
+            ),
+            birth_year: share(
+                count(&values, &|v| {
+                    v.len() == 4
+                        && v.parse::<i32>()
+                            .is_ok_and(|y| (0..=110).contains(&(now_year - y)))
                 }),
                 values.len(),
             ),
@@ -204,7 +216,7 @@ pub fn rule_out(
 
 /// A category the name and the values together establish where the model saw none: a column
 /// named as a latitude or longitude whose values are all within its bounds, or one named as a
-/// birth date whose dates are of living people's ages. Returned with the evidence's name and
+/// birth date whose dates (or whole years) are of living people's ages. Returned with the evidence's name and
 /// the share of values that bear it out.
 pub fn establish(
     name: &ColumnName,
@@ -224,6 +236,10 @@ pub fn establish(
     let dates = matches!(kind, ValueKind::Text | ValueKind::Date);
     if dates && name.hints(Category::DateOfBirth) && evidence.birth_age >= ALL_BUT_A_FEW {
         return Some((Category::DateOfBirth, "birth_age", evidence.birth_age));
+    }
+    let years = matches!(kind, ValueKind::Text | ValueKind::Integer);
+    if years && name.hints(Category::DateOfBirth) && evidence.birth_year >= ALL_BUT_A_FEW {
+        return Some((Category::DateOfBirth, "birth_year", evidence.birth_year));
     }
     None
 }
@@ -387,6 +403,40 @@ mod tests {
             establish(&ColumnName::new("dob"), &terms, ValueKind::Date),
             None,
             "nobody is 200"
+        );
+    }
+
+    #[test]
+    fn birth_years_need_a_birth_name_and_living_peoples_years() {
+        let years = evidence(&["1967", "1984", "2001", "1939"]);
+        let birth = Some((Category::DateOfBirth, "birth_year", 1.0));
+        assert_eq!(
+            establish(&ColumnName::new("birth_year"), &years, ValueKind::Integer),
+            birth
+        );
+        assert_eq!(
+            establish(&ColumnName::new("Birthyear"), &years, ValueKind::Text),
+            birth
+        );
+        // Years under another name, or under a birth name years nobody alive was born in, or
+        // counts and rates of births: not birth years.
+        assert_eq!(
+            establish(&ColumnName::new("year"), &years, ValueKind::Integer),
+            None
+        );
+        let old = evidence(&["1789", "1797", "1809", "1817"]);
+        assert_eq!(
+            establish(&ColumnName::new("birth_year"), &old, ValueKind::Integer),
+            None
+        );
+        let counts = evidence(&["3612", "1934", "2215", "905"]);
+        assert_eq!(
+            establish(&ColumnName::new("births"), &counts, ValueKind::Integer),
+            None
+        );
+        assert_eq!(
+            establish(&ColumnName::new("birth_year"), &years, ValueKind::Decimal),
+            None
         );
     }
 }
