@@ -21,7 +21,9 @@ Method (figures go to docs/benchmarks.md):
     with each file URL it is handed, minus the HTTP.
   - each run, in turn: the direct read; the unmasked share; the masked share after emptying
     `share_cache/` (materialisation: the governed query, its Parquet files, their SHA-256);
-    the masked share again (cached). Each read is a fresh `python3` process timed end to end
+    the masked share again (cached); then the client's delta-format path (`use_delta_format`,
+    which reads the answer with delta-kernel-rs): its peer, the same kernel reading the local
+    table directly, the unmasked share and the cached masked share in that format. Each read is a fresh `python3` process timed end to end
     (imports included, the same for all), and must return every row. The median of --runs.
 
 Needs: a release build of agora (`cargo build --release -p agora-cli`) and from PyPI
@@ -47,7 +49,19 @@ AGORA = TARGET / "agora"
 
 LOAD_SHARE = """
 import sys, delta_sharing
-frame = delta_sharing.load_as_pandas(sys.argv[1])
+delta = len(sys.argv) > 2 and sys.argv[2] == "delta"
+frame = delta_sharing.load_as_pandas(sys.argv[1], use_delta_format=True if delta else None)
+print(len(frame))
+"""
+
+# What the client does with a delta-format answer, on the local table: delta-kernel-rs (its
+# Python wrapper, which the client depends on) scans the table, pyarrow makes it pandas.
+LOAD_DIRECT_KERNEL = """
+import sys, pyarrow as pa, delta_kernel_rust_sharing_wrapper as kernel
+url = "file://" + sys.argv[1]
+engine = kernel.PythonInterface(url)
+scan = kernel.ScanBuilder(kernel.Table(url).snapshot(engine)).build()
+frame = pa.Table.from_batches(scan.execute(engine)).to_pandas(self_destruct=True)
 print(len(frame))
 """
 
@@ -121,7 +135,8 @@ def main():
     server = subprocess.Popen([str(AGORA), "--data", str(mesh), "serve", "--http", f"127.0.0.1:{port}",
                                "--pg", f"127.0.0.1:{free_port()}", "--query-timeout", "off"],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    reads = ("direct parquet", "unmasked share", "masked share, first read", "masked share, cached")
+    reads = ("direct parquet", "unmasked share", "masked share, first read", "masked share, cached",
+             "direct, delta kernel", "unmasked share, delta format", "masked share, cached, delta format")
     timings = {r: [] for r in reads}
     rows = None
     try:
@@ -132,6 +147,12 @@ def main():
                     secs, n = timed(LOAD_DIRECT, *files)
                 elif read == "unmasked share":
                     secs, n = timed(LOAD_SHARE, profiles["full"])
+                elif read == "direct, delta kernel":
+                    secs, n = timed(LOAD_DIRECT_KERNEL, mesh / "tables" / "tpch" / "lineitem")
+                elif read == "unmasked share, delta format":
+                    secs, n = timed(LOAD_SHARE, profiles["full"], "delta")
+                elif read == "masked share, cached, delta format":
+                    secs, n = timed(LOAD_SHARE, profiles["masked"], "delta")
                 else:
                     if read.endswith("first read"):
                         shutil.rmtree(mesh / "share_cache", ignore_errors=True)
@@ -140,20 +161,24 @@ def main():
                 if n != rows:
                     sys.exit(f"{read} returned {n} rows, not {rows}")
                 timings[read].append(secs)
-                print(f"run {run + 1}: {read:26} {secs:7.2f} s  {n / secs:12,.0f} rows/s", flush=True)
+                print(f"run {run + 1}: {read:36} {secs:7.2f} s  {n / secs:12,.0f} rows/s", flush=True)
     finally:
         server.terminate()
         server.wait()
     audit = agora(mesh, "share", "audit", "masked")
     results = {"scale": args.scale, "rows": rows, "cores": os.cpu_count(), "runs": args.runs,
                "table_files": len(files), "reads": {}, "masked_audit_tail": audit.splitlines()[-2:]}
-    direct = statistics.median(timings["direct parquet"])
-    print(f"\n{'read':26} {'median s':>9} {'rows/s':>12} {'vs direct':>10}")
+    # Each read against the direct read of the same reader: the delta format's against the
+    # kernel's read of the local table, the others against pyarrow's read of its files.
+    direct = {reader: statistics.median(timings[name])
+              for reader, name in (("parquet", "direct parquet"), ("delta", "direct, delta kernel"))}
+    print(f"\n{'read':36} {'median s':>9} {'rows/s':>12} {'vs direct':>10}")
     for read, secs in timings.items():
         median = statistics.median(secs)
+        base = direct["delta" if "delta" in read else "parquet"]
         results["reads"][read] = {"seconds": secs, "median_s": median, "rows_per_s": rows / median,
-                                  "vs_direct": median / direct}
-        print(f"{read:26} {median:9.2f} {rows / median:12,.0f} {median / direct:9.2f}x")
+                                  "vs_direct": median / base}
+        print(f"{read:36} {median:9.2f} {rows / median:12,.0f} {median / base:9.2f}x")
     out = ROOT / "bench" / "results" / f"sharing-sf{args.scale}.json"
     out.write_text(json.dumps(results, indent=2) + "\n")
     print(f"\nwritten to {out.relative_to(ROOT)}")
