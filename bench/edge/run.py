@@ -127,23 +127,24 @@ def count():
     return int(out.splitlines()[1])
 
 
-def accepted(metrics_url):
-    """Events of iot.readings the agent has accepted (buffered and acknowledged) so far."""
+def metric_lines(metrics_url):
+    """The agent's Prometheus exposition, line by line."""
     import urllib.request
 
-    text = urllib.request.urlopen(metrics_url).read().decode()
-    for line in text.splitlines():
+    return urllib.request.urlopen(metrics_url).read().decode().splitlines()
+
+
+def accepted(metrics_url):
+    """Events of iot.readings the agent has accepted (buffered and acknowledged) so far."""
+    for line in metric_lines(metrics_url):
         if line.startswith('agora_edge_accepted_total{table="iot.readings"}'):
             return int(float(line.split()[-1]))
     return 0
 
 
 def histogram(metrics_url):
-    import urllib.request
-
-    text = urllib.request.urlopen(metrics_url).read().decode()
     buckets = []
-    for line in text.splitlines():
+    for line in metric_lines(metrics_url):
         if line.startswith("agora_edge_delivery_seconds_bucket{") and 'table="iot.readings"' in line:
             le = line.split('le="')[1].split('"')[0]
             buckets.append((float("inf") if le == "+Inf" else float(le), float(line.split()[-1])))

@@ -408,35 +408,20 @@ mod tests {
 
     #[test]
     fn birth_years_need_a_birth_name_and_living_peoples_years() {
-        let years = evidence(&["1967", "1984", "2001", "1939"]);
+        let years_of = |name: &str, values: &[&str], kind| {
+            establish(&ColumnName::new(name), &evidence(values), kind)
+        };
+        let living = ["1967", "1984", "2001", "1939"];
         let birth = Some((Category::DateOfBirth, "birth_year", 1.0));
-        assert_eq!(
-            establish(&ColumnName::new("birth_year"), &years, ValueKind::Integer),
-            birth
-        );
-        assert_eq!(
-            establish(&ColumnName::new("Birthyear"), &years, ValueKind::Text),
-            birth
-        );
+        assert_eq!(years_of("birth_year", &living, ValueKind::Integer), birth);
+        assert_eq!(years_of("Birthyear", &living, ValueKind::Text), birth);
         // Years under another name, or under a birth name years nobody alive was born in, or
         // counts and rates of births: not birth years.
-        assert_eq!(
-            establish(&ColumnName::new("year"), &years, ValueKind::Integer),
-            None
-        );
-        let old = evidence(&["1789", "1797", "1809", "1817"]);
-        assert_eq!(
-            establish(&ColumnName::new("birth_year"), &old, ValueKind::Integer),
-            None
-        );
-        let counts = evidence(&["3612", "1934", "2215", "905"]);
-        assert_eq!(
-            establish(&ColumnName::new("births"), &counts, ValueKind::Integer),
-            None
-        );
-        assert_eq!(
-            establish(&ColumnName::new("birth_year"), &years, ValueKind::Decimal),
-            None
-        );
+        assert_eq!(years_of("year", &living, ValueKind::Integer), None);
+        let old = ["1789", "1797", "1809", "1817"];
+        assert_eq!(years_of("birth_year", &old, ValueKind::Integer), None);
+        let counts = ["3612", "1934", "2215", "905"];
+        assert_eq!(years_of("births", &counts, ValueKind::Integer), None);
+        assert_eq!(years_of("birth_year", &living, ValueKind::Decimal), None);
     }
 }

@@ -124,6 +124,7 @@ impl MeshError {
             MeshError::WitnessRefused(_) => ErrorKind::Conflict,
             MeshError::Storage(StorageError::BadPredicate { .. }) => ErrorKind::BadInput,
             MeshError::Storage(StorageError::NoSuchVersion { .. }) => ErrorKind::NotFound,
+            MeshError::Storage(StorageError::ConcurrentChange { .. }) => ErrorKind::Conflict,
             MeshError::At { error, .. } => error.kind(),
             MeshError::Catalog(_)
             | MeshError::Storage(_)

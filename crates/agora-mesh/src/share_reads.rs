@@ -491,17 +491,16 @@ impl Mesh {
         files_url: &str,
         expires: chrono::DateTime<chrono::Utc>,
     ) -> FileAction {
-        let segment = self.sharing.signer.sign(&FileTicket {
-            share: t.share.to_string(),
-            path: f.path.clone(),
-            expires_at: expires.timestamp(),
-        });
+        let url = self.sharing.signer.url(
+            files_url,
+            &FileTicket {
+                share: t.share.to_string(),
+                path: f.path.clone(),
+                expires_at: expires.timestamp(),
+            },
+        );
         FileAction {
-            // `sp=r` ("signed permission: read", as Azure's SAS URLs say it) marks the URL as
-            // pre-signed for Delta readers: delta-kernel's default engine fetches a file over
-            // HTTP only when its URL carries such a query key, and otherwise looks for it in
-            // the local table directory the client wrote. The server ignores the query.
-            url: format!("{}/{segment}?sp=r", files_url.trim_end_matches('/')),
+            url,
             id: file_id(&f.path),
             partition_values: f.partition_values.clone(),
             size: f.size,

@@ -74,6 +74,21 @@ impl UrlSigner {
         format!("{payload}.{signature}")
     }
 
+    /// The URL of `ticket` under `files_url` (the server's `…/delta-sharing/files`).
+    ///
+    /// Its query, `sp=r` ("signed permission: read", as Azure's SAS URLs say it), marks it as
+    /// pre-signed for Delta readers: delta-kernel's default engine fetches a file over HTTP only
+    /// when its URL carries such a query key, and otherwise looks for it in the local table
+    /// directory the client wrote. The server reads the ticket from the path and ignores the
+    /// query.
+    pub fn url(&self, files_url: &str, ticket: &FileTicket) -> String {
+        format!(
+            "{}/{}?sp=r",
+            files_url.trim_end_matches('/'),
+            self.sign(ticket)
+        )
+    }
+
     /// The ticket `segment` carries, if this signer made it, it has not expired at `now`
     /// (seconds since the epoch) and its path stays inside the mesh directory.
     pub fn verify(&self, segment: &str, now: i64) -> Result<FileTicket, TicketError> {
@@ -123,6 +138,16 @@ mod tests {
             path: "tables/sales/orders/part-0.parquet".into(),
             expires_at: 2_000,
         }
+    }
+
+    #[test]
+    fn a_url_holds_the_signed_ticket_as_its_last_segment_and_says_it_is_pre_signed() {
+        let signer = UrlSigner::new([7; 32]);
+        let url = signer.url("http://h/delta-sharing/files/", &ticket());
+        let (path, query) = url.split_once('?').unwrap();
+        assert_eq!(query, "sp=r");
+        let segment = path.strip_prefix("http://h/delta-sharing/files/").unwrap();
+        assert_eq!(signer.verify(segment, 0), Ok(ticket()));
     }
 
     #[test]

@@ -20,4 +20,16 @@ pub enum StorageError {
     },
     #[error("cannot use {path} as a table location: {reason}")]
     Location { path: String, reason: String },
+    /// Another writer changed the table's columns while an append ran, so that its files no
+    /// longer fit (it would drop a column the other added, or write one of another type).
+    #[error(
+        "{table} changed while this write ran ({source}): another writer changed its columns to \
+         {columns}, which the rows written here do not fit; run the write again"
+    )]
+    ConcurrentChange {
+        table: String,
+        columns: String,
+        #[source]
+        source: Box<deltalake::DeltaTableError>,
+    },
 }

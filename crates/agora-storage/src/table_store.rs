@@ -616,7 +616,12 @@ impl Appender {
                 same_columns_within(&writing, &now)
             };
             if !fits {
-                return Err(delta_err(&self.name)(failed));
+                let columns: Vec<&str> = now.fields().iter().map(|f| f.name().as_str()).collect();
+                return Err(StorageError::ConcurrentChange {
+                    table: self.name.clone(),
+                    columns: columns.join(", "),
+                    source: Box::new(failed),
+                });
             }
             attempt += 1;
         }
@@ -695,13 +700,19 @@ mod tests {
         RecordBatch::try_new(schema.clone(), columns).unwrap()
     }
 
-    #[tokio::test]
-    async fn appends_that_add_the_same_column_at_once_each_commit_one_version() {
+    /// A store in a temporary directory holding the table `d.t` of one column, `id`.
+    async fn table_of_ids() -> (tempfile::TempDir, TableStore, TableRef, DeltaTable) {
         let dir = tempfile::tempdir().unwrap();
         let store = TableStore::new(dir.path());
         let t = TableRef::parse("d.t").unwrap();
         let id = Arc::new(Schema::new(vec![Field::new("id", DataType::Int64, true)]));
         let table = store.ensure(&t, TableKind::Product, id).await.unwrap();
+        (dir, store, t, table)
+    }
+
+    #[tokio::test]
+    async fn appends_that_add_the_same_column_at_once_each_commit_one_version() {
+        let (_dir, store, t, table) = table_of_ids().await;
         let wider = Arc::new(Schema::new(vec![
             Field::new("id", DataType::Int64, true),
             Field::new("hash", DataType::Utf8, true),
@@ -722,11 +733,7 @@ mod tests {
 
     #[tokio::test]
     async fn an_append_that_would_drop_a_column_added_meanwhile_fails() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = TableStore::new(dir.path());
-        let t = TableRef::parse("d.t").unwrap();
-        let id = Arc::new(Schema::new(vec![Field::new("id", DataType::Int64, true)]));
-        let table = store.ensure(&t, TableKind::Product, id).await.unwrap();
+        let (_dir, store, t, table) = table_of_ids().await;
         let with = |column: &str| {
             Arc::new(Schema::new(vec![
                 Field::new("id", DataType::Int64, true),
